@@ -1,0 +1,168 @@
+//! Transaction metadata as it travels in batches and is stored in records and intents.
+//!
+//! A transaction has two timestamps: it reads at `read_timestamp` and writes at
+//! `meta.write_timestamp`. They start equal; conflicts push the write timestamp up, and the
+//! coordinator must refresh its reads before it may commit at the higher timestamp
+//! (`docs/transactions.md`). The `epoch` counts restarts: intents from an older epoch are
+//! ignored by the newer one. `sequence` numbers the writes within an epoch, so a replayed
+//! write is recognized.
+
+use std::fmt;
+
+use crate::keys::{Key, Span};
+use crate::Timestamp;
+
+/// A transaction's unique identifier (a random 128-bit number).
+#[derive(Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TxnId(pub u128);
+
+impl fmt::Debug for TxnId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:08x}", (self.0 >> 96) as u32)
+    }
+}
+
+impl fmt::Display for TxnId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
+
+/// The state of a transaction record. See `docs/transactions.md` for every transition.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum TxnStatus {
+    /// Running; its intents are provisional.
+    #[default]
+    Pending,
+    /// Its final batch is in flight: it is committed exactly when every write listed in
+    /// `in_flight_writes` exists as an intent at or below the staging timestamp.
+    Staging,
+    /// Committed: its intents are values at `write_timestamp`. Final.
+    Committed,
+    /// Aborted: its intents are garbage. Final.
+    Aborted,
+}
+
+impl TxnStatus {
+    /// Whether no further transition is possible.
+    pub fn is_finalized(self) -> bool {
+        matches!(self, TxnStatus::Committed | TxnStatus::Aborted)
+    }
+}
+
+/// The part of a transaction that every intent carries.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TxnMeta {
+    /// The transaction's identity.
+    pub id: TxnId,
+    /// The anchor key: the transaction record lives in the range that holds it.
+    pub key: Key,
+    /// Restart counter; intents of older epochs are ignored and replaced.
+    pub epoch: u32,
+    /// The timestamp at which the transaction writes (and would commit).
+    pub write_timestamp: Timestamp,
+    /// The timestamp at which the transaction began; a lower bound for liveness checks.
+    pub min_timestamp: Timestamp,
+    /// Conflict priority: a higher priority wins pushes. Random unless the client sets it.
+    pub priority: u32,
+    /// The sequence number of the latest write sent by the coordinator in this epoch.
+    pub sequence: u32,
+}
+
+/// A write the coordinator sent with the commit and does not yet know succeeded.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct InFlightWrite {
+    /// The key written.
+    pub key: Key,
+    /// The sequence number of the write.
+    pub sequence: u32,
+}
+
+/// A transaction as the coordinator and the record know it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Transaction {
+    /// What intents carry.
+    pub meta: TxnMeta,
+    /// A name for logs.
+    pub name: String,
+    /// The record's state, as last seen.
+    pub status: TxnStatus,
+    /// The timestamp at which the transaction reads.
+    pub read_timestamp: Timestamp,
+    /// Reads treat committed values in `(read_timestamp, global_uncertainty_limit]` as
+    /// possibly earlier than the transaction's start: it began at `start + max_offset`.
+    pub global_uncertainty_limit: Timestamp,
+    /// The last heartbeat the record received (zero if none).
+    pub last_heartbeat: Timestamp,
+    /// Spans on which the transaction holds (or may hold) intents; resolved after it ends.
+    pub lock_spans: Vec<Span>,
+    /// With status STAGING: the writes whose success implies the commit.
+    pub in_flight_writes: Vec<InFlightWrite>,
+}
+
+impl Transaction {
+    /// A new pending transaction that starts at `now`.
+    pub fn new(
+        name: &str,
+        anchor: Key,
+        id: TxnId,
+        now: Timestamp,
+        max_offset: std::time::Duration,
+        priority: u32,
+    ) -> Self {
+        Transaction {
+            meta: TxnMeta {
+                id,
+                key: anchor,
+                epoch: 0,
+                write_timestamp: now,
+                min_timestamp: now,
+                priority,
+                sequence: 0,
+            },
+            name: name.to_string(),
+            status: TxnStatus::Pending,
+            read_timestamp: now,
+            global_uncertainty_limit: now.uncertainty_limit(max_offset),
+            last_heartbeat: Timestamp::MIN,
+            lock_spans: Vec::new(),
+            in_flight_writes: Vec::new(),
+        }
+    }
+
+    /// The transaction's id.
+    pub fn id(&self) -> TxnId {
+        self.meta.id
+    }
+
+    /// Merges what another copy of this transaction knows: the later status, the higher
+    /// timestamps, the later heartbeat. Used when a response carries an updated transaction.
+    pub fn update(&mut self, other: &Transaction) {
+        if other.meta.epoch > self.meta.epoch {
+            self.meta.epoch = other.meta.epoch;
+            self.read_timestamp = other.read_timestamp;
+        }
+        if other.meta.write_timestamp > self.meta.write_timestamp {
+            self.meta.write_timestamp = other.meta.write_timestamp;
+        }
+        if other.read_timestamp > self.read_timestamp {
+            self.read_timestamp = other.read_timestamp;
+        }
+        if other.status.is_finalized() || self.status == TxnStatus::Pending {
+            self.status = other.status;
+        }
+        if other.last_heartbeat > self.last_heartbeat {
+            self.last_heartbeat = other.last_heartbeat;
+        }
+        self.meta.sequence = self.meta.sequence.max(other.meta.sequence);
+    }
+}
+
+/// An intent found in the way of a request: the key and the transaction holding it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Intent {
+    /// The locked key.
+    pub key: Key,
+    /// The holder.
+    pub txn: TxnMeta,
+}

@@ -1,0 +1,172 @@
+//! The RocksDB engine: the only crate in tessera that links RocksDB.
+//!
+//! Each [`Cf`] is a RocksDB column family, so MVCC data, intents, range-local state and (soon)
+//! the Raft log have their own memtables and compaction. Batches are applied with one
+//! `WriteBatch`: RocksDB makes them atomic across column families through the shared WAL.
+//!
+//! HAZARD: a batch written with `sync = false` is in the WAL's OS buffer only; a machine crash
+//! can lose it. Callers acknowledge a commit to a client only after a synced write (the
+//! default for commits; see `docs/failure-modes.md`).
+
+use std::path::{Path, PathBuf};
+
+use rocksdb::{ColumnFamilyDescriptor, Direction, IteratorMode, Options, ReadOptions, DB};
+use tessera_storage::{Cf, Engine, KvIter, Reader, StorageError, StorageResult, WriteBatch};
+
+/// Tuning that matters for tessera's workloads.
+#[derive(Clone, Debug)]
+pub struct RocksConfig {
+    /// Block cache size in bytes (shared by all column families).
+    pub block_cache_bytes: usize,
+}
+
+impl Default for RocksConfig {
+    fn default() -> Self {
+        RocksConfig {
+            block_cache_bytes: 256 << 20,
+        }
+    }
+}
+
+/// An engine over a RocksDB database in a directory.
+pub struct RocksEngine {
+    db: DB,
+    path: PathBuf,
+}
+
+fn io(e: rocksdb::Error) -> StorageError {
+    match e.kind() {
+        rocksdb::ErrorKind::Corruption => StorageError::Corruption(e.to_string()),
+        _ => StorageError::Io(e.to_string()),
+    }
+}
+
+impl RocksEngine {
+    /// Opens (creating if needed) the database at `path`.
+    pub fn open(path: &Path, config: &RocksConfig) -> StorageResult<Self> {
+        let cache = rocksdb::Cache::new_lru_cache(config.block_cache_bytes);
+        let mut block = rocksdb::BlockBasedOptions::default();
+        block.set_block_cache(&cache);
+        block.set_bloom_filter(10.0, false);
+        block.set_cache_index_and_filter_blocks(true);
+        let mut cf_opts = Options::default();
+        cf_opts.set_block_based_table_factory(&block);
+        cf_opts.set_compression_type(rocksdb::DBCompressionType::Lz4);
+        let mut db_opts = Options::default();
+        db_opts.create_if_missing(true);
+        db_opts.create_missing_column_families(true);
+        db_opts.increase_parallelism(2);
+        let cfs = Cf::ALL
+            .iter()
+            .map(|cf| ColumnFamilyDescriptor::new(cf.name(), cf_opts.clone()));
+        let db = DB::open_cf_descriptors(&db_opts, path, cfs).map_err(io)?;
+        Ok(RocksEngine {
+            db,
+            path: path.to_path_buf(),
+        })
+    }
+
+    fn handle(&self, cf: Cf) -> &rocksdb::ColumnFamily {
+        // Invariant: open() creates every column family of Cf::ALL.
+        self.db
+            .cf_handle(cf.name())
+            .expect("column family created at open")
+    }
+}
+
+fn read_opts(start: &[u8], end: &[u8]) -> ReadOptions {
+    let mut opts = ReadOptions::default();
+    opts.set_iterate_lower_bound(start.to_vec());
+    if !end.is_empty() {
+        opts.set_iterate_upper_bound(end.to_vec());
+    }
+    opts
+}
+
+fn mode<'a>(start: &'a [u8], end: &[u8], reverse: bool) -> IteratorMode<'a> {
+    match (reverse, end.is_empty()) {
+        (false, _) => IteratorMode::From(start, Direction::Forward),
+        // With an upper bound set, End seeks to the last key below it.
+        (true, _) => IteratorMode::End,
+    }
+}
+
+fn boxed<'a, I>(iter: I, start: &[u8], end: &[u8]) -> KvIter<'a>
+where
+    I: Iterator<Item = Result<(Box<[u8]>, Box<[u8]>), rocksdb::Error>> + 'a,
+{
+    if !end.is_empty() && start >= end {
+        return Box::new(std::iter::empty());
+    }
+    Box::new(iter.map(|r| r.map(|(k, v)| (k.into_vec(), v.into_vec())).map_err(io)))
+}
+
+impl Reader for RocksEngine {
+    fn get(&self, cf: Cf, key: &[u8]) -> StorageResult<Option<Vec<u8>>> {
+        Ok(self
+            .db
+            .get_pinned_cf(self.handle(cf), key)
+            .map_err(io)?
+            .map(|v| v.to_vec()))
+    }
+
+    fn scan(&self, cf: Cf, start: &[u8], end: &[u8], reverse: bool) -> KvIter<'_> {
+        let it = self.db.iterator_cf_opt(
+            self.handle(cf),
+            read_opts(start, end),
+            mode(start, end, reverse),
+        );
+        boxed(it, start, end)
+    }
+}
+
+impl Engine for RocksEngine {
+    fn write(&self, batch: WriteBatch, sync: bool) -> StorageResult<()> {
+        let mut wb = rocksdb::WriteBatch::default();
+        for (cf, key, value) in batch.ops() {
+            match value {
+                Some(v) => wb.put_cf(self.handle(cf), key, v),
+                None => wb.delete_cf(self.handle(cf), key),
+            }
+        }
+        let mut opts = rocksdb::WriteOptions::default();
+        opts.set_sync(sync);
+        self.db.write_opt(wb, &opts).map_err(io)
+    }
+
+    fn snapshot(&self) -> Box<dyn Reader + Send + '_> {
+        Box::new(RocksSnapshot {
+            engine: self,
+            snap: self.db.snapshot(),
+        })
+    }
+
+    fn describe(&self) -> String {
+        format!("rocksdb at {}", self.path.display())
+    }
+}
+
+/// A RocksDB snapshot: a sequence number pinned until dropped.
+struct RocksSnapshot<'a> {
+    engine: &'a RocksEngine,
+    snap: rocksdb::Snapshot<'a>,
+}
+
+impl Reader for RocksSnapshot<'_> {
+    fn get(&self, cf: Cf, key: &[u8]) -> StorageResult<Option<Vec<u8>>> {
+        Ok(self
+            .snap
+            .get_pinned_cf(self.engine.handle(cf), key)
+            .map_err(io)?
+            .map(|v| v.to_vec()))
+    }
+
+    fn scan(&self, cf: Cf, start: &[u8], end: &[u8], reverse: bool) -> KvIter<'_> {
+        let it = self.snap.iterator_cf_opt(
+            self.engine.handle(cf),
+            read_opts(start, end),
+            mode(start, end, reverse),
+        );
+        boxed(it, start, end)
+    }
+}

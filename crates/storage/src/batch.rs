@@ -1,0 +1,168 @@
+//! Write batches, and reading through one.
+//!
+//! Evaluating a batch of KV commands must see the batch's own earlier writes (a `Put` then a
+//! `Get` of the same key), yet nothing may reach the engine until the whole batch succeeded.
+//! A [`WriteBatch`] is therefore an ordered map of pending writes (last write wins), and a
+//! [`BatchReader`] overlays it on an engine, merging the two in key order.
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+
+use crate::engine::{Cf, KvIter, Reader, StorageResult};
+
+/// Pending writes: `Some(value)` is a put, `None` a delete. Applied atomically by
+/// [`Engine::write`](crate::Engine::write).
+#[derive(Clone, Debug, Default)]
+pub struct WriteBatch {
+    ops: BTreeMap<(Cf, Vec<u8>), Option<Vec<u8>>>,
+}
+
+impl WriteBatch {
+    /// An empty batch.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets `key` to `value`.
+    pub fn put(&mut self, cf: Cf, key: Vec<u8>, value: Vec<u8>) {
+        self.ops.insert((cf, key), Some(value));
+    }
+
+    /// Deletes `key`.
+    pub fn delete(&mut self, cf: Cf, key: Vec<u8>) {
+        self.ops.insert((cf, key), None);
+    }
+
+    /// Whether the batch holds no writes.
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+
+    /// The number of writes.
+    pub fn len(&self) -> usize {
+        self.ops.len()
+    }
+
+    /// Moves every write of `other` into this batch (later writes win).
+    pub fn merge(&mut self, other: WriteBatch) {
+        self.ops.extend(other.ops);
+    }
+
+    /// The writes, in (column family, key) order.
+    pub fn ops(&self) -> impl Iterator<Item = (Cf, &[u8], Option<&[u8]>)> {
+        self.ops
+            .iter()
+            .map(|((cf, k), v)| (*cf, k.as_slice(), v.as_deref()))
+    }
+
+    fn get(&self, cf: Cf, key: &[u8]) -> Option<Option<&Vec<u8>>> {
+        // A (Cf, Vec<u8>) key cannot be probed with a borrowed slice: one allocation.
+        self.ops.get(&(cf, key.to_vec())).map(|v| v.as_ref())
+    }
+
+    fn range(
+        &self,
+        cf: Cf,
+        start: &[u8],
+        end: &[u8],
+    ) -> impl DoubleEndedIterator<Item = (&Vec<u8>, &Option<Vec<u8>>)> {
+        let lo = Bound::Included((cf, start.to_vec()));
+        let hi = if end.is_empty() {
+            match Cf::ALL.get(cf.index() + 1) {
+                Some(next) => Bound::Excluded((*next, Vec::new())),
+                None => Bound::Unbounded,
+            }
+        } else {
+            Bound::Excluded((cf, end.to_vec()))
+        };
+        self.ops.range((lo, hi)).map(|((_, k), v)| (k, v))
+    }
+}
+
+/// Reads the engine as if `batch` had been applied.
+pub struct BatchReader<'a> {
+    base: &'a dyn Reader,
+    batch: &'a WriteBatch,
+}
+
+impl<'a> BatchReader<'a> {
+    /// Overlays `batch` on `base`.
+    pub fn new(base: &'a dyn Reader, batch: &'a WriteBatch) -> Self {
+        BatchReader { base, batch }
+    }
+}
+
+impl Reader for BatchReader<'_> {
+    fn get(&self, cf: Cf, key: &[u8]) -> StorageResult<Option<Vec<u8>>> {
+        match self.batch.get(cf, key) {
+            Some(v) => Ok(v.cloned()),
+            None => self.base.get(cf, key),
+        }
+    }
+
+    fn scan(&self, cf: Cf, start: &[u8], end: &[u8], reverse: bool) -> KvIter<'_> {
+        let base = self.base.scan(cf, start, end, reverse);
+        if self.batch.is_empty() {
+            return base;
+        }
+        let overlay: Vec<(Vec<u8>, Option<Vec<u8>>)> = if reverse {
+            self.batch
+                .range(cf, start, end)
+                .rev()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        } else {
+            self.batch
+                .range(cf, start, end)
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        };
+        if overlay.is_empty() {
+            return base;
+        }
+        Box::new(MergeIter {
+            base: base.peekable(),
+            overlay: overlay.into_iter().peekable(),
+            reverse,
+        })
+    }
+}
+
+/// Merges an engine iterator with the overlay's entries; the overlay wins on equal keys and
+/// its deletes hide engine entries.
+struct MergeIter<'a> {
+    base: std::iter::Peekable<KvIter<'a>>,
+    overlay: std::iter::Peekable<std::vec::IntoIter<(Vec<u8>, Option<Vec<u8>>)>>,
+    reverse: bool,
+}
+
+impl Iterator for MergeIter<'_> {
+    type Item = StorageResult<(Vec<u8>, Vec<u8>)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let take_overlay = match (self.base.peek(), self.overlay.peek()) {
+                (None, None) => return None,
+                (Some(Err(_)), _) => return self.base.next(),
+                (None, Some(_)) => true,
+                (Some(_), None) => false,
+                (Some(Ok((bk, _))), Some((ok, _))) => {
+                    if bk == ok {
+                        self.base.next();
+                        true
+                    } else {
+                        (ok < bk) != self.reverse
+                    }
+                }
+            };
+            if !take_overlay {
+                return self.base.next();
+            }
+            match self.overlay.next() {
+                Some((k, Some(v))) => return Some(Ok((k, v))),
+                Some((_, None)) => continue,
+                None => return None,
+            }
+        }
+    }
+}

@@ -1,0 +1,98 @@
+//! The engine contract.
+//!
+//! An engine is an ordered byte map split into column families ([`Cf`]). Everything above
+//! it (MVCC, transaction records, soon the Raft log) is written as one atomic
+//! [`WriteBatch`](crate::WriteBatch) per command, so a crash leaves either all of a command's
+//! writes or none.
+
+use std::fmt;
+
+/// The column families. Each is an independent ordered keyspace.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Cf {
+    /// MVCC versions: `encode_bytes(key) ++ !wall ++ !logical` → checksummed value.
+    Data,
+    /// Intents (locks) of uncommitted transactions: raw key → checksummed intent record.
+    Lock,
+    /// Transaction records and other range-local state.
+    Local,
+    /// The Raft log and hard state, once ranges replicate.
+    Raft,
+}
+
+impl Cf {
+    /// Every column family, in a fixed order.
+    pub const ALL: [Cf; 4] = [Cf::Data, Cf::Lock, Cf::Local, Cf::Raft];
+
+    /// A stable name (the RocksDB column family name).
+    pub fn name(self) -> &'static str {
+        match self {
+            Cf::Data => "default",
+            Cf::Lock => "lock",
+            Cf::Local => "local",
+            Cf::Raft => "raft",
+        }
+    }
+
+    /// The position of the column family in [`Cf::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// An error of a storage engine.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StorageError {
+    /// The engine's I/O failed (disk full, permission, device error). The write did not
+    /// happen; the node should stop serving if this persists.
+    #[error("storage I/O error: {0}")]
+    Io(String),
+    /// Data read back failed validation: a checksum mismatch, a truncated or undecodable
+    /// record. Never retried; reported, never turned into a panic.
+    #[error("storage corruption: {0}")]
+    Corruption(String),
+}
+
+/// Shorthand for storage results.
+pub type StorageResult<T> = Result<T, StorageError>;
+
+/// A boxed iterator over `(key, value)` pairs.
+pub type KvIter<'a> = Box<dyn Iterator<Item = StorageResult<(Vec<u8>, Vec<u8>)>> + 'a>;
+
+/// Read access to an engine or a snapshot of one.
+pub trait Reader {
+    /// The value of `key` in `cf`, if any.
+    fn get(&self, cf: Cf, key: &[u8]) -> StorageResult<Option<Vec<u8>>>;
+
+    /// The pairs with `start <= key < end` in `cf` (an empty `end` means no upper bound), in
+    /// ascending key order, or descending when `reverse`. Iterators over a live engine see a
+    /// consistent view as of their creation for RocksDB; the memory engine's live iterators
+    /// may see later writes (callers that need isolation hold latches or use a snapshot).
+    fn scan(&self, cf: Cf, start: &[u8], end: &[u8], reverse: bool) -> KvIter<'_>;
+}
+
+/// A storage engine.
+///
+/// Implementations must guarantee:
+/// - `write` applies the whole batch atomically: after a crash, either every operation of
+///   the batch is visible or none is;
+/// - a batch written with `sync = true` is durable when `write` returns; with `sync = false`
+///   it survives a process crash but may be lost in a machine crash;
+/// - a snapshot sees exactly the batches written before it was taken, forever;
+/// - values read back are the bytes written (the MVCC layer adds checksums on top).
+pub trait Engine: Reader + Send + Sync + 'static {
+    /// Applies a batch atomically.
+    fn write(&self, batch: crate::WriteBatch, sync: bool) -> StorageResult<()>;
+
+    /// A consistent, read-only view of the engine as of now.
+    fn snapshot(&self) -> Box<dyn Reader + Send + '_>;
+
+    /// A short description for logs ("memory", "rocksdb at /path").
+    fn describe(&self) -> String;
+}
+
+impl fmt::Debug for dyn Engine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.describe())
+    }
+}

@@ -1,0 +1,231 @@
+//! MVCC reads: point gets, scans in both directions, and intent lookups.
+
+use std::collections::BTreeMap;
+
+use tessera_api::batch::KeyValue;
+use tessera_api::error::{KvError, KvResult};
+use tessera_api::keys::Key;
+use tessera_api::txn::{Intent, TxnMeta};
+use tessera_api::Timestamp;
+
+use super::layout::{decode_value, decode_version_key, version_key, version_prefix, IntentMeta};
+use crate::engine::{Cf, Reader};
+
+/// Who reads, and when.
+#[derive(Clone, Debug)]
+pub struct ReadCtx {
+    /// The read timestamp.
+    pub ts: Timestamp,
+    /// Committed values in `(ts, uncertainty_limit]` are uncertain; equal to `ts` for reads
+    /// without uncertainty.
+    pub uncertainty_limit: Timestamp,
+    /// The reading transaction, if any (sees its own intents).
+    pub txn: Option<TxnMeta>,
+}
+
+impl ReadCtx {
+    /// A non-transactional read at `ts` with no uncertainty.
+    pub fn at(ts: Timestamp) -> Self {
+        ReadCtx {
+            ts,
+            uncertainty_limit: ts,
+            txn: None,
+        }
+    }
+}
+
+/// The rows of a scan and the first key it did not reach (when `max_keys` stopped it).
+#[derive(Clone, Debug, Default)]
+pub struct ScanResult {
+    /// The visible rows, in scan order.
+    pub rows: Vec<KeyValue>,
+    /// The key to resume from: the next key forward, or the exclusive end backward.
+    pub resume_key: Option<Key>,
+}
+
+/// The lock record of `key`, if an intent is there.
+pub fn read_intent(r: &dyn Reader, key: &[u8]) -> KvResult<Option<IntentMeta>> {
+    match r.get(Cf::Lock, key).map_err(storage)? {
+        Some(raw) => IntentMeta::decode(key, &raw).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Every intent in `[start, end)`.
+pub fn scan_intents(r: &dyn Reader, start: &[u8], end: &[u8]) -> KvResult<Vec<(Key, IntentMeta)>> {
+    let mut out = Vec::new();
+    for item in r.scan(Cf::Lock, start, end, false) {
+        let (k, v) = item.map_err(storage)?;
+        let meta = IntentMeta::decode(&k, &v)?;
+        out.push((k, meta));
+    }
+    Ok(out)
+}
+
+pub(crate) fn storage(e: crate::StorageError) -> KvError {
+    match e {
+        crate::StorageError::Corruption(m) => KvError::Corruption(m),
+        crate::StorageError::Io(m) => KvError::Storage(m),
+    }
+}
+
+/// What the intent on a key means to this reader.
+enum IntentView {
+    /// No intent, or one invisible to the reader: skip the version at this timestamp, if any.
+    Skip(Option<Timestamp>),
+    /// The reader's own current intent: read the version at this timestamp.
+    Own(Timestamp),
+}
+
+fn classify(key: &[u8], intent: Option<&IntentMeta>, ctx: &ReadCtx) -> KvResult<IntentView> {
+    let Some(intent) = intent else {
+        return Ok(IntentView::Skip(None));
+    };
+    if let Some(txn) = &ctx.txn {
+        if txn.id == intent.txn.id {
+            return Ok(if intent.txn.epoch == txn.epoch {
+                IntentView::Own(intent.ts())
+            } else {
+                IntentView::Skip(Some(intent.ts()))
+            });
+        }
+    }
+    if intent.ts() <= ctx.uncertainty_limit {
+        return Err(KvError::WriteIntent {
+            intents: vec![Intent {
+                key: key.to_vec(),
+                txn: intent.txn.clone(),
+            }],
+        });
+    }
+    Ok(IntentView::Skip(Some(intent.ts())))
+}
+
+/// Picks the visible version among `versions` (newest first) of one key.
+fn visible(
+    key: &[u8],
+    versions: impl Iterator<Item = KvResult<(Timestamp, Vec<u8>)>>,
+    view: &IntentView,
+    ctx: &ReadCtx,
+) -> KvResult<Option<KeyValue>> {
+    let skip = match view {
+        IntentView::Skip(ts) => *ts,
+        IntentView::Own(_) => None,
+    };
+    for v in versions {
+        let (ts, raw) = v?;
+        if let IntentView::Own(own) = view {
+            if ts == *own {
+                return Ok(decode_value(key, &raw)?.map(|value| KeyValue {
+                    key: key.to_vec(),
+                    value,
+                    timestamp: ts,
+                }));
+            }
+            if ts > *own {
+                // A version above our own intent cannot exist (it would have conflicted).
+                continue;
+            }
+        }
+        if Some(ts) == skip || ts > ctx.uncertainty_limit {
+            continue;
+        }
+        if ts > ctx.ts {
+            return Err(KvError::ReadWithinUncertainty {
+                read_ts: ctx.ts,
+                existing_ts: ts,
+                key: key.to_vec(),
+            });
+        }
+        return Ok(decode_value(key, &raw)?.map(|value| KeyValue {
+            key: key.to_vec(),
+            value,
+            timestamp: ts,
+        }));
+    }
+    Ok(None)
+}
+
+/// The newest version of `key` visible to `ctx`.
+pub fn get(r: &dyn Reader, key: &[u8], ctx: &ReadCtx) -> KvResult<Option<KeyValue>> {
+    let intent = read_intent(r, key)?;
+    let view = classify(key, intent.as_ref(), ctx)?;
+    if let IntentView::Own(ts) = view {
+        let raw = r.get(Cf::Data, &version_key(key, ts)).map_err(storage)?;
+        return match raw {
+            Some(raw) => Ok(decode_value(key, &raw)?.map(|value| KeyValue {
+                key: key.to_vec(),
+                value,
+                timestamp: ts,
+            })),
+            None => Err(KvError::Corruption(format!(
+                "intent on {} has no provisional version",
+                tessera_api::keys::Pretty(key)
+            ))),
+        };
+    }
+    let start = version_key(key, ctx.uncertainty_limit.max(ctx.ts));
+    let end = tessera_api::keys::prefix_end(&version_prefix(key));
+    let versions = r.scan(Cf::Data, &start, &end, false).map(|item| {
+        let (k, v) = item.map_err(storage)?;
+        let (_, ts) = decode_version_key(&k)?;
+        Ok((ts, v))
+    });
+    visible(key, versions, &view, ctx)
+}
+
+/// The visible rows of `[start, end)` (`end` empty: to the end of the keyspace), at most
+/// `max_keys` of them (0: all), ascending or, with `reverse`, descending.
+pub fn scan(
+    r: &dyn Reader,
+    start: &[u8],
+    end: &[u8],
+    ctx: &ReadCtx,
+    max_keys: u64,
+    reverse: bool,
+) -> KvResult<ScanResult> {
+    let intents: BTreeMap<Key, IntentMeta> = scan_intents(r, start, end)?.into_iter().collect();
+    let data_start = version_prefix(start);
+    let data_end = if end.is_empty() {
+        Vec::new()
+    } else {
+        version_prefix(end)
+    };
+    let mut result = ScanResult::default();
+    let mut iter = r.scan(Cf::Data, &data_start, &data_end, reverse).peekable();
+    let mut group: Vec<(Timestamp, Vec<u8>)> = Vec::new();
+    loop {
+        // Gather every version of the next key.
+        group.clear();
+        let Some(first) = iter.next() else { break };
+        let (k, v) = first.map_err(storage)?;
+        let (key, ts) = decode_version_key(&k)?;
+        group.push((ts, v));
+        let prefix = version_prefix(&key);
+        while let Some(Ok((next, _))) = iter.peek() {
+            if !next.starts_with(&prefix) || next.len() != prefix.len() + 12 {
+                break;
+            }
+            let Some(item) = iter.next() else { break };
+            let (k, v) = item.map_err(storage)?;
+            group.push((decode_version_key(&k)?.1, v));
+        }
+        if reverse {
+            group.reverse();
+        }
+        if max_keys > 0 && result.rows.len() as u64 >= max_keys {
+            result.resume_key = Some(if reverse {
+                tessera_api::keys::key_next(&key)
+            } else {
+                key
+            });
+            break;
+        }
+        let view = classify(&key, intents.get(&key), ctx)?;
+        let versions = group.drain(..).map(Ok);
+        if let Some(kv) = visible(&key, versions, &view, ctx)? {
+            result.rows.push(kv);
+        }
+    }
+    Ok(result)
+}

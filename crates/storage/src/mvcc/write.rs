@@ -1,0 +1,258 @@
+//! MVCC writes: versioned puts and tombstones, intent resolution, garbage collection.
+//!
+//! Every function reads through a [`BatchReader`] (so it sees the batch's earlier writes) and
+//! adds its writes to the same [`WriteBatch`]; nothing reaches the engine until the caller
+//! applies the batch.
+
+use tessera_api::error::{KvError, KvResult};
+use tessera_api::keys::Pretty;
+use tessera_api::txn::{Intent, TxnMeta, TxnStatus};
+use tessera_api::Timestamp;
+
+use super::layout::{
+    decode_value, decode_version_key, encode_value, version_key, version_prefix, IntentMeta,
+};
+use super::read::{read_intent, storage};
+use crate::engine::{Cf, Reader};
+use crate::{BatchReader, WriteBatch};
+
+/// Who writes, and when.
+#[derive(Clone, Debug)]
+pub struct WriteCtx {
+    /// The timestamp of the new version (the transaction's write timestamp).
+    pub ts: Timestamp,
+    /// The writing transaction (with the write's sequence number in `sequence`), or `None`
+    /// for a non-transactional write, which is committed at once.
+    pub txn: Option<TxnMeta>,
+}
+
+/// What a put did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PutOutcome {
+    /// A version (and, in a transaction, an intent) was written.
+    Written,
+    /// The same transaction, epoch and sequence already wrote this value: nothing was done.
+    Replayed,
+}
+
+fn newest_version(r: &dyn Reader, key: &[u8]) -> KvResult<Option<(Timestamp, Vec<u8>)>> {
+    let start = version_prefix(key);
+    let end = tessera_api::keys::prefix_end(&start);
+    match r.scan(Cf::Data, &start, &end, false).next() {
+        Some(item) => {
+            let (k, v) = item.map_err(storage)?;
+            Ok(Some((decode_version_key(&k)?.1, v)))
+        }
+        None => Ok(None),
+    }
+}
+
+/// The value the transaction wrote at sequence `seq`, from the intent's history or current
+/// provisional value.
+fn value_at_seq(
+    r: &dyn Reader,
+    key: &[u8],
+    intent: &IntentMeta,
+    seq: u32,
+) -> KvResult<Option<Option<Vec<u8>>>> {
+    if seq == intent.txn.sequence {
+        let raw = r
+            .get(Cf::Data, &version_key(key, intent.ts()))
+            .map_err(storage)?
+            .ok_or_else(|| {
+                KvError::Corruption(format!("intent on {} lacks its version", Pretty(key)))
+            })?;
+        return Ok(Some(decode_value(key, &raw)?));
+    }
+    Ok(intent
+        .history
+        .iter()
+        .find(|(s, _)| *s == seq)
+        .map(|(_, v)| v.clone()))
+}
+
+/// Writes `value` (`None`: a tombstone) at `ctx.ts`, as an intent when in a transaction.
+pub fn put(
+    base: &dyn Reader,
+    batch: &mut WriteBatch,
+    key: &[u8],
+    value: Option<&[u8]>,
+    ctx: &WriteCtx,
+) -> KvResult<PutOutcome> {
+    let mut history = Vec::new();
+    {
+        let r = BatchReader::new(base, batch);
+        if let Some(intent) = read_intent(&r, key)? {
+            let own = ctx.txn.as_ref().filter(|t| t.id == intent.txn.id);
+            let Some(txn) = own else {
+                return Err(KvError::WriteIntent {
+                    intents: vec![Intent {
+                        key: key.to_vec(),
+                        txn: intent.txn,
+                    }],
+                });
+            };
+            if txn.epoch < intent.txn.epoch {
+                return Err(KvError::InvalidRequest(format!(
+                    "write from epoch {} after an intent of epoch {}",
+                    txn.epoch, intent.txn.epoch
+                )));
+            }
+            if txn.epoch == intent.txn.epoch && txn.sequence <= intent.txn.sequence {
+                // A replay: the write already happened. It must carry the same value.
+                let earlier = value_at_seq(&r, key, &intent, txn.sequence)?;
+                return match earlier {
+                    Some(v) if v.as_deref() == value => Ok(PutOutcome::Replayed),
+                    _ => Err(KvError::Internal(format!(
+                        "replay of sequence {} on {} does not match the original write",
+                        txn.sequence,
+                        Pretty(key)
+                    ))),
+                };
+            }
+            if txn.epoch == intent.txn.epoch {
+                // A later write in the same epoch: remember the previous value for replays.
+                history = intent.history.clone();
+                history.push((
+                    intent.txn.sequence,
+                    value_at_seq(&r, key, &intent, intent.txn.sequence)?.flatten(),
+                ));
+            }
+            drop(r);
+            batch.delete(Cf::Data, version_key(key, intent.ts()));
+            batch.delete(Cf::Lock, key.to_vec());
+        }
+    }
+    let r = BatchReader::new(base, batch);
+    if let Some((newest, _)) = newest_version(&r, key)? {
+        if newest >= ctx.ts {
+            return Err(KvError::WriteTooOld {
+                requested_ts: ctx.ts,
+                actual_ts: newest.next(),
+                key: key.to_vec(),
+            });
+        }
+    }
+    drop(r);
+    batch.put(Cf::Data, version_key(key, ctx.ts), encode_value(key, value));
+    if let Some(txn) = &ctx.txn {
+        let mut meta = txn.clone();
+        meta.write_timestamp = ctx.ts;
+        batch.put(
+            Cf::Lock,
+            key.to_vec(),
+            IntentMeta { txn: meta, history }.encode(key),
+        );
+    }
+    Ok(PutOutcome::Written)
+}
+
+/// Resolves the intent of `txn` on `key` according to the transaction's final (or pushed)
+/// state: COMMITTED turns it into a version at `txn.write_timestamp`, ABORTED removes it,
+/// PENDING/STAGING move it up to `txn.write_timestamp`. Returns whether an intent of that
+/// transaction was there. Resolving twice is harmless (idempotent).
+pub fn resolve_intent(
+    base: &dyn Reader,
+    batch: &mut WriteBatch,
+    key: &[u8],
+    txn: &TxnMeta,
+    status: TxnStatus,
+) -> KvResult<bool> {
+    let r = BatchReader::new(base, batch);
+    let Some(intent) = read_intent(&r, key)? else {
+        return Ok(false);
+    };
+    if intent.txn.id != txn.id {
+        return Ok(false);
+    }
+    let old = version_key(key, intent.ts());
+    let raw = r.get(Cf::Data, &old).map_err(storage)?.ok_or_else(|| {
+        KvError::Corruption(format!("intent on {} lacks its version", Pretty(key)))
+    })?;
+    let value = decode_value(key, &raw)?;
+    drop(r);
+    // A commit in a later epoch than the intent means the key was not rewritten in the
+    // committing epoch: the old epoch's write is discarded.
+    let committed = status == TxnStatus::Committed && intent.txn.epoch == txn.epoch;
+    match status {
+        TxnStatus::Committed | TxnStatus::Aborted => {
+            batch.delete(Cf::Lock, key.to_vec());
+            if committed {
+                if txn.write_timestamp != intent.ts() {
+                    batch.delete(Cf::Data, old);
+                    batch.put(
+                        Cf::Data,
+                        version_key(key, txn.write_timestamp),
+                        encode_value(key, value.as_deref()),
+                    );
+                }
+            } else {
+                batch.delete(Cf::Data, old);
+            }
+        }
+        TxnStatus::Pending | TxnStatus::Staging => {
+            if txn.write_timestamp > intent.ts() && txn.epoch == intent.txn.epoch {
+                batch.delete(Cf::Data, old);
+                batch.put(
+                    Cf::Data,
+                    version_key(key, txn.write_timestamp),
+                    encode_value(key, value.as_deref()),
+                );
+                let mut moved = intent.clone();
+                moved.txn.write_timestamp = txn.write_timestamp;
+                batch.put(Cf::Lock, key.to_vec(), moved.encode(key));
+            }
+        }
+    }
+    Ok(true)
+}
+
+/// Removes, in `[start, end)`, every version shadowed by a newer version at or below
+/// `threshold`, and tombstones at or below it. Intents are never collected. Returns the
+/// number of versions removed.
+pub fn gc(
+    base: &dyn Reader,
+    batch: &mut WriteBatch,
+    start: &[u8],
+    end: &[u8],
+    threshold: Timestamp,
+) -> KvResult<u64> {
+    let data_start = version_prefix(start);
+    let data_end = if end.is_empty() {
+        Vec::new()
+    } else {
+        version_prefix(end)
+    };
+    let mut removed = 0;
+    let mut current: Option<Vec<u8>> = None;
+    let mut intent_ts: Option<Timestamp> = None;
+    let mut kept_below = false;
+    let mut deletes = Vec::new();
+    for item in base.scan(Cf::Data, &data_start, &data_end, false) {
+        let (raw_key, raw_value) = item.map_err(storage)?;
+        let (key, ts) = decode_version_key(&raw_key)?;
+        if current.as_deref() != Some(key.as_slice()) {
+            intent_ts = read_intent(base, &key)?.map(|i| i.ts());
+            kept_below = false;
+            current = Some(key.clone());
+        }
+        if Some(ts) == intent_ts || ts > threshold {
+            continue;
+        }
+        if kept_below {
+            deletes.push(raw_key);
+        } else {
+            kept_below = true;
+            // The newest version at or below the threshold stays, unless it is a tombstone:
+            // then no read at or above the threshold can see anything older either.
+            if decode_value(&key, &raw_value)?.is_none() {
+                deletes.push(raw_key);
+            }
+        }
+    }
+    for k in deletes {
+        batch.delete(Cf::Data, k);
+        removed += 1;
+    }
+    Ok(removed)
+}
