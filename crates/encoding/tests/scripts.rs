@@ -33,6 +33,9 @@ use tessera_encoding::key::{decode_key_datum, encode_key, encode_key_datum, Dire
 use tessera_encoding::value::{decode_row, encode_row};
 use tessera_encoding::Datum;
 
+// The path is resolved by the proc macro against rustc's working directory, which cargo sets
+// to the workspace root for workspace members (not to this crate's directory). The macro
+// lists the directory at compile time: after adding a script, touch this file.
 test_each_file::test_each_path! { in "testdata/encoding" as scripts => run_script }
 
 fn run_script(path: &std::path::Path) {
