@@ -25,6 +25,8 @@ pub enum RetryReason {
     Aborted,
     /// A value was found in its uncertainty window.
     Uncertainty,
+    /// Its timestamp was pushed while committing; it must refresh its reads and commit again.
+    CommitPushed,
 }
 
 /// An error of the KV API.

@@ -16,8 +16,8 @@ use crate::engine::{Cf, Reader};
 pub struct ReadCtx {
     /// The read timestamp.
     pub ts: Timestamp,
-    /// Committed values in `(ts, uncertainty_limit]` are uncertain; equal to `ts` for reads
-    /// without uncertainty.
+    /// Committed values in `(ts, uncertainty_limit]` are uncertain; equal to `ts` (or below
+    /// it: the interval is then empty) for reads without uncertainty.
     pub uncertainty_limit: Timestamp,
     /// The reading transaction, if any (sees its own intents).
     pub txn: Option<TxnMeta>,
@@ -69,6 +69,16 @@ pub(crate) fn storage(e: crate::StorageError) -> KvError {
     }
 }
 
+/// The effective upper bound of the reader's uncertainty interval: never below the read
+/// timestamp. A transaction's global uncertainty limit is fixed when it starts while its
+/// read timestamp may later move past it (a restart or refresh at a higher timestamp); the
+/// interval is then empty. Comparing against the raw limit instead would skip committed
+/// versions and other transactions' intents in `(limit, ts]`: a stale read, and a missed
+/// conflict with a writer that could then commit below the read.
+fn effective_limit(ctx: &ReadCtx) -> Timestamp {
+    ctx.uncertainty_limit.max(ctx.ts)
+}
+
 /// What the intent on a key means to this reader.
 enum IntentView {
     /// No intent, or one invisible to the reader: skip the version at this timestamp, if any.
@@ -90,7 +100,7 @@ fn classify(key: &[u8], intent: Option<&IntentMeta>, ctx: &ReadCtx) -> KvResult<
             });
         }
     }
-    if intent.ts() <= ctx.uncertainty_limit {
+    if intent.ts() <= effective_limit(ctx) {
         return Err(KvError::WriteIntent {
             intents: vec![Intent {
                 key: key.to_vec(),
@@ -127,7 +137,7 @@ fn visible(
                 continue;
             }
         }
-        if Some(ts) == skip || ts > ctx.uncertainty_limit {
+        if Some(ts) == skip || ts > effective_limit(ctx) {
             continue;
         }
         if ts > ctx.ts {
@@ -164,7 +174,7 @@ pub fn get(r: &dyn Reader, key: &[u8], ctx: &ReadCtx) -> KvResult<Option<KeyValu
             ))),
         };
     }
-    let start = version_key(key, ctx.uncertainty_limit.max(ctx.ts));
+    let start = version_key(key, effective_limit(ctx));
     let end = tessera_api::keys::prefix_end(&version_prefix(key));
     let versions = r.scan(Cf::Data, &start, &end, false).map(|item| {
         let (k, v) = item.map_err(storage)?;

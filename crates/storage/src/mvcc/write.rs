@@ -80,6 +80,9 @@ pub fn put(
     ctx: &WriteCtx,
 ) -> KvResult<PutOutcome> {
     let mut history = Vec::new();
+    // A transaction's write never moves its own intent down: if a push moved the intent
+    // above the transaction's write timestamp, the new value goes at the intent's timestamp.
+    let mut ts = ctx.ts;
     {
         let r = BatchReader::new(base, batch);
         if let Some(intent) = read_intent(&r, key)? {
@@ -112,6 +115,7 @@ pub fn put(
             }
             if txn.epoch == intent.txn.epoch {
                 // A later write in the same epoch: remember the previous value for replays.
+                ts = ts.max(intent.ts());
                 history = intent.history.clone();
                 history.push((
                     intent.txn.sequence,
@@ -125,19 +129,19 @@ pub fn put(
     }
     let r = BatchReader::new(base, batch);
     if let Some((newest, _)) = newest_version(&r, key)? {
-        if newest >= ctx.ts {
+        if newest >= ts {
             return Err(KvError::WriteTooOld {
-                requested_ts: ctx.ts,
+                requested_ts: ts,
                 actual_ts: newest.next(),
                 key: key.to_vec(),
             });
         }
     }
     drop(r);
-    batch.put(Cf::Data, version_key(key, ctx.ts), encode_value(key, value));
+    batch.put(Cf::Data, version_key(key, ts), encode_value(key, value));
     if let Some(txn) = &ctx.txn {
         let mut meta = txn.clone();
-        meta.write_timestamp = ctx.ts;
+        meta.write_timestamp = ts;
         batch.put(
             Cf::Lock,
             key.to_vec(),

@@ -1,0 +1,263 @@
+//! Evaluation of the data commands: reads, writes, refreshes, intent resolution, GC.
+
+use tessera_api::batch::{ReadLock, Request, Response};
+use tessera_api::error::{KvError, KvResult, RetryReason};
+use tessera_api::keys::{Key, Span};
+use tessera_api::txn::TxnStatus;
+use tessera_api::Timestamp;
+use tessera_storage::mvcc::{self, ReadCtx, WriteCtx};
+use tessera_storage::{BatchReader, Cf};
+
+use super::EvalState;
+
+impl EvalState<'_, '_> {
+    /// Evaluates one request.
+    pub(super) fn eval(&mut self, req: &Request) -> KvResult<Response> {
+        match req {
+            Request::Get { key, lock } => {
+                let kv = mvcc::get(&self.reader(), key, &self.read_ctx())?;
+                self.record_read(Span::point(key.clone()));
+                if *lock == ReadLock::Exclusive {
+                    if let Some(kv) = &kv {
+                        self.write(key, Some(&kv.value), self.txn_seq())?;
+                    }
+                }
+                Ok(Response::Get(kv))
+            }
+            Request::Scan { span, max_keys, lock } => {
+                let res = self.scan(span, *max_keys, false)?;
+                if *lock == ReadLock::Exclusive {
+                    if let Response::Scan { rows, .. } = &res {
+                        for kv in rows {
+                            self.write(&kv.key, Some(&kv.value), self.txn_seq())?;
+                        }
+                    }
+                }
+                Ok(res)
+            }
+            Request::ReverseScan { span, max_keys } => self.scan(span, *max_keys, true),
+            Request::Put { key, value, seq } => {
+                self.write(key, Some(value), *seq)?;
+                Ok(Response::Put)
+            }
+            Request::Delete { key, seq } => {
+                self.write(key, None, *seq)?;
+                Ok(Response::Delete)
+            }
+            Request::ConditionalPut { key, value, expected, seq } => {
+                let current = self.current(key)?;
+                if current.as_deref() != expected.as_deref() {
+                    return Err(KvError::ConditionFailed { actual: current });
+                }
+                self.write(key, Some(value), *seq)?;
+                Ok(Response::ConditionalPut)
+            }
+            Request::Increment { key, increment, seq } => {
+                let current = match self.current(key)? {
+                    None => 0,
+                    Some(v) => {
+                        let bytes: [u8; 8] = v.as_slice().try_into().map_err(|_| {
+                            KvError::InvalidRequest(format!("increment of a {}-byte value, not an integer", v.len()))
+                        })?;
+                        i64::from_be_bytes(bytes)
+                    }
+                };
+                let next = current
+                    .checked_add(*increment)
+                    .ok_or_else(|| KvError::InvalidRequest("increment overflows a 64-bit integer".into()))?;
+                self.write(key, Some(&next.to_be_bytes()), *seq)?;
+                Ok(Response::Increment(next))
+            }
+            Request::DeleteRange { span, seq } => {
+                let ctx = ReadCtx { ts: self.write_ts(), uncertainty_limit: self.write_ts(), txn: self.txn_meta() };
+                let rows = mvcc::scan(&self.reader(), &span.key, &span.end_key, &ctx, 0, false)?.rows;
+                let keys: Vec<Key> = rows.into_iter().map(|kv| kv.key).collect();
+                for k in &keys {
+                    self.write(k, None, *seq)?;
+                }
+                Ok(Response::DeleteRange(keys))
+            }
+            Request::Refresh { span, refresh_from } => {
+                self.refresh(span, *refresh_from)?;
+                Ok(Response::Refresh)
+            }
+            Request::ResolveIntent { span, txn, status } => {
+                let mut resolved = 0;
+                let keys: Vec<Key> = if span.is_point() {
+                    vec![span.key.clone()]
+                } else {
+                    mvcc::scan_intents(&self.reader(), &span.key, &span.end_key)?
+                        .into_iter()
+                        .filter(|(_, i)| i.txn.id == txn.id)
+                        .map(|(k, _)| k)
+                        .collect()
+                };
+                for k in keys {
+                    if mvcc::resolve_intent(self.env.reader, &mut self.batch, &k, txn, *status)? {
+                        resolved += 1;
+                        if status.is_finalized() {
+                            self.effects.released.push(k);
+                        }
+                    }
+                }
+                Ok(Response::ResolveIntent(resolved))
+            }
+            Request::Gc { span, threshold } => {
+                let end = span.exclusive_end();
+                let n = mvcc::gc(self.env.reader, &mut self.batch, &span.key, &end, *threshold)?;
+                Ok(Response::Gc(n))
+            }
+            Request::QueryIntent { key, txn, prevent } => {
+                let found = mvcc::read_intent(&self.reader(), key)?.is_some_and(|i| {
+                    i.txn.id == txn.id && i.txn.epoch == txn.epoch && i.ts() <= txn.write_timestamp
+                });
+                if !found && *prevent {
+                    // A late write of this key must never land at or below the staging
+                    // timestamp: record a read there so the write is pushed above it.
+                    self.effects.reads.push((Span::point(key.clone()), txn.write_timestamp, None));
+                }
+                Ok(Response::QueryIntent(found))
+            }
+            Request::EndTxn { .. }
+            | Request::HeartbeatTxn { .. }
+            | Request::PushTxn { .. }
+            | Request::QueryTxn { .. }
+            | Request::RecoverTxn { .. } => self.eval_txn_cmd(req),
+        }
+    }
+
+    pub(super) fn reader(&self) -> BatchReader<'_> {
+        BatchReader::new(self.env.reader, &self.batch)
+    }
+
+    pub(super) fn write_ts(&self) -> Timestamp {
+        self.txn.map_or(self.ts, |t| t.meta.write_timestamp)
+    }
+
+    fn txn_meta(&self) -> Option<tessera_api::txn::TxnMeta> {
+        self.txn.map(|t| t.meta.clone())
+    }
+
+    fn txn_seq(&self) -> u32 {
+        self.txn.map_or(0, |t| t.meta.sequence)
+    }
+
+    fn read_ctx(&self) -> ReadCtx {
+        match self.txn {
+            Some(t) => ReadCtx {
+                ts: t.read_timestamp,
+                uncertainty_limit: t.global_uncertainty_limit.max(t.read_timestamp),
+                txn: Some(t.meta.clone()),
+            },
+            None => ReadCtx::at(self.ts),
+        }
+    }
+
+    fn record_read(&mut self, span: Span) {
+        let ts = self.txn.map_or(self.ts, |t| t.read_timestamp);
+        self.effects.reads.push((span, ts, self.txn.map(|t| t.meta.id)));
+    }
+
+    /// The latest value of `key` as the writer would overwrite it (read at the write
+    /// timestamp, own intents included).
+    fn current(&self, key: &[u8]) -> KvResult<Option<Vec<u8>>> {
+        let ts = self.write_ts();
+        let ctx = ReadCtx { ts, uncertainty_limit: ts, txn: self.txn_meta() };
+        Ok(mvcc::get(&self.reader(), key, &ctx)?.map(|kv| kv.value))
+    }
+
+    fn write(&mut self, key: &[u8], value: Option<&[u8]>, seq: u32) -> KvResult<()> {
+        let txn = self.txn.map(|t| {
+            let mut meta = t.meta.clone();
+            meta.sequence = seq;
+            meta
+        });
+        let ctx = WriteCtx { ts: self.write_ts(), txn };
+        mvcc::put(self.env.reader, &mut self.batch, key, value, &ctx)?;
+        Ok(())
+    }
+
+    fn scan(&mut self, span: &Span, max_keys: u64, reverse: bool) -> KvResult<Response> {
+        let end = span.exclusive_end();
+        let res = mvcc::scan(&self.reader(), &span.key, &end, &self.read_ctx(), max_keys, reverse)?;
+        let resume_span = res.resume_key.map(|k| {
+            if reverse {
+                Span::range(span.key.clone(), k)
+            } else {
+                Span::range(k, end.clone())
+            }
+        });
+        self.record_read(Span::range(span.key.clone(), end));
+        Ok(Response::Scan { rows: res.rows, resume_span })
+    }
+
+    /// Fails if anything another transaction wrote in `span` lies in
+    /// `(refresh_from, read_timestamp]`, or another transaction's intent lies at or below
+    /// `read_timestamp`; otherwise records the span as read at `read_timestamp`.
+    fn refresh(&mut self, span: &Span, refresh_from: Timestamp) -> KvResult<()> {
+        let Some(txn) = self.txn else {
+            return Err(KvError::InvalidRequest("Refresh outside a transaction".into()));
+        };
+        let to = txn.read_timestamp;
+        let end = span.exclusive_end();
+        let intents = mvcc::scan_intents(&self.reader(), &span.key, &end)?;
+        let mut own = std::collections::HashMap::new();
+        for (k, i) in intents {
+            if i.txn.id == txn.meta.id {
+                own.insert(k, i.ts());
+            } else if i.ts() <= to {
+                return Err(refresh_failed(&k, i.ts()));
+            }
+        }
+        let start = mvcc::version_prefix(&span.key);
+        let data_end = mvcc::version_prefix(&end);
+        for item in self.env.reader.scan(Cf::Data, &start, &data_end, false) {
+            let (raw, _) = item.map_err(|e| KvError::Storage(e.to_string()))?;
+            let (k, ts) = mvcc::decode_version_key(&raw)?;
+            if ts > refresh_from && ts <= to && own.get(&k) != Some(&ts) {
+                return Err(refresh_failed(&k, ts));
+            }
+        }
+        self.effects.reads.push((Span::range(span.key.clone(), end), to, Some(txn.meta.id)));
+        Ok(())
+    }
+}
+
+fn refresh_failed(key: &[u8], ts: Timestamp) -> KvError {
+    KvError::TransactionRetry {
+        reason: RetryReason::RefreshFailed,
+        message: format!("a write at {ts} on {} conflicts with an earlier read", tessera_api::keys::Pretty(key)),
+        txn: None,
+    }
+}
+
+/// A finalized status's resolution of local intents, shared with EndTxn.
+pub(super) fn resolve_local(
+    state: &mut EvalState,
+    spans: &[Span],
+    txn: &tessera_api::txn::TxnMeta,
+    status: TxnStatus,
+) -> KvResult<Vec<Span>> {
+    let mut remote = Vec::new();
+    for span in spans {
+        let Some(local) = state.env.desc.intersect(span) else {
+            remote.push(span.clone());
+            continue;
+        };
+        if !state.env.desc.contains_span(span) {
+            remote.push(span.clone());
+        }
+        let end = local.exclusive_end();
+        let keys: Vec<Key> = mvcc::scan_intents(&state.reader(), &local.key, &end)?
+            .into_iter()
+            .filter(|(_, i)| i.txn.id == txn.id)
+            .map(|(k, _)| k)
+            .collect();
+        for k in keys {
+            if mvcc::resolve_intent(state.env.reader, &mut state.batch, &k, txn, status)? {
+                state.effects.released.push(k);
+            }
+        }
+    }
+    Ok(remote)
+}
