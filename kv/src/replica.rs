@@ -26,8 +26,18 @@ pub struct Replica {
 
 impl Replica {
     /// A replica of `desc` over `engine`.
-    pub fn new(desc: RangeDescriptor, engine: Arc<dyn Engine>, clock: Arc<dyn Clock>, graph: Arc<WaitsForGraph>) -> Self {
-        Replica { cm: ConcurrencyManager::new(Arc::clone(&clock), graph), desc, engine, clock }
+    pub fn new(
+        desc: RangeDescriptor,
+        engine: Arc<dyn Engine>,
+        clock: Arc<dyn Clock>,
+        graph: Arc<WaitsForGraph>,
+    ) -> Self {
+        Replica {
+            cm: ConcurrencyManager::new(Arc::clone(&clock), graph),
+            desc,
+            engine,
+            clock,
+        }
     }
 
     /// The range descriptor.
@@ -46,7 +56,12 @@ impl Replica {
         loop {
             let guard = self.cm.sequence(ba).await;
             let evaluated = {
-                let env = EvalEnv { reader: &*self.engine, desc: &self.desc, now: self.clock.now(), tscache: self.cm.tscache() };
+                let env = EvalEnv {
+                    reader: &*self.engine,
+                    desc: &self.desc,
+                    now: self.clock.now(),
+                    tscache: self.cm.tscache(),
+                };
                 evaluate(&env, ba)
             };
             match evaluated {
@@ -60,7 +75,9 @@ impl Replica {
                 Err(e) => return Err(e),
                 Ok(ev) => {
                     if !ev.batch.is_empty() {
-                        self.engine.write(ev.batch, ev.sync).map_err(|e| KvError::Storage(e.to_string()))?;
+                        self.engine
+                            .write(ev.batch, ev.sync)
+                            .map_err(|e| KvError::Storage(e.to_string()))?;
                     }
                     self.cm.on_applied(&ev.effects);
                     drop(guard);

@@ -46,7 +46,12 @@ impl LocalSender {
         let key = match req {
             Request::EndTxn { .. } | Request::HeartbeatTxn { .. } => match &ba.header.txn {
                 Some(t) => t.meta.key.clone(),
-                None => return Err(KvError::InvalidRequest(format!("{} outside a transaction", req.method()))),
+                None => {
+                    return Err(KvError::InvalidRequest(format!(
+                        "{} outside a transaction",
+                        req.method()
+                    )))
+                }
             },
             other => {
                 let span = other.span();
@@ -67,8 +72,12 @@ impl LocalSender {
     /// Sends one request that spans several ranges, range by range.
     async fn send_split(&self, ba: &BatchRequest, req: &Request) -> KvResult<BatchResponse> {
         let span = req.span();
-        let mut replicas: Vec<Arc<Replica>> =
-            self.store.replicas().into_iter().filter(|r| r.desc().intersect(&span).is_some()).collect();
+        let mut replicas: Vec<Arc<Replica>> = self
+            .store
+            .replicas()
+            .into_iter()
+            .filter(|r| r.desc().intersect(&span).is_some())
+            .collect();
         let reverse = matches!(req, Request::ReverseScan { .. });
         if reverse {
             replicas.reverse();
@@ -84,14 +93,23 @@ impl LocalSender {
         let mut last = BatchResponse::default();
         let mut resume_span = None;
         for (i, r) in replicas.iter().enumerate() {
-            let Some(part) = r.desc().intersect(&span) else { continue };
-            let remaining = if limit > 0 { limit - rows.len() as u64 } else { 0 };
+            let Some(part) = r.desc().intersect(&span) else {
+                continue;
+            };
+            let remaining = if limit > 0 {
+                limit - rows.len() as u64
+            } else {
+                0
+            };
             let sub = with_span(req, part.clone(), remaining);
             let mut sub_ba = ba.clone();
             sub_ba.requests = vec![sub];
             last = self.send_to(r, &sub_ba).await?;
             match last.responses.pop() {
-                Some(Response::Scan { rows: mut got, resume_span: rs }) => {
+                Some(Response::Scan {
+                    rows: mut got,
+                    resume_span: rs,
+                }) => {
                     rows.append(&mut got);
                     if rs.is_some() || (limit > 0 && rows.len() as u64 >= limit) {
                         resume_span = match rs {
@@ -114,22 +132,39 @@ impl LocalSender {
                 Some(Response::ResolveIntent(n)) => resolved += n,
                 Some(Response::Gc(n)) => gced += n,
                 Some(Response::Refresh) => {}
-                other => return Err(KvError::Internal(format!("unexpected split response {other:?}"))),
+                other => {
+                    return Err(KvError::Internal(format!(
+                        "unexpected split response {other:?}"
+                    )))
+                }
             }
         }
         let response = match req {
-            Request::Scan { .. } | Request::ReverseScan { .. } => Response::Scan { rows, resume_span },
+            Request::Scan { .. } | Request::ReverseScan { .. } => {
+                Response::Scan { rows, resume_span }
+            }
             Request::DeleteRange { .. } => Response::DeleteRange(deleted),
             Request::ResolveIntent { .. } => Response::ResolveIntent(resolved),
             Request::Gc { .. } => Response::Gc(gced),
             _ => Response::Refresh,
         };
-        Ok(BatchResponse { responses: vec![response], txn: last.txn, now: last.now })
+        Ok(BatchResponse {
+            responses: vec![response],
+            txn: last.txn,
+            now: last.now,
+        })
     }
 
     /// Sends a commit batch whose writes lie in other ranges than the anchor's.
-    async fn parallel_commit(&self, ba: &BatchRequest, anchor: Arc<Replica>) -> KvResult<BatchResponse> {
-        let (mut local, mut remote): (Vec<(usize, Request)>, Vec<(usize, Request, Arc<Replica>)>) = (Vec::new(), Vec::new());
+    async fn parallel_commit(
+        &self,
+        ba: &BatchRequest,
+        anchor: Arc<Replica>,
+    ) -> KvResult<BatchResponse> {
+        // (position in the batch, request) for the anchor's range; (position, request,
+        // replica) for the in-flight writes elsewhere.
+        let mut local: Vec<(usize, Request)> = Vec::new();
+        let mut remote: Vec<(usize, Request, Arc<Replica>)> = Vec::new();
         for (i, req) in ba.requests.iter().enumerate() {
             match self.route(ba, req)? {
                 Some(r) if Arc::ptr_eq(&r, &anchor) => local.push((i, req.clone())),
@@ -140,10 +175,18 @@ impl LocalSender {
         }
         let in_flight: Vec<InFlightWrite> = remote
             .iter()
-            .filter_map(|(_, req, _)| write_seq(req).map(|sequence| InFlightWrite { key: req.span().key, sequence }))
+            .filter_map(|(_, req, _)| {
+                write_seq(req).map(|sequence| InFlightWrite {
+                    key: req.span().key,
+                    sequence,
+                })
+            })
             .collect();
         for (_, req) in &mut local {
-            if let Request::EndTxn { in_flight_writes, .. } = req {
+            if let Request::EndTxn {
+                in_flight_writes, ..
+            } = req
+            {
                 *in_flight_writes = in_flight.clone();
             }
         }
@@ -155,15 +198,19 @@ impl LocalSender {
             let r = Arc::clone(r);
             async move { r.send(&sub, self).await }
         });
-        let (local_res, remote_res) =
-            tokio::join!(self.send_to(&anchor, &local_ba), futures_join_all(remote_futs.collect()));
+        let (local_res, remote_res) = tokio::join!(
+            self.send_to(&anchor, &local_ba),
+            futures_join_all(remote_futs.collect())
+        );
         let mut local_resp = local_res?;
         let mut remote_resps = Vec::with_capacity(remote_res.len());
         for r in remote_res {
             remote_resps.push(r?);
         }
         let Some(Response::EndTxn(staged)) = local_resp.responses.last().cloned() else {
-            return Err(KvError::Internal("parallel commit without an EndTxn response".into()));
+            return Err(KvError::Internal(
+                "parallel commit without an EndTxn response".into(),
+            ));
         };
         // An in-flight write pushed above the staging timestamp does not count: the commit
         // must be restaged higher, after the coordinator refreshes.
@@ -189,7 +236,11 @@ impl LocalSender {
         txn.read_timestamp = txn.meta.write_timestamp;
         finalize.header.txn = Some(txn);
         let lock_spans = staged.lock_spans.clone();
-        finalize.requests = vec![Request::EndTxn { commit: true, lock_spans, in_flight_writes: Vec::new() }];
+        finalize.requests = vec![Request::EndTxn {
+            commit: true,
+            lock_spans,
+            in_flight_writes: Vec::new(),
+        }];
         let committed = self.send_to(&anchor, &finalize).await?;
         let mut responses: Vec<Option<Response>> = vec![None; ba.requests.len()];
         for ((i, _), resp) in local.iter().zip(local_resp.responses.drain(..)) {
@@ -198,16 +249,28 @@ impl LocalSender {
         for ((i, _, _), mut resp) in remote.iter().zip(remote_resps) {
             responses[*i] = resp.responses.pop();
         }
-        if let (Some(last), Some(Response::EndTxn(rec))) = (responses.last_mut(), committed.responses.last()) {
+        if let (Some(last), Some(Response::EndTxn(rec))) =
+            (responses.last_mut(), committed.responses.last())
+        {
             *last = Some(Response::EndTxn(rec.clone()));
         }
-        let responses = responses.into_iter().collect::<Option<Vec<_>>>().ok_or_else(|| KvError::Internal("missing response".into()))?;
-        Ok(BatchResponse { responses, txn: committed.txn, now: committed.now })
+        let responses = responses
+            .into_iter()
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| KvError::Internal("missing response".into()))?;
+        Ok(BatchResponse {
+            responses,
+            txn: committed.txn,
+            now: committed.now,
+        })
     }
 
     /// Sends every request but the EndTxn, then the EndTxn.
     async fn two_phase_commit(&self, ba: &BatchRequest) -> KvResult<BatchResponse> {
-        let (end, rest) = ba.requests.split_last().ok_or_else(|| KvError::InvalidRequest("empty batch".into()))?;
+        let (end, rest) = ba
+            .requests
+            .split_last()
+            .ok_or_else(|| KvError::InvalidRequest("empty batch".into()))?;
         let mut first = ba.clone();
         first.requests = rest.to_vec();
         let mut out = self.send_each(&first).await?;
@@ -227,7 +290,10 @@ impl LocalSender {
         let mut out = BatchResponse::default();
         let mut header = ba.header.clone();
         for req in &ba.requests {
-            let sub = BatchRequest { header: header.clone(), requests: vec![req.clone()] };
+            let sub = BatchRequest {
+                header: header.clone(),
+                requests: vec![req.clone()],
+            };
             let mut resp = match self.route(ba, req)? {
                 Some(r) => self.send_to(&r, &sub).await?,
                 None => self.send_split(&sub, req).await?,
@@ -258,7 +324,10 @@ fn is_point_write(req: &Request) -> bool {
 
 fn write_seq(req: &Request) -> Option<u32> {
     match req {
-        Request::Put { seq, .. } | Request::ConditionalPut { seq, .. } | Request::Increment { seq, .. } | Request::Delete { seq, .. } => Some(*seq),
+        Request::Put { seq, .. }
+        | Request::ConditionalPut { seq, .. }
+        | Request::Increment { seq, .. }
+        | Request::Delete { seq, .. } => Some(*seq),
         _ => None,
     }
 }
@@ -266,11 +335,22 @@ fn write_seq(req: &Request) -> Option<u32> {
 fn with_span(req: &Request, span: Span, max_keys: u64) -> Request {
     let mut r = req.clone();
     match &mut r {
-        Request::Scan { span: s, max_keys: m, .. } | Request::ReverseScan { span: s, max_keys: m } => {
+        Request::Scan {
+            span: s,
+            max_keys: m,
+            ..
+        }
+        | Request::ReverseScan {
+            span: s,
+            max_keys: m,
+        } => {
             *s = span;
             *m = max_keys;
         }
-        Request::DeleteRange { span: s, .. } | Request::Refresh { span: s, .. } | Request::ResolveIntent { span: s, .. } | Request::Gc { span: s, .. } => *s = span,
+        Request::DeleteRange { span: s, .. }
+        | Request::Refresh { span: s, .. }
+        | Request::ResolveIntent { span: s, .. }
+        | Request::Gc { span: s, .. } => *s = span,
         _ => {}
     }
     r
@@ -303,9 +383,17 @@ impl Sender for LocalSender {
                 return self.send_to(&r, &ba).await;
             }
         }
-        let commits = matches!(ba.requests.last(), Some(Request::EndTxn { commit: true, .. }));
+        let commits = matches!(
+            ba.requests.last(),
+            Some(Request::EndTxn { commit: true, .. })
+        );
         if commits {
-            if let Some(Some(anchor)) = ba.requests.last().map(|end| self.route(&ba, end)).transpose()? {
+            if let Some(Some(anchor)) = ba
+                .requests
+                .last()
+                .map(|end| self.route(&ba, end))
+                .transpose()?
+            {
                 return self.parallel_commit(&ba, anchor).await;
             }
         }

@@ -23,11 +23,17 @@ pub struct Store {
 impl Store {
     /// A store whose keyspace is split at `split_keys` (sorted, distinct, non-empty keys):
     /// `n` split keys make `n + 1` ranges.
-    pub fn new(engine: Arc<dyn Engine>, clock: Arc<dyn Clock>, split_keys: &[Key]) -> KvResult<Self> {
+    pub fn new(
+        engine: Arc<dyn Engine>,
+        clock: Arc<dyn Clock>,
+        split_keys: &[Key],
+    ) -> KvResult<Self> {
         let mut bounds: Vec<Key> = vec![Vec::new()];
         for k in split_keys {
             if k.is_empty() || bounds.last().is_some_and(|last| k <= last) {
-                return Err(KvError::InvalidRequest("split keys must be sorted, distinct and non-empty".into()));
+                return Err(KvError::InvalidRequest(
+                    "split keys must be sorted, distinct and non-empty".into(),
+                ));
             }
             bounds.push(k.clone());
         }
@@ -41,10 +47,19 @@ impl Store {
                     start_key: start.clone(),
                     end_key: bounds.get(i + 1).cloned().unwrap_or_default(),
                 };
-                Arc::new(Replica::new(desc, Arc::clone(&engine), Arc::clone(&clock), Arc::clone(&graph)))
+                Arc::new(Replica::new(
+                    desc,
+                    Arc::clone(&engine),
+                    Arc::clone(&clock),
+                    Arc::clone(&graph),
+                ))
             })
             .collect();
-        Ok(Store { engine, clock, replicas: RwLock::new(replicas) })
+        Ok(Store {
+            engine,
+            clock,
+            replicas: RwLock::new(replicas),
+        })
     }
 
     /// The replica holding `key`.
@@ -55,7 +70,10 @@ impl Store {
             .and_then(|i| replicas.get(i))
             .filter(|r| r.desc().contains_key(key))
             .cloned()
-            .ok_or_else(|| KvError::RangeKeyMismatch { key: key.to_vec(), range_id: RangeId(0) })
+            .ok_or_else(|| KvError::RangeKeyMismatch {
+                key: key.to_vec(),
+                range_id: RangeId(0),
+            })
     }
 
     /// Every replica, in key order.
@@ -65,7 +83,12 @@ impl Store {
 
     /// The replica of a range id.
     pub fn replica(&self, id: RangeId) -> KvResult<Arc<Replica>> {
-        self.replicas.read().iter().find(|r| r.desc().range_id == id).cloned().ok_or(KvError::RangeNotFound(id))
+        self.replicas
+            .read()
+            .iter()
+            .find(|r| r.desc().range_id == id)
+            .cloned()
+            .ok_or(KvError::RangeNotFound(id))
     }
 
     /// The engine.
@@ -80,6 +103,10 @@ impl Store {
 
     /// The descriptors of every range.
     pub fn descriptors(&self) -> Vec<RangeDescriptor> {
-        self.replicas.read().iter().map(|r| r.desc().clone()).collect()
+        self.replicas
+            .read()
+            .iter()
+            .map(|r| r.desc().clone())
+            .collect()
     }
 }

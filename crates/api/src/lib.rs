@@ -5,7 +5,7 @@
 //! errors. They are plain data: no behaviour that depends on a node, so the same types cross
 //! the in-process `LocalSender` today and the network (tonic) once ranges replicate.
 //!
-//! Every call across a layer is a [`BatchRequest`] because every call may become a network
+//! Every call across a layer is a [`BatchRequest`](batch::BatchRequest) because every call may become a network
 //! round trip; a batch lets a client pay for one round trip per statement, not per key.
 
 pub mod batch;

@@ -30,7 +30,11 @@ pub struct BankOptions {
 
 impl Default for BankOptions {
     fn default() -> Self {
-        BankOptions { accounts: 1000, concurrency: 8, duration: Duration::from_secs(10) }
+        BankOptions {
+            accounts: 1000,
+            concurrency: 8,
+            duration: Duration::from_secs(10),
+        }
     }
 }
 
@@ -51,7 +55,9 @@ fn decode(v: &[u8]) -> anyhow::Result<i64> {
 
 async fn total(db: &Db) -> anyhow::Result<(usize, i64)> {
     let mut txn = db.begin("audit");
-    let rows = txn.scan(Span::range(b"bank/".to_vec(), b"bank0".to_vec()), 0).await?;
+    let rows = txn
+        .scan(Span::range(b"bank/".to_vec(), b"bank0".to_vec()), 0)
+        .await?;
     txn.commit().await?;
     let mut sum = 0;
     for kv in &rows {
@@ -67,10 +73,21 @@ pub async fn run(db: &Db, opts: &BankOptions) -> anyhow::Result<()> {
         let start = Instant::now();
         for chunk in (0..opts.accounts).collect::<Vec<_>>().chunks(500) {
             let mut txn = db.begin("load");
-            let reqs = chunk.iter().map(|&i| Request::Put { key: account(i), value: INITIAL.to_be_bytes().to_vec(), seq: 0 }).collect();
+            let reqs = chunk
+                .iter()
+                .map(|&i| Request::Put {
+                    key: account(i),
+                    value: INITIAL.to_be_bytes().to_vec(),
+                    seq: 0,
+                })
+                .collect();
             txn.commit_with(reqs).await?;
         }
-        println!("loaded {} accounts in {:.2?}", opts.accounts, start.elapsed());
+        println!(
+            "loaded {} accounts in {:.2?}",
+            opts.accounts,
+            start.elapsed()
+        );
     } else {
         println!("found {n} accounts holding {sum}");
     }
@@ -94,17 +111,30 @@ pub async fn run(db: &Db, opts: &BankOptions) -> anyhow::Result<()> {
                     .txn("transfer", move |txn| {
                         a.fetch_add(1, Ordering::Relaxed);
                         Box::pin(async move {
-                            let fb = txn.get(account(from)).await?.map(|v| i64::from_be_bytes(v.try_into().unwrap_or_default())).unwrap_or(0);
-                            let tb = txn.get(account(to)).await?.map(|v| i64::from_be_bytes(v.try_into().unwrap_or_default())).unwrap_or(0);
+                            let fb = txn
+                                .get(account(from))
+                                .await?
+                                .map(|v| i64::from_be_bytes(v.try_into().unwrap_or_default()))
+                                .unwrap_or(0);
+                            let tb = txn
+                                .get(account(to))
+                                .await?
+                                .map(|v| i64::from_be_bytes(v.try_into().unwrap_or_default()))
+                                .unwrap_or(0);
                             if from != to {
-                                txn.put(account(from), (fb - amount).to_be_bytes().to_vec()).await?;
-                                txn.put(account(to), (tb + amount).to_be_bytes().to_vec()).await?;
+                                txn.put(account(from), (fb - amount).to_be_bytes().to_vec())
+                                    .await?;
+                                txn.put(account(to), (tb + amount).to_be_bytes().to_vec())
+                                    .await?;
                             }
                             Ok(())
                         })
                     })
                     .await;
-                retries.fetch_add(attempts.load(Ordering::Relaxed).saturating_sub(1), Ordering::Relaxed);
+                retries.fetch_add(
+                    attempts.load(Ordering::Relaxed).saturating_sub(1),
+                    Ordering::Relaxed,
+                );
                 res?;
                 committed.fetch_add(1, Ordering::Relaxed);
             }
@@ -131,7 +161,11 @@ pub async fn run(db: &Db, opts: &BankOptions) -> anyhow::Result<()> {
     let elapsed = start.elapsed();
     let (n, sum) = total(db).await?;
     let done = committed.load(Ordering::Relaxed);
-    println!("\nsummary: {done} transfers in {elapsed:.1?} ({:.0}/s), {} retries", done as f64 / elapsed.as_secs_f64(), retries.load(Ordering::Relaxed));
+    println!(
+        "\nsummary: {done} transfers in {elapsed:.1?} ({:.0}/s), {} retries",
+        done as f64 / elapsed.as_secs_f64(),
+        retries.load(Ordering::Relaxed)
+    );
     println!("check: {n} accounts, total {sum} (expected {expected})");
     if n != accounts || sum != expected {
         bail!("bank check FAILED: money was created or destroyed");

@@ -20,7 +20,11 @@ use tessera_storage_rocks::{RocksConfig, RocksEngine};
 use tessera_txn::Db;
 
 #[derive(Parser)]
-#[command(name = "tessera", version, about = "tessera: a distributed SQL database (today: its transactional KV core)")]
+#[command(
+    name = "tessera",
+    version,
+    about = "tessera: a distributed SQL database (today: its transactional KV core)"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -56,7 +60,9 @@ enum Workload {
 
 /// Parses "10s", "500ms", "2m" or a plain number of seconds.
 fn humantime_like(s: &str) -> Result<Duration, String> {
-    let (num, unit) = s.find(|c: char| !c.is_ascii_digit()).map_or((s, "s"), |i| s.split_at(i));
+    let (num, unit) = s
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or((s, "s"), |i| s.split_at(i));
     let n: u64 = num.parse().map_err(|_| format!("invalid duration {s:?}"))?;
     match unit {
         "ms" => Ok(Duration::from_millis(n)),
@@ -67,31 +73,50 @@ fn humantime_like(s: &str) -> Result<Duration, String> {
 }
 
 fn open_db(path: &std::path::Path) -> anyhow::Result<Db> {
-    let engine = RocksEngine::open(path, &RocksConfig::default()).with_context(|| format!("opening store {}", path.display()))?;
+    let engine = RocksEngine::open(path, &RocksConfig::default())
+        .with_context(|| format!("opening store {}", path.display()))?;
     let clock = Arc::new(HybridClock::default());
     let splits = bank::range_splits();
     let store = Store::new(Arc::new(engine), clock.clone(), &splits)?;
-    Ok(Db::new(Arc::new(LocalSender::new(Arc::new(store))), clock, rand::random()))
+    Ok(Db::new(
+        Arc::new(LocalSender::new(Arc::new(store))),
+        clock,
+        rand::random(),
+    ))
 }
 
 fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(async move {
         match cli.command {
             Command::Demo { duration } => {
                 let dir = tempfile::tempdir()?;
-                println!("tessera demo: the SQL layer is not built yet; this runs the bank workload");
-                println!("on the transactional KV layer (RocksDB store in {}, 4 ranges).", dir.path().display());
+                println!(
+                    "tessera demo: the SQL layer is not built yet; this runs the bank workload"
+                );
+                println!(
+                    "on the transactional KV layer (RocksDB store in {}, 4 ranges).",
+                    dir.path().display()
+                );
                 let db = open_db(dir.path())?;
-                let opts = bank::BankOptions { duration, ..bank::BankOptions::default() };
+                let opts = bank::BankOptions {
+                    duration,
+                    ..bank::BankOptions::default()
+                };
                 bank::run(&db, &opts).await
             }
-            Command::Workload { workload: Workload::Bank { store, opts } } => {
+            Command::Workload {
+                workload: Workload::Bank { store, opts },
+            } => {
                 let db = open_db(&store)?;
                 bank::run(&db, &opts).await
             }

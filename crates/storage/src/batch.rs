@@ -128,11 +128,14 @@ impl Reader for BatchReader<'_> {
     }
 }
 
+/// A pending write in key order: the key and the value (`None`: a delete).
+type PendingWrite = (Vec<u8>, Option<Vec<u8>>);
+
 /// Merges an engine iterator with the overlay's entries; the overlay wins on equal keys and
 /// its deletes hide engine entries.
 struct MergeIter<'a> {
     base: std::iter::Peekable<KvIter<'a>>,
-    overlay: std::iter::Peekable<std::vec::IntoIter<(Vec<u8>, Option<Vec<u8>>)>>,
+    overlay: std::iter::Peekable<std::vec::IntoIter<PendingWrite>>,
     reverse: bool,
 }
 

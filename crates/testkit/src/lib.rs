@@ -12,9 +12,15 @@ pub const SEED_ENV: &str = "TESSERA_SEED";
 /// (to replay a failure), else from the time; it is printed either way, so a failing run's
 /// output says how to replay it.
 pub fn seeded_rng(test: &str) -> (u64, rand::rngs::StdRng) {
-    let seed = std::env::var(SEED_ENV).ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1)
-    });
+    let seed = std::env::var(SEED_ENV)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(1)
+        });
     println!("{test}: seed {seed} (replay with {SEED_ENV}={seed})");
     (seed, rand::rngs::StdRng::seed_from_u64(seed))
 }

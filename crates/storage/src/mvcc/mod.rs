@@ -21,14 +21,14 @@
 //!
 //! Reads:
 //! - another transaction's intent at or below the reader's uncertainty limit is a conflict
-//!   ([`KvError::WriteIntent`]): the concurrency manager waits or pushes; intents above it
+//!   ([`KvError::WriteIntent`](tessera_api::error::KvError::WriteIntent)): the concurrency manager waits or pushes; intents above it
 //!   are invisible;
 //! - a committed version in `(read_ts, uncertainty_limit]` is uncertain: it may have been
 //!   written before the reader started on a faster clock, so the read fails with
-//!   [`KvError::ReadWithinUncertainty`] and the transaction restarts above it;
+//!   [`KvError::ReadWithinUncertainty`](tessera_api::error::KvError::ReadWithinUncertainty) and the transaction restarts above it;
 //! - a transaction sees its own intent of its current epoch, and ignores those of older epochs.
 //!
-//! Writes fail on another transaction's intent, and with [`KvError::WriteTooOld`] on a
+//! Writes fail on another transaction's intent, and with [`KvError::WriteTooOld`](tessera_api::error::KvError::WriteTooOld) on a
 //! committed version at or above their timestamp. A transaction's write of a key it already
 //! wrote in the same epoch with a sequence number at or below the intent's is a replay: it is
 //! checked against the recorded history and not applied again.

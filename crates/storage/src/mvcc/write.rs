@@ -122,7 +122,6 @@ pub fn put(
                     value_at_seq(&r, key, &intent, intent.txn.sequence)?.flatten(),
                 ));
             }
-            drop(r);
             batch.delete(Cf::Data, version_key(key, intent.ts()));
             batch.delete(Cf::Lock, key.to_vec());
         }
@@ -137,7 +136,6 @@ pub fn put(
             });
         }
     }
-    drop(r);
     batch.put(Cf::Data, version_key(key, ts), encode_value(key, value));
     if let Some(txn) = &ctx.txn {
         let mut meta = txn.clone();
@@ -174,7 +172,6 @@ pub fn resolve_intent(
         KvError::Corruption(format!("intent on {} lacks its version", Pretty(key)))
     })?;
     let value = decode_value(key, &raw)?;
-    drop(r);
     // A commit in a later epoch than the intent means the key was not rewritten in the
     // committing epoch: the old epoch's write is discarded.
     let committed = status == TxnStatus::Committed && intent.txn.epoch == txn.epoch;
