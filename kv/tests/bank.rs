@@ -45,7 +45,9 @@ struct Committed {
 }
 
 fn decode(v: Option<Vec<u8>>) -> i64 {
-    v.and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok()).map(i64::from_be_bytes).unwrap_or(0)
+    v.and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok())
+        .map(i64::from_be_bytes)
+        .unwrap_or(0)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -59,7 +61,11 @@ async fn concurrent_transfers_are_serializable_and_conserve_money() {
     // Load the initial balances in one transaction (a parallel commit across all ranges).
     let mut load = db.begin("load");
     let reqs = (0..ACCOUNTS)
-        .map(|i| tessera_api::batch::Request::Put { key: account(i), value: INITIAL.to_be_bytes().to_vec(), seq: 0 })
+        .map(|i| tessera_api::batch::Request::Put {
+            key: account(i),
+            value: INITIAL.to_be_bytes().to_vec(),
+            seq: 0,
+        })
         .collect();
     load.commit_with(reqs).await.expect("initial load commits");
     let initial: BTreeMap<Vec<u8>, i64> = (0..ACCOUNTS).map(|i| (account(i), INITIAL)).collect();
@@ -85,11 +91,21 @@ async fn concurrent_transfers_are_serializable_and_conserve_money() {
                     let mut txn = db.begin("transfer");
                     let result: Result<Option<Committed>, tessera_api::error::KvError> = async {
                         if audit {
-                            let rows = txn.scan(Span::range(b"acct/".to_vec(), b"acct0".to_vec()), 0).await?;
-                            let reads: BTreeMap<_, _> = rows.into_iter().map(|kv| (kv.key, decode(Some(kv.value)))).collect();
+                            let rows = txn
+                                .scan(Span::range(b"acct/".to_vec(), b"acct0".to_vec()), 0)
+                                .await?;
+                            let reads: BTreeMap<_, _> = rows
+                                .into_iter()
+                                .map(|kv| (kv.key, decode(Some(kv.value))))
+                                .collect();
                             let ts = txn.proto().read_timestamp;
                             txn.commit().await?;
-                            return Ok(Some(Committed { ts, read_only: true, reads, writes: BTreeMap::new() }));
+                            return Ok(Some(Committed {
+                                ts,
+                                read_only: true,
+                                reads,
+                                writes: BTreeMap::new(),
+                            }));
                         }
                         let (fk, tk) = (account(from), account(to));
                         let fb = decode(txn.get(fk.clone()).await?);
@@ -109,7 +125,12 @@ async fn concurrent_transfers_are_serializable_and_conserve_money() {
                             return Ok(None);
                         }
                         txn.commit().await?;
-                        Ok(Some(Committed { ts: txn.proto().meta.write_timestamp, read_only: false, reads, writes }))
+                        Ok(Some(Committed {
+                            ts: txn.proto().meta.write_timestamp,
+                            read_only: false,
+                            reads,
+                            writes,
+                        }))
                     }
                     .await;
                     match result {
@@ -139,15 +160,28 @@ async fn concurrent_transfers_are_serializable_and_conserve_money() {
         let (c, r, a) = t.await.expect("worker panicked");
         totals = (totals.0 + c, totals.1 + r, totals.2 + a);
     }
-    println!("bank: {} committed, {} retries, {} voluntary rollbacks", totals.0, totals.1, totals.2);
-    assert!(totals.0 > (WORKERS * TRANSFERS_PER_WORKER / 2) as u32, "most transfers should commit: {totals:?}");
+    println!(
+        "bank: {} committed, {} retries, {} voluntary rollbacks",
+        totals.0, totals.1, totals.2
+    );
+    assert!(
+        totals.0 > (WORKERS * TRANSFERS_PER_WORKER / 2) as u32,
+        "most transfers should commit: {totals:?}"
+    );
 
     // 1. Conservation, at the end.
     let mut check = db.begin("check");
-    let rows = check.scan(Span::range(b"acct/".to_vec(), b"acct0".to_vec()), 0).await.expect("final scan");
+    let rows = check
+        .scan(Span::range(b"acct/".to_vec(), b"acct0".to_vec()), 0)
+        .await
+        .expect("final scan");
     assert_eq!(rows.len(), ACCOUNTS);
     let total: i64 = rows.iter().map(|kv| decode(Some(kv.value.clone()))).sum();
-    assert_eq!(total, INITIAL * ACCOUNTS as i64, "money was created or destroyed");
+    assert_eq!(
+        total,
+        INITIAL * ACCOUNTS as i64,
+        "money was created or destroyed"
+    );
 
     // 2. Serializability: replay in timestamp order.
     let mut history = history.lock().clone();
@@ -165,12 +199,22 @@ async fn concurrent_transfers_are_serializable_and_conserve_money() {
             );
         }
         if c.read_only {
-            assert_eq!(c.reads.values().sum::<i64>(), INITIAL * ACCOUNTS as i64, "an audit saw a torn state");
+            assert_eq!(
+                c.reads.values().sum::<i64>(),
+                INITIAL * ACCOUNTS as i64,
+                "an audit saw a torn state"
+            );
         }
         for (k, v) in &c.writes {
             state.insert(k.clone(), *v);
         }
     }
-    let final_state: BTreeMap<Vec<u8>, i64> = rows.into_iter().map(|kv| (kv.key, decode(Some(kv.value)))).collect();
-    assert_eq!(final_state, state, "the final state differs from the serial replay");
+    let final_state: BTreeMap<Vec<u8>, i64> = rows
+        .into_iter()
+        .map(|kv| (kv.key, decode(Some(kv.value))))
+        .collect();
+    assert_eq!(
+        final_state, state,
+        "the final state differs from the serial replay"
+    );
 }

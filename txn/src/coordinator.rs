@@ -170,7 +170,12 @@ impl Txn {
 
     /// Reads a key.
     pub async fn get(&mut self, key: impl Into<Key>) -> KvResult<Option<Vec<u8>>> {
-        let resp = self.send(vec![Request::Get { key: key.into(), lock: ReadLock::None }]).await?;
+        let resp = self
+            .send(vec![Request::Get {
+                key: key.into(),
+                lock: ReadLock::None,
+            }])
+            .await?;
         Ok(match resp.into_iter().next() {
             Some(Response::Get(kv)) => kv.map(|kv| kv.value),
             _ => None,
@@ -179,7 +184,12 @@ impl Txn {
 
     /// Reads a key and locks it (`SELECT … FOR UPDATE`).
     pub async fn get_for_update(&mut self, key: impl Into<Key>) -> KvResult<Option<Vec<u8>>> {
-        let resp = self.send(vec![Request::Get { key: key.into(), lock: ReadLock::Exclusive }]).await?;
+        let resp = self
+            .send(vec![Request::Get {
+                key: key.into(),
+                lock: ReadLock::Exclusive,
+            }])
+            .await?;
         Ok(match resp.into_iter().next() {
             Some(Response::Get(kv)) => kv.map(|kv| kv.value),
             _ => None,
@@ -188,33 +198,70 @@ impl Txn {
 
     /// Writes a key.
     pub async fn put(&mut self, key: impl Into<Key>, value: impl Into<Vec<u8>>) -> KvResult<()> {
-        self.send(vec![Request::Put { key: key.into(), value: value.into(), seq: 0 }]).await.map(|_| ())
+        self.send(vec![Request::Put {
+            key: key.into(),
+            value: value.into(),
+            seq: 0,
+        }])
+        .await
+        .map(|_| ())
     }
 
     /// Writes a key only if its current value is `expected` (`None`: absent).
-    pub async fn cput(&mut self, key: impl Into<Key>, value: impl Into<Vec<u8>>, expected: Option<Vec<u8>>) -> KvResult<()> {
-        let req = Request::ConditionalPut { key: key.into(), value: value.into(), expected, seq: 0 };
+    pub async fn cput(
+        &mut self,
+        key: impl Into<Key>,
+        value: impl Into<Vec<u8>>,
+        expected: Option<Vec<u8>>,
+    ) -> KvResult<()> {
+        let req = Request::ConditionalPut {
+            key: key.into(),
+            value: value.into(),
+            expected,
+            seq: 0,
+        };
         self.send(vec![req]).await.map(|_| ())
     }
 
     /// Adds to an integer key and returns the new value.
     pub async fn increment(&mut self, key: impl Into<Key>, by: i64) -> KvResult<i64> {
-        match self.send(vec![Request::Increment { key: key.into(), increment: by, seq: 0 }]).await?.pop() {
+        match self
+            .send(vec![Request::Increment {
+                key: key.into(),
+                increment: by,
+                seq: 0,
+            }])
+            .await?
+            .pop()
+        {
             Some(Response::Increment(v)) => Ok(v),
-            other => Err(KvError::Internal(format!("unexpected increment response {other:?}"))),
+            other => Err(KvError::Internal(format!(
+                "unexpected increment response {other:?}"
+            ))),
         }
     }
 
     /// Deletes a key.
     pub async fn delete(&mut self, key: impl Into<Key>) -> KvResult<()> {
-        self.send(vec![Request::Delete { key: key.into(), seq: 0 }]).await.map(|_| ())
+        self.send(vec![Request::Delete {
+            key: key.into(),
+            seq: 0,
+        }])
+        .await
+        .map(|_| ())
     }
 
     /// Deletes every key of a span; returns the keys deleted.
     pub async fn delete_range(&mut self, span: Span) -> KvResult<Vec<Key>> {
-        match self.send(vec![Request::DeleteRange { span, seq: 0 }]).await?.pop() {
+        match self
+            .send(vec![Request::DeleteRange { span, seq: 0 }])
+            .await?
+            .pop()
+        {
             Some(Response::DeleteRange(keys)) => Ok(keys),
-            other => Err(KvError::Internal(format!("unexpected delete range response {other:?}"))),
+            other => Err(KvError::Internal(format!(
+                "unexpected delete range response {other:?}"
+            ))),
         }
     }
 
@@ -228,15 +275,29 @@ impl Txn {
         self.scan_impl(span, limit, true).await
     }
 
-    async fn scan_impl(&mut self, span: Span, limit: u64, reverse: bool) -> KvResult<Vec<KeyValue>> {
+    async fn scan_impl(
+        &mut self,
+        span: Span,
+        limit: u64,
+        reverse: bool,
+    ) -> KvResult<Vec<KeyValue>> {
         let req = if reverse {
-            Request::ReverseScan { span, max_keys: limit }
+            Request::ReverseScan {
+                span,
+                max_keys: limit,
+            }
         } else {
-            Request::Scan { span, max_keys: limit, lock: ReadLock::None }
+            Request::Scan {
+                span,
+                max_keys: limit,
+                lock: ReadLock::None,
+            }
         };
         match self.send(vec![req]).await?.pop() {
             Some(Response::Scan { rows, .. }) => Ok(rows),
-            other => Err(KvError::Internal(format!("unexpected scan response {other:?}"))),
+            other => Err(KvError::Internal(format!(
+                "unexpected scan response {other:?}"
+            ))),
         }
     }
 
@@ -253,7 +314,9 @@ impl Txn {
                 }
             }
         }
-        let writes = requests.iter().any(|r| seq_of_ref(r).is_some() || is_locking(r));
+        let writes = requests
+            .iter()
+            .any(|r| seq_of_ref(r).is_some() || is_locking(r));
         if writes && self.txn.meta.key.is_empty() {
             self.txn.meta.key = requests[0].span().key;
         }
@@ -271,7 +334,12 @@ impl Txn {
                         if seq_of_ref(req).is_some() || is_locking(req) {
                             self.lock_spans.push(span.clone());
                         }
-                        if matches!(req, Request::Get { .. } | Request::Scan { .. } | Request::ReverseScan { .. }) {
+                        if matches!(
+                            req,
+                            Request::Get { .. }
+                                | Request::Scan { .. }
+                                | Request::ReverseScan { .. }
+                        ) {
                             self.read_spans.push(span);
                         }
                     }
@@ -280,11 +348,16 @@ impl Txn {
                     }
                     return Ok(resp.responses);
                 }
-                Err(KvError::ReadWithinUncertainty { existing_ts, .. }) if attempt < MAX_REFRESH_ATTEMPTS => {
+                Err(KvError::ReadWithinUncertainty { existing_ts, .. })
+                    if attempt < MAX_REFRESH_ATTEMPTS =>
+                {
                     // Reading at the uncertain value's timestamp sees it; our earlier reads
                     // must still hold there.
                     if !self.refresh_to(existing_ts).await? {
-                        return Err(self.fail_retry(RetryReason::Uncertainty, "uncertain value and refresh failed"));
+                        return Err(self.fail_retry(
+                            RetryReason::Uncertainty,
+                            "uncertain value and refresh failed",
+                        ));
                     }
                 }
                 Err(e) => {
@@ -328,14 +401,19 @@ impl Txn {
             if self.txn.meta.write_timestamp > self.txn.read_timestamp {
                 let to = self.txn.meta.write_timestamp;
                 if !self.refresh_to(to).await? {
-                    let e = self.fail_retry(RetryReason::RefreshFailed, "reads changed before commit");
+                    let e =
+                        self.fail_retry(RetryReason::RefreshFailed, "reads changed before commit");
                     self.rollback().await.ok();
                     return Err(e);
                 }
             }
             self.txn.meta.sequence = self.seq;
             let mut reqs = requests.clone();
-            reqs.push(Request::EndTxn { commit: true, lock_spans: self.lock_spans.clone(), in_flight_writes: Vec::new() });
+            reqs.push(Request::EndTxn {
+                commit: true,
+                lock_spans: self.lock_spans.clone(),
+                in_flight_writes: Vec::new(),
+            });
             let mut ba = BatchRequest::txn(&self.txn, reqs);
             ba.header.now = self.db.clock.now();
             match self.db.sender.send(ba).await {
@@ -349,7 +427,11 @@ impl Txn {
                     }
                     return Ok(());
                 }
-                Err(KvError::TransactionRetry { reason: RetryReason::CommitPushed, txn: Some(t), .. }) => {
+                Err(KvError::TransactionRetry {
+                    reason: RetryReason::CommitPushed,
+                    txn: Some(t),
+                    ..
+                }) => {
                     self.absorb(&t);
                 }
                 Err(e) => {
@@ -382,7 +464,11 @@ impl Txn {
         if self.lock_spans.is_empty() {
             return;
         }
-        let req = Request::EndTxn { commit: false, lock_spans: self.lock_spans.clone(), in_flight_writes: Vec::new() };
+        let req = Request::EndTxn {
+            commit: false,
+            lock_spans: self.lock_spans.clone(),
+            in_flight_writes: Vec::new(),
+        };
         let mut ba = BatchRequest::txn(&self.txn, vec![req]);
         ba.header.now = self.db.clock.now();
         match self.db.sender.send(ba).await {
@@ -412,12 +498,22 @@ impl Txn {
         refreshed.read_timestamp = to;
         refreshed.meta.write_timestamp = refreshed.meta.write_timestamp.max(to);
         if !self.read_spans.is_empty() {
-            let reqs = self.read_spans.iter().map(|s| Request::Refresh { span: s.clone(), refresh_from: from }).collect();
+            let reqs = self
+                .read_spans
+                .iter()
+                .map(|s| Request::Refresh {
+                    span: s.clone(),
+                    refresh_from: from,
+                })
+                .collect();
             let mut ba = BatchRequest::txn(&refreshed, reqs);
             ba.header.now = self.db.clock.now();
             match self.db.sender.send(ba).await {
                 Ok(_) => {}
-                Err(KvError::TransactionRetry { reason: RetryReason::RefreshFailed, .. }) => return Ok(false),
+                Err(KvError::TransactionRetry {
+                    reason: RetryReason::RefreshFailed,
+                    ..
+                }) => return Ok(false),
                 Err(KvError::WriteIntent { .. }) => return Ok(false),
                 Err(e) => return Err(e),
             }
@@ -436,10 +532,15 @@ impl Txn {
 
     fn check_usable(&self) -> KvResult<()> {
         if self.aborted.load(Ordering::SeqCst) {
-            return Err(KvError::TransactionAborted { txn_id: self.txn.meta.id, message: "found aborted by heartbeat".into() });
+            return Err(KvError::TransactionAborted {
+                txn_id: self.txn.meta.id,
+                message: "found aborted by heartbeat".into(),
+            });
         }
         if self.finished {
-            return Err(KvError::InvalidRequest("transaction already finished".into()));
+            return Err(KvError::InvalidRequest(
+                "transaction already finished".into(),
+            ));
         }
         Ok(())
     }
@@ -447,14 +548,20 @@ impl Txn {
     fn fail_retry(&mut self, reason: RetryReason, message: &str) -> KvError {
         self.finished = true;
         self.stop_heartbeat();
-        KvError::TransactionRetry { reason, message: message.into(), txn: Some(Box::new(self.txn.clone())) }
+        KvError::TransactionRetry {
+            reason,
+            message: message.into(),
+            txn: Some(Box::new(self.txn.clone())),
+        }
     }
 
     fn start_heartbeat(&mut self) {
         if self.heartbeat.is_some() {
             return;
         }
-        let Some(interval) = self.db.heartbeat else { return };
+        let Some(interval) = self.db.heartbeat else {
+            return;
+        };
         let db = self.db.clone();
         let txn = self.txn.clone();
         let aborted = Arc::clone(&self.aborted);
@@ -495,7 +602,9 @@ impl Txn {
                 }
                 Ok(rec.status)
             }
-            other => Err(KvError::Internal(format!("unexpected heartbeat response {other:?}"))),
+            other => Err(KvError::Internal(format!(
+                "unexpected heartbeat response {other:?}"
+            ))),
         }
     }
 
@@ -513,7 +622,14 @@ impl Txn {
         let mut meta = self.txn.meta.clone();
         meta.write_timestamp = self.txn.meta.write_timestamp;
         tokio::spawn(async move {
-            let reqs = spans.into_iter().map(|span| Request::ResolveIntent { span, txn: meta.clone(), status }).collect();
+            let reqs = spans
+                .into_iter()
+                .map(|span| Request::ResolveIntent {
+                    span,
+                    txn: meta.clone(),
+                    status,
+                })
+                .collect();
             if let Err(e) = db.send(reqs).await {
                 tracing::debug!(error = %e, "async intent resolution failed; intents are cleaned on contact");
             }
@@ -534,7 +650,11 @@ impl Drop for Txn {
             let txn = self.txn.clone();
             let spans = self.lock_spans.clone();
             handle.spawn(async move {
-                let req = Request::EndTxn { commit: false, lock_spans: spans, in_flight_writes: Vec::new() };
+                let req = Request::EndTxn {
+                    commit: false,
+                    lock_spans: spans,
+                    in_flight_writes: Vec::new(),
+                };
                 let mut ba = BatchRequest::txn(&txn, vec![req]);
                 ba.header.now = db.clock.now();
                 db.sender.send(ba).await.ok();
@@ -566,5 +686,14 @@ fn seq_of_ref(req: &Request) -> Option<u32> {
 }
 
 fn is_locking(req: &Request) -> bool {
-    matches!(req, Request::Get { lock: ReadLock::Exclusive, .. } | Request::Scan { lock: ReadLock::Exclusive, .. })
+    matches!(
+        req,
+        Request::Get {
+            lock: ReadLock::Exclusive,
+            ..
+        } | Request::Scan {
+            lock: ReadLock::Exclusive,
+            ..
+        }
+    )
 }

@@ -27,5 +27,4 @@ pub mod sender;
 
 pub use coordinator::{Db, Txn};
 
-
 pub use sender::Sender;

@@ -91,7 +91,11 @@ fn status_from(code: u32) -> KvResult<TxnStatus> {
         1 => TxnStatus::Staging,
         2 => TxnStatus::Committed,
         3 => TxnStatus::Aborted,
-        c => return Err(KvError::Corruption(format!("transaction record status {c}"))),
+        c => {
+            return Err(KvError::Corruption(format!(
+                "transaction record status {c}"
+            )))
+        }
     })
 }
 
@@ -109,8 +113,22 @@ pub fn encode(txn: &Transaction) -> Vec<u8> {
         status: status_code(txn.status),
         heartbeat_wall: txn.last_heartbeat.wall,
         heartbeat_logical: txn.last_heartbeat.logical,
-        lock_spans: txn.lock_spans.iter().map(|s| SpanProto { key: s.key.clone(), end_key: s.end_key.clone() }).collect(),
-        in_flight: txn.in_flight_writes.iter().map(|w| InFlightProto { key: w.key.clone(), sequence: w.sequence }).collect(),
+        lock_spans: txn
+            .lock_spans
+            .iter()
+            .map(|s| SpanProto {
+                key: s.key.clone(),
+                end_key: s.end_key.clone(),
+            })
+            .collect(),
+        in_flight: txn
+            .in_flight_writes
+            .iter()
+            .map(|w| InFlightProto {
+                key: w.key.clone(),
+                sequence: w.sequence,
+            })
+            .collect(),
         name: txn.name.clone(),
     };
     let body = prost::Message::encode_to_vec(&p);
@@ -127,12 +145,16 @@ pub fn decode(raw: &[u8]) -> KvResult<Transaction> {
     let mut crc = [0u8; 4];
     crc.copy_from_slice(&raw[..4]);
     if u32::from_be_bytes(crc) != crc32fast::hash(&raw[4..]) {
-        return Err(KvError::Corruption("transaction record checksum mismatch".into()));
+        return Err(KvError::Corruption(
+            "transaction record checksum mismatch".into(),
+        ));
     }
-    let p: RecordProto =
-        prost::Message::decode(&raw[4..]).map_err(|e| KvError::Corruption(format!("transaction record: {e}")))?;
+    let p: RecordProto = prost::Message::decode(&raw[4..])
+        .map_err(|e| KvError::Corruption(format!("transaction record: {e}")))?;
     let id: [u8; 16] =
-        p.id.as_slice().try_into().map_err(|_| KvError::Corruption("transaction record id".into()))?;
+        p.id.as_slice()
+            .try_into()
+            .map_err(|_| KvError::Corruption("transaction record id".into()))?;
     let write = Timestamp::new(p.write_wall, p.write_logical);
     Ok(Transaction {
         meta: TxnMeta {
@@ -149,20 +171,40 @@ pub fn decode(raw: &[u8]) -> KvResult<Transaction> {
         read_timestamp: write,
         global_uncertainty_limit: write,
         last_heartbeat: Timestamp::new(p.heartbeat_wall, p.heartbeat_logical),
-        lock_spans: p.lock_spans.into_iter().map(|s| Span { key: s.key, end_key: s.end_key }).collect(),
-        in_flight_writes: p.in_flight.into_iter().map(|w| InFlightWrite { key: w.key, sequence: w.sequence }).collect(),
+        lock_spans: p
+            .lock_spans
+            .into_iter()
+            .map(|s| Span {
+                key: s.key,
+                end_key: s.end_key,
+            })
+            .collect(),
+        in_flight_writes: p
+            .in_flight
+            .into_iter()
+            .map(|w| InFlightWrite {
+                key: w.key,
+                sequence: w.sequence,
+            })
+            .collect(),
     })
 }
 
 /// Reads the record of `meta`, if one exists.
 pub fn read(r: &dyn Reader, meta: &TxnMeta) -> KvResult<Option<Transaction>> {
-    let raw = r.get(Cf::Local, &record_key(&meta.key, meta.id)).map_err(|e| KvError::Storage(e.to_string()))?;
+    let raw = r
+        .get(Cf::Local, &record_key(&meta.key, meta.id))
+        .map_err(|e| KvError::Storage(e.to_string()))?;
     raw.map(|raw| decode(&raw)).transpose()
 }
 
 /// Adds the write of `txn`'s record to `batch`.
 pub fn write(batch: &mut WriteBatch, txn: &Transaction) {
-    batch.put(Cf::Local, record_key(&txn.meta.key, txn.meta.id), encode(txn));
+    batch.put(
+        Cf::Local,
+        record_key(&txn.meta.key, txn.meta.id),
+        encode(txn),
+    );
 }
 
 /// Whether a pending transaction is abandoned at `now`: neither a heartbeat nor its start is

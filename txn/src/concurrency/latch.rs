@@ -29,7 +29,9 @@ struct LatchState {
 impl LatchState {
     fn conflicts(&self, wanted: &[(Span, bool)]) -> bool {
         self.held.values().flatten().any(|(held, held_write)| {
-            wanted.iter().any(|(span, write)| (*write || *held_write) && span.overlaps(held))
+            wanted
+                .iter()
+                .any(|(span, write)| (*write || *held_write) && span.overlaps(held))
         })
     }
 }
@@ -61,7 +63,10 @@ impl LatchManager {
                     state.next_id += 1;
                     let id = state.next_id;
                     state.held.insert(id, spans);
-                    return LatchGuard { manager: Arc::clone(self), id };
+                    return LatchGuard {
+                        manager: Arc::clone(self),
+                        id,
+                    };
                 }
             }
             notified.await;
@@ -85,16 +90,29 @@ mod tests {
         let a = m.acquire(vec![(Span::point(b"k".to_vec()), true)]).await;
         let reader = m.acquire(vec![(Span::range(b"a".to_vec(), b"z".to_vec()), false)]);
         tokio::pin!(reader);
-        assert!(tokio::time::timeout(Duration::from_millis(20), &mut reader).await.is_err(), "reader must wait");
+        assert!(
+            tokio::time::timeout(Duration::from_millis(20), &mut reader)
+                .await
+                .is_err(),
+            "reader must wait"
+        );
         drop(a);
-        let _r = tokio::time::timeout(Duration::from_secs(5), reader).await.expect("reader proceeds after release");
+        let _r = tokio::time::timeout(Duration::from_secs(5), reader)
+            .await
+            .expect("reader proceeds after release");
         // Readers share.
-        let _r2 = tokio::time::timeout(Duration::from_secs(5), m.acquire(vec![(Span::point(b"k".to_vec()), false)]))
-            .await
-            .expect("two readers share");
+        let _r2 = tokio::time::timeout(
+            Duration::from_secs(5),
+            m.acquire(vec![(Span::point(b"k".to_vec()), false)]),
+        )
+        .await
+        .expect("two readers share");
         // Disjoint writers do not wait.
-        let _w = tokio::time::timeout(Duration::from_secs(5), m.acquire(vec![(Span::point(b"zz".to_vec()), true)]))
-            .await
-            .expect("disjoint writer");
+        let _w = tokio::time::timeout(
+            Duration::from_secs(5),
+            m.acquire(vec![(Span::point(b"zz".to_vec()), true)]),
+        )
+        .await
+        .expect("disjoint writer");
     }
 }

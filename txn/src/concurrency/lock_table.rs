@@ -36,13 +36,17 @@ impl LockTable {
     /// Records an intent found by an evaluation; returns the lock to wait on.
     pub fn add_discovered(&self, key: &[u8], holder: &TxnMeta) -> HeldLock {
         let mut locks = self.locks.lock();
-        let lock = locks
-            .entry(key.to_vec())
-            .or_insert_with(|| HeldLock { holder: holder.clone(), released: Arc::new(Notify::new()) });
+        let lock = locks.entry(key.to_vec()).or_insert_with(|| HeldLock {
+            holder: holder.clone(),
+            released: Arc::new(Notify::new()),
+        });
         if lock.holder.id != holder.id {
             // The old holder is gone (its intent was replaced): wake its waiters.
             lock.released.notify_waiters();
-            *lock = HeldLock { holder: holder.clone(), released: Arc::new(Notify::new()) };
+            *lock = HeldLock {
+                holder: holder.clone(),
+                released: Arc::new(Notify::new()),
+            };
         }
         lock.clone()
     }
@@ -88,7 +92,11 @@ impl WaitsForGraph {
     /// Records that `waiter` waits for `holder`. Returns whether this closes a cycle.
     pub fn add(&self, waiter: TxnId, holder: TxnId) -> bool {
         let mut s = self.state.lock();
-        *s.edges.entry(waiter).or_default().entry(holder).or_default() += 1;
+        *s.edges
+            .entry(waiter)
+            .or_default()
+            .entry(holder)
+            .or_default() += 1;
         s.reaches(holder, waiter)
     }
 

@@ -60,19 +60,22 @@ pub fn latch_spans(ba: &BatchRequest) -> Vec<(Span, bool)> {
         .flat_map(|req| -> Vec<(Span, bool)> {
             match req {
                 Request::EndTxn { lock_spans, .. } => {
-                    let mut v: Vec<(Span, bool)> = lock_spans.iter().map(|s| (s.clone(), true)).collect();
+                    let mut v: Vec<(Span, bool)> =
+                        lock_spans.iter().map(|s| (s.clone(), true)).collect();
                     if let Some(t) = txn {
                         v.push((Span::point(record_key(&t.meta.key, t.meta.id)), true));
                     }
                     v
                 }
-                Request::HeartbeatTxn { .. } => {
-                    txn.map(|t| vec![(Span::point(record_key(&t.meta.key, t.meta.id)), true)]).unwrap_or_default()
-                }
+                Request::HeartbeatTxn { .. } => txn
+                    .map(|t| vec![(Span::point(record_key(&t.meta.key, t.meta.id)), true)])
+                    .unwrap_or_default(),
                 Request::PushTxn { pushee: t, .. } | Request::RecoverTxn { txn: t, .. } => {
                     vec![(Span::point(record_key(&t.key, t.id)), true)]
                 }
-                Request::QueryTxn { txn: t } => vec![(Span::point(record_key(&t.key, t.id)), false)],
+                Request::QueryTxn { txn: t } => {
+                    vec![(Span::point(record_key(&t.key, t.id)), false)]
+                }
                 other => vec![(other.span(), other.is_write())],
             }
         })
@@ -151,13 +154,21 @@ impl ConcurrencyManager {
                 if self.locks.holder(&intent.key) != Some(holder.id) {
                     break;
                 }
-                let deadlock = waiter.is_some_and(|w| holder.id > w.meta.id && self.graph.in_cycle(w.meta.id, holder.id));
+                let deadlock = waiter.is_some_and(|w| {
+                    holder.id > w.meta.id && self.graph.in_cycle(w.meta.id, holder.id)
+                });
                 let (push_type, push_to) = match (read_only, waiter) {
-                    (true, Some(w)) => (PushType::Timestamp, w.global_uncertainty_limit.max(w.read_timestamp)),
+                    (true, Some(w)) => (
+                        PushType::Timestamp,
+                        w.global_uncertainty_limit.max(w.read_timestamp),
+                    ),
                     (true, None) => (PushType::Timestamp, ba.read_timestamp()),
                     (false, _) => (PushType::Abort, Timestamp::MIN),
                 };
-                match self.push(sender, waiter, &holder, push_type, push_to, deadlock).await {
+                match self
+                    .push(sender, waiter, &holder, push_type, push_to, deadlock)
+                    .await
+                {
                     Ok(Some(record)) => {
                         if deadlock && record.status == TxnStatus::Aborted {
                             self.graph.mark_aborted(holder.id);
@@ -171,7 +182,8 @@ impl ConcurrencyManager {
                     Ok(None) => {
                         tries += 1;
                         tracing::trace!(key = ?intent.key, holder = %holder.id, tries, "waiting for lock");
-                        let _ = tokio::time::timeout(LOCK_WAIT_RECHECK, lock.released.notified()).await;
+                        let _ =
+                            tokio::time::timeout(LOCK_WAIT_RECHECK, lock.released.notified()).await;
                     }
                     Err(e) => return Err(e),
                 }
@@ -206,7 +218,9 @@ impl ConcurrencyManager {
                     self.recover(sender, record).await.map(Some)
                 }
                 Some(Response::PushTxn(record)) => Ok(Some(record)),
-                other => Err(KvError::Internal(format!("unexpected push response {other:?}"))),
+                other => Err(KvError::Internal(format!(
+                    "unexpected push response {other:?}"
+                ))),
             },
             Err(KvError::PushFailed { .. }) => Ok(None),
             Err(e) => Err(e),
@@ -218,25 +232,45 @@ impl ConcurrencyManager {
     async fn recover(&self, sender: &dyn Sender, record: Transaction) -> KvResult<Transaction> {
         let mut all_found = true;
         for w in &record.in_flight_writes {
-            let q = Request::QueryIntent { key: w.key.clone(), txn: record.meta.clone(), prevent: true };
-            let resp = sender.send(BatchRequest::at(self.clock.now(), vec![q])).await?;
+            let q = Request::QueryIntent {
+                key: w.key.clone(),
+                txn: record.meta.clone(),
+                prevent: true,
+            };
+            let resp = sender
+                .send(BatchRequest::at(self.clock.now(), vec![q]))
+                .await?;
             if resp.responses.first() != Some(&Response::QueryIntent(true)) {
                 all_found = false;
                 break;
             }
         }
-        let req = Request::RecoverTxn { txn: record.meta.clone(), implicitly_committed: all_found };
-        let mut resp = sender.send(BatchRequest::at(self.clock.now(), vec![req])).await?;
+        let req = Request::RecoverTxn {
+            txn: record.meta.clone(),
+            implicitly_committed: all_found,
+        };
+        let mut resp = sender
+            .send(BatchRequest::at(self.clock.now(), vec![req]))
+            .await?;
         match resp.responses.pop() {
             Some(Response::RecoverTxn(t)) => Ok(t),
-            other => Err(KvError::Internal(format!("unexpected recover response {other:?}"))),
+            other => Err(KvError::Internal(format!(
+                "unexpected recover response {other:?}"
+            ))),
         }
     }
 
     /// Resolves the intent on `key` according to the pushed or finished `record`.
     async fn resolve(&self, sender: &dyn Sender, key: &[u8], record: &Transaction) -> KvResult<()> {
-        let req = Request::ResolveIntent { span: Span::point(key.to_vec()), txn: record.meta.clone(), status: record.status };
-        sender.send(BatchRequest::at(self.clock.now(), vec![req])).await.map(|_| ())
+        let req = Request::ResolveIntent {
+            span: Span::point(key.to_vec()),
+            txn: record.meta.clone(),
+            status: record.status,
+        };
+        sender
+            .send(BatchRequest::at(self.clock.now(), vec![req]))
+            .await
+            .map(|_| ())
     }
 }
 
@@ -250,7 +284,11 @@ struct WaitEdge<'a> {
 impl<'a> WaitEdge<'a> {
     fn new(graph: &'a WaitsForGraph, waiter: TxnId, holder: TxnId) -> Self {
         graph.add(waiter, holder);
-        WaitEdge { graph, waiter, holder }
+        WaitEdge {
+            graph,
+            waiter,
+            holder,
+        }
     }
 }
 

@@ -60,7 +60,13 @@ struct State {
 impl TimestampCache {
     /// A cache that treats everything as read at `low_water`.
     pub fn new(low_water: Timestamp) -> Self {
-        TimestampCache { state: Mutex::new(State { low_water, points: BTreeMap::new(), spans: Vec::new() }) }
+        TimestampCache {
+            state: Mutex::new(State {
+                low_water,
+                points: BTreeMap::new(),
+                spans: Vec::new(),
+            }),
+        }
     }
 
     /// Records a read of `span` at `ts` by `txn`.
@@ -70,7 +76,13 @@ impl TimestampCache {
             return;
         }
         if span.is_point() {
-            s.points.entry(span.key.clone()).or_insert(Entry { ts: Timestamp::MIN, txn }).merge(ts, txn);
+            s.points
+                .entry(span.key.clone())
+                .or_insert(Entry {
+                    ts: Timestamp::MIN,
+                    txn,
+                })
+                .merge(ts, txn);
             if s.points.len() > TSCACHE_MAX_POINTS {
                 s.fold();
             }
@@ -139,12 +151,23 @@ mod tests {
         let (a, b) = (Some(TxnId(1)), Some(TxnId(2)));
         c.add(&Span::point(b"k".to_vec()), ts(20), a);
         assert_eq!(c.max_read(&Span::point(b"k".to_vec()), b), ts(20));
-        assert_eq!(c.max_read(&Span::point(b"k".to_vec()), a), ts(1), "own read");
+        assert_eq!(
+            c.max_read(&Span::point(b"k".to_vec()), a),
+            ts(1),
+            "own read"
+        );
         assert_eq!(c.max_read(&Span::point(b"j".to_vec()), b), ts(1));
         c.add(&Span::range(b"a".to_vec(), b"m".to_vec()), ts(30), a);
         assert_eq!(c.max_read(&Span::point(b"b".to_vec()), None), ts(30));
-        assert_eq!(c.max_read(&Span::range(b"j".to_vec(), b"l".to_vec()), b), ts(30));
-        assert_eq!(c.max_read(&Span::point(b"m".to_vec()), b), ts(1), "end is exclusive");
+        assert_eq!(
+            c.max_read(&Span::range(b"j".to_vec(), b"l".to_vec()), b),
+            ts(30)
+        );
+        assert_eq!(
+            c.max_read(&Span::point(b"m".to_vec()), b),
+            ts(1),
+            "end is exclusive"
+        );
     }
 
     #[test]
@@ -152,7 +175,10 @@ mod tests {
         let c = TimestampCache::new(ts(1));
         c.add(&Span::point(b"k".to_vec()), ts(20), Some(TxnId(1)));
         c.add(&Span::point(b"k".to_vec()), ts(20), Some(TxnId(2)));
-        assert_eq!(c.max_read(&Span::point(b"k".to_vec()), Some(TxnId(1))), ts(20));
+        assert_eq!(
+            c.max_read(&Span::point(b"k".to_vec()), Some(TxnId(1))),
+            ts(20)
+        );
     }
 
     #[test]

@@ -24,7 +24,11 @@ impl EvalState<'_, '_> {
                 }
                 Ok(Response::Get(kv))
             }
-            Request::Scan { span, max_keys, lock } => {
+            Request::Scan {
+                span,
+                max_keys,
+                lock,
+            } => {
                 let res = self.scan(span, *max_keys, false)?;
                 if *lock == ReadLock::Exclusive {
                     if let Response::Scan { rows, .. } = &res {
@@ -44,7 +48,12 @@ impl EvalState<'_, '_> {
                 self.write(key, None, *seq)?;
                 Ok(Response::Delete)
             }
-            Request::ConditionalPut { key, value, expected, seq } => {
+            Request::ConditionalPut {
+                key,
+                value,
+                expected,
+                seq,
+            } => {
                 let current = self.current(key)?;
                 if current.as_deref() != expected.as_deref() {
                     return Err(KvError::ConditionFailed { actual: current });
@@ -52,25 +61,37 @@ impl EvalState<'_, '_> {
                 self.write(key, Some(value), *seq)?;
                 Ok(Response::ConditionalPut)
             }
-            Request::Increment { key, increment, seq } => {
+            Request::Increment {
+                key,
+                increment,
+                seq,
+            } => {
                 let current = match self.current(key)? {
                     None => 0,
                     Some(v) => {
                         let bytes: [u8; 8] = v.as_slice().try_into().map_err(|_| {
-                            KvError::InvalidRequest(format!("increment of a {}-byte value, not an integer", v.len()))
+                            KvError::InvalidRequest(format!(
+                                "increment of a {}-byte value, not an integer",
+                                v.len()
+                            ))
                         })?;
                         i64::from_be_bytes(bytes)
                     }
                 };
-                let next = current
-                    .checked_add(*increment)
-                    .ok_or_else(|| KvError::InvalidRequest("increment overflows a 64-bit integer".into()))?;
+                let next = current.checked_add(*increment).ok_or_else(|| {
+                    KvError::InvalidRequest("increment overflows a 64-bit integer".into())
+                })?;
                 self.write(key, Some(&next.to_be_bytes()), *seq)?;
                 Ok(Response::Increment(next))
             }
             Request::DeleteRange { span, seq } => {
-                let ctx = ReadCtx { ts: self.write_ts(), uncertainty_limit: self.write_ts(), txn: self.txn_meta() };
-                let rows = mvcc::scan(&self.reader(), &span.key, &span.end_key, &ctx, 0, false)?.rows;
+                let ctx = ReadCtx {
+                    ts: self.write_ts(),
+                    uncertainty_limit: self.write_ts(),
+                    txn: self.txn_meta(),
+                };
+                let rows =
+                    mvcc::scan(&self.reader(), &span.key, &span.end_key, &ctx, 0, false)?.rows;
                 let keys: Vec<Key> = rows.into_iter().map(|kv| kv.key).collect();
                 for k in &keys {
                     self.write(k, None, *seq)?;
@@ -104,7 +125,13 @@ impl EvalState<'_, '_> {
             }
             Request::Gc { span, threshold } => {
                 let end = span.exclusive_end();
-                let n = mvcc::gc(self.env.reader, &mut self.batch, &span.key, &end, *threshold)?;
+                let n = mvcc::gc(
+                    self.env.reader,
+                    &mut self.batch,
+                    &span.key,
+                    &end,
+                    *threshold,
+                )?;
                 Ok(Response::Gc(n))
             }
             Request::QueryIntent { key, txn, prevent } => {
@@ -114,7 +141,9 @@ impl EvalState<'_, '_> {
                 if !found && *prevent {
                     // A late write of this key must never land at or below the staging
                     // timestamp: record a read there so the write is pushed above it.
-                    self.effects.reads.push((Span::point(key.clone()), txn.write_timestamp, None));
+                    self.effects
+                        .reads
+                        .push((Span::point(key.clone()), txn.write_timestamp, None));
                 }
                 Ok(Response::QueryIntent(found))
             }
@@ -155,14 +184,20 @@ impl EvalState<'_, '_> {
 
     fn record_read(&mut self, span: Span) {
         let ts = self.txn.map_or(self.ts, |t| t.read_timestamp);
-        self.effects.reads.push((span, ts, self.txn.map(|t| t.meta.id)));
+        self.effects
+            .reads
+            .push((span, ts, self.txn.map(|t| t.meta.id)));
     }
 
     /// The latest value of `key` as the writer would overwrite it (read at the write
     /// timestamp, own intents included).
     fn current(&self, key: &[u8]) -> KvResult<Option<Vec<u8>>> {
         let ts = self.write_ts();
-        let ctx = ReadCtx { ts, uncertainty_limit: ts, txn: self.txn_meta() };
+        let ctx = ReadCtx {
+            ts,
+            uncertainty_limit: ts,
+            txn: self.txn_meta(),
+        };
         Ok(mvcc::get(&self.reader(), key, &ctx)?.map(|kv| kv.value))
     }
 
@@ -172,14 +207,24 @@ impl EvalState<'_, '_> {
             meta.sequence = seq;
             meta
         });
-        let ctx = WriteCtx { ts: self.write_ts(), txn };
+        let ctx = WriteCtx {
+            ts: self.write_ts(),
+            txn,
+        };
         mvcc::put(self.env.reader, &mut self.batch, key, value, &ctx)?;
         Ok(())
     }
 
     fn scan(&mut self, span: &Span, max_keys: u64, reverse: bool) -> KvResult<Response> {
         let end = span.exclusive_end();
-        let res = mvcc::scan(&self.reader(), &span.key, &end, &self.read_ctx(), max_keys, reverse)?;
+        let res = mvcc::scan(
+            &self.reader(),
+            &span.key,
+            &end,
+            &self.read_ctx(),
+            max_keys,
+            reverse,
+        )?;
         let resume_span = res.resume_key.map(|k| {
             if reverse {
                 Span::range(span.key.clone(), k)
@@ -188,7 +233,10 @@ impl EvalState<'_, '_> {
             }
         });
         self.record_read(Span::range(span.key.clone(), end));
-        Ok(Response::Scan { rows: res.rows, resume_span })
+        Ok(Response::Scan {
+            rows: res.rows,
+            resume_span,
+        })
     }
 
     /// Fails if anything another transaction wrote in `span` lies in
@@ -196,7 +244,9 @@ impl EvalState<'_, '_> {
     /// `read_timestamp`; otherwise records the span as read at `read_timestamp`.
     fn refresh(&mut self, span: &Span, refresh_from: Timestamp) -> KvResult<()> {
         let Some(txn) = self.txn else {
-            return Err(KvError::InvalidRequest("Refresh outside a transaction".into()));
+            return Err(KvError::InvalidRequest(
+                "Refresh outside a transaction".into(),
+            ));
         };
         let to = txn.read_timestamp;
         let end = span.exclusive_end();
@@ -218,7 +268,9 @@ impl EvalState<'_, '_> {
                 return Err(refresh_failed(&k, ts));
             }
         }
-        self.effects.reads.push((Span::range(span.key.clone(), end), to, Some(txn.meta.id)));
+        self.effects
+            .reads
+            .push((Span::range(span.key.clone(), end), to, Some(txn.meta.id)));
         Ok(())
     }
 }
@@ -226,7 +278,10 @@ impl EvalState<'_, '_> {
 fn refresh_failed(key: &[u8], ts: Timestamp) -> KvError {
     KvError::TransactionRetry {
         reason: RetryReason::RefreshFailed,
-        message: format!("a write at {ts} on {} conflicts with an earlier read", tessera_api::keys::Pretty(key)),
+        message: format!(
+            "a write at {ts} on {} conflicts with an earlier read",
+            tessera_api::keys::Pretty(key)
+        ),
         txn: None,
     }
 }

@@ -65,7 +65,10 @@ pub fn validate(desc: &RangeDescriptor, ba: &BatchRequest) -> KvResult<()> {
                 return Err(KvError::ValueTooLarge(value.len()));
             }
         }
-        if let Request::ConditionalPut { expected: Some(v), .. } = req {
+        if let Request::ConditionalPut {
+            expected: Some(v), ..
+        } = req
+        {
             if v.len() > MAX_VALUE_SIZE {
                 return Err(KvError::ValueTooLarge(v.len()));
             }
@@ -73,23 +76,38 @@ pub fn validate(desc: &RangeDescriptor, ba: &BatchRequest) -> KvResult<()> {
         match req {
             Request::EndTxn { .. } | Request::HeartbeatTxn { .. } => {
                 let Some(txn) = &ba.header.txn else {
-                    return Err(KvError::InvalidRequest(format!("{} outside a transaction", req.method())));
+                    return Err(KvError::InvalidRequest(format!(
+                        "{} outside a transaction",
+                        req.method()
+                    )));
                 };
                 if !desc.contains_key(&txn.meta.key) {
-                    return Err(KvError::RangeKeyMismatch { key: txn.meta.key.clone(), range_id: desc.range_id });
+                    return Err(KvError::RangeKeyMismatch {
+                        key: txn.meta.key.clone(),
+                        range_id: desc.range_id,
+                    });
                 }
             }
             Request::PushTxn { .. } | Request::QueryTxn { .. } | Request::RecoverTxn { .. } => {
                 if !desc.contains_key(&span.key) {
-                    return Err(KvError::RangeKeyMismatch { key: span.key, range_id: desc.range_id });
+                    return Err(KvError::RangeKeyMismatch {
+                        key: span.key,
+                        range_id: desc.range_id,
+                    });
                 }
             }
             _ => {
                 if !span.is_point() && span.key >= span.end_key {
-                    return Err(KvError::InvalidRequest(format!("{} with an empty span {span:?}", req.method())));
+                    return Err(KvError::InvalidRequest(format!(
+                        "{} with an empty span {span:?}",
+                        req.method()
+                    )));
                 }
                 if !desc.contains_span(&span) {
-                    return Err(KvError::RangeKeyMismatch { key: span.key, range_id: desc.range_id });
+                    return Err(KvError::RangeKeyMismatch {
+                        key: span.key,
+                        range_id: desc.range_id,
+                    });
                 }
             }
         }
@@ -100,14 +118,25 @@ pub fn validate(desc: &RangeDescriptor, ba: &BatchRequest) -> KvResult<()> {
 /// Evaluates a batch.
 pub fn evaluate(env: &EvalEnv, ba: &BatchRequest) -> KvResult<Evaluated> {
     validate(env.desc, ba)?;
-    let commits = ba.requests.iter().any(|r| matches!(r, Request::EndTxn { commit: true, .. }));
+    let commits = ba
+        .requests
+        .iter()
+        .any(|r| matches!(r, Request::EndTxn { commit: true, .. }));
     let mut txn = ba.header.txn.clone();
-    let mut ts = if ba.header.timestamp.is_zero() { env.now } else { ba.header.timestamp };
+    let mut ts = if ba.header.timestamp.is_zero() {
+        env.now
+    } else {
+        ba.header.timestamp
+    };
     // No write may land at or below a completed read of its keys by someone else.
     for req in ba.requests.iter().filter(|r| is_data_write(r)) {
-        let max_read = env.tscache.max_read(&req.span(), txn.as_ref().map(|t| t.meta.id));
+        let max_read = env
+            .tscache
+            .max_read(&req.span(), txn.as_ref().map(|t| t.meta.id));
         match txn.as_mut() {
-            Some(t) if max_read >= t.meta.write_timestamp => t.meta.write_timestamp = max_read.next(),
+            Some(t) if max_read >= t.meta.write_timestamp => {
+                t.meta.write_timestamp = max_read.next()
+            }
             None if max_read >= ts => ts = max_read.next(),
             _ => {}
         }
@@ -120,7 +149,9 @@ pub fn evaluate(env: &EvalEnv, ba: &BatchRequest) -> KvResult<Evaluated> {
             return Err(commit_pushed(txn));
         }
         match evaluate_once(env, ba, txn.as_ref(), ts) {
-            Err(KvError::WriteTooOld { actual_ts, .. }) if attempt < MAX_SERVER_RETRIES && !commits => {
+            Err(KvError::WriteTooOld { actual_ts, .. })
+                if attempt < MAX_SERVER_RETRIES && !commits =>
+            {
                 attempt += 1;
                 match txn.as_mut() {
                     Some(t) => t.meta.write_timestamp = t.meta.write_timestamp.max(actual_ts),
@@ -162,11 +193,27 @@ fn is_data_write(req: &Request) -> bool {
             | Request::Increment { .. }
             | Request::Delete { .. }
             | Request::DeleteRange { .. }
-    ) || matches!(req, Request::Get { lock: tessera_api::batch::ReadLock::Exclusive, .. })
-        || matches!(req, Request::Scan { lock: tessera_api::batch::ReadLock::Exclusive, .. })
+    ) || matches!(
+        req,
+        Request::Get {
+            lock: tessera_api::batch::ReadLock::Exclusive,
+            ..
+        }
+    ) || matches!(
+        req,
+        Request::Scan {
+            lock: tessera_api::batch::ReadLock::Exclusive,
+            ..
+        }
+    )
 }
 
-fn evaluate_once(env: &EvalEnv, ba: &BatchRequest, txn: Option<&Transaction>, ts: Timestamp) -> KvResult<Evaluated> {
+fn evaluate_once(
+    env: &EvalEnv,
+    ba: &BatchRequest,
+    txn: Option<&Transaction>,
+    ts: Timestamp,
+) -> KvResult<Evaluated> {
     let mut state = EvalState {
         env,
         txn,
@@ -182,7 +229,11 @@ fn evaluate_once(env: &EvalEnv, ba: &BatchRequest, txn: Option<&Transaction>, ts
     }
     let txn_out = state.record_update.take().or_else(|| txn.cloned());
     Ok(Evaluated {
-        response: BatchResponse { responses, txn: txn_out, now: env.now },
+        response: BatchResponse {
+            responses,
+            txn: txn_out,
+            now: env.now,
+        },
         sync: state.sync || txn.is_none() && !state.batch.is_empty(),
         batch: state.batch,
         effects: state.effects,

@@ -13,13 +13,21 @@ use crate::record;
 impl EvalState<'_, '_> {
     pub(super) fn eval_txn_cmd(&mut self, req: &Request) -> KvResult<Response> {
         match req {
-            Request::EndTxn { commit, lock_spans, in_flight_writes } => {
-                let txn = self.txn.ok_or_else(|| KvError::InvalidRequest("EndTxn outside a transaction".into()))?;
+            Request::EndTxn {
+                commit,
+                lock_spans,
+                in_flight_writes,
+            } => {
+                let txn = self.txn.ok_or_else(|| {
+                    KvError::InvalidRequest("EndTxn outside a transaction".into())
+                })?;
                 let existing = record::read(&self.reader(), &txn.meta)?;
                 let mut out = txn.clone();
                 if let Some(rec) = &existing {
                     match rec.status {
-                        TxnStatus::Committed if *commit => return Ok(Response::EndTxn(rec.clone())),
+                        TxnStatus::Committed if *commit => {
+                            return Ok(Response::EndTxn(rec.clone()))
+                        }
                         TxnStatus::Aborted if !*commit => return Ok(Response::EndTxn(rec.clone())),
                         TxnStatus::Aborted => {
                             return Err(KvError::TransactionAborted {
@@ -28,18 +36,23 @@ impl EvalState<'_, '_> {
                             })
                         }
                         TxnStatus::Committed => {
-                            return Err(KvError::InvalidRequest("rollback of a committed transaction".into()))
+                            return Err(KvError::InvalidRequest(
+                                "rollback of a committed transaction".into(),
+                            ))
                         }
                         TxnStatus::Pending | TxnStatus::Staging => {
                             if rec.meta.epoch > txn.meta.epoch {
-                                return Err(KvError::InvalidRequest("EndTxn from an old epoch".into()));
+                                return Err(KvError::InvalidRequest(
+                                    "EndTxn from an old epoch".into(),
+                                ));
                             }
                             if *commit && rec.meta.write_timestamp > txn.meta.write_timestamp {
                                 // A reader pushed us: the commit must move up, after a refresh.
                                 out.meta.write_timestamp = rec.meta.write_timestamp;
                                 return Err(KvError::TransactionRetry {
                                     reason: RetryReason::CommitPushed,
-                                    message: "the transaction was pushed; refresh and commit again".into(),
+                                    message: "the transaction was pushed; refresh and commit again"
+                                        .into(),
                                     txn: Some(Box::new(out)),
                                 });
                             }
@@ -63,7 +76,11 @@ impl EvalState<'_, '_> {
                     self.record_update = Some(out.clone());
                     return Ok(Response::EndTxn(out));
                 }
-                out.status = if *commit { TxnStatus::Committed } else { TxnStatus::Aborted };
+                out.status = if *commit {
+                    TxnStatus::Committed
+                } else {
+                    TxnStatus::Aborted
+                };
                 out.in_flight_writes.clear();
                 let remote = resolve_local(self, lock_spans, &out.meta, out.status)?;
                 out.lock_spans = remote;
@@ -78,8 +95,11 @@ impl EvalState<'_, '_> {
                 Ok(Response::EndTxn(out))
             }
             Request::HeartbeatTxn { now } => {
-                let txn = self.txn.ok_or_else(|| KvError::InvalidRequest("HeartbeatTxn outside a transaction".into()))?;
-                let mut rec = record::read(&self.reader(), &txn.meta)?.unwrap_or_else(|| txn.clone());
+                let txn = self.txn.ok_or_else(|| {
+                    KvError::InvalidRequest("HeartbeatTxn outside a transaction".into())
+                })?;
+                let mut rec =
+                    record::read(&self.reader(), &txn.meta)?.unwrap_or_else(|| txn.clone());
                 if rec.status == TxnStatus::Pending {
                     rec.last_heartbeat = rec.last_heartbeat.max(*now);
                     record::write(&mut self.batch, &rec);
@@ -88,21 +108,39 @@ impl EvalState<'_, '_> {
                 Ok(Response::HeartbeatTxn(rec))
             }
             Request::QueryTxn { txn } => Ok(Response::QueryTxn(record::read(&self.reader(), txn)?)),
-            Request::PushTxn { pushee, pusher, push_to, push_type, deadlock } => {
-                self.push(pushee, pusher.as_ref(), *push_to, *push_type, *deadlock).map(Response::PushTxn)
-            }
-            Request::RecoverTxn { txn, implicitly_committed } => {
+            Request::PushTxn {
+                pushee,
+                pusher,
+                push_to,
+                push_type,
+                deadlock,
+            } => self
+                .push(pushee, pusher.as_ref(), *push_to, *push_type, *deadlock)
+                .map(Response::PushTxn),
+            Request::RecoverTxn {
+                txn,
+                implicitly_committed,
+            } => {
                 let Some(mut rec) = record::read(&self.reader(), txn)? else {
-                    return Err(KvError::InvalidRequest("RecoverTxn of a transaction without a record".into()));
+                    return Err(KvError::InvalidRequest(
+                        "RecoverTxn of a transaction without a record".into(),
+                    ));
                 };
                 if rec.status == TxnStatus::Staging {
-                    rec.status = if *implicitly_committed { TxnStatus::Committed } else { TxnStatus::Aborted };
+                    rec.status = if *implicitly_committed {
+                        TxnStatus::Committed
+                    } else {
+                        TxnStatus::Aborted
+                    };
                     record::write(&mut self.batch, &rec);
                     self.sync = true;
                 }
                 Ok(Response::RecoverTxn(rec))
             }
-            other => Err(KvError::Internal(format!("{} is not a record command", other.method()))),
+            other => Err(KvError::Internal(format!(
+                "{} is not a record command",
+                other.method()
+            ))),
         }
     }
 
@@ -118,7 +156,10 @@ impl EvalState<'_, '_> {
             Some(rec) => rec,
             None => {
                 // No record yet: the transaction is known only through its intent.
-                let mut t = Transaction { meta: pushee.clone(), ..Default::default() };
+                let mut t = Transaction {
+                    meta: pushee.clone(),
+                    ..Default::default()
+                };
                 t.read_timestamp = pushee.write_timestamp;
                 t
             }
@@ -126,13 +167,20 @@ impl EvalState<'_, '_> {
         if rec.status.is_finalized() {
             return Ok(rec);
         }
-        if push_type == PushType::Timestamp && rec.meta.write_timestamp > push_to && rec.status == TxnStatus::Pending {
+        if push_type == PushType::Timestamp
+            && rec.meta.write_timestamp > push_to
+            && rec.status == TxnStatus::Pending
+        {
             return Ok(rec);
         }
         let expired = record::is_expired(&rec, self.env.now);
         if rec.status == TxnStatus::Staging {
             // Only an abandoned staging transaction is recovered; a live one is finishing.
-            return if expired { Ok(rec) } else { Err(KvError::PushFailed { pushee: pushee.id }) };
+            return if expired {
+                Ok(rec)
+            } else {
+                Err(KvError::PushFailed { pushee: pushee.id })
+            };
         }
         let pusher_priority = pusher.map_or(crate::config::NORMAL_PRIORITY, |p| p.priority);
         let wins = deadlock || expired || pusher_priority > rec.meta.priority;
