@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use tessera_api::batch::{BatchRequest, BatchResponse, WaitPolicy};
+use tessera_api::batch::{BatchRequest, BatchResponse, Request, WaitPolicy};
 use tessera_api::error::{KvError, KvResult};
 use tessera_api::range::RangeDescriptor;
 use tessera_hlc::Clock;
@@ -19,6 +19,9 @@ use tessera_txn::Sender;
 /// One range of a store.
 pub struct Replica {
     desc: RangeDescriptor,
+    /// Versions below this timestamp may have been garbage-collected: reads below it are
+    /// refused (they could silently miss data).
+    gc_threshold: parking_lot::Mutex<tessera_api::Timestamp>,
     cm: ConcurrencyManager,
     engine: Arc<dyn Engine>,
     clock: Arc<dyn Clock>,
@@ -34,6 +37,7 @@ impl Replica {
     ) -> Self {
         Replica {
             cm: ConcurrencyManager::new(Arc::clone(&clock), graph),
+            gc_threshold: parking_lot::Mutex::new(tessera_api::Timestamp::MIN),
             desc,
             engine,
             clock,
@@ -55,6 +59,25 @@ impl Replica {
     pub async fn send(&self, ba: &BatchRequest, sender: &dyn Sender) -> KvResult<BatchResponse> {
         loop {
             let guard = self.cm.sequence(ba).await;
+            // Checked under latches: a GC of these keys cannot run between the check and
+            // the read.
+            let reads = ba.requests.iter().any(|r| {
+                matches!(
+                    r,
+                    Request::Get { .. }
+                        | Request::Scan { .. }
+                        | Request::ReverseScan { .. }
+                        | Request::Refresh { .. }
+                )
+            });
+            let threshold = *self.gc_threshold.lock();
+            if reads && ba.read_timestamp() < threshold {
+                return Err(KvError::InvalidRequest(format!(
+                    "read at {} is below the GC threshold {threshold} of range {:?}",
+                    ba.read_timestamp(),
+                    self.desc.range_id
+                )));
+            }
             let evaluated = {
                 let env = EvalEnv {
                     reader: &*self.engine,
@@ -80,6 +103,12 @@ impl Replica {
                             .map_err(|e| KvError::Storage(e.to_string()))?;
                     }
                     self.cm.on_applied(&ev.effects);
+                    for req in &ba.requests {
+                        if let Request::Gc { threshold, .. } = req {
+                            let mut t = self.gc_threshold.lock();
+                            *t = (*t).max(*threshold);
+                        }
+                    }
                     drop(guard);
                     return Ok(ev.response);
                 }

@@ -48,6 +48,7 @@ pub struct Db {
     clock: Arc<dyn Clock>,
     rng: Arc<Mutex<rand::rngs::StdRng>>,
     heartbeat: Option<Duration>,
+    linearizable: bool,
 }
 
 /// A boxed future borrowing the transaction, for [`Db::txn`].
@@ -62,7 +63,17 @@ impl Db {
             clock,
             rng: Arc::new(Mutex::new(rand::rngs::StdRng::seed_from_u64(seed))),
             heartbeat: Some(HEARTBEAT_INTERVAL),
+            linearizable: false,
         }
+    }
+
+    /// The same database with commit wait (`kv.linearizable = true`): a commit is
+    /// acknowledged only once the clock has passed its timestamp plus the max offset, so no
+    /// node can still read below a transaction that a client saw commit (strict
+    /// serializability).
+    pub fn linearizable(mut self, on: bool) -> Self {
+        self.linearizable = on;
+        self
     }
 
     /// The same database with no heartbeat tasks: for deterministic tests that drive
@@ -424,6 +435,17 @@ impl Txn {
                         self.txn.status = rec.status;
                         self.txn.meta.write_timestamp = rec.meta.write_timestamp;
                         self.resolve_async(rec.lock_spans.clone(), TxnStatus::Committed);
+                    }
+                    if self.db.linearizable {
+                        let target = self
+                            .txn
+                            .meta
+                            .write_timestamp
+                            .add_duration(self.db.clock.max_offset());
+                        let clock = Arc::clone(&self.db.clock);
+                        tokio::task::spawn_blocking(move || clock.wait_until(target))
+                            .await
+                            .map_err(|e| KvError::Internal(format!("commit wait: {e}")))?;
                     }
                     return Ok(());
                 }
