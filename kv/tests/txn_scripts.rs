@@ -14,12 +14,21 @@
 //! - `blocked T`: asserts that T's background operation is still running after 100 ms.
 //! - `wait T`: waits (at most 10 s) for T's background operation and prints its result.
 //! - `raw_begin T`: a transaction with no coordinator (as if its client crashed), used with
-//!   `raw_put T k=K v=V seq=N`, `raw_end T commit=true|false [inflight=K,K]`.
+//!   `raw_put T k=K v=V seq=N`, `raw_end T commit=true|false [inflight=K,K]`. `raw_end` sends
+//!   the keys raw_put wrote as the EndTxn's lock spans; its response prints the record's
+//!   status.
 //! - `write k=K v=V [ahead_ms=N]`: a non-transactional write, optionally stamped N ms ahead of
 //!   this node's clock (a write through a node with a faster clock).
 //! - `read k=K`: a non-transactional read at the current time.
 //! - `advance ms=N`: moves the manual clock forward.
-//! - `dump`: every intent and transaction record in the engine.
+//! - `dump`: every intent and transaction record in the engine, then the newest value of
+//!   every key.
+//! - `settle`: waits (polling, at most 5 s) until no intent is left in the engine: intents a
+//!   commit or rollback resolves asynchronously.
+//!
+//! Where a command takes `k=K` it also takes `ksize=N` (a key of N `k` bytes), and where it
+//! takes `v=V` (`put`, `write`) also `size=N` (a value of N `v` bytes), to try size limits.
+//! Values that are not printable ASCII print as hex (`0x…`).
 //!
 //! Timestamps print as milliseconds since the clock's start, with the logical counter after a
 //! dot (`12.3`).
@@ -53,6 +62,19 @@ fn fmt_ts(ts: Timestamp) -> String {
     }
 }
 
+/// A value as a script shows it: printable ASCII as is, anything else as hex.
+fn fmt_value(v: &[u8]) -> String {
+    if v.iter().all(|b| b.is_ascii_graphic() || *b == b' ') {
+        String::from_utf8_lossy(v).into_owned()
+    } else {
+        let mut s = String::from("0x");
+        for b in v {
+            let _ = write!(s, "{b:02x}");
+        }
+        s
+    }
+}
+
 struct Runner {
     rt: tokio::runtime::Runtime,
     clock: Arc<ManualClock>,
@@ -61,22 +83,42 @@ struct Runner {
     txns: HashMap<String, Arc<Mutex<Txn>>>,
     ids: HashMap<TxnId, String>,
     raw: HashMap<String, Transaction>,
+    /// The keys each raw transaction wrote (its lock spans at `raw_end`).
+    raw_keys: HashMap<String, Vec<Vec<u8>>>,
     pending: HashMap<String, JoinHandle<String>>,
 }
 
 impl Runner {
     fn new() -> Self {
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
         let clock = Arc::new(ManualClock::new(START, tessera_hlc::DEFAULT_MAX_OFFSET));
         let engine = Arc::new(MemoryEngine::new());
-        let store = Store::new(engine, clock.clone(), &[b"m".to_vec(), b"t".to_vec()]).expect("store");
+        let store =
+            Store::new(engine, clock.clone(), &[b"m".to_vec(), b"t".to_vec()]).expect("store");
         let sender = Arc::new(LocalSender::new(Arc::new(store)));
         let db = Db::new(sender.clone(), clock.clone(), 7).without_heartbeats();
-        Runner { rt, clock, sender, db, txns: HashMap::new(), ids: HashMap::new(), raw: HashMap::new(), pending: HashMap::new() }
+        Runner {
+            rt,
+            clock,
+            sender,
+            db,
+            txns: HashMap::new(),
+            ids: HashMap::new(),
+            raw: HashMap::new(),
+            raw_keys: HashMap::new(),
+            pending: HashMap::new(),
+        }
     }
 
     fn name(&self, id: TxnId) -> String {
-        self.ids.get(&id).cloned().unwrap_or_else(|| format!("{id}"))
+        self.ids
+            .get(&id)
+            .cloned()
+            .unwrap_or_else(|| format!("{id}"))
     }
 
     /// Error text with transaction ids replaced by script names.
@@ -89,7 +131,10 @@ impl Runner {
     }
 
     fn txn(&self, name: &str) -> Result<Arc<Mutex<Txn>>, Box<dyn Error>> {
-        self.txns.get(name).cloned().ok_or_else(|| format!("unknown transaction {name}").into())
+        self.txns
+            .get(name)
+            .cloned()
+            .ok_or_else(|| format!("unknown transaction {name}").into())
     }
 
     fn dump(&self) -> Result<String, Box<dyn Error>> {
@@ -98,16 +143,38 @@ impl Runner {
         for item in engine.scan(Cf::Lock, b"", b"", false) {
             let (k, v) = item?;
             let meta = tessera_storage::mvcc::IntentMeta::decode(&k, &v)?;
-            writeln!(out, "intent {} txn={} ts={} seq={}", Pretty(&k), self.name(meta.txn.id), fmt_ts(meta.ts()), meta.txn.sequence)?;
+            writeln!(
+                out,
+                "intent {} txn={} ts={} seq={}",
+                Pretty(&k),
+                self.name(meta.txn.id),
+                fmt_ts(meta.ts()),
+                meta.txn.sequence
+            )?;
         }
         for item in engine.scan(Cf::Local, b"", b"", false) {
             let (_, v) = item?;
             let rec = tessera_txn::record::decode(&v)?;
-            writeln!(out, "record txn={} status={:?} ts={}", self.name(rec.meta.id), rec.status, fmt_ts(rec.meta.write_timestamp))?;
+            writeln!(
+                out,
+                "record txn={} status={:?} ts={}",
+                self.name(rec.meta.id),
+                rec.status,
+                fmt_ts(rec.meta.write_timestamp)
+            )?;
         }
         let ctx = tessera_storage::mvcc::ReadCtx::at(Timestamp::MAX);
-        for kv in tessera_storage::mvcc::scan(&**engine, b"", b"", &ctx, 0, false).map(|r| r.rows).unwrap_or_default() {
-            writeln!(out, "value {} = {} @{}", Pretty(&kv.key), String::from_utf8_lossy(&kv.value), fmt_ts(kv.timestamp))?;
+        for kv in tessera_storage::mvcc::scan(&**engine, b"", b"", &ctx, 0, false)
+            .map(|r| r.rows)
+            .unwrap_or_default()
+        {
+            writeln!(
+                out,
+                "value {} = {} @{}",
+                Pretty(&kv.key),
+                fmt_value(&kv.value),
+                fmt_ts(kv.timestamp)
+            )?;
         }
         if out.is_empty() {
             out.push_str("(empty)\n");
@@ -121,8 +188,16 @@ async fn run_op(txn: Arc<Mutex<Txn>>, op: Op) -> Result<String, KvError> {
     let mut t = txn.lock().await;
     Ok(match op {
         Op::Get(k, for_update) => {
-            let v = if for_update { t.get_for_update(k.clone()).await? } else { t.get(k.clone()).await? };
-            format!("{} → {}", Pretty(&k), v.map(|v| String::from_utf8_lossy(&v).into_owned()).unwrap_or_else(|| "none".into()))
+            let v = if for_update {
+                t.get_for_update(k.clone()).await?
+            } else {
+                t.get(k.clone()).await?
+            };
+            format!(
+                "{} → {}",
+                Pretty(&k),
+                v.map(|v| fmt_value(&v)).unwrap_or_else(|| "none".into())
+            )
         }
         Op::Put(k, v) => {
             t.put(k, v).await?;
@@ -138,8 +213,15 @@ async fn run_op(txn: Arc<Mutex<Txn>>, op: Op) -> Result<String, KvError> {
         }
         Op::Inc(k, by) => format!("{}", t.increment(k, by).await?),
         Op::Scan(span, limit, reverse) => {
-            let rows = if reverse { t.reverse_scan(span, limit).await? } else { t.scan(span, limit).await? };
-            let parts: Vec<String> = rows.iter().map(|kv| format!("{}={}", Pretty(&kv.key), String::from_utf8_lossy(&kv.value))).collect();
+            let rows = if reverse {
+                t.reverse_scan(span, limit).await?
+            } else {
+                t.scan(span, limit).await?
+            };
+            let parts: Vec<String> = rows
+                .iter()
+                .map(|kv| format!("{}={}", Pretty(&kv.key), fmt_value(&kv.value)))
+                .collect();
             if parts.is_empty() {
                 "(no rows)".into()
             } else {
@@ -148,13 +230,22 @@ async fn run_op(txn: Arc<Mutex<Txn>>, op: Op) -> Result<String, KvError> {
         }
         Op::DelRange(span) => {
             let keys = t.delete_range(span).await?;
-            format!("deleted {}", keys.iter().map(|k| Pretty(k).to_string()).collect::<Vec<_>>().join(" "))
+            format!(
+                "deleted {}",
+                keys.iter()
+                    .map(|k| Pretty(k).to_string())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            )
         }
         Op::Commit(writes) => {
             if writes.is_empty() {
                 t.commit().await?;
             } else {
-                let reqs = writes.into_iter().map(|(key, value)| Request::Put { key, value, seq: 0 }).collect();
+                let reqs = writes
+                    .into_iter()
+                    .map(|(key, value)| Request::Put { key, value, seq: 0 })
+                    .collect();
                 t.commit_with(reqs).await?;
             }
             "committed".into()
@@ -176,28 +267,70 @@ enum Op {
 impl goldenscript::Runner for Runner {
     type Command = goldenscript::Command;
 
-    fn run(&mut self, command: &Self::Command, _ctx: &goldenscript::Context) -> Result<String, Box<dyn Error>> {
+    fn run(
+        &mut self,
+        command: &Self::Command,
+        _ctx: &goldenscript::Context,
+    ) -> Result<String, Box<dyn Error>> {
         let mut args = command.consume_args();
         let name = command.name.as_str();
-        let is_async = args.take_key("async").is_some_and(|v| v == "true") || command.args.iter().any(|a| a.to_string() == "async");
-        let key = |args: &mut goldenscript::ArgumentConsumer, k: &str| -> Result<Vec<u8>, Box<dyn Error>> {
-            Ok(args.take_key(k).ok_or_else(|| format!("missing {k}="))?.as_bytes().to_vec())
+        let is_async = args.take_key("async").is_some_and(|v| v == "true")
+            || command.args.iter().any(|a| a.to_string() == "async");
+        let key = |args: &mut goldenscript::ArgumentConsumer,
+                   k: &str|
+         -> Result<Vec<u8>, Box<dyn Error>> {
+            // `ksize=N` / `size=N` stand in for `k=` / `v=` with N filler bytes.
+            let (sized, fill) = match k {
+                "k" => ("ksize", b'k'),
+                "v" => ("size", b'v'),
+                _ => ("", 0),
+            };
+            if !sized.is_empty() {
+                if let Some(n) = args.take_key(sized) {
+                    return Ok(vec![fill; n.parse()?]);
+                }
+            }
+            Ok(args
+                .take_key(k)
+                .ok_or_else(|| format!("missing {k}="))?
+                .as_bytes()
+                .to_vec())
         };
         let op = match name {
-            "get" | "put" | "del" | "cput" | "inc" | "scan" | "delrange" | "commit" | "commit_with" => {
-                let t = args.next_pos().ok_or("missing transaction name")?.to_string();
+            "get" | "put" | "del" | "cput" | "inc" | "scan" | "delrange" | "commit"
+            | "commit_with" => {
+                let t = args
+                    .next_pos()
+                    .ok_or("missing transaction name")?
+                    .to_string();
                 let op = match name {
-                    "get" => Op::Get(key(&mut args, "k")?, args.take_key("for_update").is_some_and(|v| v == "true")),
+                    "get" => Op::Get(
+                        key(&mut args, "k")?,
+                        args.take_key("for_update").is_some_and(|v| v == "true"),
+                    ),
                     "put" => Op::Put(key(&mut args, "k")?, key(&mut args, "v")?),
                     "del" => Op::Del(key(&mut args, "k")?),
-                    "cput" => Op::CPut(key(&mut args, "k")?, key(&mut args, "v")?, args.take_key("expect").map(|e| e.as_bytes().to_vec())),
-                    "inc" => Op::Inc(key(&mut args, "k")?, args.take_key("by").ok_or("missing by=")?.parse()?),
+                    "cput" => Op::CPut(
+                        key(&mut args, "k")?,
+                        key(&mut args, "v")?,
+                        args.take_key("expect").map(|e| e.as_bytes().to_vec()),
+                    ),
+                    "inc" => Op::Inc(
+                        key(&mut args, "k")?,
+                        args.take_key("by").ok_or("missing by=")?.parse()?,
+                    ),
                     "scan" => Op::Scan(
                         Span::range(key(&mut args, "start")?, key(&mut args, "end")?),
-                        args.take_key("limit").map(str::parse).transpose()?.unwrap_or(0),
+                        args.take_key("limit")
+                            .map(str::parse)
+                            .transpose()?
+                            .unwrap_or(0),
                         args.take_key("reverse").is_some_and(|v| v == "true"),
                     ),
-                    "delrange" => Op::DelRange(Span::range(key(&mut args, "start")?, key(&mut args, "end")?)),
+                    "delrange" => Op::DelRange(Span::range(
+                        key(&mut args, "start")?,
+                        key(&mut args, "end")?,
+                    )),
                     "commit" => Op::Commit(Vec::new()),
                     _ => {
                         let mut writes = Vec::new();
@@ -205,7 +338,9 @@ impl goldenscript::Runner for Runner {
                             .args
                             .iter()
                             .filter_map(|a| match a {
-                                goldenscript::Argument::KeyValue(k, v) => Some((k.clone(), v.clone())),
+                                goldenscript::Argument::KeyValue(k, v) => {
+                                    Some((k.clone(), v.clone()))
+                                }
                                 _ => None,
                             })
                             .collect();
@@ -249,7 +384,11 @@ impl goldenscript::Runner for Runner {
         match name {
             "begin" => {
                 let t = args.next_pos().ok_or("missing name")?.to_string();
-                let priority = args.take_key("priority").map(str::parse).transpose()?.unwrap_or(tessera_txn::config::NORMAL_PRIORITY);
+                let priority = args
+                    .take_key("priority")
+                    .map(str::parse)
+                    .transpose()?
+                    .unwrap_or(tessera_txn::config::NORMAL_PRIORITY);
                 let txn = self.db.begin_with_priority(&t, priority);
                 self.ids.insert(txn.id(), t.clone());
                 let ts = txn.proto().read_timestamp;
@@ -261,7 +400,11 @@ impl goldenscript::Runner for Runner {
                 let txn = self.txn(&t)?;
                 let txn = self.rt.block_on(txn.lock());
                 let p = txn.proto();
-                Ok(format!("{t}: read={} write={}\n", fmt_ts(p.read_timestamp), fmt_ts(p.meta.write_timestamp)))
+                Ok(format!(
+                    "{t}: read={} write={}\n",
+                    fmt_ts(p.read_timestamp),
+                    fmt_ts(p.meta.write_timestamp)
+                ))
             }
             "rollback" | "heartbeat" => {
                 let t = args.next_pos().ok_or("missing name")?.to_string();
@@ -291,7 +434,9 @@ impl goldenscript::Runner for Runner {
             "wait" => {
                 let t = args.next_pos().ok_or("missing name")?.to_string();
                 let handle = self.pending.remove(&t).ok_or("nothing running")?;
-                let out = self.rt.block_on(async { tokio::time::timeout(Duration::from_secs(10), handle).await })??;
+                let out = self.rt.block_on(async {
+                    tokio::time::timeout(Duration::from_secs(10), handle).await
+                })??;
                 Ok(format!("{t}: {out}\n"))
             }
             "raw_begin" => {
@@ -311,16 +456,42 @@ impl goldenscript::Runner for Runner {
                     if txn.meta.key.is_empty() {
                         txn.meta.key = k.clone();
                     }
+                    let keys = self.raw_keys.entry(t.clone()).or_default();
+                    if !keys.contains(&k) {
+                        keys.push(k.clone());
+                    }
                     let seq: u32 = args.take_key("seq").ok_or("missing seq=")?.parse()?;
                     txn.meta.sequence = txn.meta.sequence.max(seq);
-                    Request::Put { key: k, value: key(&mut args, "v")?, seq }
+                    Request::Put {
+                        key: k,
+                        value: key(&mut args, "v")?,
+                        seq,
+                    }
                 } else {
                     let in_flight = args
                         .take_key("inflight")
-                        .map(|s| s.split(',').map(|k| InFlightWrite { key: k.as_bytes().to_vec(), sequence: 1 }).collect())
+                        .map(|s| {
+                            s.split(',')
+                                .map(|k| InFlightWrite {
+                                    key: k.as_bytes().to_vec(),
+                                    sequence: 1,
+                                })
+                                .collect()
+                        })
                         .unwrap_or_default();
                     let commit = args.take_key("commit").is_some_and(|v| v == "true");
-                    Request::EndTxn { commit, lock_spans: Vec::new(), in_flight_writes: in_flight }
+                    let lock_spans = self
+                        .raw_keys
+                        .get(&t)
+                        .into_iter()
+                        .flatten()
+                        .map(|k| Span::point(k.clone()))
+                        .collect();
+                    Request::EndTxn {
+                        commit,
+                        lock_spans,
+                        in_flight_writes: in_flight,
+                    }
                 };
                 self.raw.insert(t.clone(), txn.clone());
                 let mut ba = BatchRequest::txn(&txn, vec![req]);
@@ -336,21 +507,56 @@ impl goldenscript::Runner for Runner {
             "write" => {
                 let k = key(&mut args, "k")?;
                 let v = key(&mut args, "v")?;
-                let ahead: u64 = args.take_key("ahead_ms").map(str::parse).transpose()?.unwrap_or(0);
-                let ts = self.clock.now().add_duration(Duration::from_millis(ahead));
-                let mut ba = BatchRequest::at(ts, vec![Request::Put { key: k, value: v, seq: 0 }]);
+                let ahead: u64 = args
+                    .take_key("ahead_ms")
+                    .map(str::parse)
+                    .transpose()?
+                    .unwrap_or(0);
+                // `add_duration` drops the logical counter: only shift the clock reading
+                // when asked to, so that a plain write is stamped with `now` itself.
+                let now = self.clock.now();
+                let ts = if ahead == 0 {
+                    now
+                } else {
+                    now.add_duration(Duration::from_millis(ahead))
+                };
+                let mut ba = BatchRequest::at(
+                    ts,
+                    vec![Request::Put {
+                        key: k.clone(),
+                        value: v,
+                        seq: 0,
+                    }],
+                );
                 ba.header.now = ts;
                 Ok(match self.rt.block_on(self.sender.send(ba)) {
-                    Ok(resp) => format!("ok @{}\n", fmt_ts(resp.responses.first().map(|_| ts).unwrap_or_default())),
+                    // The timestamp cache may have pushed the write above `ts`: print where
+                    // it landed (the key's newest version).
+                    Ok(_) => {
+                        let engine = self.sender.store().engine();
+                        let ctx = tessera_storage::mvcc::ReadCtx::at(Timestamp::MAX);
+                        let landed = tessera_storage::mvcc::get(&**engine, &k, &ctx)?
+                            .map(|kv| kv.timestamp)
+                            .unwrap_or_default();
+                        format!("ok @{}\n", fmt_ts(landed))
+                    }
                     Err(e) => format!("error: {}\n", self.err(&e)),
                 })
             }
             "read" => {
                 let k = key(&mut args, "k")?;
-                let resp = self.rt.block_on(self.db.send(vec![Request::Get { key: k.clone(), lock: Default::default() }]));
+                let resp = self.rt.block_on(self.db.send(vec![Request::Get {
+                    key: k.clone(),
+                    lock: Default::default(),
+                }]));
                 Ok(match resp {
                     Ok(mut r) => match r.pop() {
-                        Some(Response::Get(Some(kv))) => format!("{} → {} @{}\n", Pretty(&k), String::from_utf8_lossy(&kv.value), fmt_ts(kv.timestamp)),
+                        Some(Response::Get(Some(kv))) => format!(
+                            "{} → {} @{}\n",
+                            Pretty(&k),
+                            fmt_value(&kv.value),
+                            fmt_ts(kv.timestamp)
+                        ),
                         _ => format!("{} → none\n", Pretty(&k)),
                     },
                     Err(e) => format!("error: {}\n", self.err(&e)),
@@ -362,6 +568,19 @@ impl goldenscript::Runner for Runner {
                 Ok(String::new())
             }
             "dump" => self.dump(),
+            "settle" => {
+                let engine = self.sender.store().engine();
+                let deadline = std::time::Instant::now() + Duration::from_secs(5);
+                loop {
+                    if engine.scan(Cf::Lock, b"", b"", false).next().is_none() {
+                        return Ok(String::new());
+                    }
+                    if std::time::Instant::now() >= deadline {
+                        return Err("intents still present after 5 s".into());
+                    }
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            }
             other => Err(format!("unknown command {other}").into()),
         }
     }

@@ -174,7 +174,16 @@ pub fn resolve_intent(
     let value = decode_value(key, &raw)?;
     // A commit in a later epoch than the intent means the key was not rewritten in the
     // committing epoch: the old epoch's write is discarded.
-    let committed = status == TxnStatus::Committed && intent.txn.epoch == txn.epoch;
+    //
+    // An intent above the commit timestamp was written after the commit: every write of the
+    // committing transaction lies at or below its commit timestamp (a push moves the record's
+    // timestamp before any intent, and the commit then moves up to it). Such an intent is a
+    // replayed write of the finished transaction (for example an earlier sequence, pushed above
+    // the committed version by WriteTooOld); moving it down to the commit timestamp would
+    // overwrite the value the transaction committed, so it is discarded like an aborted one.
+    let committed = status == TxnStatus::Committed
+        && intent.txn.epoch == txn.epoch
+        && intent.ts() <= txn.write_timestamp;
     match status {
         TxnStatus::Committed | TxnStatus::Aborted => {
             batch.delete(Cf::Lock, key.to_vec());
