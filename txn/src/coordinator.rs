@@ -316,6 +316,7 @@ impl Txn {
     /// numbers here. A read that meets an uncertain value is refreshed and retried.
     pub async fn send(&mut self, mut requests: Vec<Request>) -> KvResult<Vec<Response>> {
         self.check_usable()?;
+        check_sizes(&requests)?;
         for req in &mut requests {
             if let Some(seq) = seq_of(req) {
                 self.seq += 1;
@@ -331,6 +332,13 @@ impl Txn {
         if writes && self.txn.meta.key.is_empty() {
             self.txn.meta.key = requests[0].span().key;
         }
+        // Written spans are recorded before sending: a batch split across ranges may fail
+        // after some of its parts wrote intents, and a rollback must still find them.
+        for req in &requests {
+            if seq_of_ref(req).is_some() || is_locking(req) {
+                self.lock_spans.push(req.span());
+            }
+        }
         for attempt in 0..=MAX_REFRESH_ATTEMPTS {
             self.txn.meta.sequence = self.seq;
             let mut ba = BatchRequest::txn(&self.txn, requests.clone());
@@ -342,9 +350,6 @@ impl Txn {
                     }
                     for req in &requests {
                         let span = req.span();
-                        if seq_of_ref(req).is_some() || is_locking(req) {
-                            self.lock_spans.push(span.clone());
-                        }
                         if matches!(
                             req,
                             Request::Get { .. }
@@ -393,6 +398,7 @@ impl Txn {
     /// all go to one range this way commits in one phase.
     pub async fn commit_with(&mut self, mut requests: Vec<Request>) -> KvResult<()> {
         self.check_usable()?;
+        check_sizes(&requests)?;
         for req in &mut requests {
             if let Some(seq) = seq_of(req) {
                 self.seq += 1;
@@ -683,6 +689,25 @@ impl Drop for Txn {
             });
         }
     }
+}
+
+/// Refuses oversized keys and values before they can become the transaction's anchor or
+/// reach a range.
+fn check_sizes(requests: &[Request]) -> KvResult<()> {
+    for req in requests {
+        let span = req.span();
+        for k in [&span.key, &span.end_key] {
+            if k.len() > tessera_api::MAX_KEY_SIZE {
+                return Err(KvError::KeyTooLarge(k.len()));
+            }
+        }
+        if let Request::Put { value, .. } | Request::ConditionalPut { value, .. } = req {
+            if value.len() > tessera_api::MAX_VALUE_SIZE {
+                return Err(KvError::ValueTooLarge(value.len()));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn seq_of(req: &mut Request) -> Option<&mut u32> {
