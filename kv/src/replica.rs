@@ -100,7 +100,7 @@ impl Replica {
                     if !ev.batch.is_empty() {
                         self.engine
                             .write(ev.batch, ev.sync)
-                            .map_err(|e| KvError::Storage(e.to_string()))?;
+                            .map_err(tessera_storage::mvcc::storage_error)?;
                     }
                     self.cm.on_applied(&ev.effects);
                     for req in &ba.requests {

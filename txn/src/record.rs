@@ -194,7 +194,7 @@ pub fn decode(raw: &[u8]) -> KvResult<Transaction> {
 pub fn read(r: &dyn Reader, meta: &TxnMeta) -> KvResult<Option<Transaction>> {
     let raw = r
         .get(Cf::Local, &record_key(&meta.key, meta.id))
-        .map_err(|e| KvError::Storage(e.to_string()))?;
+        .map_err(tessera_storage::mvcc::storage_error)?;
     raw.map(|raw| decode(&raw)).transpose()
 }
 

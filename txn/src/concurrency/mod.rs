@@ -232,9 +232,11 @@ impl ConcurrencyManager {
     async fn recover(&self, sender: &dyn Sender, record: Transaction) -> KvResult<Transaction> {
         let mut all_found = true;
         for w in &record.in_flight_writes {
+            let mut meta = record.meta.clone();
+            meta.sequence = w.sequence;
             let q = Request::QueryIntent {
                 key: w.key.clone(),
-                txn: record.meta.clone(),
+                txn: meta,
                 prevent: true,
             };
             let resp = sender

@@ -54,6 +54,9 @@ impl EvalState<'_, '_> {
                 expected,
                 seq,
             } => {
+                if self.replayed(key, *seq)?.is_some() {
+                    return Ok(Response::ConditionalPut);
+                }
                 let current = self.current(key)?;
                 if current.as_deref() != expected.as_deref() {
                     return Err(KvError::ConditionFailed { actual: current });
@@ -66,6 +69,12 @@ impl EvalState<'_, '_> {
                 increment,
                 seq,
             } => {
+                if let Some(Some(v)) = self.replayed(key, *seq)? {
+                    let bytes: [u8; 8] = v.as_slice().try_into().map_err(|_| {
+                        KvError::Corruption("replayed increment of a non-integer".into())
+                    })?;
+                    return Ok(Response::Increment(i64::from_be_bytes(bytes)));
+                }
                 let current = match self.current(key)? {
                     None => 0,
                     Some(v) => {
@@ -93,6 +102,12 @@ impl EvalState<'_, '_> {
                 let rows =
                     mvcc::scan(&self.reader(), &span.key, &span.end_key, &ctx, 0, false)?.rows;
                 let keys: Vec<Key> = rows.into_iter().map(|kv| kv.key).collect();
+                // The span was read at the write timestamp: no insert may land below it
+                // (a phantom the delete would have missed).
+                let ts = self.write_ts();
+                self.effects
+                    .reads
+                    .push((span.clone(), ts, self.txn.map(|t| t.meta.id)));
                 for k in &keys {
                     self.write(k, None, *seq)?;
                 }
@@ -135,8 +150,13 @@ impl EvalState<'_, '_> {
                 Ok(Response::Gc(n))
             }
             Request::QueryIntent { key, txn, prevent } => {
+                // The in-flight write is `txn.sequence`: an earlier write of the same key by
+                // the same transaction does not count.
                 let found = mvcc::read_intent(&self.reader(), key)?.is_some_and(|i| {
-                    i.txn.id == txn.id && i.txn.epoch == txn.epoch && i.ts() <= txn.write_timestamp
+                    i.txn.id == txn.id
+                        && i.txn.epoch == txn.epoch
+                        && i.txn.sequence >= txn.sequence
+                        && i.ts() <= txn.write_timestamp
                 });
                 if !found && *prevent {
                     // A late write of this key must never land at or below the staging
@@ -201,6 +221,15 @@ impl EvalState<'_, '_> {
         Ok(mvcc::get(&self.reader(), key, &ctx)?.map(|kv| kv.value))
     }
 
+    /// If this transaction already wrote `key` at sequence `seq` in this epoch, the value it
+    /// wrote (a replay must return the original outcome, not evaluate again).
+    fn replayed(&self, key: &[u8], seq: u32) -> KvResult<Option<Option<Vec<u8>>>> {
+        let Some(txn) = self.txn else { return Ok(None) };
+        let mut meta = txn.meta.clone();
+        meta.sequence = seq;
+        mvcc::replayed_write(&self.reader(), key, &meta)
+    }
+
     fn write(&mut self, key: &[u8], value: Option<&[u8]>, seq: u32) -> KvResult<()> {
         let txn = self.txn.map(|t| {
             let mut meta = t.meta.clone();
@@ -262,7 +291,7 @@ impl EvalState<'_, '_> {
         let start = mvcc::version_prefix(&span.key);
         let data_end = mvcc::version_prefix(&end);
         for item in self.env.reader.scan(Cf::Data, &start, &data_end, false) {
-            let (raw, _) = item.map_err(|e| KvError::Storage(e.to_string()))?;
+            let (raw, _) = item.map_err(mvcc::storage_error)?;
             let (k, ts) = mvcc::decode_version_key(&raw)?;
             if ts > refresh_from && ts <= to && own.get(&k) != Some(&ts) {
                 return Err(refresh_failed(&k, ts));

@@ -45,8 +45,8 @@ mod read;
 mod write;
 
 pub use layout::{decode_version_key, encode_value, version_key, version_prefix, IntentMeta};
-pub use read::{get, read_intent, scan, scan_intents, ReadCtx, ScanResult};
-pub use write::{gc, put, resolve_intent, PutOutcome, WriteCtx};
+pub use read::{get, read_intent, scan, scan_intents, storage_error, ReadCtx, ScanResult};
+pub use write::{gc, put, replayed_write, resolve_intent, PutOutcome, WriteCtx};
 
 #[cfg(test)]
 mod tests;

@@ -45,7 +45,7 @@ pub struct ScanResult {
 
 /// The lock record of `key`, if an intent is there.
 pub fn read_intent(r: &dyn Reader, key: &[u8]) -> KvResult<Option<IntentMeta>> {
-    match r.get(Cf::Lock, key).map_err(storage)? {
+    match r.get(Cf::Lock, key).map_err(storage_error)? {
         Some(raw) => IntentMeta::decode(key, &raw).map(Some),
         None => Ok(None),
     }
@@ -55,14 +55,15 @@ pub fn read_intent(r: &dyn Reader, key: &[u8]) -> KvResult<Option<IntentMeta>> {
 pub fn scan_intents(r: &dyn Reader, start: &[u8], end: &[u8]) -> KvResult<Vec<(Key, IntentMeta)>> {
     let mut out = Vec::new();
     for item in r.scan(Cf::Lock, start, end, false) {
-        let (k, v) = item.map_err(storage)?;
+        let (k, v) = item.map_err(storage_error)?;
         let meta = IntentMeta::decode(&k, &v)?;
         out.push((k, meta));
     }
     Ok(out)
 }
 
-pub(crate) fn storage(e: crate::StorageError) -> KvError {
+/// Maps an engine error to the KV error a caller sees: corruption stays corruption.
+pub fn storage_error(e: crate::StorageError) -> KvError {
     match e {
         crate::StorageError::Corruption(m) => KvError::Corruption(m),
         crate::StorageError::Io(m) => KvError::Storage(m),
@@ -161,7 +162,9 @@ pub fn get(r: &dyn Reader, key: &[u8], ctx: &ReadCtx) -> KvResult<Option<KeyValu
     let intent = read_intent(r, key)?;
     let view = classify(key, intent.as_ref(), ctx)?;
     if let IntentView::Own(ts) = view {
-        let raw = r.get(Cf::Data, &version_key(key, ts)).map_err(storage)?;
+        let raw = r
+            .get(Cf::Data, &version_key(key, ts))
+            .map_err(storage_error)?;
         return match raw {
             Some(raw) => Ok(decode_value(key, &raw)?.map(|value| KeyValue {
                 key: key.to_vec(),
@@ -177,7 +180,7 @@ pub fn get(r: &dyn Reader, key: &[u8], ctx: &ReadCtx) -> KvResult<Option<KeyValu
     let start = version_key(key, effective_limit(ctx));
     let end = tessera_api::keys::prefix_end(&version_prefix(key));
     let versions = r.scan(Cf::Data, &start, &end, false).map(|item| {
-        let (k, v) = item.map_err(storage)?;
+        let (k, v) = item.map_err(storage_error)?;
         let (_, ts) = decode_version_key(&k)?;
         Ok((ts, v))
     });
@@ -208,7 +211,7 @@ pub fn scan(
         // Gather every version of the next key.
         group.clear();
         let Some(first) = iter.next() else { break };
-        let (k, v) = first.map_err(storage)?;
+        let (k, v) = first.map_err(storage_error)?;
         let (key, ts) = decode_version_key(&k)?;
         group.push((ts, v));
         let prefix = version_prefix(&key);
@@ -217,7 +220,7 @@ pub fn scan(
                 break;
             }
             let Some(item) = iter.next() else { break };
-            let (k, v) = item.map_err(storage)?;
+            let (k, v) = item.map_err(storage_error)?;
             group.push((decode_version_key(&k)?.1, v));
         }
         if reverse {

@@ -12,7 +12,7 @@ use tessera_api::Timestamp;
 use super::layout::{
     decode_value, decode_version_key, encode_value, version_key, version_prefix, IntentMeta,
 };
-use super::read::{read_intent, storage};
+use super::read::{read_intent, storage_error};
 use crate::engine::{Cf, Reader};
 use crate::{BatchReader, WriteBatch};
 
@@ -40,7 +40,7 @@ fn newest_version(r: &dyn Reader, key: &[u8]) -> KvResult<Option<(Timestamp, Vec
     let end = tessera_api::keys::prefix_end(&start);
     match r.scan(Cf::Data, &start, &end, false).next() {
         Some(item) => {
-            let (k, v) = item.map_err(storage)?;
+            let (k, v) = item.map_err(storage_error)?;
             Ok(Some((decode_version_key(&k)?.1, v)))
         }
         None => Ok(None),
@@ -58,7 +58,7 @@ fn value_at_seq(
     if seq == intent.txn.sequence {
         let raw = r
             .get(Cf::Data, &version_key(key, intent.ts()))
-            .map_err(storage)?
+            .map_err(storage_error)?
             .ok_or_else(|| {
                 KvError::Corruption(format!("intent on {} lacks its version", Pretty(key)))
             })?;
@@ -69,6 +69,25 @@ fn value_at_seq(
         .iter()
         .find(|(s, _)| *s == seq)
         .map(|(_, v)| v.clone()))
+}
+
+/// If `txn` (id, epoch) already wrote `key` at sequence `txn.sequence`, the value it wrote
+/// then (`Some(None)` for a tombstone); `None` if that write has not happened.
+pub fn replayed_write(
+    r: &dyn Reader,
+    key: &[u8],
+    txn: &TxnMeta,
+) -> KvResult<Option<Option<Vec<u8>>>> {
+    match read_intent(r, key)? {
+        Some(intent)
+            if intent.txn.id == txn.id
+                && intent.txn.epoch == txn.epoch
+                && txn.sequence <= intent.txn.sequence =>
+        {
+            value_at_seq(r, key, &intent, txn.sequence)
+        }
+        _ => Ok(None),
+    }
 }
 
 /// Writes `value` (`None`: a tombstone) at `ctx.ts`, as an intent when in a transaction.
@@ -168,9 +187,12 @@ pub fn resolve_intent(
         return Ok(false);
     }
     let old = version_key(key, intent.ts());
-    let raw = r.get(Cf::Data, &old).map_err(storage)?.ok_or_else(|| {
-        KvError::Corruption(format!("intent on {} lacks its version", Pretty(key)))
-    })?;
+    let raw = r
+        .get(Cf::Data, &old)
+        .map_err(storage_error)?
+        .ok_or_else(|| {
+            KvError::Corruption(format!("intent on {} lacks its version", Pretty(key)))
+        })?;
     let value = decode_value(key, &raw)?;
     // A commit in a later epoch than the intent means the key was not rewritten in the
     // committing epoch: the old epoch's write is discarded.
@@ -239,7 +261,7 @@ pub fn gc(
     let mut kept_below = false;
     let mut deletes = Vec::new();
     for item in base.scan(Cf::Data, &data_start, &data_end, false) {
-        let (raw_key, raw_value) = item.map_err(storage)?;
+        let (raw_key, raw_value) = item.map_err(storage_error)?;
         let (key, ts) = decode_version_key(&raw_key)?;
         if current.as_deref() != Some(key.as_slice()) {
             intent_ts = read_intent(base, &key)?.map(|i| i.ts());
