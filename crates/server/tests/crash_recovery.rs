@@ -31,7 +31,14 @@ const T0: u64 = 1_000_000_000_000;
 const AFTER_EXPIRY: u64 = T0 + 6_000_000_000;
 
 fn raw_txn(clock: &ManualClock, anchor: &[u8]) -> Transaction {
-    Transaction::new("raw", anchor.to_vec(), TxnId(0xabc), clock.now(), DEFAULT_MAX_OFFSET, 1)
+    Transaction::new(
+        "raw",
+        anchor.to_vec(),
+        TxnId(0xabc),
+        clock.now(),
+        DEFAULT_MAX_OFFSET,
+        1,
+    )
 }
 
 async fn send(sender: &LocalSender, txn: &Transaction, reqs: Vec<Request>) -> Vec<Response> {
@@ -53,14 +60,38 @@ async fn intents_without_a_record_are_aborted_after_expiry() {
     {
         let (clock, sender, _db) = node(dir.path(), T0);
         let txn = raw_txn(&clock, b"a");
-        send(&sender, &txn, vec![Request::Put { key: b"a".to_vec(), value: b"lost".to_vec(), seq: 1 }]).await;
-        send(&sender, &txn, vec![Request::Put { key: b"n".to_vec(), value: b"lost".to_vec(), seq: 2 }]).await;
+        send(
+            &sender,
+            &txn,
+            vec![Request::Put {
+                key: b"a".to_vec(),
+                value: b"lost".to_vec(),
+                seq: 1,
+            }],
+        )
+        .await;
+        send(
+            &sender,
+            &txn,
+            vec![Request::Put {
+                key: b"n".to_vec(),
+                value: b"lost".to_vec(),
+                seq: 2,
+            }],
+        )
+        .await;
     } // crash before EndTxn
     let (_clock, _sender, db) = node(dir.path(), AFTER_EXPIRY);
-    assert_eq!(read(&db, b"a").await, None, "an uncommitted write must never become visible");
+    assert_eq!(
+        read(&db, b"a").await,
+        None,
+        "an uncommitted write must never become visible"
+    );
     assert_eq!(read(&db, b"n").await, None);
     let mut w = db.begin("writer");
-    w.put(b"n".to_vec(), b"new".to_vec()).await.expect("write over the abandoned intent");
+    w.put(b"n".to_vec(), b"new".to_vec())
+        .await
+        .expect("write over the abandoned intent");
     w.commit().await.expect("commit");
     assert_eq!(read(&db, b"n").await, Some(b"new".to_vec()));
 }
@@ -71,16 +102,52 @@ async fn committed_record_with_unresolved_remote_intent_is_committed() {
     {
         let (clock, sender, _db) = node(dir.path(), T0);
         let txn = raw_txn(&clock, b"a");
-        send(&sender, &txn, vec![Request::Put { key: b"a".to_vec(), value: b"va".to_vec(), seq: 1 }]).await;
-        send(&sender, &txn, vec![Request::Put { key: b"n".to_vec(), value: b"vn".to_vec(), seq: 2 }]).await;
-        let spans = vec![tessera_api::keys::Span::point(b"a".to_vec()), tessera_api::keys::Span::point(b"n".to_vec())];
-        let resp = send(&sender, &txn, vec![Request::EndTxn { commit: true, lock_spans: spans, in_flight_writes: vec![] }]).await;
-        assert!(matches!(resp.last(), Some(Response::EndTxn(rec)) if rec.status == TxnStatus::Committed));
+        send(
+            &sender,
+            &txn,
+            vec![Request::Put {
+                key: b"a".to_vec(),
+                value: b"va".to_vec(),
+                seq: 1,
+            }],
+        )
+        .await;
+        send(
+            &sender,
+            &txn,
+            vec![Request::Put {
+                key: b"n".to_vec(),
+                value: b"vn".to_vec(),
+                seq: 2,
+            }],
+        )
+        .await;
+        let spans = vec![
+            tessera_api::keys::Span::point(b"a".to_vec()),
+            tessera_api::keys::Span::point(b"n".to_vec()),
+        ];
+        let resp = send(
+            &sender,
+            &txn,
+            vec![Request::EndTxn {
+                commit: true,
+                lock_spans: spans,
+                in_flight_writes: vec![],
+            }],
+        )
+        .await;
+        assert!(
+            matches!(resp.last(), Some(Response::EndTxn(rec)) if rec.status == TxnStatus::Committed)
+        );
     } // crash before the intent on "n" (another range) is resolved
-    // No expiry needed: the record says COMMITTED.
+      // No expiry needed: the record says COMMITTED.
     let (_clock, _sender, db) = node(dir.path(), T0 + 1_000_000);
     assert_eq!(read(&db, b"a").await, Some(b"va".to_vec()));
-    assert_eq!(read(&db, b"n").await, Some(b"vn".to_vec()), "the commit covers the remote intent");
+    assert_eq!(
+        read(&db, b"n").await,
+        Some(b"vn".to_vec()),
+        "the commit covers the remote intent"
+    );
 }
 
 #[tokio::test]
@@ -89,17 +156,35 @@ async fn staging_with_all_writes_present_recovers_as_committed() {
     {
         let (clock, sender, _db) = node(dir.path(), T0);
         let txn = raw_txn(&clock, b"a");
-        send(&sender, &txn, vec![Request::Put { key: b"n".to_vec(), value: b"vn".to_vec(), seq: 1 }]).await;
+        send(
+            &sender,
+            &txn,
+            vec![Request::Put {
+                key: b"n".to_vec(),
+                value: b"vn".to_vec(),
+                seq: 1,
+            }],
+        )
+        .await;
         let end = Request::EndTxn {
             commit: true,
             lock_spans: vec![tessera_api::keys::Span::point(b"n".to_vec())],
-            in_flight_writes: vec![InFlightWrite { key: b"n".to_vec(), sequence: 1 }],
+            in_flight_writes: vec![InFlightWrite {
+                key: b"n".to_vec(),
+                sequence: 1,
+            }],
         };
         let resp = send(&sender, &txn, vec![end]).await;
-        assert!(matches!(resp.last(), Some(Response::EndTxn(rec)) if rec.status == TxnStatus::Staging));
+        assert!(
+            matches!(resp.last(), Some(Response::EndTxn(rec)) if rec.status == TxnStatus::Staging)
+        );
     } // crash before the explicit commit
     let (_clock, _sender, db) = node(dir.path(), AFTER_EXPIRY);
-    assert_eq!(read(&db, b"n").await, Some(b"vn".to_vec()), "all in-flight writes landed: committed");
+    assert_eq!(
+        read(&db, b"n").await,
+        Some(b"vn".to_vec()),
+        "all in-flight writes landed: committed"
+    );
 }
 
 #[tokio::test]
@@ -108,19 +193,41 @@ async fn staging_with_a_missing_write_recovers_as_aborted() {
     {
         let (clock, sender, _db) = node(dir.path(), T0);
         let txn = raw_txn(&clock, b"a");
-        send(&sender, &txn, vec![Request::Put { key: b"n".to_vec(), value: b"vn".to_vec(), seq: 1 }]).await;
+        send(
+            &sender,
+            &txn,
+            vec![Request::Put {
+                key: b"n".to_vec(),
+                value: b"vn".to_vec(),
+                seq: 1,
+            }],
+        )
+        .await;
         let end = Request::EndTxn {
             commit: true,
-            lock_spans: vec![tessera_api::keys::Span::point(b"n".to_vec()), tessera_api::keys::Span::point(b"p".to_vec())],
+            lock_spans: vec![
+                tessera_api::keys::Span::point(b"n".to_vec()),
+                tessera_api::keys::Span::point(b"p".to_vec()),
+            ],
             in_flight_writes: vec![
-                InFlightWrite { key: b"n".to_vec(), sequence: 1 },
-                InFlightWrite { key: b"p".to_vec(), sequence: 2 },
+                InFlightWrite {
+                    key: b"n".to_vec(),
+                    sequence: 1,
+                },
+                InFlightWrite {
+                    key: b"p".to_vec(),
+                    sequence: 2,
+                },
             ],
         };
         send(&sender, &txn, vec![end]).await;
     } // crash before the write of "p" was sent
     let (_clock, _sender, db) = node(dir.path(), AFTER_EXPIRY);
-    assert_eq!(read(&db, b"n").await, None, "a missing in-flight write means the commit never happened");
+    assert_eq!(
+        read(&db, b"n").await,
+        None,
+        "a missing in-flight write means the commit never happened"
+    );
     assert_eq!(read(&db, b"p").await, None);
 }
 
@@ -130,7 +237,13 @@ async fn one_phase_commit_survives_restart() {
     {
         let (_clock, _sender, db) = node(dir.path(), T0);
         let mut t = db.begin("w");
-        t.commit_with(vec![Request::Put { key: b"k".to_vec(), value: b"v".to_vec(), seq: 0 }]).await.expect("commit");
+        t.commit_with(vec![Request::Put {
+            key: b"k".to_vec(),
+            value: b"v".to_vec(),
+            seq: 0,
+        }])
+        .await
+        .expect("commit");
     }
     let (_clock, _sender, db) = node(dir.path(), T0 + Duration::from_secs(1).as_nanos() as u64);
     assert_eq!(read(&db, b"k").await, Some(b"v".to_vec()));
