@@ -355,6 +355,7 @@ impl Txn {
                             Request::Get { .. }
                                 | Request::Scan { .. }
                                 | Request::ReverseScan { .. }
+                                | Request::DeleteRange { .. }
                         ) {
                             self.read_spans.push(span);
                         }
