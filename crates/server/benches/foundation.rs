@@ -9,6 +9,9 @@
 //! Run: `bash scripts/bench.sh` (or `cargo bench -p tessera-server --bench foundation`).
 //! Results and dates are recorded in `docs/benchmarks.md`.
 
+// criterion_group! generates an undocumented public function.
+#![allow(missing_docs)]
+
 use std::hint::black_box;
 use std::sync::Arc;
 
