@@ -87,6 +87,11 @@ pub trait Engine: Reader + Send + Sync + 'static {
     /// A consistent, read-only view of the engine as of now.
     fn snapshot(&self) -> Box<dyn Reader + Send + '_>;
 
+    /// Moves buffered writes (memtables) to their durable on-disk form and waits for it. A
+    /// no-op for engines without such a buffer. Used before measuring reads from the block
+    /// cache, and before a clean shutdown.
+    fn flush(&self) -> StorageResult<()>;
+
     /// A short description for logs ("memory", "rocksdb at /path").
     fn describe(&self) -> String;
 }

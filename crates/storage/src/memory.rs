@@ -29,8 +29,11 @@ impl MemoryEngine {
     }
 }
 
-/// How many entries a scan copies out per lock acquisition.
-const SCAN_CHUNK: usize = 64;
+/// How many entries a scan copies out per lock acquisition: the first chunk is small (most
+/// scans of MVCC point reads stop after one entry), later ones grow to `MAX_SCAN_CHUNK`.
+const FIRST_SCAN_CHUNK: usize = 2;
+/// The largest chunk.
+const MAX_SCAN_CHUNK: usize = 256;
 
 fn range_of<'m>(
     map: &'m BTreeMap<Vec<u8>, Vec<u8>>,
@@ -49,6 +52,7 @@ struct ChunkedScan<F> {
     end: Vec<u8>,
     reverse: bool,
     buf: VecDeque<(Vec<u8>, Vec<u8>)>,
+    chunk: usize,
     done: bool,
 }
 
@@ -59,6 +63,7 @@ where
     fn refill(&mut self) {
         let (start, end, reverse, resume) = (&self.start, &self.end, self.reverse, &self.resume);
         let buf = &mut self.buf;
+        let chunk = self.chunk;
         (self.with)(&mut |map| {
             let lo = match (reverse, resume) {
                 (false, Some(r)) => Bound::Excluded(r.as_slice()),
@@ -76,19 +81,15 @@ where
             }
             let range = range_of(map, lo, hi);
             if reverse {
-                buf.extend(
-                    range
-                        .rev()
-                        .take(SCAN_CHUNK)
-                        .map(|(k, v)| (k.clone(), v.clone())),
-                );
+                buf.extend(range.rev().take(chunk).map(|(k, v)| (k.clone(), v.clone())));
             } else {
-                buf.extend(range.take(SCAN_CHUNK).map(|(k, v)| (k.clone(), v.clone())));
+                buf.extend(range.take(chunk).map(|(k, v)| (k.clone(), v.clone())));
             }
         });
-        if self.buf.len() < SCAN_CHUNK {
+        if self.buf.len() < self.chunk {
             self.done = true;
         }
+        self.chunk = (self.chunk * 4).min(MAX_SCAN_CHUNK);
         if let Some((k, _)) = self.buf.back() {
             self.resume = Some(k.clone());
         }
@@ -120,6 +121,7 @@ where
         end: end.to_vec(),
         reverse,
         buf: VecDeque::new(),
+        chunk: FIRST_SCAN_CHUNK,
         done: false,
     })
 }
@@ -155,6 +157,10 @@ impl Engine for MemoryEngine {
         Box::new(MemorySnapshot {
             maps: self.maps.read().clone(),
         })
+    }
+
+    fn flush(&self) -> StorageResult<()> {
+        Ok(())
     }
 
     fn describe(&self) -> String {
