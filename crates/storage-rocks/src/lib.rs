@@ -103,6 +103,26 @@ where
     Box::new(iter.map(|r| r.map(|(k, v)| (k.into_vec(), v.into_vec())).map_err(io)))
 }
 
+/// One seek on a raw iterator bounded above by `end`: the first pair at or after `start`.
+fn first_raw<D: rocksdb::DBAccess>(
+    mut it: rocksdb::DBRawIteratorWithThreadMode<'_, D>,
+    start: &[u8],
+) -> StorageResult<Option<(Vec<u8>, Vec<u8>)>> {
+    it.seek(start);
+    match it.item() {
+        Some((k, v)) => Ok(Some((k.to_vec(), v.to_vec()))),
+        None => it.status().map(|()| None).map_err(io),
+    }
+}
+
+fn upper_bound(end: &[u8]) -> ReadOptions {
+    let mut opts = ReadOptions::default();
+    if !end.is_empty() {
+        opts.set_iterate_upper_bound(end.to_vec());
+    }
+    opts
+}
+
 impl Reader for RocksEngine {
     fn get(&self, cf: Cf, key: &[u8]) -> StorageResult<Option<Vec<u8>>> {
         Ok(self
@@ -119,6 +139,17 @@ impl Reader for RocksEngine {
             mode(start, end, reverse),
         );
         boxed(it, start, end)
+    }
+
+    fn first(&self, cf: Cf, start: &[u8], end: &[u8]) -> StorageResult<Option<(Vec<u8>, Vec<u8>)>> {
+        if !end.is_empty() && start >= end {
+            return Ok(None);
+        }
+        first_raw(
+            self.db
+                .raw_iterator_cf_opt(self.handle(cf), upper_bound(end)),
+            start,
+        )
     }
 }
 

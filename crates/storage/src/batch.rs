@@ -66,6 +66,12 @@ impl WriteBatch {
         start: &[u8],
         end: &[u8],
     ) -> impl DoubleEndedIterator<Item = (&Vec<u8>, &Option<Vec<u8>>)> {
+        // An inverted span is empty (BTreeMap::range would panic on it).
+        let start = if !end.is_empty() && start > end {
+            end
+        } else {
+            start
+        };
         let lo = Bound::Included((cf, start.to_vec()));
         let hi = if end.is_empty() {
             match Cf::ALL.get(cf.index() + 1) {
@@ -98,6 +104,13 @@ impl Reader for BatchReader<'_> {
             Some(v) => Ok(v.cloned()),
             None => self.base.get(cf, key),
         }
+    }
+
+    fn first(&self, cf: Cf, start: &[u8], end: &[u8]) -> StorageResult<Option<(Vec<u8>, Vec<u8>)>> {
+        if self.batch.range(cf, start, end).next().is_none() {
+            return self.base.first(cf, start, end);
+        }
+        self.scan(cf, start, end, false).next().transpose()
     }
 
     fn scan(&self, cf: Cf, start: &[u8], end: &[u8], reverse: bool) -> KvIter<'_> {

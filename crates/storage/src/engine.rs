@@ -69,6 +69,13 @@ pub trait Reader {
     /// consistent view as of their creation for RocksDB; the memory engine's live iterators
     /// may see later writes (callers that need isolation hold latches or use a snapshot).
     fn scan(&self, cf: Cf, start: &[u8], end: &[u8], reverse: bool) -> KvIter<'_>;
+
+    /// The first pair with `start <= key < end` in `cf` (an empty `end`: no bound), if any.
+    /// Equivalent to `scan(cf, start, end, false).next()`; engines override it when one seek
+    /// is cheaper than building an iterator (MVCC point reads are exactly this).
+    fn first(&self, cf: Cf, start: &[u8], end: &[u8]) -> StorageResult<Option<(Vec<u8>, Vec<u8>)>> {
+        self.scan(cf, start, end, false).next().transpose()
+    }
 }
 
 /// A storage engine.

@@ -38,11 +38,8 @@ pub enum PutOutcome {
 fn newest_version(r: &dyn Reader, key: &[u8]) -> KvResult<Option<(Timestamp, Vec<u8>)>> {
     let start = version_prefix(key);
     let end = tessera_api::keys::prefix_end(&start);
-    match r.scan(Cf::Data, &start, &end, false).next() {
-        Some(item) => {
-            let (k, v) = item.map_err(storage_error)?;
-            Ok(Some((decode_version_key(&k)?.1, v)))
-        }
+    match r.first(Cf::Data, &start, &end).map_err(storage_error)? {
+        Some((k, v)) => Ok(Some((decode_version_key(&k)?.1, v))),
         None => Ok(None),
     }
 }
