@@ -181,30 +181,21 @@ impl Txn {
 
     /// Reads a key.
     pub async fn get(&mut self, key: impl Into<Key>) -> KvResult<Option<Vec<u8>>> {
-        let resp = self
-            .send(vec![Request::Get {
-                key: key.into(),
-                lock: ReadLock::None,
-            }])
-            .await?;
-        Ok(match resp.into_iter().next() {
-            Some(Response::Get(kv)) => kv.map(|kv| kv.value),
-            _ => None,
-        })
+        self.get_with_lock(key.into(), ReadLock::None).await
     }
 
     /// Reads a key and locks it (`SELECT … FOR UPDATE`).
     pub async fn get_for_update(&mut self, key: impl Into<Key>) -> KvResult<Option<Vec<u8>>> {
-        let resp = self
-            .send(vec![Request::Get {
-                key: key.into(),
-                lock: ReadLock::Exclusive,
-            }])
-            .await?;
-        Ok(match resp.into_iter().next() {
-            Some(Response::Get(kv)) => kv.map(|kv| kv.value),
-            _ => None,
-        })
+        self.get_with_lock(key.into(), ReadLock::Exclusive).await
+    }
+
+    async fn get_with_lock(&mut self, key: Key, lock: ReadLock) -> KvResult<Option<Vec<u8>>> {
+        match self.send(vec![Request::Get { key, lock }]).await?.pop() {
+            Some(Response::Get(kv)) => Ok(kv.map(|kv| kv.value)),
+            other => Err(KvError::Internal(format!(
+                "unexpected get response {other:?}"
+            ))),
+        }
     }
 
     /// Writes a key.
@@ -317,27 +308,23 @@ impl Txn {
     pub async fn send(&mut self, mut requests: Vec<Request>) -> KvResult<Vec<Response>> {
         self.check_usable()?;
         check_sizes(&requests)?;
+        // Number the writes, anchor the transaction at its first written key, and record the
+        // written spans before sending: a batch split across ranges may fail after some of
+        // its parts wrote intents, and a rollback must still find them.
+        let mut writes = false;
         for req in &mut requests {
+            let locking = is_locking(req);
             if let Some(seq) = seq_of(req) {
                 self.seq += 1;
                 *seq = self.seq;
-                if self.txn.meta.key.is_empty() {
-                    self.txn.meta.key = req.span().key;
-                }
+            } else if !locking {
+                continue;
             }
-        }
-        let writes = requests
-            .iter()
-            .any(|r| seq_of_ref(r).is_some() || is_locking(r));
-        if writes && self.txn.meta.key.is_empty() {
-            self.txn.meta.key = requests[0].span().key;
-        }
-        // Written spans are recorded before sending: a batch split across ranges may fail
-        // after some of its parts wrote intents, and a rollback must still find them.
-        for req in &requests {
-            if seq_of_ref(req).is_some() || is_locking(req) {
-                self.lock_spans.push(req.span());
+            writes = true;
+            if self.txn.meta.key.is_empty() {
+                self.txn.meta.key = req.span().key;
             }
+            self.lock_spans.push(req.span());
         }
         for attempt in 0..=MAX_REFRESH_ATTEMPTS {
             self.txn.meta.sequence = self.seq;
@@ -718,17 +705,6 @@ fn seq_of(req: &mut Request) -> Option<&mut u32> {
         | Request::Increment { seq, .. }
         | Request::Delete { seq, .. }
         | Request::DeleteRange { seq, .. } => Some(seq),
-        _ => None,
-    }
-}
-
-fn seq_of_ref(req: &Request) -> Option<u32> {
-    match req {
-        Request::Put { seq, .. }
-        | Request::ConditionalPut { seq, .. }
-        | Request::Increment { seq, .. }
-        | Request::Delete { seq, .. }
-        | Request::DeleteRange { seq, .. } => Some(*seq),
         _ => None,
     }
 }
