@@ -1,5 +1,6 @@
 //! Benchmarks of the foundation, each on RocksDB and in memory:
 //!
+//! - `engine_get`: the baseline: the engine's own point read of an exact version key;
 //! - `mvcc_get`: a point read of one of 10,000 keys (flushed to SST files: a warm block
 //!   cache, not the memtable);
 //! - `mvcc_put`: a non-transactional versioned write (one write batch, not synced);
@@ -20,6 +21,7 @@ use std::sync::Arc;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use rand::{Rng, SeedableRng};
 use tessera_api::batch::Request;
+use tessera_api::Timestamp;
 use tessera_hlc::{Clock, HybridClock};
 use tessera_kv::{LocalSender, Store};
 use tessera_storage::mvcc::{self, ReadCtx, WriteCtx};
@@ -42,7 +44,8 @@ fn engines() -> Vec<(&'static str, Arc<dyn Engine>, Option<tempfile::TempDir>)> 
     ]
 }
 
-fn load(engine: &dyn Engine, clock: &HybridClock) {
+/// Loads one version of every key; returns its timestamp.
+fn load(engine: &dyn Engine, clock: &HybridClock) -> Timestamp {
     let mut batch = WriteBatch::new();
     let ctx = WriteCtx {
         ts: clock.now(),
@@ -54,14 +57,27 @@ fn load(engine: &dyn Engine, clock: &HybridClock) {
     engine.write(batch, true).expect("load");
     // Reads come from the block cache, not the memtable.
     engine.flush().expect("flush");
+    ctx.ts
 }
 
 fn mvcc_benches(c: &mut Criterion) {
     let clock = HybridClock::default();
     for (name, engine, _dir) in engines() {
-        load(&*engine, &clock);
+        let loaded_at = load(&*engine, &clock);
         let read = ReadCtx::at(clock.now());
         let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+        // Baseline: the engine's own point read of the exact version key (no MVCC logic, no
+        // seek): the floor an MVCC point read is compared against.
+        let mut g = c.benchmark_group("engine_get");
+        g.throughput(Throughput::Elements(1));
+        g.bench_function(BenchmarkId::from_parameter(name), |b| {
+            b.iter(|| {
+                let k = mvcc::version_key(&key(rng.gen_range(0..KEYS)), loaded_at);
+                black_box(engine.get(tessera_storage::Cf::Data, &k).expect("get"));
+            })
+        });
+        g.finish();
+
         let mut g = c.benchmark_group("mvcc_get");
         g.throughput(Throughput::Elements(1));
         g.bench_function(BenchmarkId::from_parameter(name), |b| {
