@@ -117,6 +117,9 @@ fn first_raw<D: rocksdb::DBAccess>(
 
 fn upper_bound(end: &[u8]) -> ReadOptions {
     let mut opts = ReadOptions::default();
+    // A point seek reads one entry: no readahead. (With an upper bound, RocksDB otherwise
+    // probes the block cache for the blocks after the seek target to size its readahead.)
+    opts.set_auto_readahead_size(false);
     if !end.is_empty() {
         opts.set_iterate_upper_bound(end.to_vec());
     }
