@@ -1,7 +1,10 @@
 //! Test support shared by the crates' tests.
 //!
-//! Today: seeded randomness whose seed is printed and can be replayed. The simulated network
-//! and the multi-node cluster harness come with replication.
+//! Today: seeded randomness whose seed is printed and can be replayed, and an engine that
+//! fails on demand ([`faulty::FaultyEngine`]). The simulated network and the multi-node
+//! cluster harness come with replication.
+
+pub mod faulty;
 
 use rand::SeedableRng;
 
