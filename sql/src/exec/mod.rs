@@ -1,0 +1,213 @@
+//! Execution of statements inside a transaction.
+//!
+//! Today every statement runs row at a time over the transaction handle: table scans read the
+//! primary index span, point statements read one key. This is the "lean path" of DESIGN.md;
+//! vectorized execution over Arrow record batches for large scans, joins and aggregation is
+//! not built yet (see `docs/sql.md`).
+
+mod select;
+mod table;
+
+use std::sync::Arc;
+
+use sqlparser::ast::{ObjectName, Statement};
+use tessera_encoding::Datum;
+use tessera_txn::Txn;
+
+use crate::error::{SqlError, SqlResult, SqlState};
+use crate::session::{Column, Output, SqlNode};
+use crate::types::SqlType;
+
+pub use select::plan_query;
+
+/// The schema every unqualified name lives in.
+pub const DEFAULT_SCHEMA: &str = "public";
+
+/// `[database.][schema.]name` → (schema, name), lower-cased as PostgreSQL folds unquoted
+/// identifiers.
+pub(crate) fn split_name(name: &ObjectName) -> SqlResult<(String, String)> {
+    let parts: Vec<String> = name
+        .0
+        .iter()
+        .map(|p| {
+            p.as_ident()
+                .map(|i| {
+                    if i.quote_style.is_some() {
+                        i.value.clone()
+                    } else {
+                        i.value.to_lowercase()
+                    }
+                })
+                .ok_or_else(|| SqlError::unsupported(format!("name {name}")))
+        })
+        .collect::<SqlResult<_>>()?;
+    match parts.as_slice() {
+        [n] => Ok((DEFAULT_SCHEMA.to_string(), n.clone())),
+        [s, n] | [_, s, n] => Ok((s.clone(), n.clone())),
+        _ => Err(SqlError::new(
+            SqlState::SYNTAX_ERROR,
+            format!("improper qualified name: {name}"),
+        )),
+    }
+}
+
+/// Describes a statement without running it: its parameter types and result columns.
+pub async fn describe(
+    node: &Arc<SqlNode>,
+    txn: &mut Txn,
+    database: &str,
+    stmt: &Statement,
+    declared: &[Option<SqlType>],
+) -> SqlResult<(Vec<SqlType>, Vec<Column>)> {
+    let mut params = crate::expr::Params {
+        types: declared
+            .iter()
+            .map(|t| t.clone().unwrap_or(SqlType::Unknown))
+            .collect(),
+    };
+    let columns = match stmt {
+        Statement::Query(q) => {
+            let db_id = node.catalog.require_database(txn, database).await?;
+            let plan = select::plan_query(node, txn, db_id, q, &mut params).await?;
+            plan.columns()
+        }
+        Statement::Insert(_) | Statement::Update(_) | Statement::Delete(_) => {
+            let db_id = node.catalog.require_database(txn, database).await?;
+            table::describe_dml(node, txn, db_id, stmt, &mut params).await?;
+            Vec::new()
+        }
+        Statement::ShowVariable { .. } => vec![Column {
+            name: "setting".into(),
+            ty: SqlType::Text,
+        }],
+        _ => Vec::new(),
+    };
+    let types = params
+        .types
+        .into_iter()
+        .enumerate()
+        .map(|(i, t)| {
+            if t == SqlType::Unknown {
+                Err(SqlError::new(
+                    SqlState::INDETERMINATE_DATATYPE,
+                    format!("could not determine data type of parameter ${}", i + 1),
+                ))
+            } else {
+                Ok(t)
+            }
+        })
+        .collect::<SqlResult<_>>()?;
+    Ok((types, columns))
+}
+
+/// Executes one statement in `txn`.
+pub async fn execute(
+    node: &Arc<SqlNode>,
+    txn: &mut Txn,
+    database: &str,
+    stmt: &Statement,
+    params: &[Datum],
+) -> SqlResult<Output> {
+    match stmt {
+        Statement::Query(q) => {
+            let db_id = node.catalog.require_database(txn, database).await?;
+            let mut ptypes = crate::expr::Params::default();
+            let plan = select::plan_query(node, txn, db_id, q, &mut ptypes).await?;
+            let columns = plan.columns();
+            let rows = plan.run(txn, params).await?;
+            Ok(Output::Rows { columns, rows })
+        }
+        Statement::CreateTable(ct) => {
+            let db_id = node.catalog.require_database(txn, database).await?;
+            table::create_table(node, txn, db_id, ct).await
+        }
+        Statement::CreateDatabase {
+            db_name,
+            if_not_exists,
+            ..
+        } => {
+            let (_, name) = split_name(db_name)?;
+            if *if_not_exists && node.catalog.database_exists(txn, &name).await? {
+                return Ok(Output::Command {
+                    tag: "CREATE DATABASE".into(),
+                });
+            }
+            node.catalog.create_database(txn, &name).await?;
+            Ok(Output::Command {
+                tag: "CREATE DATABASE".into(),
+            })
+        }
+        Statement::Drop {
+            object_type: sqlparser::ast::ObjectType::Table,
+            if_exists,
+            names,
+            ..
+        } => {
+            let db_id = node.catalog.require_database(txn, database).await?;
+            for name in names {
+                let (schema, n) = split_name(name)?;
+                match node.catalog.table(txn, db_id, &schema, &n).await? {
+                    Some(desc) => node.catalog.drop_table(txn, &desc).await?,
+                    None if *if_exists => {}
+                    None => {
+                        return Err(SqlError::new(
+                            SqlState::UNDEFINED_TABLE,
+                            format!("table \"{n}\" does not exist"),
+                        ))
+                    }
+                }
+            }
+            Ok(Output::Command {
+                tag: "DROP TABLE".into(),
+            })
+        }
+        Statement::Insert(_) | Statement::Update(_) | Statement::Delete(_) => {
+            let db_id = node.catalog.require_database(txn, database).await?;
+            table::execute_dml(node, txn, db_id, stmt, params).await
+        }
+        // Session settings are accepted and not yet applied (docs/sql.md lists them).
+        Statement::Set(_) => Ok(Output::Command { tag: "SET".into() }),
+        Statement::ShowVariable { variable } => {
+            let name = variable
+                .iter()
+                .map(|i| i.value.to_lowercase())
+                .collect::<Vec<_>>()
+                .join(" ");
+            let value = match name.as_str() {
+                "transaction isolation level" | "transaction_isolation" => "serializable",
+                "server_version" => "15.0.0",
+                "timezone" => "UTC",
+                "datestyle" => "ISO, MDY",
+                "client_encoding" | "server_encoding" => "UTF8",
+                "standard_conforming_strings" => "on",
+                "search_path" => "\"$user\", public",
+                _ => {
+                    return Err(SqlError::new(
+                        SqlState("42704"),
+                        format!("unrecognized configuration parameter \"{name}\""),
+                    ))
+                }
+            };
+            Ok(Output::Rows {
+                columns: vec![Column {
+                    name: name.replace(' ', "_"),
+                    ty: SqlType::Text,
+                }],
+                rows: vec![vec![Datum::String(value.into())]],
+            })
+        }
+        other => Err(SqlError::unsupported(format!(
+            "statement {}",
+            statement_kind(other)
+        ))),
+    }
+}
+
+/// A short name of a statement for messages.
+fn statement_kind(stmt: &Statement) -> String {
+    let text = stmt.to_string();
+    text.split_whitespace()
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(" ")
+}

@@ -1,0 +1,801 @@
+//! The Postgres wire protocol in front of [`Session`]s, built on the `pgwire` crate.
+//!
+//! The crate owns the protocol: framing, message decoding, the connection state machine
+//! (startup, ready, query in progress, waiting for Sync after an extended-protocol error),
+//! the prepared-statement and portal store, row-limited Execute. This module supplies what
+//! only tessera knows: how to open a session, run a statement, describe it, and turn its
+//! values into bytes.
+//!
+//! ```text
+//!   serve(listener) ── accept ──► one task per connection: pgwire::tokio::process_socket
+//!                                    │ ConnectionHandlers (fresh per connection)
+//!                                    ▼
+//!                                 Connection ─── session: Mutex<Option<Session>>
+//!                                  │ startup    → SqlNode::session(database, user),
+//!                                  │              ParameterStatus × n, BackendKeyData, 'Z'
+//!                                  │ Query      → Session::simple_query: per statement
+//!                                  │              RowDescription/DataRow*/CommandComplete,
+//!                                  │              EmptyQueryResponse or ErrorResponse; 'Z'
+//!                                  │ Parse      → StatementParser → Session::prepare
+//!                                  │ Bind       → counts, formats and values checked here
+//!                                  │ Describe   → ParameterDescription, RowDescription/NoData
+//!                                  │ Execute    → Session::execute; rows in text or binary
+//!                                  │ Sync       → 'Z' with the session's transaction status
+//!                                  ▼
+//!                                 values: Datum ⇄ text/binary, type OIDs ⇄ SqlType
+//! ```
+//!
+//! # Invariants
+//!
+//! - The status in every ReadyForQuery ('I', 'T', 'E') is read from
+//!   [`Session::txn_state`], never tracked separately, so the client always sees the state
+//!   the session is in (pgwire's own tracking is overwritten before each ReadyForQuery).
+//! - Nothing a client sends can panic a connection task: format-code and parameter counts
+//!   are checked at Bind before pgwire indexes them, values are decoded with checked
+//!   conversions, and SQL errors travel as ErrorResponse with their SQLSTATE and position.
+//!   Malformed frames are rejected by pgwire's decoder, which closes the connection.
+//! - Authentication is the insecure mode: any user is accepted without a password. The
+//!   session's database must exist (3D000, FATAL, otherwise).
+//!
+//! # Limits
+//!
+//! pgwire 0.42 has no configurable maximum message length: it caps each frontend message
+//! type itself (Query, Parse and Bind at 1 GiB, startup packets at 10 000 bytes) and closes
+//! the connection on a longer one. Query cancellation (CancelRequest) is not wired yet: a
+//! cancel request is accepted and ignored.
+
+mod values;
+
+use std::collections::HashMap;
+use std::fmt::Debug;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::{BufMut, BytesMut};
+use futures::{stream, Sink, SinkExt};
+use pgwire::api::auth::{
+    finish_authentication, protocol_negotiation, save_startup_parameters_to_metadata,
+    ServerParameterProvider, StartupHandler,
+};
+use pgwire::api::portal::{Format, Portal};
+use pgwire::api::query::{
+    send_execution_response, send_query_response, send_ready_for_query, ExtendedQueryHandler,
+    SimpleQueryHandler,
+};
+use pgwire::api::results::{FieldFormat, FieldInfo, QueryResponse, Response, Tag};
+use pgwire::api::stmt::QueryParser;
+use pgwire::api::store::{Entry, PortalStore};
+use pgwire::api::{
+    ClientInfo, ClientPortalStore, PgWireConnectionState, PgWireServerHandlers,
+    PidSecretKeyGenerator, RandomPidSecretKeyGenerator, Type, DEFAULT_NAME,
+    METADATA_APPLICATION_NAME, METADATA_DATABASE, METADATA_USER,
+};
+use pgwire::error::{ErrorInfo, PgWireError, PgWireResult, SEVERITY_ERROR, SEVERITY_FATAL};
+use pgwire::messages::data::{DataRow, NoData, ParameterDescription, RowDescription};
+use pgwire::messages::extendedquery::{
+    Bind, BindComplete, Describe, Sync as PgSync, TARGET_TYPE_BYTE_PORTAL,
+    TARGET_TYPE_BYTE_STATEMENT,
+};
+use pgwire::messages::response::{EmptyQueryResponse, TransactionStatus};
+use pgwire::messages::simplequery::Query;
+use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
+use tessera_encoding::Datum;
+use tokio::net::TcpListener;
+use tokio::sync::Mutex;
+use tokio::task::JoinSet;
+use tracing::{debug, info, warn};
+
+use crate::error::{SqlError, SqlResult, SqlState};
+use crate::session::{Column, Output, Prepared, Session, SqlNode, TxnState};
+use crate::types::SqlType;
+
+/// The database a connection uses when its startup packet names none.
+pub const DEFAULT_DATABASE: &str = "defaultdb";
+/// The user a connection runs as when its startup packet names none.
+pub const DEFAULT_USER: &str = "root";
+
+/// Serves the Postgres protocol on `listener` until `shutdown` completes: accepts
+/// connections, runs each on its own task, and on shutdown stops accepting and ends every
+/// open connection (their sessions, and any transaction still open in them, are dropped).
+pub async fn serve<F: Future>(node: Arc<SqlNode>, listener: TcpListener, shutdown: F) {
+    let shared = Arc::new(Shared {
+        node,
+        pids: RandomPidSecretKeyGenerator::default(),
+    });
+    let mut connections = JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            accepted = listener.accept() => match accepted {
+                Ok((socket, peer)) => {
+                    let handlers = ConnectionHandlers(Arc::new(Connection::new(Arc::clone(&shared))));
+                    connections.spawn(async move {
+                        debug!(%peer, "connection accepted");
+                        match pgwire::tokio::process_socket(socket, None, handlers).await {
+                            Ok(()) => debug!(%peer, "connection closed"),
+                            Err(e) => debug!(%peer, error = %e, "connection ended with an error"),
+                        }
+                    });
+                }
+                Err(e) => {
+                    // Out of file descriptors and friends: wait a moment rather than spin.
+                    warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+        }
+    }
+    drop(listener);
+    let open = connections.len();
+    connections.shutdown().await;
+    info!(closed_connections = open, "SQL server stopped");
+}
+
+/// What every connection of one server shares.
+struct Shared {
+    node: Arc<SqlNode>,
+    pids: RandomPidSecretKeyGenerator,
+}
+
+/// The session of one connection: `None` until startup has opened it.
+type SessionSlot = Arc<Mutex<Option<Session>>>;
+
+/// One client connection's handler state.
+struct Connection {
+    shared: Arc<Shared>,
+    session: SessionSlot,
+    parser: Arc<StatementParser>,
+}
+
+/// The pgwire handler set of one connection (pgwire asks for each role separately).
+struct ConnectionHandlers(Arc<Connection>);
+
+impl PgWireServerHandlers for ConnectionHandlers {
+    fn simple_query_handler(&self) -> Arc<impl SimpleQueryHandler> {
+        Arc::clone(&self.0)
+    }
+
+    fn extended_query_handler(&self) -> Arc<impl ExtendedQueryHandler> {
+        Arc::clone(&self.0)
+    }
+
+    fn startup_handler(&self) -> Arc<impl StartupHandler> {
+        Arc::clone(&self.0)
+    }
+}
+
+impl Connection {
+    fn new(shared: Arc<Shared>) -> Self {
+        let session: SessionSlot = Arc::new(Mutex::new(None));
+        let parser = Arc::new(StatementParser {
+            session: Arc::clone(&session),
+        });
+        Connection {
+            shared,
+            session,
+            parser,
+        }
+    }
+
+    /// The ReadyForQuery status of the session.
+    async fn transaction_status(&self) -> TransactionStatus {
+        match self.session.lock().await.as_ref().map(Session::txn_state) {
+            Some(TxnState::InTransaction) => TransactionStatus::Transaction,
+            Some(TxnState::Failed) => TransactionStatus::Error,
+            Some(TxnState::Idle) | None => TransactionStatus::Idle,
+        }
+    }
+}
+
+/// The error pgwire raises when a message needs a session before startup opened one (pgwire's
+/// state machine should make this unreachable).
+fn no_session() -> PgWireError {
+    user_error(SqlError::new(
+        SqlState::PROTOCOL_VIOLATION,
+        "no session: startup has not completed",
+    ))
+}
+
+/// The ErrorResponse fields of a SQL error.
+fn error_info(e: &SqlError, severity: &str) -> ErrorInfo {
+    let mut info = ErrorInfo::new(
+        severity.to_owned(),
+        e.state.code().to_owned(),
+        e.message.clone(),
+    );
+    info.position = e.position.map(|p| p.to_string());
+    info
+}
+
+/// A SQL error as a pgwire error: pgwire sends it as an ErrorResponse (and, in the extended
+/// protocol, discards messages until Sync).
+fn user_error(e: SqlError) -> PgWireError {
+    PgWireError::UserError(Box::new(error_info(&e, SEVERITY_ERROR)))
+}
+
+fn protocol_violation(message: String) -> PgWireError {
+    user_error(SqlError::new(SqlState::PROTOCOL_VIOLATION, message))
+}
+
+// ---------------------------------------------------------------------------------------
+// Startup
+// ---------------------------------------------------------------------------------------
+
+/// The ParameterStatus values sent at startup.
+struct StartupParameters(Vec<(String, String)>);
+
+impl ServerParameterProvider for StartupParameters {
+    fn server_parameters<C>(&self, _client: &C) -> Option<HashMap<String, String>>
+    where
+        C: ClientInfo,
+    {
+        Some(self.0.iter().cloned().collect())
+    }
+}
+
+#[async_trait]
+impl StartupHandler for Connection {
+    async fn on_startup<C>(
+        &self,
+        client: &mut C,
+        message: PgWireFrontendMessage,
+    ) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let PgWireFrontendMessage::Startup(startup) = message else {
+            // The insecure mode asks for no password, so nothing else may come now.
+            return Err(PgWireError::NoAuthenticationInProgress);
+        };
+        protocol_negotiation(client, &startup).await?;
+        save_startup_parameters_to_metadata(client, &startup);
+        let param = |key: &str, default: &str| {
+            client
+                .metadata()
+                .get(key)
+                .filter(|v| !v.is_empty())
+                .cloned()
+                .unwrap_or_else(|| default.to_owned())
+        };
+        let user = param(METADATA_USER, DEFAULT_USER);
+        let database = param(METADATA_DATABASE, DEFAULT_DATABASE);
+        let application_name = param(METADATA_APPLICATION_NAME, "");
+        let session = self
+            .shared
+            .node
+            .session(&database, &user)
+            .await
+            .map_err(|e| PgWireError::UserError(Box::new(error_info(&e, SEVERITY_FATAL))))?;
+        let mut parameters: Vec<(String, String)> = session
+            .startup_parameters()
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect();
+        for (k, v) in &mut parameters {
+            if k == "application_name" {
+                v.clone_from(&application_name);
+            }
+        }
+        *self.session.lock().await = Some(session);
+        let (pid, secret_key) = self.shared.pids.generate(&*client);
+        client.set_pid_and_secret_key(pid, secret_key);
+        // AuthenticationOk, ParameterStatus × n, BackendKeyData, ReadyForQuery('I').
+        finish_authentication(client, &StartupParameters(parameters)).await?;
+        info!(peer = %client.socket_addr(), %user, %database, "session opened");
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Results
+// ---------------------------------------------------------------------------------------
+
+/// Whether result column `idx` goes in binary. The number of codes was checked at Bind.
+fn is_binary(format: &Format, idx: usize) -> bool {
+    match format {
+        Format::UnifiedText => false,
+        Format::UnifiedBinary => true,
+        Format::Individual(codes) => codes.get(idx) == Some(&1),
+    }
+}
+
+/// The pgwire type of a SQL type.
+fn pg_type(ty: &SqlType) -> Type {
+    Type::from_oid(ty.oid()).unwrap_or(Type::UNKNOWN)
+}
+
+/// `pg_type.typlen` of a type (-1: variable length).
+fn type_size(ty: &SqlType) -> i16 {
+    match ty {
+        SqlType::Bool => 1,
+        SqlType::Int2 => 2,
+        SqlType::Int4 | SqlType::Float4 | SqlType::Date => 4,
+        SqlType::Int8 | SqlType::Float8 | SqlType::Timestamp | SqlType::TimestampTz => 8,
+        SqlType::Uuid => 16,
+        SqlType::Unknown => -2,
+        SqlType::Numeric | SqlType::Text | SqlType::Varchar(_) | SqlType::Bytea => -1,
+    }
+}
+
+/// The RowDescription fields of result columns.
+fn fields(columns: &[Column], format: &Format) -> Vec<FieldInfo> {
+    columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let ff = if is_binary(format, i) {
+                FieldFormat::Binary
+            } else {
+                FieldFormat::Text
+            };
+            let typmod = match c.ty {
+                SqlType::Varchar(Some(n)) => i32::try_from(n).map_or(-1, |n| n.saturating_add(4)),
+                _ => -1,
+            };
+            FieldInfo::new(c.name.clone(), None, None, pg_type(&c.ty), ff)
+                .with_type_size(type_size(&c.ty))
+                .with_type_modifier(typmod)
+        })
+        .collect()
+}
+
+/// Encodes rows as DataRow messages, each value in its column's format.
+fn encode_rows(
+    columns: &[Column],
+    format: &Format,
+    rows: Vec<Vec<Datum>>,
+) -> SqlResult<Vec<DataRow>> {
+    let too_large = || SqlError::new(SqlState::PROGRAM_LIMIT_EXCEEDED, "row is too large to send");
+    rows.into_iter()
+        .map(|row| {
+            if row.len() != columns.len() {
+                return Err(SqlError::internal(format!(
+                    "row has {} values for {} columns",
+                    row.len(),
+                    columns.len()
+                )));
+            }
+            let mut buf = BytesMut::with_capacity(16 * row.len());
+            for (i, (d, col)) in row.iter().zip(columns).enumerate() {
+                if matches!(d, Datum::Null) {
+                    buf.put_i32(-1);
+                    continue;
+                }
+                let len_at = buf.len();
+                buf.put_i32(0);
+                if is_binary(format, i) {
+                    values::encode_binary(d, &col.ty, &mut buf)?;
+                } else {
+                    values::encode_text(d, &col.ty, &mut buf);
+                }
+                let len = i32::try_from(buf.len() - len_at - 4).map_err(|_| too_large())?;
+                buf[len_at..len_at + 4].copy_from_slice(&len.to_be_bytes());
+            }
+            let count = i16::try_from(row.len()).map_err(|_| too_large())?;
+            Ok(DataRow::new(buf, count))
+        })
+        .collect()
+}
+
+/// The pgwire response for a statement's output, rows encoded in `format`.
+fn output_response(out: Output, format: &Format) -> SqlResult<Response> {
+    Ok(match out {
+        Output::Empty => Response::EmptyQuery,
+        Output::Command { tag } => Response::Execution(Tag::new(&tag)),
+        Output::Rows { columns, rows } => {
+            let rows = encode_rows(&columns, format, rows)?;
+            let schema = Arc::new(fields(&columns, format));
+            Response::Query(QueryResponse::new(
+                schema,
+                stream::iter(rows.into_iter().map(Ok)),
+            ))
+        }
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// Simple query
+// ---------------------------------------------------------------------------------------
+
+#[async_trait]
+impl SimpleQueryHandler for Connection {
+    /// pgwire's default, except that the ReadyForQuery status comes from the session.
+    async fn on_query<C>(&self, client: &mut C, query: Query) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        if !matches!(client.state(), PgWireConnectionState::ReadyForQuery) {
+            return Err(PgWireError::NotReadyForQuery);
+        }
+        client.set_state(PgWireConnectionState::QueryInProgress);
+        let responses = SimpleQueryHandler::do_query(self, client, &query.query).await;
+        client.set_state(PgWireConnectionState::ReadyForQuery);
+        for response in responses? {
+            match response {
+                Response::EmptyQuery => {
+                    client
+                        .feed(PgWireBackendMessage::EmptyQueryResponse(
+                            EmptyQueryResponse::new(),
+                        ))
+                        .await?;
+                }
+                Response::Query(results) => send_query_response(client, results, true).await?,
+                Response::Execution(tag)
+                | Response::TransactionStart(tag)
+                | Response::TransactionEnd(tag) => {
+                    send_execution_response(client, tag).await?;
+                }
+                Response::Error(e) => {
+                    client
+                        .feed(PgWireBackendMessage::ErrorResponse((*e).into()))
+                        .await?
+                }
+                Response::CopyIn(_) | Response::CopyOut(_) | Response::CopyBoth(_) => {
+                    let e = SqlError::unsupported("COPY");
+                    client
+                        .feed(PgWireBackendMessage::ErrorResponse(
+                            error_info(&e, SEVERITY_ERROR).into(),
+                        ))
+                        .await?;
+                }
+            }
+        }
+        let status = self.transaction_status().await;
+        client.set_transaction_status(status);
+        send_ready_for_query(client, status).await
+    }
+
+    async fn do_query<C>(&self, _client: &mut C, query: &str) -> PgWireResult<Vec<Response>>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let results = {
+            let mut guard = self.session.lock().await;
+            let session = guard.as_mut().ok_or_else(no_session)?;
+            session.simple_query(query).await
+        };
+        Ok(results
+            .into_iter()
+            .map(|r| {
+                r.and_then(|out| output_response(out, &Format::UnifiedText))
+                    .unwrap_or_else(|e| Response::Error(Box::new(error_info(&e, SEVERITY_ERROR))))
+            })
+            .collect())
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Extended query
+// ---------------------------------------------------------------------------------------
+
+/// Parses and describes statements for Parse, through the connection's session.
+struct StatementParser {
+    session: SessionSlot,
+}
+
+#[async_trait]
+impl QueryParser for StatementParser {
+    type Statement = Prepared;
+
+    async fn parse_sql<C>(
+        &self,
+        _client: &C,
+        sql: &str,
+        types: &[Option<Type>],
+    ) -> PgWireResult<Option<Prepared>>
+    where
+        C: ClientInfo + Unpin + Send + Sync,
+    {
+        let declared = types
+            .iter()
+            .map(|t| {
+                t.as_ref()
+                    .map_or(Ok(None), |t| values::sql_type_for_oid(t.oid()))
+            })
+            .collect::<SqlResult<Vec<_>>>()
+            .map_err(user_error)?;
+        // A string of comments parses to no statement: an empty query, as in PostgreSQL.
+        if crate::session::parse(sql).map_err(user_error)?.is_empty() {
+            return Ok(None);
+        }
+        let mut guard = self.session.lock().await;
+        let session = guard.as_mut().ok_or_else(no_session)?;
+        session
+            .prepare(sql, &declared)
+            .await
+            .map(Some)
+            .map_err(user_error)
+    }
+
+    fn get_parameter_types(&self, stmt: &Prepared) -> PgWireResult<Vec<Type>> {
+        Ok(stmt.param_types.iter().map(pg_type).collect())
+    }
+
+    fn get_result_schema(
+        &self,
+        stmt: &Prepared,
+        format: Option<&Format>,
+    ) -> PgWireResult<Vec<FieldInfo>> {
+        Ok(fields(
+            &stmt.columns,
+            format.unwrap_or(&Format::UnifiedText),
+        ))
+    }
+}
+
+/// Checks a format-code list against the number of values it describes: PostgreSQL allows
+/// none (all text), one (for all) or one per value, each 0 (text) or 1 (binary).
+fn check_formats(codes: &[i16], count: usize, what: &str, of: &str) -> PgWireResult<()> {
+    if codes.len() > 1 && codes.len() != count {
+        return Err(protocol_violation(format!(
+            "bind message has {} {what} formats but {count} {of}",
+            codes.len()
+        )));
+    }
+    if let Some(bad) = codes.iter().find(|c| !matches!(c, 0 | 1)) {
+        return Err(user_error(SqlError::new(
+            SqlState::INVALID_PARAMETER_VALUE,
+            format!("unsupported format code: {bad}"),
+        )));
+    }
+    Ok(())
+}
+
+/// Decodes the parameters of a Bind for a prepared statement.
+fn bind_params(
+    prepared: &Prepared,
+    format: &Format,
+    params: &[Option<bytes::Bytes>],
+) -> SqlResult<Vec<Datum>> {
+    params
+        .iter()
+        .zip(&prepared.param_types)
+        .enumerate()
+        .map(|(i, (value, ty))| {
+            values::decode_param(value.as_deref(), is_binary(format, i), ty).map_err(|mut e| {
+                e.message = format!("{} (bind parameter ${})", e.message, i + 1);
+                e
+            })
+        })
+        .collect()
+}
+
+/// Sends RowDescription for `fields`, or NoData when there are none.
+async fn send_row_description<C>(client: &mut C, fields: &[FieldInfo]) -> PgWireResult<()>
+where
+    C: Sink<PgWireBackendMessage> + Unpin + Send,
+    C::Error: Debug,
+    PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+{
+    let message = if fields.is_empty() {
+        PgWireBackendMessage::NoData(NoData::new())
+    } else {
+        PgWireBackendMessage::RowDescription(RowDescription::new(
+            fields.iter().map(Into::into).collect(),
+        ))
+    };
+    client.send(message).await?;
+    Ok(())
+}
+
+#[async_trait]
+impl ExtendedQueryHandler for Connection {
+    type Statement = Prepared;
+    type QueryParser = StatementParser;
+
+    fn query_parser(&self) -> Arc<StatementParser> {
+        Arc::clone(&self.parser)
+    }
+
+    /// pgwire's default, plus the checks PostgreSQL makes at Bind: the parameter count, the
+    /// format-code counts, and every parameter value.
+    async fn on_bind<C>(&self, client: &mut C, message: Bind) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let statement_name = message.statement_name.as_deref().unwrap_or(DEFAULT_NAME);
+        let portal_name = message.portal_name.as_deref().unwrap_or(DEFAULT_NAME);
+        let shown_name = message.statement_name.as_deref().unwrap_or("");
+        let expected = match client.portal_store().get_statement(statement_name) {
+            Some(Entry::Value(stmt)) => stmt.statement.param_types.len(),
+            Some(Entry::Empty) => 0,
+            None => return Err(PgWireError::StatementNotFound(shown_name.to_owned())),
+        };
+        if message.parameters.len() != expected {
+            return Err(protocol_violation(format!(
+                "bind message supplies {} parameters, but prepared statement \"{shown_name}\" requires {expected}",
+                message.parameters.len()
+            )));
+        }
+        check_formats(
+            &message.parameter_format_codes,
+            expected,
+            "parameter",
+            "parameters",
+        )?;
+        match client.portal_store().get_statement(statement_name) {
+            Some(Entry::Value(statement)) => {
+                let columns = statement.statement.columns.len();
+                check_formats(
+                    &message.result_column_format_codes,
+                    columns,
+                    "result",
+                    "result columns",
+                )?;
+                let portal = Portal::try_new(&message, statement)?;
+                bind_params(
+                    &portal.statement.statement,
+                    &portal.parameter_format,
+                    &portal.parameters,
+                )
+                .map_err(user_error)?;
+                client.portal_store().put_portal(Arc::new(portal));
+            }
+            Some(Entry::Empty) => client.portal_store().put_empty_portal(portal_name),
+            None => return Err(PgWireError::StatementNotFound(shown_name.to_owned())),
+        }
+        client
+            .send(PgWireBackendMessage::BindComplete(BindComplete::new()))
+            .await?;
+        Ok(())
+    }
+
+    /// Describe, sending NoData (not an empty RowDescription) for a statement without rows.
+    async fn on_describe<C>(&self, client: &mut C, message: Describe) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let name = message.name.as_deref().unwrap_or(DEFAULT_NAME);
+        let shown_name = message.name.as_deref().unwrap_or("");
+        match message.target_type {
+            TARGET_TYPE_BYTE_STATEMENT => {
+                let (params, fields) = match client.portal_store().get_statement(name) {
+                    Some(Entry::Value(stmt)) => (
+                        stmt.statement
+                            .param_types
+                            .iter()
+                            .map(SqlType::oid)
+                            .collect(),
+                        fields(&stmt.statement.columns, &Format::UnifiedText),
+                    ),
+                    Some(Entry::Empty) => (Vec::new(), Vec::new()),
+                    None => return Err(PgWireError::StatementNotFound(shown_name.to_owned())),
+                };
+                client
+                    .send(PgWireBackendMessage::ParameterDescription(
+                        ParameterDescription::new(params),
+                    ))
+                    .await?;
+                send_row_description(client, &fields).await
+            }
+            TARGET_TYPE_BYTE_PORTAL => {
+                let fields = match client.portal_store().get_portal(name) {
+                    Some(Entry::Value(portal)) => fields(
+                        &portal.statement.statement.columns,
+                        &portal.result_column_format,
+                    ),
+                    Some(Entry::Empty) => Vec::new(),
+                    None => return Err(PgWireError::PortalNotFound(shown_name.to_owned())),
+                };
+                send_row_description(client, &fields).await
+            }
+            other => Err(protocol_violation(format!(
+                "invalid DESCRIBE message subtype {other}"
+            ))),
+        }
+    }
+
+    /// Sync: ReadyForQuery with the session's transaction status.
+    async fn on_sync<C>(&self, client: &mut C, _message: PgSync) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        client.portal_store().rm_portal(DEFAULT_NAME);
+        let status = self.transaction_status().await;
+        client.set_transaction_status(status);
+        send_ready_for_query(client, status).await?;
+        client.flush().await?;
+        Ok(())
+    }
+
+    async fn do_query<C>(
+        &self,
+        _client: &mut C,
+        portal: &Portal<Prepared>,
+        _max_rows: usize,
+    ) -> PgWireResult<Response>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let prepared = &portal.statement.statement;
+        let params = bind_params(prepared, &portal.parameter_format, &portal.parameters)
+            .map_err(user_error)?;
+        let out = {
+            let mut guard = self.session.lock().await;
+            let session = guard.as_mut().ok_or_else(no_session)?;
+            session.execute(prepared, &params).await
+        };
+        out.and_then(|out| output_response(out, &portal.result_column_format))
+            .map_err(user_error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn col(name: &str, ty: SqlType) -> Column {
+        Column {
+            name: name.into(),
+            ty,
+        }
+    }
+
+    #[test]
+    fn rows_encode_in_the_requested_formats() {
+        let columns = [col("a", SqlType::Int4), col("b", SqlType::Text)];
+        let rows = vec![
+            vec![Datum::Int(7), Datum::String("x".into())],
+            vec![Datum::Null, Datum::Null],
+        ];
+        let text = encode_rows(&columns, &Format::UnifiedText, rows.clone()).expect("text encodes");
+        assert_eq!(&text[0].data[..], &[0, 0, 0, 1, b'7', 0, 0, 0, 1, b'x']);
+        assert_eq!(
+            &text[1].data[..],
+            &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]
+        );
+        let mixed =
+            encode_rows(&columns, &Format::Individual(vec![1, 0]), rows).expect("binary encodes");
+        assert_eq!(
+            &mixed[0].data[..],
+            &[0, 0, 0, 4, 0, 0, 0, 7, 0, 0, 0, 1, b'x']
+        );
+    }
+
+    #[test]
+    fn a_row_that_does_not_fit_its_columns_is_an_error() {
+        let columns = [col("a", SqlType::Int4)];
+        let err = encode_rows(&columns, &Format::UnifiedText, vec![vec![]]).map_err(|e| e.state);
+        assert_eq!(err.err(), Some(SqlState::INTERNAL_ERROR));
+        let err = encode_rows(
+            &columns,
+            &Format::UnifiedBinary,
+            vec![vec![Datum::Int(1 << 40)]],
+        )
+        .map_err(|e| e.state);
+        assert_eq!(err.err(), Some(SqlState::NUMERIC_VALUE_OUT_OF_RANGE));
+    }
+
+    #[test]
+    fn format_code_counts_are_checked() {
+        assert!(check_formats(&[], 3, "parameter", "parameters").is_ok());
+        assert!(check_formats(&[1], 3, "parameter", "parameters").is_ok());
+        assert!(check_formats(&[1, 0, 1], 3, "parameter", "parameters").is_ok());
+        assert!(check_formats(&[1, 0], 3, "parameter", "parameters").is_err());
+        assert!(check_formats(&[2], 1, "parameter", "parameters").is_err());
+    }
+}

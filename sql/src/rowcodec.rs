@@ -1,0 +1,99 @@
+//! The keyspace of SQL data and how rows become key-value pairs.
+//!
+//! ```text
+//!   0x01 'n' enc(database)                       → database id (u64 BE)
+//!   0x01 't' u64(db id) enc(schema) enc(name)    → table id (u64 BE)
+//!   0x01 'd' u64(table id)                       → table descriptor (protobuf)
+//!   0x01 'i'                                     → the descriptor id counter
+//!   0x02 u64(table id) u32(index id) key datums  → row: the non-key columns (value codec)
+//! ```
+//!
+//! System keys sort below table data, as DESIGN.md lays out. `enc` is the order-preserving
+//! byte-string encoding; `u64`/`u32` are big-endian. A table's primary index is index 1; its
+//! key is the primary-key columns (or the hidden `rowid` of a table without a primary key),
+//! each with the order-preserving key encoding, so a primary-key range is a key range.
+
+use tessera_api::keys::Key;
+use tessera_encoding::key::{encode_bytes, encode_key_datum, encode_u32, encode_u64};
+use tessera_encoding::{Datum, Direction};
+
+/// The prefix of system (catalog) keys.
+pub const SYSTEM_PREFIX: u8 = 0x01;
+/// The prefix of table data.
+pub const TABLE_PREFIX: u8 = 0x02;
+/// The index id of every table's primary index.
+pub const PRIMARY_INDEX: u32 = 1;
+
+/// The key naming a database.
+pub fn database_key(name: &str) -> Key {
+    let mut k = vec![SYSTEM_PREFIX, b'n'];
+    encode_bytes(&mut k, name.as_bytes(), Direction::Ascending);
+    k
+}
+
+/// The key naming a table.
+pub fn table_name_key(db_id: u64, schema: &str, name: &str) -> Key {
+    let mut k = vec![SYSTEM_PREFIX, b't'];
+    encode_u64(&mut k, db_id, Direction::Ascending);
+    encode_bytes(&mut k, schema.as_bytes(), Direction::Ascending);
+    encode_bytes(&mut k, name.as_bytes(), Direction::Ascending);
+    k
+}
+
+/// The prefix of every table name in a database.
+pub fn table_names_prefix(db_id: u64) -> Key {
+    let mut k = vec![SYSTEM_PREFIX, b't'];
+    encode_u64(&mut k, db_id, Direction::Ascending);
+    k
+}
+
+/// The key of a table descriptor.
+pub fn descriptor_key(id: u64) -> Key {
+    let mut k = vec![SYSTEM_PREFIX, b'd'];
+    encode_u64(&mut k, id, Direction::Ascending);
+    k
+}
+
+/// The key of the descriptor id counter.
+pub fn id_counter_key() -> Key {
+    vec![SYSTEM_PREFIX, b'i']
+}
+
+/// The prefix of an index of a table.
+pub fn index_prefix(table_id: u64, index_id: u32) -> Key {
+    let mut k = vec![TABLE_PREFIX];
+    encode_u64(&mut k, table_id, Direction::Ascending);
+    encode_u32(&mut k, index_id, Direction::Ascending);
+    k
+}
+
+/// The prefix of all of a table's data.
+pub fn table_prefix(table_id: u64) -> Key {
+    let mut k = vec![TABLE_PREFIX];
+    encode_u64(&mut k, table_id, Direction::Ascending);
+    k
+}
+
+/// The primary-index key of a row with the given key column values.
+pub fn row_key(table_id: u64, key: &[Datum]) -> Key {
+    let mut k = index_prefix(table_id, PRIMARY_INDEX);
+    for d in key {
+        encode_key_datum(&mut k, d, Direction::Ascending);
+    }
+    k
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn system_keys_sort_below_table_data_and_rows_sort_by_key() {
+        assert!(descriptor_key(u64::MAX) < index_prefix(0, 0));
+        assert!(row_key(7, &[Datum::Int(-5)]) < row_key(7, &[Datum::Int(3)]));
+        assert!(row_key(7, &[Datum::Null]) < row_key(7, &[Datum::Int(i64::MIN)]));
+        assert!(
+            row_key(7, &[Datum::Int(i64::MAX)]) < tessera_api::keys::prefix_end(&table_prefix(7))
+        );
+    }
+}

@@ -1,0 +1,397 @@
+//! Sessions: one per client connection, with the transaction state machine PostgreSQL
+//! clients expect.
+//!
+//! ```text
+//!   Idle ──BEGIN──► InTransaction ──COMMIT/ROLLBACK──► Idle
+//!    │                  │ error
+//!    │                  ▼
+//!    │               Failed ──ROLLBACK (or COMMIT, which rolls back)──► Idle
+//!    └─ any other statement: its own transaction, committed at once, retried by the
+//!       server on a retryable error (40001) up to AUTO_RETRY_ATTEMPTS times
+//! ```
+//!
+//! In `Failed`, every statement but ROLLBACK/COMMIT fails with 25P02, as in PostgreSQL.
+
+use std::sync::Arc;
+
+use sqlparser::ast::Statement;
+use sqlparser::dialect::PostgreSqlDialect;
+use sqlparser::parser::Parser;
+use tessera_encoding::Datum;
+use tessera_txn::{Db, Txn};
+
+use crate::catalog::Catalog;
+use crate::error::{SqlError, SqlResult, SqlState};
+use crate::types::SqlType;
+
+/// How many times a statement outside BEGIN is retried on a serialization failure.
+pub const AUTO_RETRY_ATTEMPTS: u32 = 20;
+
+/// The SQL node: what every session of one process shares.
+pub struct SqlNode {
+    pub(crate) db: Db,
+    pub(crate) catalog: Catalog,
+    /// The last `rowid` handed out (for tables without a primary key).
+    last_rowid: std::sync::atomic::AtomicI64,
+}
+
+impl SqlNode {
+    /// Starts the SQL layer over `db`, creating the system databases (`defaultdb`,
+    /// `postgres`) and the `public` schemas on first start.
+    pub async fn start(db: Db) -> SqlResult<Arc<SqlNode>> {
+        let catalog = Catalog::new();
+        let node = Arc::new(SqlNode {
+            db,
+            catalog,
+            last_rowid: std::sync::atomic::AtomicI64::new(0),
+        });
+        node.catalog.bootstrap(&node.db).await?;
+        Ok(node)
+    }
+
+    /// A new unique row id: the node's clock in microseconds, strictly increasing within the
+    /// process (so ids are unique across restarts while the clock does not go back by more
+    /// than the time the node was down). Unique per node only: node ids join it with
+    /// replication.
+    pub(crate) fn next_rowid(&self) -> i64 {
+        use std::sync::atomic::Ordering;
+        let now = i64::try_from(self.db.clock().now().wall / 1_000).unwrap_or(i64::MAX);
+        let mut last = self.last_rowid.load(Ordering::SeqCst);
+        loop {
+            let next = now.max(last + 1);
+            match self
+                .last_rowid
+                .compare_exchange(last, next, Ordering::SeqCst, Ordering::SeqCst)
+            {
+                Ok(_) => return next,
+                Err(actual) => last = actual,
+            }
+        }
+    }
+
+    /// A new session connected to `database` as `user`; 3D000 if the database does not exist.
+    pub async fn session(self: &Arc<Self>, database: &str, user: &str) -> SqlResult<Session> {
+        let mut txn = self.db.begin("connect");
+        let exists = self.catalog.database_exists(&mut txn, database).await;
+        txn.commit().await.ok();
+        if !exists? {
+            return Err(SqlError::new(
+                SqlState::INVALID_CATALOG_NAME,
+                format!("database \"{database}\" does not exist"),
+            ));
+        }
+        Ok(Session {
+            node: Arc::clone(self),
+            database: database.to_string(),
+            user: user.to_string(),
+            txn: None,
+            failed: false,
+        })
+    }
+}
+
+/// A result column.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Column {
+    /// The column name the client sees.
+    pub name: String,
+    /// Its type.
+    pub ty: SqlType,
+}
+
+/// The result of one statement.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Output {
+    /// A row set (SELECT, RETURNING, SHOW).
+    Rows {
+        /// The columns.
+        columns: Vec<Column>,
+        /// The rows, each with one datum per column.
+        rows: Vec<Vec<Datum>>,
+    },
+    /// A command: the tag PostgreSQL sends in CommandComplete (`INSERT 0 3`, `CREATE TABLE`).
+    Command {
+        /// The tag.
+        tag: String,
+    },
+    /// An empty query string.
+    Empty,
+}
+
+/// A parsed and described statement (extended protocol).
+#[derive(Clone, Debug)]
+pub struct Prepared {
+    /// The statement.
+    pub statement: Statement,
+    /// The type of each `$n` parameter.
+    pub param_types: Vec<SqlType>,
+    /// The columns of its result (empty for a command).
+    pub columns: Vec<Column>,
+}
+
+/// The transaction status a session reports in ReadyForQuery.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TxnState {
+    /// No transaction open ('I').
+    Idle,
+    /// Inside BEGIN … ('T').
+    InTransaction,
+    /// Inside a transaction that failed ('E').
+    Failed,
+}
+
+/// One client's session.
+pub struct Session {
+    node: Arc<SqlNode>,
+    database: String,
+    user: String,
+    /// The explicit transaction, between BEGIN and COMMIT/ROLLBACK.
+    txn: Option<Txn>,
+    /// Whether the explicit transaction failed.
+    failed: bool,
+}
+
+/// Parses a statement string (PostgreSQL dialect). A syntax error is 42601 with the 1-based
+/// position of the offending token when sqlparser reports one.
+pub fn parse(sql: &str) -> SqlResult<Vec<Statement>> {
+    Parser::parse_sql(&PostgreSqlDialect {}, sql).map_err(|e| {
+        let msg = e.to_string();
+        let position = position_of(sql, &msg);
+        SqlError {
+            state: SqlState::SYNTAX_ERROR,
+            message: msg.trim_start_matches("sql parser error: ").to_string(),
+            position,
+        }
+    })
+}
+
+/// sqlparser reports "at Line: L, Column: C"; turn it into a character offset.
+fn position_of(sql: &str, msg: &str) -> Option<usize> {
+    let line: usize = msg
+        .split("Line: ")
+        .nth(1)?
+        .split(',')
+        .next()?
+        .trim()
+        .parse()
+        .ok()?;
+    let col: usize = msg
+        .split("Column: ")
+        .nth(1)?
+        .split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()?;
+    let before: usize = sql
+        .split('\n')
+        .take(line.saturating_sub(1))
+        .map(|l| l.chars().count() + 1)
+        .sum();
+    Some(before + col)
+}
+
+impl Session {
+    /// The database the session is connected to.
+    pub fn database(&self) -> &str {
+        &self.database
+    }
+
+    /// The user.
+    pub fn user(&self) -> &str {
+        &self.user
+    }
+
+    /// The transaction status for ReadyForQuery.
+    pub fn txn_state(&self) -> TxnState {
+        match (&self.txn, self.failed) {
+            (None, _) => TxnState::Idle,
+            (Some(_), false) => TxnState::InTransaction,
+            (Some(_), true) => TxnState::Failed,
+        }
+    }
+
+    /// The ParameterStatus values sent at startup.
+    pub fn startup_parameters(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("server_version", "15.0.0".into()),
+            ("server_encoding", "UTF8".into()),
+            ("client_encoding", "UTF8".into()),
+            ("DateStyle", "ISO, MDY".into()),
+            ("IntervalStyle", "postgres".into()),
+            ("integer_datetimes", "on".into()),
+            ("standard_conforming_strings", "on".into()),
+            ("TimeZone", "UTC".into()),
+            ("application_name", String::new()),
+            ("is_superuser", "on".into()),
+            ("session_authorization", self.user.clone()),
+        ]
+    }
+
+    /// Runs a simple-query string: every statement in order, stopping at the first error
+    /// (whose result is the last element).
+    pub async fn simple_query(&mut self, sql: &str) -> Vec<SqlResult<Output>> {
+        let statements = match parse(sql) {
+            Ok(s) => s,
+            Err(e) => {
+                self.fail_txn();
+                return vec![Err(e)];
+            }
+        };
+        if statements.is_empty() {
+            return vec![Ok(Output::Empty)];
+        }
+        let mut out = Vec::with_capacity(statements.len());
+        for stmt in statements {
+            let res = self.execute_statement(&stmt, &[]).await;
+            let failed = res.is_err();
+            out.push(res);
+            if failed {
+                break;
+            }
+        }
+        out
+    }
+
+    /// Parses and describes one statement for the extended protocol. `param_types` are the
+    /// types the client declared (`None`: let the server infer).
+    pub async fn prepare(
+        &mut self,
+        sql: &str,
+        param_types: &[Option<SqlType>],
+    ) -> SqlResult<Prepared> {
+        let mut statements = parse(sql)?;
+        if statements.len() > 1 {
+            return Err(SqlError::new(
+                SqlState::SYNTAX_ERROR,
+                "cannot insert multiple commands into a prepared statement",
+            ));
+        }
+        let Some(statement) = statements.pop() else {
+            return Ok(Prepared {
+                statement: Statement::Commit {
+                    chain: false,
+                    end: false,
+                    modifier: None,
+                },
+                param_types: Vec::new(),
+                columns: Vec::new(),
+            });
+        };
+        let (param_types, columns) = self.describe(&statement, param_types).await?;
+        Ok(Prepared {
+            statement,
+            param_types,
+            columns,
+        })
+    }
+
+    /// Executes a prepared statement with its parameters bound.
+    pub async fn execute(&mut self, prepared: &Prepared, params: &[Datum]) -> SqlResult<Output> {
+        self.execute_statement(&prepared.statement, params).await
+    }
+
+    fn fail_txn(&mut self) {
+        if self.txn.is_some() {
+            self.failed = true;
+        }
+    }
+
+    /// Describes a statement's parameters and result columns.
+    async fn describe(
+        &mut self,
+        stmt: &Statement,
+        declared: &[Option<SqlType>],
+    ) -> SqlResult<(Vec<SqlType>, Vec<Column>)> {
+        let node = Arc::clone(&self.node);
+        let mut txn = node.db.begin("describe");
+        let res = crate::exec::describe(&node, &mut txn, &self.database, stmt, declared).await;
+        txn.commit().await.ok();
+        res
+    }
+
+    async fn execute_statement(&mut self, stmt: &Statement, params: &[Datum]) -> SqlResult<Output> {
+        use sqlparser::ast::Statement as S;
+        match stmt {
+            S::StartTransaction { .. } => {
+                if self.txn.is_some() {
+                    // PostgreSQL warns and stays in the transaction.
+                    return Ok(Output::Command {
+                        tag: "BEGIN".into(),
+                    });
+                }
+                self.txn = Some(self.node.db.begin("sql"));
+                self.failed = false;
+                return Ok(Output::Command {
+                    tag: "BEGIN".into(),
+                });
+            }
+            S::Commit { .. } => {
+                let Some(mut txn) = self.txn.take() else {
+                    return Ok(Output::Command {
+                        tag: "COMMIT".into(),
+                    });
+                };
+                if std::mem::take(&mut self.failed) {
+                    txn.rollback().await.ok();
+                    return Ok(Output::Command {
+                        tag: "ROLLBACK".into(),
+                    });
+                }
+                return match txn.commit().await {
+                    Ok(()) => Ok(Output::Command {
+                        tag: "COMMIT".into(),
+                    }),
+                    Err(e) => Err(e.into()),
+                };
+            }
+            S::Rollback { .. } => {
+                self.failed = false;
+                if let Some(mut txn) = self.txn.take() {
+                    txn.rollback().await.ok();
+                }
+                return Ok(Output::Command {
+                    tag: "ROLLBACK".into(),
+                });
+            }
+            _ => {}
+        }
+        if self.failed {
+            return Err(SqlError::new(
+                SqlState::IN_FAILED_SQL_TRANSACTION,
+                "current transaction is aborted, commands ignored until end of transaction block",
+            ));
+        }
+        let node = Arc::clone(&self.node);
+        if let Some(txn) = self.txn.as_mut() {
+            let res = crate::exec::execute(&node, txn, &self.database, stmt, params).await;
+            if res.is_err() {
+                self.failed = true;
+            }
+            return res;
+        }
+        // An implicit transaction, retried on serialization failures.
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mut txn = node.db.begin("sql");
+            let res =
+                match crate::exec::execute(&node, &mut txn, &self.database, stmt, params).await {
+                    Ok(out) => txn.commit().await.map(|()| out).map_err(SqlError::from),
+                    Err(e) => Err(e),
+                };
+            match res {
+                Err(e)
+                    if e.state == SqlState::SERIALIZATION_FAILURE
+                        && attempt < AUTO_RETRY_ATTEMPTS =>
+                {
+                    txn.rollback().await.ok();
+                }
+                Err(e) => {
+                    txn.rollback().await.ok();
+                    return Err(e);
+                }
+                Ok(out) => return Ok(out),
+            }
+        }
+    }
+}

@@ -1,0 +1,193 @@
+//! The session state machine and basic statements, driven directly (no wire protocol).
+
+use std::sync::Arc;
+
+use tessera_encoding::Datum;
+use tessera_hlc::HybridClock;
+use tessera_kv::{LocalSender, Store};
+use tessera_sql::{Output, Session, SqlNode, SqlState, TxnState};
+use tessera_storage::MemoryEngine;
+use tessera_txn::Db;
+
+async fn session() -> Session {
+    let clock = Arc::new(HybridClock::default());
+    let store = Store::new(Arc::new(MemoryEngine::new()), clock.clone(), &[]).expect("store");
+    let db = Db::new(Arc::new(LocalSender::new(Arc::new(store))), clock, 1);
+    let node = SqlNode::start(db).await.expect("start");
+    node.session("defaultdb", "root").await.expect("session")
+}
+
+async fn rows(s: &mut Session, sql: &str) -> Vec<Vec<Datum>> {
+    match s.simple_query(sql).await.pop() {
+        Some(Ok(Output::Rows { rows, .. })) => rows,
+        other => panic!("{sql}: {other:?}"),
+    }
+}
+
+async fn ok(s: &mut Session, sql: &str) -> String {
+    match s.simple_query(sql).await.pop() {
+        Some(Ok(Output::Command { tag })) => tag,
+        other => panic!("{sql}: {other:?}"),
+    }
+}
+
+async fn err(s: &mut Session, sql: &str) -> SqlState {
+    match s.simple_query(sql).await.pop() {
+        Some(Err(e)) => e.state,
+        other => panic!("{sql}: expected an error, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn create_insert_select_update_delete() {
+    let mut s = session().await;
+    assert_eq!(
+        ok(
+            &mut s,
+            "CREATE TABLE t (id INT PRIMARY KEY, name TEXT NOT NULL, score FLOAT8)"
+        )
+        .await,
+        "CREATE TABLE"
+    );
+    assert_eq!(
+        ok(
+            &mut s,
+            "INSERT INTO t VALUES (2, 'b', 1.5), (1, 'a', NULL), (3, 'c', 2.5)"
+        )
+        .await,
+        "INSERT 0 3"
+    );
+    assert_eq!(
+        rows(
+            &mut s,
+            "SELECT id, name FROM t WHERE id >= 2 ORDER BY id DESC"
+        )
+        .await,
+        vec![
+            vec![Datum::Int(3), Datum::String("c".into())],
+            vec![Datum::Int(2), Datum::String("b".into())]
+        ]
+    );
+    assert_eq!(
+        rows(&mut s, "SELECT count(*), sum(id), avg(id) FROM t").await[0][..2],
+        [Datum::Int(3), Datum::Int(6)]
+    );
+    assert_eq!(
+        ok(
+            &mut s,
+            "UPDATE t SET score = score * 2 WHERE score IS NOT NULL"
+        )
+        .await,
+        "UPDATE 2"
+    );
+    assert_eq!(
+        rows(&mut s, "SELECT score FROM t WHERE id = 3").await,
+        vec![vec![Datum::Float(5.0)]]
+    );
+    assert_eq!(ok(&mut s, "DELETE FROM t WHERE id = 1").await, "DELETE 1");
+    assert_eq!(
+        rows(&mut s, "SELECT id FROM t ORDER BY 1").await,
+        vec![vec![Datum::Int(2)], vec![Datum::Int(3)]]
+    );
+}
+
+#[tokio::test]
+async fn errors_carry_sqlstates_and_change_nothing() {
+    let mut s = session().await;
+    ok(
+        &mut s,
+        "CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(3) NOT NULL)",
+    )
+    .await;
+    ok(&mut s, "INSERT INTO t VALUES (1, 'a')").await;
+    assert_eq!(err(&mut s, "SELEC 1").await, SqlState::SYNTAX_ERROR);
+    assert_eq!(
+        err(&mut s, "SELECT * FROM nope").await,
+        SqlState::UNDEFINED_TABLE
+    );
+    assert_eq!(
+        err(&mut s, "SELECT nope FROM t").await,
+        SqlState::UNDEFINED_COLUMN
+    );
+    assert_eq!(
+        err(&mut s, "INSERT INTO t VALUES (1, 'b')").await,
+        SqlState::UNIQUE_VIOLATION
+    );
+    assert_eq!(
+        err(&mut s, "INSERT INTO t VALUES (2, NULL)").await,
+        SqlState::NOT_NULL_VIOLATION
+    );
+    assert_eq!(
+        err(&mut s, "INSERT INTO t VALUES (2, 'toolong')").await,
+        SqlState::STRING_DATA_RIGHT_TRUNCATION
+    );
+    assert_eq!(
+        err(&mut s, "INSERT INTO t VALUES ('x', 'a')").await,
+        SqlState::INVALID_TEXT_REPRESENTATION
+    );
+    assert_eq!(
+        err(&mut s, "SELECT 1 / 0").await,
+        SqlState::DIVISION_BY_ZERO
+    );
+    assert_eq!(
+        err(&mut s, "SELECT 2147483647 + 1").await,
+        SqlState::NUMERIC_VALUE_OUT_OF_RANGE
+    );
+    assert_eq!(
+        err(&mut s, "SELECT id FROM t WHERE v").await,
+        SqlState::DATATYPE_MISMATCH
+    );
+    assert_eq!(
+        err(&mut s, "SELECT v, count(*) FROM t").await,
+        SqlState::GROUPING_ERROR
+    );
+    assert_eq!(
+        rows(&mut s, "SELECT id, v FROM t").await,
+        vec![vec![Datum::Int(1), Datum::String("a".into())]]
+    );
+}
+
+#[tokio::test]
+async fn a_failed_transaction_refuses_statements_until_rollback() {
+    let mut s = session().await;
+    ok(&mut s, "CREATE TABLE t (id INT PRIMARY KEY)").await;
+    assert_eq!(ok(&mut s, "BEGIN").await, "BEGIN");
+    assert_eq!(s.txn_state(), TxnState::InTransaction);
+    ok(&mut s, "INSERT INTO t VALUES (1)").await;
+    assert_eq!(
+        err(&mut s, "INSERT INTO t VALUES (1)").await,
+        SqlState::UNIQUE_VIOLATION
+    );
+    assert_eq!(s.txn_state(), TxnState::Failed);
+    assert_eq!(
+        err(&mut s, "SELECT 1").await,
+        SqlState::IN_FAILED_SQL_TRANSACTION
+    );
+    assert_eq!(
+        ok(&mut s, "COMMIT").await,
+        "ROLLBACK",
+        "COMMIT of a failed transaction rolls back"
+    );
+    assert_eq!(s.txn_state(), TxnState::Idle);
+    assert!(
+        rows(&mut s, "SELECT id FROM t").await.is_empty(),
+        "the insert was rolled back"
+    );
+}
+
+#[tokio::test]
+async fn tables_without_a_primary_key_get_a_hidden_rowid() {
+    let mut s = session().await;
+    ok(&mut s, "CREATE TABLE t1 (a INTEGER, b INTEGER)").await;
+    ok(&mut s, "INSERT INTO t1 VALUES (1, 2), (1, 2), (3, NULL)").await;
+    let r = rows(&mut s, "SELECT * FROM t1 ORDER BY a, b").await;
+    assert_eq!(r.len(), 3);
+    assert_eq!(r[0].len(), 2, "rowid is hidden from *");
+    assert_eq!(
+        rows(&mut s, "SELECT a, count(*) FROM t1 GROUP BY a ORDER BY a").await,
+        vec![
+            vec![Datum::Int(1), Datum::Int(2)],
+            vec![Datum::Int(3), Datum::Int(1)],
+        ]
+    );
+}
