@@ -61,7 +61,31 @@ type Rewriter = Box<dyn Fn(&Expr) -> Expr>;
 
 /// One group while aggregating: its key values, the aggregate states, and the values seen by
 /// each DISTINCT aggregate.
-type GroupState = (Vec<Datum>, Vec<AggState>, Vec<std::collections::HashSet<Vec<u8>>>);
+type GroupState = (
+    Vec<Datum>,
+    Vec<AggState>,
+    Vec<std::collections::HashSet<Vec<u8>>>,
+);
+
+/// How a table joins the rows before it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum JoinKind {
+    /// Every pair (a comma, or CROSS JOIN).
+    Cross,
+    /// Pairs that satisfy ON.
+    Inner,
+    /// Pairs that satisfy ON, and each left row without one, extended with NULLs.
+    Left,
+}
+
+/// One table of FROM and how it joins.
+#[derive(Clone, Debug)]
+struct JoinStep {
+    desc: TableDescriptor,
+    kind: JoinKind,
+    /// Over the row of every table up to and including this one.
+    on: Option<ScalarExpr>,
+}
 
 #[derive(Clone, Debug)]
 struct SortKey {
@@ -73,7 +97,7 @@ struct SortKey {
 /// A planned query.
 #[derive(Clone, Debug)]
 pub struct QueryPlan {
-    sources: Vec<TableDescriptor>,
+    sources: Vec<JoinStep>,
     filter: Option<ScalarExpr>,
     grouping: Option<Grouping>,
     having: Option<ScalarExpr>,
@@ -252,23 +276,59 @@ pub async fn plan_query(
         }
         other => return Err(SqlError::unsupported(format!("query {other}"))),
     };
-    // FROM: a cross product of tables.
-    let mut sources = Vec::new();
+    // FROM: tables joined left to right (a comma is a cross join).
+    let mut sources: Vec<JoinStep> = Vec::new();
     let mut scope = Scope::default();
     for twj in &select.from {
-        if !twj.joins.is_empty() {
-            return Err(SqlError::unsupported("JOIN"));
-        }
-        let TableFactor::Table { name, alias, .. } = &twj.relation else {
-            return Err(SqlError::unsupported("subqueries in FROM"));
-        };
-        let (schema, n) = split_name(name)?;
-        let desc = node.catalog.require_table(txn, db_id, &schema, &n).await?;
-        let alias = alias.as_ref().map(|a| a.name.value.to_lowercase());
+        let (desc, alias) = resolve_factor(node, txn, db_id, &twj.relation).await?;
         scope
             .columns
             .extend(table_scope(&desc, alias.as_deref()).columns);
-        sources.push(desc);
+        sources.push(JoinStep {
+            desc,
+            kind: JoinKind::Cross,
+            on: None,
+        });
+        for join in &twj.joins {
+            use sqlparser::ast::{JoinConstraint as C, JoinOperator as J};
+            let (kind, constraint) = match &join.join_operator {
+                J::Join(c) | J::Inner(c) => (JoinKind::Inner, Some(c)),
+                J::Left(c) | J::LeftOuter(c) => (JoinKind::Left, Some(c)),
+                J::CrossJoin(_) => (JoinKind::Cross, None),
+                other => {
+                    return Err(SqlError::unsupported(
+                        format!("join {other:?}")
+                            .split('(')
+                            .next()
+                            .unwrap_or("join")
+                            .to_string(),
+                    ))
+                }
+            };
+            let (desc, alias) = resolve_factor(node, txn, db_id, &join.relation).await?;
+            scope
+                .columns
+                .extend(table_scope(&desc, alias.as_deref()).columns);
+            let on = match constraint {
+                None | Some(C::None) => None,
+                Some(C::On(e)) => {
+                    let mut c = Compiler {
+                        scope: &scope,
+                        params,
+                    };
+                    let t = c.compile(e)?;
+                    Some(c.coerce(t, &SqlType::Bool, "argument of JOIN/ON")?.expr)
+                }
+                Some(_) => return Err(SqlError::unsupported("JOIN … USING / NATURAL JOIN")),
+            };
+            if kind != JoinKind::Cross && on.is_none() {
+                return Err(SqlError::new(
+                    SqlState::SYNTAX_ERROR,
+                    "JOIN requires an ON condition",
+                ));
+            }
+            sources.push(JoinStep { desc, kind, on });
+        }
     }
     let filter = match &select.selection {
         Some(e) => {
@@ -302,17 +362,23 @@ pub async fn plan_query(
                         "SELECT * with no tables specified is not valid",
                     ));
                 }
-                for (src, desc) in sources.iter().enumerate() {
-                    let _ = src;
-                    for c in desc.columns.iter().filter(|c| !c.hidden) {
-                        items.push((
-                            Expr::CompoundIdentifier(vec![
-                                Ident::new(table_label(&scope, desc, c)),
-                                Ident::new(c.name.clone()),
-                            ]),
-                            c.name.clone(),
-                        ));
+                // Each visible column, in FROM order, qualified by the table (or alias) it
+                // came from, so equal names in two tables stay distinct.
+                let mut offset = 0;
+                for step in &sources {
+                    for (i, c) in step.desc.columns.iter().enumerate() {
+                        if !c.hidden {
+                            let label = scope.columns[offset + i].table.clone().unwrap_or_default();
+                            items.push((
+                                Expr::CompoundIdentifier(vec![
+                                    Ident::new(label),
+                                    Ident::new(c.name.clone()),
+                                ]),
+                                c.name.clone(),
+                            ));
+                        }
                     }
+                    offset += step.desc.columns.len();
                 }
             }
             other => return Err(SqlError::unsupported(format!("select item {other}"))),
@@ -335,61 +401,60 @@ pub async fn plan_query(
         || order_items.iter().any(|o| contains_aggregate(&o.expr));
 
     // What projection, HAVING and ORDER BY are compiled against.
-    let (grouping, in_scope, rewrite_fn): (Option<Grouping>, Scope, Rewriter) =
-        if grouped {
-            let mut keys = Vec::new();
-            let mut out_scope = Scope::default();
-            for (i, g) in group_exprs.iter().enumerate() {
-                let mut c = Compiler {
-                    scope: &scope,
-                    params,
-                };
-                let t = c.compile(g)?;
-                out_scope.columns.push(ScopeColumn {
-                    table: None,
-                    name: format!("__key{i}"),
-                    ty: t.ty.clone(),
-                });
-                keys.push(t.expr);
-            }
-            // Collect the aggregate calls of projection, HAVING and ORDER BY.
-            let mut agg_asts: Vec<Expr> = Vec::new();
-            let mut collect = |e: &Expr| {
-                walk(e, &mut |x| {
-                    if is_aggregate(x) && !agg_asts.contains(x) {
-                        agg_asts.push(x.clone());
-                    }
-                })
+    let (grouping, in_scope, rewrite_fn): (Option<Grouping>, Scope, Rewriter) = if grouped {
+        let mut keys = Vec::new();
+        let mut out_scope = Scope::default();
+        for (i, g) in group_exprs.iter().enumerate() {
+            let mut c = Compiler {
+                scope: &scope,
+                params,
             };
-            items.iter().for_each(|(e, _)| collect(e));
-            select.having.iter().for_each(&mut collect);
-            order_items.iter().for_each(|o| collect(&o.expr));
-            let mut aggs = Vec::new();
-            for (j, a) in agg_asts.iter().enumerate() {
-                let (agg, ty) = compile_agg(a, &scope, params)?;
-                out_scope.columns.push(ScopeColumn {
-                    table: None,
-                    name: format!("__agg{j}"),
-                    ty,
-                });
-                aggs.push(agg);
-            }
-            let group_asts = group_exprs.clone();
-            let f = move |e: &Expr| {
-                rewrite(e, &mut |x| {
-                    if let Some(j) = agg_asts.iter().position(|a| a == x) {
-                        return Some(slot(format!("__agg{j}")));
-                    }
-                    group_asts
-                        .iter()
-                        .position(|g| g == x)
-                        .map(|i| slot(format!("__key{i}")))
-                })
-            };
-            (Some(Grouping { keys, aggs }), out_scope, Box::new(f))
-        } else {
-            (None, scope.clone(), Box::new(|e: &Expr| e.clone()))
+            let t = c.compile(g)?;
+            out_scope.columns.push(ScopeColumn {
+                table: None,
+                name: format!("__key{i}"),
+                ty: t.ty.clone(),
+            });
+            keys.push(t.expr);
+        }
+        // Collect the aggregate calls of projection, HAVING and ORDER BY.
+        let mut agg_asts: Vec<Expr> = Vec::new();
+        let mut collect = |e: &Expr| {
+            walk(e, &mut |x| {
+                if is_aggregate(x) && !agg_asts.contains(x) {
+                    agg_asts.push(x.clone());
+                }
+            })
         };
+        items.iter().for_each(|(e, _)| collect(e));
+        select.having.iter().for_each(&mut collect);
+        order_items.iter().for_each(|o| collect(&o.expr));
+        let mut aggs = Vec::new();
+        for (j, a) in agg_asts.iter().enumerate() {
+            let (agg, ty) = compile_agg(a, &scope, params)?;
+            out_scope.columns.push(ScopeColumn {
+                table: None,
+                name: format!("__agg{j}"),
+                ty,
+            });
+            aggs.push(agg);
+        }
+        let group_asts = group_exprs.clone();
+        let f = move |e: &Expr| {
+            rewrite(e, &mut |x| {
+                if let Some(j) = agg_asts.iter().position(|a| a == x) {
+                    return Some(slot(format!("__agg{j}")));
+                }
+                group_asts
+                    .iter()
+                    .position(|g| g == x)
+                    .map(|i| slot(format!("__key{i}")))
+            })
+        };
+        (Some(Grouping { keys, aggs }), out_scope, Box::new(f))
+    } else {
+        (None, scope.clone(), Box::new(|e: &Expr| e.clone()))
+    };
     let grouping_error = |e: SqlError, original: &Expr| -> SqlError {
         if grouped && e.state == SqlState::UNDEFINED_COLUMN {
             let mut name = None;
@@ -534,18 +599,18 @@ pub async fn plan_query(
     })
 }
 
-/// The label `*` uses for a column of `desc` (its alias if it has one).
-fn table_label(
-    scope: &Scope,
-    desc: &TableDescriptor,
-    c: &crate::catalog::ColumnDescriptor,
-) -> String {
-    scope
-        .columns
-        .iter()
-        .find(|sc| sc.name == c.name && sc.table.is_some())
-        .and_then(|sc| sc.table.clone())
-        .unwrap_or_else(|| desc.name.clone())
+async fn resolve_factor(
+    node: &Arc<SqlNode>,
+    txn: &mut Txn,
+    db_id: u64,
+    factor: &TableFactor,
+) -> SqlResult<(TableDescriptor, Option<String>)> {
+    let TableFactor::Table { name, alias, .. } = factor else {
+        return Err(SqlError::unsupported("subqueries in FROM"));
+    };
+    let (schema, n) = split_name(name)?;
+    let desc = node.catalog.require_table(txn, db_id, &schema, &n).await?;
+    Ok((desc, alias.as_ref().map(|a| a.name.value.to_lowercase())))
 }
 
 /// PostgreSQL's name for an unaliased output column.
@@ -853,17 +918,30 @@ impl QueryPlan {
     pub async fn run(&self, txn: &mut Txn, params: &[Datum]) -> SqlResult<Vec<Vec<Datum>>> {
         // FROM and WHERE.
         let mut input: Vec<Vec<Datum>> = vec![Vec::new()];
-        for desc in &self.sources {
-            let rows: Vec<Vec<Datum>> = scan_table(txn, desc)
+        for step in &self.sources {
+            let rows: Vec<Vec<Datum>> = scan_table(txn, &step.desc)
                 .await?
                 .into_iter()
                 .map(|(_, r)| r)
                 .collect();
-            let mut next = Vec::with_capacity(input.len() * rows.len());
+            let mut next = Vec::with_capacity(input.len() * rows.len().max(1));
             for left in &input {
+                let mut matched = false;
                 for right in &rows {
                     let mut joined = left.clone();
                     joined.extend_from_slice(right);
+                    let keep = match &step.on {
+                        None => true,
+                        Some(on) => eval(on, &joined, params)? == Datum::Bool(true),
+                    };
+                    if keep {
+                        matched = true;
+                        next.push(joined);
+                    }
+                }
+                if step.kind == JoinKind::Left && !matched {
+                    let mut joined = left.clone();
+                    joined.extend(std::iter::repeat_n(Datum::Null, step.desc.columns.len()));
                     next.push(joined);
                 }
             }
