@@ -24,7 +24,7 @@ use tessera_encoding::{Datum, Decimal, Direction};
 use tessera_txn::Txn;
 
 use super::split_name;
-use super::table::{scan_table, table_scope};
+use super::table::{plan_access, read_rows, table_scope, Access};
 use crate::catalog::TableDescriptor;
 use crate::error::{SqlError, SqlResult, SqlState};
 use crate::expr::{eval, Compiler, Params, ScalarExpr, Scope, ScopeColumn, Typed};
@@ -98,6 +98,9 @@ struct SortKey {
 #[derive(Clone, Debug)]
 pub struct QueryPlan {
     sources: Vec<JoinStep>,
+    /// How the first table is read (a point read when WHERE pins its primary key and it is
+    /// the only table).
+    access: Access,
     filter: Option<ScalarExpr>,
     grouping: Option<Grouping>,
     having: Option<ScalarExpr>,
@@ -330,6 +333,10 @@ pub async fn plan_query(
             sources.push(JoinStep { desc, kind, on });
         }
     }
+    let access = match sources.as_slice() {
+        [only] => plan_access(&only.desc, &scope, select.selection.as_ref(), params)?,
+        _ => Access::default(),
+    };
     let filter = match &select.selection {
         Some(e) => {
             if contains_aggregate(e) {
@@ -587,6 +594,7 @@ pub async fn plan_query(
     };
     Ok(QueryPlan {
         sources,
+        access,
         filter,
         grouping,
         having,
@@ -919,7 +927,7 @@ impl QueryPlan {
         // FROM and WHERE.
         let mut input: Vec<Vec<Datum>> = vec![Vec::new()];
         for step in &self.sources {
-            let rows: Vec<Vec<Datum>> = scan_table(txn, &step.desc)
+            let rows: Vec<Vec<Datum>> = read_rows(txn, &step.desc, &self.access, params)
                 .await?
                 .into_iter()
                 .map(|(_, r)| r)

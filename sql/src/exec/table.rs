@@ -206,6 +206,133 @@ pub async fn scan_table(
         .collect()
 }
 
+/// How a statement reads a table: every row, or the one row whose primary key the WHERE
+/// clause pins with equalities to constants or parameters (a point read instead of a scan).
+#[derive(Clone, Debug, Default)]
+pub struct Access {
+    /// One expression per primary-key column, in key order, for a point read.
+    pub point: Option<Vec<ScalarExpr>>,
+}
+
+fn has_column_ref(e: &Expr) -> bool {
+    match e {
+        Expr::Identifier(_)
+        | Expr::CompoundIdentifier(_)
+        | Expr::Subquery(_)
+        | Expr::Exists { .. } => true,
+        Expr::BinaryOp { left, right, .. } => has_column_ref(left) || has_column_ref(right),
+        Expr::UnaryOp { expr, .. } | Expr::Nested(expr) | Expr::Cast { expr, .. } => {
+            has_column_ref(expr)
+        }
+        Expr::Value(_) => false,
+        _ => true,
+    }
+}
+
+fn conjuncts<'e>(e: &'e Expr, out: &mut Vec<&'e Expr>) {
+    match e {
+        Expr::BinaryOp {
+            left,
+            op: sqlparser::ast::BinaryOperator::And,
+            right,
+        } => {
+            conjuncts(left, out);
+            conjuncts(right, out);
+        }
+        Expr::Nested(inner) => conjuncts(inner, out),
+        other => out.push(other),
+    }
+}
+
+/// Chooses how to read `desc` (whose columns are the first of `scope`) under `filter`.
+pub fn plan_access(
+    desc: &TableDescriptor,
+    scope: &Scope,
+    filter: Option<&Expr>,
+    params: &mut Params,
+) -> SqlResult<Access> {
+    let Some(filter) = filter else {
+        return Ok(Access::default());
+    };
+    let mut parts = Vec::new();
+    conjuncts(filter, &mut parts);
+    let mut key: Vec<Option<ScalarExpr>> = vec![None; desc.primary_key.len()];
+    for part in parts {
+        let Expr::BinaryOp {
+            left,
+            op: sqlparser::ast::BinaryOperator::Eq,
+            right,
+        } = part
+        else {
+            continue;
+        };
+        for (col, val) in [(left, right), (right, left)] {
+            let col_idx = match col.as_ref() {
+                Expr::Identifier(id) => scope.resolve(None, &id.value.to_lowercase()).ok(),
+                Expr::CompoundIdentifier(p) if p.len() == 2 => scope
+                    .resolve(Some(&p[0].value.to_lowercase()), &p[1].value.to_lowercase())
+                    .ok(),
+                _ => None,
+            };
+            let Some(ci) = col_idx else { continue };
+            let Some(k) = desc.primary_key.iter().position(|&pk| pk == ci) else {
+                continue;
+            };
+            if has_column_ref(val) || key[k].is_some() {
+                continue;
+            }
+            let empty = Scope::default();
+            let mut c = Compiler {
+                scope: &empty,
+                params,
+            };
+            let t = c.compile(val)?;
+            let ty = &desc.columns[ci].ty;
+            // Only an exact type match keeps key encoding equal to SQL equality (an int
+            // compared with a float is not a point read).
+            if t.ty.is_integer() && ty.is_integer() {
+                // Out-of-range values find no row (read_rows checks), as equality would.
+                key[k] = Some(t.expr);
+            } else if t.ty == *ty || t.ty == SqlType::Unknown {
+                key[k] = Some(c.coerce(t, ty, "key")?.expr);
+            }
+        }
+    }
+    Ok(Access {
+        point: key.into_iter().collect(),
+    })
+}
+
+/// The rows `access` selects (a superset of those the filter keeps: apply it after).
+pub async fn read_rows(
+    txn: &mut Txn,
+    desc: &TableDescriptor,
+    access: &Access,
+    params: &[Datum],
+) -> SqlResult<Vec<(Vec<u8>, Vec<Datum>)>> {
+    let Some(point) = &access.point else {
+        return scan_table(txn, desc).await;
+    };
+    let mut key = Vec::with_capacity(point.len());
+    for (e, &ci) in point.iter().zip(&desc.primary_key) {
+        let v = eval(e, &[], params)?;
+        if v == Datum::Null {
+            return Ok(Vec::new());
+        }
+        if let (Datum::Int(i), ty) = (&v, &desc.columns[ci].ty) {
+            if crate::types::check_int_range(*i, ty).is_err() {
+                return Ok(Vec::new());
+            }
+        }
+        key.push(v);
+    }
+    let key = rowcodec::row_key(desc.id, &key);
+    match txn.get(key.clone()).await? {
+        Some(value) => Ok(vec![(key.clone(), decode_table_row(desc, &key, &value)?)]),
+        None => Ok(Vec::new()),
+    }
+}
+
 fn table_of(factor: &TableFactor) -> SqlResult<(&sqlparser::ast::ObjectName, Option<String>)> {
     match factor {
         TableFactor::Table { name, alias, .. } => {
@@ -236,11 +363,13 @@ enum Dml {
     Update {
         desc: TableDescriptor,
         filter: Option<ScalarExpr>,
+        access: Access,
         sets: Vec<(usize, ScalarExpr)>,
     },
     Delete {
         desc: TableDescriptor,
         filter: Option<ScalarExpr>,
+        access: Access,
     },
 }
 
@@ -370,6 +499,7 @@ async fn compile_dml(
             let desc = resolve(node, txn, db_id, name).await?;
             let scope = table_scope(&desc, alias.as_deref());
             let filter = compile_filter(&scope, params, up.selection.as_ref())?;
+            let access = plan_access(&desc, &scope, up.selection.as_ref(), params)?;
             let mut sets = Vec::new();
             for a in &up.assignments {
                 let sqlparser::ast::AssignmentTarget::ColumnName(cname) = &a.target else {
@@ -396,7 +526,12 @@ async fn compile_dml(
                         .expr,
                 ));
             }
-            Ok(Dml::Update { desc, filter, sets })
+            Ok(Dml::Update {
+                desc,
+                filter,
+                access,
+                sets,
+            })
         }
         Statement::Delete(del) => {
             if del.returning.is_some() || del.using.is_some() {
@@ -413,7 +548,12 @@ async fn compile_dml(
             let desc = resolve(node, txn, db_id, name).await?;
             let scope = table_scope(&desc, alias.as_deref());
             let filter = compile_filter(&scope, params, del.selection.as_ref())?;
-            Ok(Dml::Delete { desc, filter })
+            let access = plan_access(&desc, &scope, del.selection.as_ref(), params)?;
+            Ok(Dml::Delete {
+                desc,
+                filter,
+                access,
+            })
         }
         _ => Err(SqlError::internal("not a DML statement")),
     }
@@ -527,12 +667,17 @@ pub async fn execute_dml(
                 tag: format!("INSERT 0 {n}"),
             })
         }
-        Dml::Update { desc, filter, sets } => {
+        Dml::Update {
+            desc,
+            filter,
+            access,
+            sets,
+        } => {
             let mut n = 0;
             let mut deletes = Vec::new();
             let mut puts = Vec::new();
             let mut inserts = Vec::new();
-            for (key, row) in scan_table(txn, &desc).await? {
+            for (key, row) in read_rows(txn, &desc, &access, params).await? {
                 if !passes(&filter, &row, params)? {
                     continue;
                 }
@@ -559,9 +704,13 @@ pub async fn execute_dml(
                 tag: format!("UPDATE {n}"),
             })
         }
-        Dml::Delete { desc, filter } => {
+        Dml::Delete {
+            desc,
+            filter,
+            access,
+        } => {
             let mut reqs = Vec::new();
-            for (key, row) in scan_table(txn, &desc).await? {
+            for (key, row) in read_rows(txn, &desc, &access, params).await? {
                 if passes(&filter, &row, params)? {
                     reqs.push(Request::Delete { key, seq: 0 });
                 }
