@@ -8,6 +8,8 @@
 //! logic and PostgreSQL's errors (22012 division by zero, 22003 integer overflow).
 
 use std::cmp::Ordering;
+use std::collections::HashMap;
+use std::sync::Arc;
 
 use sqlparser::ast::{BinaryOperator, Expr, UnaryOperator, Value};
 use tessera_encoding::{Datum, Decimal};
@@ -115,6 +117,10 @@ pub enum ScalarExpr {
     Coalesce(Vec<ScalarExpr>),
     /// A built-in scalar function.
     Func(Func, Vec<ScalarExpr>),
+    /// A column of the enclosing query's row (a correlated reference).
+    Outer(usize),
+    /// A subquery.
+    Subquery(Arc<dyn SubPlan>, SubKind),
 }
 
 /// Built-in scalar functions.
@@ -164,12 +170,81 @@ impl Params {
     }
 }
 
+/// Plans a subquery found in an expression: given the query and the scope of the enclosing
+/// query (for correlated references), returns the plan.
+pub type SubqueryPlanner<'a> =
+    dyn Fn(&sqlparser::ast::Query, &Scope, &mut Params) -> SqlResult<Arc<dyn SubPlan>> + 'a;
+
 /// Compiles expressions against a scope.
 pub struct Compiler<'a> {
     /// The visible columns.
     pub scope: &'a Scope,
     /// Parameter types, filled in as they are inferred.
     pub params: &'a mut Params,
+    /// The columns of the enclosing query, for a correlated subquery's outer references.
+    pub outer: Option<&'a Scope>,
+    /// Plans subqueries; without one, a subquery is not supported in this position.
+    pub subqueries: Option<&'a SubqueryPlanner<'a>>,
+}
+
+impl<'a> Compiler<'a> {
+    /// A compiler over `scope` with no outer scope and no subqueries.
+    pub fn new(scope: &'a Scope, params: &'a mut Params) -> Self {
+        Compiler {
+            scope,
+            params,
+            outer: None,
+            subqueries: None,
+        }
+    }
+
+    /// The same, able to plan subqueries, inside a query whose enclosing scope is `outer`.
+    pub fn with_subqueries(
+        self,
+        outer: Option<&'a Scope>,
+        planner: &'a SubqueryPlanner<'a>,
+    ) -> Self {
+        Compiler {
+            outer,
+            subqueries: Some(planner),
+            ..self
+        }
+    }
+}
+
+/// The tables a query reads, loaded once per statement: table id → rows.
+pub type TableData = HashMap<u64, Arc<Vec<Vec<Datum>>>>;
+
+/// A planned subquery.
+pub trait SubPlan: std::fmt::Debug + Send + Sync {
+    /// Its rows for one row of the enclosing query.
+    fn rows(&self, ctx: &EvalCtx, outer: &[Datum]) -> SqlResult<Vec<Vec<Datum>>>;
+    /// Every table it (and its own subqueries) reads.
+    fn tables(&self) -> Vec<crate::catalog::TableDescriptor>;
+    /// The types of its output columns.
+    fn column_types(&self) -> Vec<SqlType>;
+}
+
+/// What evaluation needs besides the row.
+#[derive(Clone, Copy)]
+pub struct EvalCtx<'a> {
+    /// Statement parameters.
+    pub params: &'a [Datum],
+    /// The enclosing query's current row (for correlated subqueries).
+    pub outer: &'a [Datum],
+    /// The loaded tables subqueries read.
+    pub tables: Option<&'a TableData>,
+}
+
+/// How a subquery is used.
+#[derive(Clone, Debug)]
+pub enum SubKind {
+    /// `(SELECT x …)`: one value (NULL if no row; 21000 if more than one).
+    Scalar,
+    /// `EXISTS (…)`.
+    Exists,
+    /// `x IN (SELECT …)`.
+    In(Box<ScalarExpr>),
 }
 
 fn mismatch(msg: String) -> SqlError {
@@ -233,21 +308,50 @@ impl Compiler<'_> {
                 }
                 other => return Err(SqlError::unsupported(format!("literal {other}"))),
             },
-            Expr::Identifier(id) => {
-                let i = self.scope.resolve(None, &id.value.to_lowercase())?;
+            Expr::Identifier(id) => self.column(None, &id.value.to_lowercase())?,
+            Expr::CompoundIdentifier(parts) if parts.len() == 2 => self.column(
+                Some(&parts[0].value.to_lowercase()),
+                &parts[1].value.to_lowercase(),
+            )?,
+            Expr::Subquery(q) => {
+                let plan = self.subquery(q)?;
+                let ty = plan_type(&plan)?;
                 Typed {
-                    expr: ScalarExpr::Column(i),
-                    ty: self.scope.columns[i].ty.clone(),
+                    expr: ScalarExpr::Subquery(plan.0, SubKind::Scalar),
+                    ty,
                 }
             }
-            Expr::CompoundIdentifier(parts) if parts.len() == 2 => {
-                let i = self.scope.resolve(
-                    Some(&parts[0].value.to_lowercase()),
-                    &parts[1].value.to_lowercase(),
-                )?;
+            Expr::Exists { subquery, negated } => {
+                let plan = self.subquery(subquery)?.0;
+                let e = ScalarExpr::Subquery(plan, SubKind::Exists);
                 Typed {
-                    expr: ScalarExpr::Column(i),
-                    ty: self.scope.columns[i].ty.clone(),
+                    expr: if *negated {
+                        ScalarExpr::Not(Box::new(e))
+                    } else {
+                        e
+                    },
+                    ty: SqlType::Bool,
+                }
+            }
+            Expr::In {
+                expr,
+                target: sqlparser::ast::InTarget::Subquery(q),
+                negated,
+                ..
+            } => {
+                let x = self.compile(expr)?;
+                let plan = self.subquery(q)?;
+                let ty = plan_type(&plan)?;
+                let common = self.unify(&x.ty, &ty, "IN")?;
+                let x = self.coerce(x, &common, "IN")?;
+                let e = ScalarExpr::Subquery(plan.0, SubKind::In(Box::new(x.expr)));
+                Typed {
+                    expr: if *negated {
+                        ScalarExpr::Not(Box::new(e))
+                    } else {
+                        e
+                    },
+                    ty: SqlType::Bool,
                 }
             }
             Expr::UnaryOp { op, expr } => {
@@ -396,6 +500,45 @@ impl Compiler<'_> {
             Expr::Function(f) => self.function(f)?,
             other => return Err(SqlError::unsupported(format!("expression {other}"))),
         })
+    }
+
+    /// A column of this query, or else of the enclosing one.
+    fn column(&mut self, table: Option<&str>, name: &str) -> SqlResult<Typed> {
+        match self.scope.resolve(table, name) {
+            Ok(i) => Ok(Typed {
+                expr: ScalarExpr::Column(i),
+                ty: self.scope.columns[i].ty.clone(),
+            }),
+            Err(e) if e.state == SqlState::UNDEFINED_COLUMN => {
+                match self.outer.map(|o| o.resolve(table, name)) {
+                    Some(Ok(i)) => {
+                        let ty = self
+                            .outer
+                            .map(|o| o.columns[i].ty.clone())
+                            .unwrap_or(SqlType::Unknown);
+                        Ok(Typed {
+                            expr: ScalarExpr::Outer(i),
+                            ty,
+                        })
+                    }
+                    _ => Err(e),
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Plans a subquery; its outer scope is this expression's scope.
+    fn subquery(
+        &mut self,
+        q: &sqlparser::ast::Query,
+    ) -> SqlResult<(Arc<dyn SubPlan>, Vec<SqlType>)> {
+        let Some(planner) = self.subqueries else {
+            return Err(SqlError::unsupported("a subquery here"));
+        };
+        let plan = planner(q, self.scope, self.params)?;
+        let types = plan.column_types();
+        Ok((plan, types))
     }
 
     /// Finds the common type of two branches (CASE, COALESCE, UNION).
@@ -664,6 +807,16 @@ impl Compiler<'_> {
     }
 }
 
+fn plan_type(plan: &(Arc<dyn SubPlan>, Vec<SqlType>)) -> SqlResult<SqlType> {
+    match plan.1.as_slice() {
+        [ty] => Ok(ty.clone()),
+        _ => Err(SqlError::new(
+            SqlState::SYNTAX_ERROR,
+            "subquery must return only one column",
+        )),
+    }
+}
+
 fn int_literal(v: i64) -> Typed {
     let ty = if i32::try_from(v).is_ok() {
         SqlType::Int4
@@ -762,9 +915,69 @@ fn compare(a: &Datum, b: &Datum) -> Ordering {
     }
 }
 
-/// Evaluates a compiled expression on a row.
+/// Evaluates a compiled expression on a row, with parameters only (no subqueries).
 pub fn eval(e: &ScalarExpr, row: &[Datum], params: &[Datum]) -> SqlResult<Datum> {
+    eval_ctx(
+        e,
+        row,
+        &EvalCtx {
+            params,
+            outer: &[],
+            tables: None,
+        },
+    )
+}
+
+/// Evaluates a compiled expression on a row.
+pub fn eval_ctx(e: &ScalarExpr, row: &[Datum], ctx: &EvalCtx) -> SqlResult<Datum> {
+    let params = ctx.params;
     Ok(match e {
+        ScalarExpr::Outer(i) => ctx
+            .outer
+            .get(*i)
+            .cloned()
+            .ok_or_else(|| SqlError::internal("outer column out of range"))?,
+        ScalarExpr::Subquery(plan, kind) => {
+            let rows = plan.rows(ctx, row)?;
+            match kind {
+                SubKind::Exists => Datum::Bool(!rows.is_empty()),
+                SubKind::Scalar => match rows.as_slice() {
+                    [] => Datum::Null,
+                    [only] => only.first().cloned().unwrap_or(Datum::Null),
+                    _ => {
+                        return Err(SqlError::new(
+                            SqlState("21000"),
+                            "more than one row returned by a subquery used as an expression",
+                        ))
+                    }
+                },
+                SubKind::In(x) => {
+                    let v = eval_ctx(x, row, ctx)?;
+                    if v == Datum::Null {
+                        return Ok(if rows.is_empty() {
+                            Datum::Bool(false)
+                        } else {
+                            Datum::Null
+                        });
+                    }
+                    let mut saw_null = false;
+                    for r in &rows {
+                        match r.first() {
+                            Some(Datum::Null) | None => saw_null = true,
+                            Some(w) if compare(&v, w) == Ordering::Equal => {
+                                return Ok(Datum::Bool(true))
+                            }
+                            Some(_) => {}
+                        }
+                    }
+                    if saw_null {
+                        Datum::Null
+                    } else {
+                        Datum::Bool(false)
+                    }
+                }
+            }
+        }
         ScalarExpr::Literal(d) => d.clone(),
         ScalarExpr::Column(i) => row
             .get(*i)
@@ -776,22 +989,22 @@ pub fn eval(e: &ScalarExpr, row: &[Datum], params: &[Datum]) -> SqlResult<Datum>
                 format!("no value bound for parameter ${}", i + 1),
             )
         })?,
-        ScalarExpr::Neg(x) => match eval(x, row, params)? {
+        ScalarExpr::Neg(x) => match eval_ctx(x, row, ctx)? {
             Datum::Int(i) => Datum::Int(i.checked_neg().ok_or_else(|| overflow(&SqlType::Int8))?),
             Datum::Float(f) => Datum::Float(-f),
             Datum::Decimal(d) => Datum::Decimal(negate_decimal(&d)?),
             Datum::Null => Datum::Null,
             other => return Err(SqlError::internal(format!("negation of {other:?}"))),
         },
-        ScalarExpr::Not(x) => match eval(x, row, params)? {
+        ScalarExpr::Not(x) => match eval_ctx(x, row, ctx)? {
             Datum::Bool(b) => Datum::Bool(!b),
             _ => Datum::Null,
         },
         ScalarExpr::IsNull(x, negated) => {
-            Datum::Bool((eval(x, row, params)? == Datum::Null) != *negated)
+            Datum::Bool((eval_ctx(x, row, ctx)? == Datum::Null) != *negated)
         }
         ScalarExpr::Cast(x, ty) => {
-            let v = eval(x, row, params)?;
+            let v = eval_ctx(x, row, ctx)?;
             let from = match &v {
                 Datum::Int(_) => SqlType::Int8,
                 Datum::Float(_) => SqlType::Float8,
@@ -807,18 +1020,18 @@ pub fn eval(e: &ScalarExpr, row: &[Datum], params: &[Datum]) -> SqlResult<Datum>
         }
         ScalarExpr::Case(arms, else_) => {
             for (cond, result) in arms {
-                if eval(cond, row, params)? == Datum::Bool(true) {
-                    return eval(result, row, params);
+                if eval_ctx(cond, row, ctx)? == Datum::Bool(true) {
+                    return eval_ctx(result, row, ctx);
                 }
             }
             match else_ {
-                Some(e) => eval(e, row, params)?,
+                Some(e) => eval_ctx(e, row, ctx)?,
                 None => Datum::Null,
             }
         }
         ScalarExpr::Coalesce(items) => {
             for item in items {
-                let v = eval(item, row, params)?;
+                let v = eval_ctx(item, row, ctx)?;
                 if v != Datum::Null {
                     return Ok(v);
                 }
@@ -828,7 +1041,7 @@ pub fn eval(e: &ScalarExpr, row: &[Datum], params: &[Datum]) -> SqlResult<Datum>
         ScalarExpr::Func(f, args) => {
             let vals = args
                 .iter()
-                .map(|a| eval(a, row, params))
+                .map(|a| eval_ctx(a, row, ctx))
                 .collect::<SqlResult<Vec<_>>>()?;
             match (f, vals.as_slice()) {
                 (Func::NullIf, [a, b]) => {
@@ -850,14 +1063,14 @@ pub fn eval(e: &ScalarExpr, row: &[Datum], params: &[Datum]) -> SqlResult<Datum>
             }
         }
         ScalarExpr::Binary(l, op, r) => {
-            let a = eval(l, row, params)?;
+            let a = eval_ctx(l, row, ctx)?;
             // AND/OR short-circuit with three-valued logic.
             match op {
                 BinOp::And if a == Datum::Bool(false) => return Ok(a),
                 BinOp::Or if a == Datum::Bool(true) => return Ok(a),
                 _ => {}
             }
-            let b = eval(r, row, params)?;
+            let b = eval_ctx(r, row, ctx)?;
             binary(&a, *op, &b)?
         }
     })

@@ -24,10 +24,12 @@ use tessera_encoding::{Datum, Decimal, Direction};
 use tessera_txn::Txn;
 
 use super::split_name;
-use super::table::{plan_access, read_rows, table_scope, Access};
+use super::table::{plan_access, read_rows, scan_table, table_scope, Access};
 use crate::catalog::TableDescriptor;
 use crate::error::{SqlError, SqlResult, SqlState};
-use crate::expr::{eval, Compiler, Params, ScalarExpr, Scope, ScopeColumn, Typed};
+use crate::expr::{
+    eval_ctx, Compiler, EvalCtx, Params, ScalarExpr, Scope, ScopeColumn, TableData, Typed,
+};
 use crate::session::{Column, SqlNode};
 use crate::types::SqlType;
 
@@ -268,6 +270,98 @@ pub async fn plan_query(
     q: &Query,
     params: &mut Params,
 ) -> SqlResult<QueryPlan> {
+    // Resolve every table the query and its subqueries name, then plan without I/O.
+    let mut names = Vec::new();
+    collect_tables(q, &mut names)?;
+    let mut tables = Tables::new();
+    for (schema, name) in names {
+        if !tables.contains_key(&(schema.clone(), name.clone())) {
+            let desc = node
+                .catalog
+                .require_table(txn, db_id, &schema, &name)
+                .await?;
+            tables.insert((schema, name), desc);
+        }
+    }
+    plan_select(q, &tables, None, params)
+}
+
+/// The tables a query names: (schema, name) → descriptor.
+type Tables = HashMap<(String, String), TableDescriptor>;
+
+/// Every table named in FROM clauses of `q` and of its subqueries.
+fn collect_tables(q: &Query, out: &mut Vec<(String, String)>) -> SqlResult<()> {
+    let SetExpr::Select(select) = q.body.as_ref() else {
+        return Ok(());
+    };
+    let mut exprs: Vec<&Expr> = Vec::new();
+    for twj in &select.from {
+        for factor in std::iter::once(&twj.relation).chain(twj.joins.iter().map(|j| &j.relation)) {
+            if let TableFactor::Table { name, .. } = factor {
+                out.push(split_name(name)?);
+            }
+        }
+        for j in &twj.joins {
+            use sqlparser::ast::{JoinConstraint as C, JoinOperator as J};
+            if let J::Join(C::On(e))
+            | J::Inner(C::On(e))
+            | J::Left(C::On(e))
+            | J::LeftOuter(C::On(e)) = &j.join_operator
+            {
+                exprs.push(e);
+            }
+        }
+    }
+    for item in &select.projection {
+        if let SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } = item {
+            exprs.push(e);
+        }
+    }
+    exprs.extend(select.selection.iter());
+    exprs.extend(select.having.iter());
+    let mut nested: Vec<Query> = Vec::new();
+    for e in exprs {
+        walk(e, &mut |x| match x {
+            Expr::Subquery(sub) | Expr::Exists { subquery: sub, .. } => {
+                nested.push((**sub).clone())
+            }
+            Expr::In {
+                target: sqlparser::ast::InTarget::Subquery(sub),
+                ..
+            } => nested.push((**sub).clone()),
+            _ => {}
+        });
+    }
+    for sub in &nested {
+        collect_tables(sub, out)?;
+    }
+    Ok(())
+}
+
+/// Plans a query whose tables are resolved; `outer` is the scope of the enclosing query
+/// when this is a subquery.
+fn plan_select(
+    q: &Query,
+    tables: &Tables,
+    outer: Option<&Scope>,
+    params: &mut Params,
+) -> SqlResult<QueryPlan> {
+    let planner = |sub: &Query,
+                   scope: &Scope,
+                   params: &mut Params|
+     -> SqlResult<Arc<dyn crate::expr::SubPlan>> {
+        Ok(Arc::new(plan_select(sub, tables, Some(scope), params)?))
+    };
+    plan_select_with(q, tables, outer, params, &planner)
+}
+
+fn plan_select_with(
+    q: &Query,
+    tables: &Tables,
+    outer: Option<&Scope>,
+    params: &mut Params,
+    planner: &crate::expr::SubqueryPlanner<'_>,
+) -> SqlResult<QueryPlan> {
     if q.with.is_some() {
         return Err(SqlError::unsupported("WITH"));
     }
@@ -283,7 +377,7 @@ pub async fn plan_query(
     let mut sources: Vec<JoinStep> = Vec::new();
     let mut scope = Scope::default();
     for twj in &select.from {
-        let (desc, alias) = resolve_factor(node, txn, db_id, &twj.relation).await?;
+        let (desc, alias) = resolve_factor(tables, &twj.relation)?;
         scope
             .columns
             .extend(table_scope(&desc, alias.as_deref()).columns);
@@ -308,17 +402,14 @@ pub async fn plan_query(
                     ))
                 }
             };
-            let (desc, alias) = resolve_factor(node, txn, db_id, &join.relation).await?;
+            let (desc, alias) = resolve_factor(tables, &join.relation)?;
             scope
                 .columns
                 .extend(table_scope(&desc, alias.as_deref()).columns);
             let on = match constraint {
                 None | Some(C::None) => None,
                 Some(C::On(e)) => {
-                    let mut c = Compiler {
-                        scope: &scope,
-                        params,
-                    };
+                    let mut c = Compiler::new(&scope, params).with_subqueries(outer, planner);
                     let t = c.compile(e)?;
                     Some(c.coerce(t, &SqlType::Bool, "argument of JOIN/ON")?.expr)
                 }
@@ -345,10 +436,7 @@ pub async fn plan_query(
                     "aggregate functions are not allowed in WHERE",
                 ));
             }
-            let mut c = Compiler {
-                scope: &scope,
-                params,
-            };
+            let mut c = Compiler::new(&scope, params).with_subqueries(outer, planner);
             let t = c.compile(e)?;
             Some(c.coerce(t, &SqlType::Bool, "argument of WHERE")?.expr)
         }
@@ -412,10 +500,7 @@ pub async fn plan_query(
         let mut keys = Vec::new();
         let mut out_scope = Scope::default();
         for (i, g) in group_exprs.iter().enumerate() {
-            let mut c = Compiler {
-                scope: &scope,
-                params,
-            };
+            let mut c = Compiler::new(&scope, params).with_subqueries(outer, planner);
             let t = c.compile(g)?;
             out_scope.columns.push(ScopeColumn {
                 table: None,
@@ -485,10 +570,7 @@ pub async fn plan_query(
     let mut columns = Vec::new();
     let mut compiled_items: Vec<Typed> = Vec::new();
     for (e, name) in &items {
-        let mut c = Compiler {
-            scope: &in_scope,
-            params,
-        };
+        let mut c = Compiler::new(&in_scope, params).with_subqueries(outer, planner);
         let mut t = c
             .compile(&rewrite_fn(e))
             .map_err(|err| grouping_error(err, e))?;
@@ -504,10 +586,7 @@ pub async fn plan_query(
     }
     let having = match &select.having {
         Some(h) => {
-            let mut c = Compiler {
-                scope: &in_scope,
-                params,
-            };
+            let mut c = Compiler::new(&in_scope, params).with_subqueries(outer, planner);
             let t = c
                 .compile(&rewrite_fn(h))
                 .map_err(|err| grouping_error(err, h))?;
@@ -551,10 +630,7 @@ pub async fn plan_query(
                 projection[i].clone()
             }
             e => {
-                let mut c = Compiler {
-                    scope: &in_scope,
-                    params,
-                };
+                let mut c = Compiler::new(&in_scope, params).with_subqueries(outer, planner);
                 c.compile(&rewrite_fn(e))
                     .map_err(|err| grouping_error(err, e))?
                     .expr
@@ -567,10 +643,7 @@ pub async fn plan_query(
         });
     }
     let empty = Scope::default();
-    let mut c = Compiler {
-        scope: &empty,
-        params,
-    };
+    let mut c = Compiler::new(&empty, params);
     let (limit, offset) = match &q.limit_clause {
         Some(LimitClause::LimitOffset { limit, offset, .. }) => (
             limit
@@ -607,17 +680,18 @@ pub async fn plan_query(
     })
 }
 
-async fn resolve_factor(
-    node: &Arc<SqlNode>,
-    txn: &mut Txn,
-    db_id: u64,
+fn resolve_factor(
+    tables: &Tables,
     factor: &TableFactor,
 ) -> SqlResult<(TableDescriptor, Option<String>)> {
     let TableFactor::Table { name, alias, .. } = factor else {
         return Err(SqlError::unsupported("subqueries in FROM"));
     };
-    let (schema, n) = split_name(name)?;
-    let desc = node.catalog.require_table(txn, db_id, &schema, &n).await?;
+    let key = split_name(name)?;
+    let desc = tables
+        .get(&key)
+        .cloned()
+        .ok_or_else(|| SqlError::internal("unresolved table"))?;
     Ok((desc, alias.as_ref().map(|a| a.name.value.to_lowercase())))
 }
 
@@ -692,7 +766,7 @@ fn compile_agg(e: &Expr, scope: &Scope, params: &mut Params) -> SqlResult<(Agg, 
                     "aggregate function calls cannot be nested",
                 ));
             }
-            let mut c = Compiler { scope, params };
+            let mut c = Compiler::new(scope, params);
             let mut t = c.compile(a)?;
             if t.ty == SqlType::Unknown {
                 t = c.coerce(t, &SqlType::Text, "aggregate argument")?;
@@ -916,31 +990,135 @@ fn order_rows(a: &[Datum], b: &[Datum], order: &[SortKey]) -> Ordering {
     Ordering::Equal
 }
 
+fn collect_subplan_tables(e: &ScalarExpr, out: &mut Vec<TableDescriptor>) {
+    match e {
+        ScalarExpr::Subquery(plan, kind) => {
+            out.extend(plan.tables());
+            if let crate::expr::SubKind::In(x) = kind {
+                collect_subplan_tables(x, out);
+            }
+        }
+        ScalarExpr::Binary(a, _, b) => {
+            collect_subplan_tables(a, out);
+            collect_subplan_tables(b, out);
+        }
+        ScalarExpr::Neg(x)
+        | ScalarExpr::Not(x)
+        | ScalarExpr::IsNull(x, _)
+        | ScalarExpr::Cast(x, _) => collect_subplan_tables(x, out),
+        ScalarExpr::Case(arms, else_) => {
+            for (c, r) in arms {
+                collect_subplan_tables(c, out);
+                collect_subplan_tables(r, out);
+            }
+            if let Some(x) = else_ {
+                collect_subplan_tables(x, out);
+            }
+        }
+        ScalarExpr::Coalesce(xs) | ScalarExpr::Func(_, xs) => {
+            xs.iter().for_each(|x| collect_subplan_tables(x, out))
+        }
+        ScalarExpr::Literal(_)
+        | ScalarExpr::Column(_)
+        | ScalarExpr::Param(_)
+        | ScalarExpr::Outer(_) => {}
+    }
+}
+
+impl crate::expr::SubPlan for QueryPlan {
+    fn rows(&self, ctx: &EvalCtx, outer: &[Datum]) -> SqlResult<Vec<Vec<Datum>>> {
+        self.execute(&EvalCtx { outer, ..*ctx }, None)
+    }
+
+    fn tables(&self) -> Vec<TableDescriptor> {
+        let mut out: Vec<TableDescriptor> = self.sources.iter().map(|s| s.desc.clone()).collect();
+        out.extend(self.subquery_tables());
+        out
+    }
+
+    fn column_types(&self) -> Vec<SqlType> {
+        self.columns.iter().map(|c| c.ty.clone()).collect()
+    }
+}
+
 impl QueryPlan {
     /// The result columns.
     pub fn columns(&self) -> Vec<Column> {
         self.columns.clone()
     }
 
-    /// Runs the query.
+    /// Runs the query: loads every table it reads (the first one by point read when it can),
+    /// then evaluates.
     pub async fn run(&self, txn: &mut Txn, params: &[Datum]) -> SqlResult<Vec<Vec<Datum>>> {
+        let mut data = TableData::new();
+        let mut first = None;
+        let mut full: Vec<TableDescriptor> = Vec::new();
+        for (i, step) in self.sources.iter().enumerate() {
+            if i == 0 && self.access.point.is_some() {
+                let rows = read_rows(txn, &step.desc, &self.access, params).await?;
+                first = Some(rows.into_iter().map(|(_, r)| r).collect());
+            } else {
+                full.push(step.desc.clone());
+            }
+        }
+        full.extend(self.subquery_tables());
+        for desc in full {
+            if let std::collections::hash_map::Entry::Vacant(v) = data.entry(desc.id) {
+                let rows = scan_table(txn, &desc).await?;
+                v.insert(Arc::new(rows.into_iter().map(|(_, r)| r).collect()));
+            }
+        }
+        let ctx = EvalCtx {
+            params,
+            outer: &[],
+            tables: Some(&data),
+        };
+        self.execute(&ctx, first)
+    }
+
+    /// Every table the subqueries of this query read.
+    fn subquery_tables(&self) -> Vec<TableDescriptor> {
+        let mut out = Vec::new();
+        let mut visit = |e: &ScalarExpr| collect_subplan_tables(e, &mut out);
+        self.filter.iter().for_each(&mut visit);
+        self.having.iter().for_each(&mut visit);
+        self.projection.iter().for_each(&mut visit);
+        self.order.iter().for_each(|k| visit(&k.expr));
+        self.sources
+            .iter()
+            .filter_map(|s| s.on.as_ref())
+            .for_each(&mut visit);
+        out
+    }
+
+    /// Evaluates the query over loaded tables. `ctx.outer` is the enclosing query's row for
+    /// a subquery; `first` replaces the rows of the first table (a point read).
+    fn execute(&self, ctx: &EvalCtx, first: Option<Vec<Vec<Datum>>>) -> SqlResult<Vec<Vec<Datum>>> {
+        let mut first = first;
         // FROM and WHERE.
         let mut input: Vec<Vec<Datum>> = vec![Vec::new()];
-        for step in &self.sources {
-            let rows: Vec<Vec<Datum>> = read_rows(txn, &step.desc, &self.access, params)
-                .await?
-                .into_iter()
-                .map(|(_, r)| r)
-                .collect();
+        for (i, step) in self.sources.iter().enumerate() {
+            let loaded;
+            let rows: &[Vec<Datum>] = match (i, first.take()) {
+                (0, Some(rows)) => {
+                    loaded = rows;
+                    &loaded
+                }
+                _ => ctx
+                    .tables
+                    .and_then(|t| t.get(&step.desc.id))
+                    .map(|r| r.as_slice())
+                    .ok_or_else(|| SqlError::internal("table not loaded"))?,
+            };
             let mut next = Vec::with_capacity(input.len() * rows.len().max(1));
             for left in &input {
                 let mut matched = false;
-                for right in &rows {
+                for right in rows {
                     let mut joined = left.clone();
                     joined.extend_from_slice(right);
                     let keep = match &step.on {
                         None => true,
-                        Some(on) => eval(on, &joined, params)? == Datum::Bool(true),
+                        Some(on) => eval_ctx(on, &joined, ctx)? == Datum::Bool(true),
                     };
                     if keep {
                         matched = true;
@@ -958,7 +1136,7 @@ impl QueryPlan {
         if let Some(f) = &self.filter {
             let mut kept = Vec::with_capacity(input.len());
             for row in input {
-                if eval(f, &row, params)? == Datum::Bool(true) {
+                if eval_ctx(f, &row, ctx)? == Datum::Bool(true) {
                     kept.push(row);
                 }
             }
@@ -972,7 +1150,7 @@ impl QueryPlan {
                 let keys = g
                     .keys
                     .iter()
-                    .map(|k| eval(k, row, params))
+                    .map(|k| eval_ctx(k, row, ctx))
                     .collect::<SqlResult<Vec<_>>>()?;
                 let gk = group_key(&keys);
                 let i = *index.entry(gk).or_insert_with(|| {
@@ -986,7 +1164,7 @@ impl QueryPlan {
                 let (_, states, seen) = &mut groups[i];
                 for (j, agg) in g.aggs.iter().enumerate() {
                     let v = match &agg.arg {
-                        Some(a) => eval(a, row, params)?,
+                        Some(a) => eval_ctx(a, row, ctx)?,
                         None => Datum::Null,
                     };
                     if agg.distinct
@@ -1012,7 +1190,7 @@ impl QueryPlan {
             if let Some(h) = &self.having {
                 let mut kept = Vec::new();
                 for row in input {
-                    if eval(h, &row, params)? == Datum::Bool(true) {
+                    if eval_ctx(h, &row, ctx)? == Datum::Bool(true) {
                         kept.push(row);
                     }
                 }
@@ -1025,12 +1203,12 @@ impl QueryPlan {
             let projected = self
                 .projection
                 .iter()
-                .map(|p| eval(p, row, params))
+                .map(|p| eval_ctx(p, row, ctx))
                 .collect::<SqlResult<Vec<_>>>()?;
             let keys = self
                 .order
                 .iter()
-                .map(|k| eval(&k.expr, row, params))
+                .map(|k| eval_ctx(&k.expr, row, ctx))
                 .collect::<SqlResult<Vec<_>>>()?;
             out.push((projected, keys));
         }
@@ -1044,7 +1222,7 @@ impl QueryPlan {
         let bound = |e: &Option<ScalarExpr>, what: &str| -> SqlResult<Option<usize>> {
             match e {
                 None => Ok(None),
-                Some(e) => match eval(e, &[], params)? {
+                Some(e) => match eval_ctx(e, &[], ctx)? {
                     Datum::Null => Ok(None),
                     Datum::Int(n) if n >= 0 => Ok(Some(n as usize)),
                     _ => Err(SqlError::new(

@@ -282,10 +282,7 @@ pub fn plan_access(
                 continue;
             }
             let empty = Scope::default();
-            let mut c = Compiler {
-                scope: &empty,
-                params,
-            };
+            let mut c = Compiler::new(&empty, params);
             let t = c.compile(val)?;
             let ty = &desc.columns[ci].ty;
             // Only an exact type match keeps key encoding equal to SQL equality (an int
@@ -379,7 +376,7 @@ fn compile_filter(
     e: Option<&Expr>,
 ) -> SqlResult<Option<ScalarExpr>> {
     e.map(|e| {
-        let mut c = Compiler { scope, params };
+        let mut c = Compiler::new(scope, params);
         let t = c.compile(e)?;
         c.coerce(t, &SqlType::Bool, "argument of WHERE")
             .map(|t| t.expr)
@@ -396,10 +393,7 @@ fn compile_default(col: &ColumnDescriptor, params: &mut Params) -> SqlResult<Opt
         .and_then(|mut p| p.parse_expr())
         .map_err(|e| SqlError::internal(format!("stored default {text}: {e}")))?;
     let scope = Scope::default();
-    let mut c = Compiler {
-        scope: &scope,
-        params,
-    };
+    let mut c = Compiler::new(&scope, params);
     let t = c.compile(&expr)?;
     Ok(Some(c.coerce(t, &col.ty, "default")?.expr))
 }
@@ -462,10 +456,7 @@ async fn compile_dml(
                 }
                 let mut compiled = Vec::with_capacity(targets.len());
                 for (e, &i) in row.content.iter().zip(&targets) {
-                    let mut c = Compiler {
-                        scope: &empty,
-                        params,
-                    };
+                    let mut c = Compiler::new(&empty, params);
                     let t = c.compile(e)?;
                     let col = &desc.columns[i];
                     let t = c.coerce(t, &col.ty, &format!("column \"{}\"", col.name)).map_err(|e| {
@@ -515,10 +506,7 @@ async fn compile_dml(
                         ),
                     )
                 })?;
-                let mut c = Compiler {
-                    scope: &scope,
-                    params,
-                };
+                let mut c = Compiler::new(&scope, params);
                 let t = c.compile(&a.value)?;
                 sets.push((
                     i,
