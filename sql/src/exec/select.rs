@@ -69,6 +69,11 @@ type GroupState = (
     Vec<std::collections::HashSet<Vec<u8>>>,
 );
 
+/// The most rows a join step may hold in memory. Joins are nested loops over rows in memory
+/// until a join-order search and hash joins exist; past this a query fails with 54000
+/// instead of exhausting the node's memory.
+pub const MAX_JOIN_ROWS: usize = 2_000_000;
+
 /// How a table joins the rows before it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum JoinKind {
@@ -87,6 +92,57 @@ struct JoinStep {
     kind: JoinKind,
     /// Over the row of every table up to and including this one.
     on: Option<ScalarExpr>,
+    /// Parts of WHERE that can be checked once this table is joined.
+    filters: Vec<ScalarExpr>,
+}
+
+fn split_and<'e>(e: &'e Expr, out: &mut Vec<&'e Expr>) {
+    match e {
+        Expr::BinaryOp {
+            left,
+            op: sqlparser::ast::BinaryOperator::And,
+            right,
+        } => {
+            split_and(left, out);
+            split_and(right, out);
+        }
+        Expr::Nested(inner)
+            if matches!(
+                inner.as_ref(),
+                Expr::BinaryOp {
+                    op: sqlparser::ast::BinaryOperator::And,
+                    ..
+                }
+            ) =>
+        {
+            split_and(inner, out)
+        }
+        other => out.push(other),
+    }
+}
+
+/// How many leading columns of the input row an expression reads (`usize::MAX` when it has a
+/// subquery, which may read any of them).
+fn columns_needed(e: &ScalarExpr) -> usize {
+    match e {
+        ScalarExpr::Column(i) => i + 1,
+        ScalarExpr::Subquery(..) => usize::MAX,
+        ScalarExpr::Literal(_) | ScalarExpr::Param(_) | ScalarExpr::Outer(_) => 0,
+        ScalarExpr::Binary(a, _, b) => columns_needed(a).max(columns_needed(b)),
+        ScalarExpr::Neg(x)
+        | ScalarExpr::Not(x)
+        | ScalarExpr::IsNull(x, _)
+        | ScalarExpr::Cast(x, _) => columns_needed(x),
+        ScalarExpr::Case(arms, else_) => arms
+            .iter()
+            .map(|(c, r)| columns_needed(c).max(columns_needed(r)))
+            .chain(else_.iter().map(|x| columns_needed(x)))
+            .max()
+            .unwrap_or(0),
+        ScalarExpr::Coalesce(xs) | ScalarExpr::Func(_, xs) => {
+            xs.iter().map(columns_needed).max().unwrap_or(0)
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -385,6 +441,7 @@ fn plan_select_with(
             desc,
             kind: JoinKind::Cross,
             on: None,
+            filters: Vec::new(),
         });
         for join in &twj.joins {
             use sqlparser::ast::{JoinConstraint as C, JoinOperator as J};
@@ -421,27 +478,58 @@ fn plan_select_with(
                     "JOIN requires an ON condition",
                 ));
             }
-            sources.push(JoinStep { desc, kind, on });
+            sources.push(JoinStep {
+                desc,
+                kind,
+                on,
+                filters: Vec::new(),
+            });
         }
     }
     let access = match sources.as_slice() {
         [only] => plan_access(&only.desc, &scope, select.selection.as_ref(), params)?,
         _ => Access::default(),
     };
-    let filter = match &select.selection {
-        Some(e) => {
-            if contains_aggregate(e) {
-                return Err(SqlError::new(
-                    SqlState::GROUPING_ERROR,
-                    "aggregate functions are not allowed in WHERE",
-                ));
-            }
-            let mut c = Compiler::new(&scope, params).with_subqueries(outer, planner);
-            let t = c.compile(e)?;
-            Some(c.coerce(t, &SqlType::Bool, "argument of WHERE")?.expr)
+    // WHERE, split into its AND-ed parts; with several tables each part runs at the first
+    // join step where every column it reads is there (so a join never materializes the
+    // whole cross product when the WHERE clause relates the tables).
+    let mut filter = None;
+    if let Some(e) = &select.selection {
+        if contains_aggregate(e) {
+            return Err(SqlError::new(
+                SqlState::GROUPING_ERROR,
+                "aggregate functions are not allowed in WHERE",
+            ));
         }
-        None => None,
-    };
+        let mut parts = Vec::new();
+        split_and(e, &mut parts);
+        let widths: Vec<usize> = sources
+            .iter()
+            .scan(0, |acc, s| {
+                *acc += s.desc.columns.len();
+                Some(*acc)
+            })
+            .collect();
+        for part in parts {
+            let mut c = Compiler::new(&scope, params).with_subqueries(outer, planner);
+            let t = c.compile(part)?;
+            let expr = c.coerce(t, &SqlType::Bool, "argument of WHERE")?.expr;
+            let needed = columns_needed(&expr);
+            match widths.iter().position(|&w| w >= needed) {
+                Some(step) if sources.len() > 1 => sources[step].filters.push(expr),
+                _ => {
+                    filter = Some(match filter.take() {
+                        None => expr,
+                        Some(prev) => ScalarExpr::Binary(
+                            Box::new(prev),
+                            crate::expr::BinOp::And,
+                            Box::new(expr),
+                        ),
+                    })
+                }
+            }
+        }
+    }
     // The projection list, with * expanded.
     let mut items: Vec<(Expr, String)> = Vec::new();
     for item in &select.projection {
@@ -1123,6 +1211,12 @@ impl QueryPlan {
                     if keep {
                         matched = true;
                         next.push(joined);
+                        if next.len() > MAX_JOIN_ROWS {
+                            return Err(SqlError::new(
+                                SqlState::PROGRAM_LIMIT_EXCEEDED,
+                                format!("join produces more than {MAX_JOIN_ROWS} intermediate rows; add join conditions"),
+                            ));
+                        }
                     }
                 }
                 if step.kind == JoinKind::Left && !matched {
@@ -1130,6 +1224,15 @@ impl QueryPlan {
                     joined.extend(std::iter::repeat_n(Datum::Null, step.desc.columns.len()));
                     next.push(joined);
                 }
+            }
+            for f in &step.filters {
+                let mut kept = Vec::with_capacity(next.len());
+                for row in next {
+                    if eval_ctx(f, &row, ctx)? == Datum::Bool(true) {
+                        kept.push(row);
+                    }
+                }
+                next = kept;
             }
             input = next;
         }
