@@ -1,12 +1,18 @@
 //! The `tessera` binary.
 //!
-//! Today the SQL layer does not exist yet, so the binary drives the transactional KV layer
-//! directly: `tessera demo` opens a temporary RocksDB store split into ranges and runs the
-//! bank workload against it through the local sender, printing progress and a checked
-//! summary; `tessera workload bank --store DIR` does the same on a store that survives
-//! restarts. `start`, `start-single-node` and `sql` arrive with the SQL and replication work.
+//! - `tessera start-single-node --store DIR --sql-addr HOST:PORT`: one node on a RocksDB
+//!   store, serving SQL over the Postgres protocol until SIGTERM or SIGINT
+//!   ([`single_node`]).
+//! - `tessera demo`: the same on a temporary store and a loopback port (26257, or a free one
+//!   if it is taken); prints the `psql` command to connect with.
+//! - `tessera workload bank --store DIR`: the bank workload, driving the transactional KV
+//!   layer directly through the local sender, with audits and a final check ([`bank`]).
+//!
+//! `start` (a multi-node cluster) and `sql` (a built-in shell) arrive with the replication
+//! work.
 
 mod bank;
+mod single_node;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -23,7 +29,7 @@ use tessera_txn::Db;
 #[command(
     name = "tessera",
     version,
-    about = "tessera: a distributed SQL database (today: its transactional KV core)"
+    about = "tessera: a distributed SQL database"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -32,12 +38,21 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Runs the bank workload on a temporary store and checks it (the SQL demo comes with
-    /// the SQL layer).
+    /// Starts a single node on a temporary store and a loopback port, and prints how to
+    /// connect with psql; runs until Ctrl-C or SIGTERM.
     Demo {
-        /// How long to run.
-        #[arg(long, default_value = "10s", value_parser = humantime_like)]
-        duration: Duration,
+        /// The loopback port to serve SQL on (a free one is used if it is taken).
+        #[arg(long, default_value_t = 26257)]
+        port: u16,
+    },
+    /// Starts a single node on a RocksDB store, serving SQL until SIGTERM or SIGINT.
+    StartSingleNode {
+        /// The RocksDB store directory (created if missing).
+        #[arg(long)]
+        store: PathBuf,
+        /// The address to serve the Postgres protocol on (port 0: any free port).
+        #[arg(long, default_value = "127.0.0.1:26257")]
+        sql_addr: String,
     },
     /// Drives a workload against a store.
     Workload {
@@ -86,33 +101,53 @@ fn open_db(path: &std::path::Path) -> anyhow::Result<Db> {
 }
 
 fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    // The demo keeps its terminal for the connection hint; the server logs what it does.
+    let default_filter = match cli.command {
+        Command::StartSingleNode { .. } => "info",
+        Command::Demo { .. } | Command::Workload { .. } => "warn",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| default_filter.into()),
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     rt.block_on(async move {
         match cli.command {
-            Command::Demo { duration } => {
+            Command::Demo { port } => {
                 let dir = tempfile::tempdir()?;
-                println!(
-                    "tessera demo: the SQL layer is not built yet; this runs the bank workload"
-                );
-                println!(
-                    "on the transactional KV layer (RocksDB store in {}, 4 ranges).",
-                    dir.path().display()
-                );
-                let db = open_db(dir.path())?;
-                let opts = bank::BankOptions {
-                    duration,
-                    ..bank::BankOptions::default()
-                };
-                bank::run(&db, &opts).await
+                let listener = single_node::bind(&format!("127.0.0.1:{port}"), true).await?;
+                let store = dir.path().to_path_buf();
+                single_node::run(&store, listener, |addr| {
+                    println!(
+                        "tessera demo: a single-node tessera on a temporary store ({}).",
+                        store.display()
+                    );
+                    println!("Connect with:");
+                    println!();
+                    println!("  psql \"{}\"", single_node::connection_url(addr));
+                    println!();
+                    println!("Press Ctrl-C to stop (the store is deleted).");
+                    flush_stdout();
+                })
+                .await
+            }
+            Command::StartSingleNode { store, sql_addr } => {
+                let listener = single_node::bind(&sql_addr, false).await?;
+                single_node::run(&store, listener, |addr| {
+                    println!(
+                        "tessera: serving SQL at {}",
+                        single_node::connection_url(addr)
+                    );
+                    println!("  psql \"{}\"", single_node::connection_url(addr));
+                    flush_stdout();
+                })
+                .await
             }
             Command::Workload {
                 workload: Workload::Bank { store, opts },
@@ -122,4 +157,11 @@ fn main() -> anyhow::Result<()> {
             }
         }
     })
+}
+
+/// Flushes stdout so that whoever reads it through a pipe (scripts, tests) sees the
+/// connection string at once.
+fn flush_stdout() {
+    use std::io::Write as _;
+    let _ = std::io::stdout().flush();
 }
