@@ -107,7 +107,7 @@ pub enum ScalarExpr {
     Neg(Box<ScalarExpr>),
     /// Logical NOT.
     Not(Box<ScalarExpr>),
-    /// IS [NOT] NULL.
+    /// `IS [NOT] NULL`.
     IsNull(Box<ScalarExpr>, bool),
     /// A conversion.
     Cast(Box<ScalarExpr>, SqlType),
