@@ -259,6 +259,19 @@ impl Session {
         sql: &str,
         param_types: &[Option<SqlType>],
     ) -> SqlResult<Prepared> {
+        let res = self.prepare_inner(sql, param_types).await;
+        if res.is_err() {
+            // As in PostgreSQL, an error at Parse fails an open transaction too.
+            self.fail_txn();
+        }
+        res
+    }
+
+    async fn prepare_inner(
+        &mut self,
+        sql: &str,
+        param_types: &[Option<SqlType>],
+    ) -> SqlResult<Prepared> {
         let mut statements = parse(sql)?;
         if statements.len() > 1 {
             return Err(SqlError::new(
@@ -267,15 +280,8 @@ impl Session {
             ));
         }
         let Some(statement) = statements.pop() else {
-            return Ok(Prepared {
-                statement: Statement::Commit {
-                    chain: false,
-                    end: false,
-                    modifier: None,
-                },
-                param_types: Vec::new(),
-                columns: Vec::new(),
-            });
+            // The wire layer answers an empty query itself; there is no statement to prepare.
+            return Err(SqlError::new(SqlState::SYNTAX_ERROR, "empty query"));
         };
         let (param_types, columns) = self.describe(&statement, param_types).await?;
         Ok(Prepared {
