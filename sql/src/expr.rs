@@ -136,6 +136,10 @@ pub enum Func {
     Length,
     /// nullif(a, b)
     NullIf,
+    /// a LIKE b (case-sensitive), with `\` as the escape character.
+    Like,
+    /// a ILIKE b (case-insensitive).
+    ILike,
 }
 
 /// A compiled expression with its type.
@@ -497,6 +501,39 @@ impl Compiler<'_> {
                     ty,
                 }
             }
+            Expr::Like {
+                negated,
+                expr,
+                pattern,
+                escape_char: None,
+                any: false,
+            }
+            | Expr::ILike {
+                negated,
+                expr,
+                pattern,
+                escape_char: None,
+                any: false,
+            } => {
+                let x = self.compile(expr)?;
+                let x = self.coerce_text(x)?;
+                let p = self.compile(pattern)?;
+                let p = self.coerce_text(p)?;
+                let func = if matches!(e, Expr::ILike { .. }) {
+                    Func::ILike
+                } else {
+                    Func::Like
+                };
+                let m = ScalarExpr::Func(func, vec![x.expr, p.expr]);
+                Typed {
+                    expr: if *negated {
+                        ScalarExpr::Not(Box::new(m))
+                    } else {
+                        m
+                    },
+                    ty: SqlType::Bool,
+                }
+            }
             Expr::Function(f) => self.function(f)?,
             other => return Err(SqlError::unsupported(format!("expression {other}"))),
         })
@@ -817,6 +854,60 @@ fn plan_type(plan: &(Arc<dyn SubPlan>, Vec<SqlType>)) -> SqlResult<SqlType> {
     }
 }
 
+/// SQL LIKE: `%` matches any run of characters, `_` any one, `\\` escapes the next character.
+fn like(text: &str, pattern: &str) -> SqlResult<bool> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Tok {
+        Any,
+        One,
+        Lit(char),
+    }
+    let mut toks = Vec::new();
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        toks.push(match c {
+            '%' => Tok::Any,
+            '_' => Tok::One,
+            '\\' => Tok::Lit(chars.next().ok_or_else(|| {
+                SqlError::new(
+                    SqlState("22025"),
+                    "LIKE pattern must not end with escape character",
+                )
+            })?),
+            c => Tok::Lit(c),
+        });
+    }
+    let text: Vec<char> = text.chars().collect();
+    // Iterative matching with backtracking to the last `%` (linear in practice).
+    let (mut t, mut p) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        match toks.get(p) {
+            Some(Tok::Any) => {
+                star = Some((p, t));
+                p += 1;
+            }
+            Some(Tok::One) => {
+                t += 1;
+                p += 1;
+            }
+            Some(Tok::Lit(c)) if *c == text[t] => {
+                t += 1;
+                p += 1;
+            }
+            _ => match star {
+                Some((sp, st)) => {
+                    p = sp + 1;
+                    t = st + 1;
+                    star = Some((sp, st + 1));
+                }
+                None => return Ok(false),
+            },
+        }
+    }
+    Ok(toks[p..].iter().all(|t| *t == Tok::Any))
+}
+
 fn int_literal(v: i64) -> Typed {
     let ty = if i32::try_from(v).is_ok() {
         SqlType::Int4
@@ -1051,7 +1142,13 @@ pub fn eval_ctx(e: &ScalarExpr, row: &[Datum], ctx: &EvalCtx) -> SqlResult<Datum
                         a.clone()
                     }
                 }
-                (_, [Datum::Null, ..]) => Datum::Null,
+                (_, [Datum::Null, ..]) | (Func::Like | Func::ILike, [_, Datum::Null]) => {
+                    Datum::Null
+                }
+                (Func::Like, [Datum::String(x), Datum::String(p)]) => Datum::Bool(like(x, p)?),
+                (Func::ILike, [Datum::String(x), Datum::String(p)]) => {
+                    Datum::Bool(like(&x.to_lowercase(), &p.to_lowercase())?)
+                }
                 (Func::Abs, [Datum::Int(i)]) => {
                     Datum::Int(i.checked_abs().ok_or_else(|| overflow(&SqlType::Int8))?)
                 }
