@@ -35,29 +35,15 @@ const INVALID_BINARY_REPRESENTATION: SqlState = SqlState("22P03");
 /// The SQL type of a parameter type OID a client declared in Parse. `Ok(None)`: the client
 /// left the type to the server (OID 0 or `unknown`); an OID tessera has no type for is 0A000.
 pub fn sql_type_for_oid(oid: u32) -> SqlResult<Option<SqlType>> {
-    Ok(Some(match oid {
-        0 | 705 => return Ok(None),
-        16 => SqlType::Bool,
-        21 => SqlType::Int2,
-        23 => SqlType::Int4,
-        20 => SqlType::Int8,
-        700 => SqlType::Float4,
-        701 => SqlType::Float8,
-        1700 => SqlType::Numeric,
-        25 => SqlType::Text,
-        1043 => SqlType::Varchar(None),
-        17 => SqlType::Bytea,
-        1082 => SqlType::Date,
-        1114 => SqlType::Timestamp,
-        1184 => SqlType::TimestampTz,
-        2950 => SqlType::Uuid,
-        other => {
-            return Err(SqlError::new(
+    match oid {
+        0 | 705 => Ok(None),
+        other => SqlType::from_oid(other, None).map(Some).ok_or_else(|| {
+            SqlError::new(
                 SqlState::FEATURE_NOT_SUPPORTED,
                 format!("parameter type with OID {other} is not supported"),
-            ))
-        }
-    }))
+            )
+        }),
+    }
 }
 
 /// Decodes one bound parameter. `None` is SQL NULL.
