@@ -9,15 +9,11 @@
 //! `../shared/tools/pg-oracle start` prints) to run the same files against that server instead
 //! and see that they pass there too.
 
-use std::sync::Arc;
+mod support;
+
 use std::time::Duration;
 
 use sqllogictest::{DBOutput, DefaultColumnType};
-use tessera_hlc::HybridClock;
-use tessera_kv::{LocalSender, Store};
-use tessera_sql::SqlNode;
-use tessera_storage::MemoryEngine;
-use tessera_txn::Db;
 use tokio_postgres::{NoTls, SimpleQueryMessage};
 
 /// A database error as the files see it.
@@ -110,23 +106,6 @@ async fn connect(url: String, engine: &'static str) -> Result<Conn, LogicError> 
     })
 }
 
-/// Starts a fresh in-process node on a loopback port; returns its URL.
-async fn start_node() -> (String, tokio::sync::oneshot::Sender<()>) {
-    let clock = Arc::new(HybridClock::default());
-    let store = Store::new(Arc::new(MemoryEngine::new()), clock.clone(), &[]).expect("store");
-    let db = Db::new(Arc::new(LocalSender::new(Arc::new(store))), clock, 1);
-    let node = SqlNode::start(db).await.expect("start the SQL node");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind a loopback port");
-    let addr = listener.local_addr().expect("local address");
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(tessera_sql::pgwire::serve(node, listener, async move {
-        stopped.await.ok();
-    }));
-    (format!("postgresql://root@{addr}/defaultdb"), stop)
-}
-
 /// A new, empty database on the server at `base` for one file; returns its URL.
 async fn fresh_database(base: &str, path: &std::path::Path) -> String {
     let name = format!(
@@ -159,7 +138,7 @@ async fn run_file(path: &std::path::Path) {
     let (url, engine, _stop) = match std::env::var("LOGIC_TEST_URL") {
         Ok(base) => (fresh_database(&base, path).await, "postgresql", None),
         Err(_) => {
-            let (url, stop) = start_node().await;
+            let (url, stop) = support::start_node().await;
             (url, "tessera", Some(stop))
         }
     };

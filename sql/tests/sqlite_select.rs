@@ -8,15 +8,11 @@
 //! fails if fewer pass than the recorded baseline (`BASELINE` below): a ratchet that only moves
 //! up. Set `SQLITE_SELECT_VERBOSE=1` to print every failing record.
 
-use std::sync::Arc;
+mod support;
+
 use std::time::Duration;
 
 use md5::{Digest, Md5};
-use tessera_hlc::HybridClock;
-use tessera_kv::{LocalSender, Store};
-use tessera_sql::SqlNode;
-use tessera_storage::MemoryEngine;
-use tessera_txn::Db;
 use tokio_postgres::{NoTls, SimpleQueryMessage};
 
 /// Records that must pass per file (raise it when more pass; never lower it).
@@ -123,23 +119,9 @@ fn format_value(v: Option<&str>, ty: char) -> String {
     }
 }
 
-async fn start_node() -> (tokio_postgres::Client, tokio::sync::oneshot::Sender<()>) {
-    let clock = Arc::new(HybridClock::default());
-    let store = Store::new(Arc::new(MemoryEngine::new()), clock.clone(), &[]).expect("store");
-    let db = Db::new(Arc::new(LocalSender::new(Arc::new(store))), clock, 1);
-    let node = SqlNode::start(db).await.expect("start the SQL node");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind a loopback port");
-    let addr = listener.local_addr().expect("local address");
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(tessera_sql::pgwire::serve(node, listener, async move {
-        stopped.await.ok();
-    }));
-    let (client, conn) =
-        tokio_postgres::connect(&format!("postgresql://root@{addr}/defaultdb"), NoTls)
-            .await
-            .expect("connect");
+async fn connect() -> (tokio_postgres::Client, tokio::sync::oneshot::Sender<()>) {
+    let (url, stop) = support::start_node().await;
+    let (client, conn) = tokio_postgres::connect(&url, NoTls).await.expect("connect");
     tokio::spawn(async move {
         conn.await.ok();
     });
@@ -154,7 +136,7 @@ async fn run_file(name: &str) -> (usize, usize) {
     );
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     let verbose = std::env::var("SQLITE_SELECT_VERBOSE").is_ok();
-    let (client, _stop) = start_node().await;
+    let (client, _stop) = connect().await;
     // The original harness compares result sets of more than 8 values by hash unless a file
     // says otherwise.
     let (mut run, mut passed, mut threshold) = (0, 0, 8usize);
