@@ -47,6 +47,20 @@ async fn send(sender: &LocalSender, txn: &Transaction, reqs: Vec<Request>) -> Ve
     sender.send(ba).await.expect("send").responses
 }
 
+/// A transactional write of `key` by a coordinator-less transaction.
+async fn put(sender: &LocalSender, txn: &Transaction, key: &[u8], value: &[u8], seq: u32) {
+    send(
+        sender,
+        txn,
+        vec![Request::Put {
+            key: key.to_vec(),
+            value: value.to_vec(),
+            seq,
+        }],
+    )
+    .await;
+}
+
 async fn read(db: &Db, key: &[u8]) -> Option<Vec<u8>> {
     let mut t = db.begin("reader");
     let v = t.get(key.to_vec()).await.expect("read");
@@ -60,26 +74,8 @@ async fn intents_without_a_record_are_aborted_after_expiry() {
     {
         let (clock, sender, _db) = node(dir.path(), T0);
         let txn = raw_txn(&clock, b"a");
-        send(
-            &sender,
-            &txn,
-            vec![Request::Put {
-                key: b"a".to_vec(),
-                value: b"lost".to_vec(),
-                seq: 1,
-            }],
-        )
-        .await;
-        send(
-            &sender,
-            &txn,
-            vec![Request::Put {
-                key: b"n".to_vec(),
-                value: b"lost".to_vec(),
-                seq: 2,
-            }],
-        )
-        .await;
+        put(&sender, &txn, b"a", b"lost", 1).await;
+        put(&sender, &txn, b"n", b"lost", 2).await;
     } // crash before EndTxn
     let (_clock, _sender, db) = node(dir.path(), AFTER_EXPIRY);
     assert_eq!(
@@ -102,26 +98,8 @@ async fn committed_record_with_unresolved_remote_intent_is_committed() {
     {
         let (clock, sender, _db) = node(dir.path(), T0);
         let txn = raw_txn(&clock, b"a");
-        send(
-            &sender,
-            &txn,
-            vec![Request::Put {
-                key: b"a".to_vec(),
-                value: b"va".to_vec(),
-                seq: 1,
-            }],
-        )
-        .await;
-        send(
-            &sender,
-            &txn,
-            vec![Request::Put {
-                key: b"n".to_vec(),
-                value: b"vn".to_vec(),
-                seq: 2,
-            }],
-        )
-        .await;
+        put(&sender, &txn, b"a", b"va", 1).await;
+        put(&sender, &txn, b"n", b"vn", 2).await;
         let spans = vec![
             tessera_api::keys::Span::point(b"a".to_vec()),
             tessera_api::keys::Span::point(b"n".to_vec()),
@@ -156,16 +134,7 @@ async fn staging_with_all_writes_present_recovers_as_committed() {
     {
         let (clock, sender, _db) = node(dir.path(), T0);
         let txn = raw_txn(&clock, b"a");
-        send(
-            &sender,
-            &txn,
-            vec![Request::Put {
-                key: b"n".to_vec(),
-                value: b"vn".to_vec(),
-                seq: 1,
-            }],
-        )
-        .await;
+        put(&sender, &txn, b"n", b"vn", 1).await;
         let end = Request::EndTxn {
             commit: true,
             lock_spans: vec![tessera_api::keys::Span::point(b"n".to_vec())],
@@ -193,16 +162,7 @@ async fn staging_with_a_missing_write_recovers_as_aborted() {
     {
         let (clock, sender, _db) = node(dir.path(), T0);
         let txn = raw_txn(&clock, b"a");
-        send(
-            &sender,
-            &txn,
-            vec![Request::Put {
-                key: b"n".to_vec(),
-                value: b"vn".to_vec(),
-                seq: 1,
-            }],
-        )
-        .await;
+        put(&sender, &txn, b"n", b"vn", 1).await;
         let end = Request::EndTxn {
             commit: true,
             lock_spans: vec![
