@@ -32,6 +32,58 @@ pub struct ColumnDescriptor {
     pub hidden: bool,
 }
 
+/// A secondary index of a table.
+///
+/// Its entries live under `index_prefix(table, id)`; see [`crate::rowcodec`] for the layout.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IndexDescriptor {
+    /// The index id within its table (the primary index is 1; secondary ones count from 2).
+    pub id: u32,
+    /// The name (unique among the relations of its schema, as in PostgreSQL).
+    pub name: String,
+    /// The positions of the key columns, in key order.
+    pub columns: Vec<usize>,
+    /// Whether two rows may not share a non-NULL key.
+    pub unique: bool,
+    /// Whether it backs a UNIQUE constraint (so `\d` and pg_constraint show a constraint).
+    pub constraint: bool,
+}
+
+/// A CHECK constraint.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CheckConstraint {
+    /// The name (`<table>_<column>_check` unless given).
+    pub name: String,
+    /// The boolean expression as SQL text, over the table's columns.
+    pub expr: String,
+}
+
+/// A FOREIGN KEY constraint of a (referencing) table.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ForeignKey {
+    /// The name (`<table>_<column>_fkey` unless given).
+    pub name: String,
+    /// The referencing columns.
+    pub columns: Vec<usize>,
+    /// The referenced table's id.
+    pub ref_table: u64,
+    /// The referenced columns (its primary key or a unique index), in the same order.
+    pub ref_columns: Vec<usize>,
+    /// What a DELETE of a referenced row does.
+    pub on_delete: FkAction,
+}
+
+/// The action of a foreign key when the referenced row is deleted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FkAction {
+    /// Fail with 23503 (NO ACTION and RESTRICT: tessera checks both at once).
+    Restrict,
+    /// Delete the referencing rows.
+    Cascade,
+    /// Set the referencing columns to NULL.
+    SetNull,
+}
+
 /// A table.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TableDescriptor {
@@ -47,12 +99,32 @@ pub struct TableDescriptor {
     pub columns: Vec<ColumnDescriptor>,
     /// The positions of the primary-key columns, in key order.
     pub primary_key: Vec<usize>,
+    /// The secondary indexes.
+    pub indexes: Vec<IndexDescriptor>,
+    /// The id the next secondary index gets.
+    pub next_index_id: u32,
+    /// The CHECK constraints.
+    pub checks: Vec<CheckConstraint>,
+    /// The FOREIGN KEY constraints this table's rows must satisfy.
+    pub foreign_keys: Vec<ForeignKey>,
+    /// The ids of the tables whose foreign keys reference this one (checked on DELETE).
+    pub referenced_by: Vec<u64>,
 }
 
 impl TableDescriptor {
     /// The position of a column by name.
     pub fn column_index(&self, name: &str) -> Option<usize> {
         self.columns.iter().position(|c| c.name == name)
+    }
+
+    /// A secondary index by id.
+    pub fn index(&self, id: u32) -> Option<&IndexDescriptor> {
+        self.indexes.iter().find(|i| i.id == id)
+    }
+
+    /// The name of the primary-key constraint.
+    pub fn pkey_name(&self) -> String {
+        format!("{}_pkey", self.name)
     }
 
     /// The positions of the columns stored in the row value (every non-key column).
@@ -80,6 +152,43 @@ struct ColumnProto {
 }
 
 #[derive(Clone, PartialEq, prost::Message)]
+struct IndexProto {
+    #[prost(uint32, tag = "1")]
+    id: u32,
+    #[prost(string, tag = "2")]
+    name: String,
+    #[prost(uint32, repeated, tag = "3")]
+    columns: Vec<u32>,
+    #[prost(bool, tag = "4")]
+    unique: bool,
+    #[prost(bool, tag = "5")]
+    constraint: bool,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct CheckProto {
+    #[prost(string, tag = "1")]
+    name: String,
+    #[prost(string, tag = "2")]
+    expr: String,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct ForeignKeyProto {
+    #[prost(string, tag = "1")]
+    name: String,
+    #[prost(uint32, repeated, tag = "2")]
+    columns: Vec<u32>,
+    #[prost(uint64, tag = "3")]
+    ref_table: u64,
+    #[prost(uint32, repeated, tag = "4")]
+    ref_columns: Vec<u32>,
+    /// 0 restrict, 1 cascade, 2 set null.
+    #[prost(uint32, tag = "5")]
+    on_delete: u32,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
 struct TableProto {
     #[prost(uint64, tag = "1")]
     id: u64,
@@ -93,6 +202,20 @@ struct TableProto {
     columns: Vec<ColumnProto>,
     #[prost(uint32, repeated, tag = "6")]
     primary_key: Vec<u32>,
+    #[prost(message, repeated, tag = "7")]
+    indexes: Vec<IndexProto>,
+    #[prost(uint32, tag = "8")]
+    next_index_id: u32,
+    #[prost(message, repeated, tag = "9")]
+    checks: Vec<CheckProto>,
+    #[prost(message, repeated, tag = "10")]
+    foreign_keys: Vec<ForeignKeyProto>,
+    #[prost(uint64, repeated, tag = "11")]
+    referenced_by: Vec<u64>,
+}
+
+fn positions(v: &[usize]) -> Vec<u32> {
+    v.iter().map(|&i| i as u32).collect()
 }
 
 fn encode_table(t: &TableDescriptor) -> Vec<u8> {
@@ -113,7 +236,43 @@ fn encode_table(t: &TableDescriptor) -> Vec<u8> {
                 hidden: c.hidden,
             })
             .collect(),
-        primary_key: t.primary_key.iter().map(|&i| i as u32).collect(),
+        primary_key: positions(&t.primary_key),
+        indexes: t
+            .indexes
+            .iter()
+            .map(|i| IndexProto {
+                id: i.id,
+                name: i.name.clone(),
+                columns: positions(&i.columns),
+                unique: i.unique,
+                constraint: i.constraint,
+            })
+            .collect(),
+        next_index_id: t.next_index_id,
+        checks: t
+            .checks
+            .iter()
+            .map(|c| CheckProto {
+                name: c.name.clone(),
+                expr: c.expr.clone(),
+            })
+            .collect(),
+        foreign_keys: t
+            .foreign_keys
+            .iter()
+            .map(|f| ForeignKeyProto {
+                name: f.name.clone(),
+                columns: positions(&f.columns),
+                ref_table: f.ref_table,
+                ref_columns: positions(&f.ref_columns),
+                on_delete: match f.on_delete {
+                    FkAction::Restrict => 0,
+                    FkAction::Cascade => 1,
+                    FkAction::SetNull => 2,
+                },
+            })
+            .collect(),
+        referenced_by: t.referenced_by.clone(),
     };
     prost::Message::encode_to_vec(&p)
 }
@@ -141,21 +300,61 @@ fn decode_table(raw: &[u8]) -> SqlResult<TableDescriptor> {
             })
         })
         .collect::<SqlResult<Vec<_>>>()?;
-    let primary_key = p
-        .primary_key
-        .into_iter()
-        .map(|i| i as usize)
-        .collect::<Vec<_>>();
-    if primary_key.iter().any(|&i| i >= columns.len()) {
-        return Err(corrupt("primary key column out of range"));
-    }
+    let n = columns.len();
+    let cols = |v: Vec<u32>| -> SqlResult<Vec<usize>> {
+        let v: Vec<usize> = v.into_iter().map(|i| i as usize).collect();
+        if v.iter().any(|&i| i >= n) {
+            return Err(corrupt("column position out of range"));
+        }
+        Ok(v)
+    };
     Ok(TableDescriptor {
         id: p.id,
         db_id: p.db_id,
         schema: p.schema,
         name: p.name,
+        primary_key: cols(p.primary_key)?,
+        indexes: p
+            .indexes
+            .into_iter()
+            .map(|i| {
+                Ok(IndexDescriptor {
+                    id: i.id,
+                    name: i.name,
+                    columns: cols(i.columns)?,
+                    unique: i.unique,
+                    constraint: i.constraint,
+                })
+            })
+            .collect::<SqlResult<_>>()?,
+        next_index_id: p.next_index_id,
+        checks: p
+            .checks
+            .into_iter()
+            .map(|c| CheckConstraint {
+                name: c.name,
+                expr: c.expr,
+            })
+            .collect(),
+        foreign_keys: p
+            .foreign_keys
+            .into_iter()
+            .map(|f| {
+                Ok(ForeignKey {
+                    name: f.name,
+                    columns: cols(f.columns)?,
+                    ref_table: f.ref_table,
+                    ref_columns: f.ref_columns.into_iter().map(|i| i as usize).collect(),
+                    on_delete: match f.on_delete {
+                        1 => FkAction::Cascade,
+                        2 => FkAction::SetNull,
+                        _ => FkAction::Restrict,
+                    },
+                })
+            })
+            .collect::<SqlResult<_>>()?,
+        referenced_by: p.referenced_by,
         columns,
-        primary_key,
     })
 }
 
@@ -231,6 +430,41 @@ impl Catalog {
         Ok(())
     }
 
+    /// Whether a table or an index of `schema` is named `name` (one namespace, as in
+    /// PostgreSQL).
+    pub async fn relation_exists(
+        &self,
+        txn: &mut Txn,
+        db_id: u64,
+        schema: &str,
+        name: &str,
+    ) -> SqlResult<bool> {
+        Ok(txn
+            .get(rowcodec::table_name_key(db_id, schema, name))
+            .await?
+            .is_some()
+            || txn
+                .get(rowcodec::index_name_key(db_id, schema, name))
+                .await?
+                .is_some())
+    }
+
+    fn duplicate(name: &str) -> SqlError {
+        SqlError::new(
+            SqlState::DUPLICATE_TABLE,
+            format!("relation \"{name}\" already exists"),
+        )
+    }
+
+    /// A table by descriptor id; XX001 if it is gone (a dangling reference is corruption).
+    pub async fn table_by_id(&self, txn: &mut Txn, id: u64) -> SqlResult<TableDescriptor> {
+        let raw = txn
+            .get(rowcodec::descriptor_key(id))
+            .await?
+            .ok_or_else(|| corrupt("reference to a missing table"))?;
+        decode_table(&raw)
+    }
+
     /// The table `schema.name` of database `db_id`, if it exists.
     pub async fn table(
         &self,
@@ -246,11 +480,25 @@ impl Catalog {
             return Ok(None);
         };
         let id = decode_id(&raw)?;
-        let raw = txn
-            .get(rowcodec::descriptor_key(id))
+        self.table_by_id(txn, id).await.map(Some)
+    }
+
+    /// The table owning index `schema.name`, if that index exists.
+    pub async fn index_table(
+        &self,
+        txn: &mut Txn,
+        db_id: u64,
+        schema: &str,
+        name: &str,
+    ) -> SqlResult<Option<TableDescriptor>> {
+        let Some(raw) = txn
+            .get(rowcodec::index_name_key(db_id, schema, name))
             .await?
-            .ok_or_else(|| corrupt("name without descriptor"))?;
-        decode_table(&raw).map(Some)
+        else {
+            return Ok(None);
+        };
+        let id = decode_id(&raw)?;
+        self.table_by_id(txn, id).await.map(Some)
     }
 
     /// The table, or 42P01.
@@ -269,28 +517,93 @@ impl Catalog {
         })
     }
 
-    /// Creates a table from a descriptor whose `id` is assigned here; 42P07 if the name is
-    /// taken.
+    /// Creates a table from a descriptor whose `id` is assigned here (with the names of its
+    /// constraint indexes); 42P07 if a name is taken.
     pub async fn create_table(
         &self,
         txn: &mut Txn,
         mut desc: TableDescriptor,
     ) -> SqlResult<TableDescriptor> {
-        let name_key = rowcodec::table_name_key(desc.db_id, &desc.schema, &desc.name);
-        if txn.get(name_key.clone()).await?.is_some() {
-            return Err(SqlError::new(
-                SqlState::DUPLICATE_TABLE,
-                format!("relation \"{}\" already exists", desc.name),
-            ));
+        if self
+            .relation_exists(txn, desc.db_id, &desc.schema, &desc.name)
+            .await?
+        {
+            return Err(Self::duplicate(&desc.name));
         }
         desc.id = txn.increment(rowcodec::id_counter_key(), 1).await? as u64;
+        let name_key = rowcodec::table_name_key(desc.db_id, &desc.schema, &desc.name);
         txn.put(name_key, desc.id.to_be_bytes().to_vec()).await?;
-        txn.put(rowcodec::descriptor_key(desc.id), encode_table(&desc))
-            .await?;
+        for index in &desc.indexes {
+            self.claim_index_name(txn, &desc, &index.name).await?;
+        }
+        self.update_table(txn, &desc).await?;
         Ok(desc)
     }
 
-    /// Drops a table and its data.
+    async fn claim_index_name(
+        &self,
+        txn: &mut Txn,
+        desc: &TableDescriptor,
+        name: &str,
+    ) -> SqlResult<()> {
+        if self
+            .relation_exists(txn, desc.db_id, &desc.schema, name)
+            .await?
+        {
+            return Err(Self::duplicate(name));
+        }
+        txn.put(
+            rowcodec::index_name_key(desc.db_id, &desc.schema, name),
+            desc.id.to_be_bytes().to_vec(),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Writes a changed descriptor (a new index, constraint or column).
+    pub async fn update_table(&self, txn: &mut Txn, desc: &TableDescriptor) -> SqlResult<()> {
+        txn.put(rowcodec::descriptor_key(desc.id), encode_table(desc))
+            .await?;
+        Ok(())
+    }
+
+    /// Adds a secondary index to `desc` (assigning its id) and claims its name; the caller
+    /// backfills its entries. 42P07 if the name is taken.
+    pub async fn add_index(
+        &self,
+        txn: &mut Txn,
+        desc: &mut TableDescriptor,
+        mut index: IndexDescriptor,
+    ) -> SqlResult<IndexDescriptor> {
+        self.claim_index_name(txn, desc, &index.name).await?;
+        index.id = desc.next_index_id;
+        desc.next_index_id += 1;
+        desc.indexes.push(index.clone());
+        self.update_table(txn, desc).await?;
+        Ok(index)
+    }
+
+    /// Removes a secondary index and its entries.
+    pub async fn drop_index(
+        &self,
+        txn: &mut Txn,
+        desc: &mut TableDescriptor,
+        index_id: u32,
+    ) -> SqlResult<()> {
+        let Some(pos) = desc.indexes.iter().position(|i| i.id == index_id) else {
+            return Err(SqlError::internal("dropping an index the table does not have"));
+        };
+        let index = desc.indexes.remove(pos);
+        txn.delete(rowcodec::index_name_key(desc.db_id, &desc.schema, &index.name))
+            .await?;
+        let prefix = rowcodec::index_prefix(desc.id, index.id);
+        let end = tessera_api::keys::prefix_end(&prefix);
+        txn.delete_range(tessera_api::keys::Span::range(prefix, end))
+            .await?;
+        self.update_table(txn, desc).await
+    }
+
+    /// Drops a table, its indexes and its data.
     pub async fn drop_table(&self, txn: &mut Txn, desc: &TableDescriptor) -> SqlResult<()> {
         txn.delete(rowcodec::table_name_key(
             desc.db_id,
@@ -298,6 +611,10 @@ impl Catalog {
             &desc.name,
         ))
         .await?;
+        for index in &desc.indexes {
+            txn.delete(rowcodec::index_name_key(desc.db_id, &desc.schema, &index.name))
+                .await?;
+        }
         txn.delete(rowcodec::descriptor_key(desc.id)).await?;
         let prefix = rowcodec::table_prefix(desc.id);
         let end = tessera_api::keys::prefix_end(&prefix);

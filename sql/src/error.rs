@@ -41,6 +41,16 @@ impl SqlState {
     pub const INVALID_CATALOG_NAME: SqlState = SqlState("3D000");
     /// 23505 unique_violation
     pub const UNIQUE_VIOLATION: SqlState = SqlState("23505");
+    /// 23514 check_violation
+    pub const CHECK_VIOLATION: SqlState = SqlState("23514");
+    /// 23503 foreign_key_violation
+    pub const FOREIGN_KEY_VIOLATION: SqlState = SqlState("23503");
+    /// 42704 undefined_object
+    pub const UNDEFINED_OBJECT: SqlState = SqlState("42704");
+    /// 2BP01 dependent_objects_still_exist
+    pub const DEPENDENT_OBJECTS_STILL_EXIST: SqlState = SqlState("2BP01");
+    /// 42830 invalid_foreign_key
+    pub const INVALID_FOREIGN_KEY: SqlState = SqlState("42830");
     /// 23502 not_null_violation
     pub const NOT_NULL_VIOLATION: SqlState = SqlState("23502");
     /// 22012 division_by_zero

@@ -3,6 +3,7 @@
 //! ```text
 //!   0x01 'n' enc(database)                       → database id (u64 BE)
 //!   0x01 't' u64(db id) enc(schema) enc(name)    → table id (u64 BE)
+//!   0x01 'x' u64(db id) enc(schema) enc(name)    → the id of the table owning the index
 //!   0x01 'd' u64(table id)                       → table descriptor (protobuf)
 //!   0x01 'i'                                     → the descriptor id counter
 //!   0x02 u64(table id) u32(index id) key datums  → row: the non-key columns (value codec)
@@ -12,6 +13,18 @@
 //! byte-string encoding; `u64`/`u32` are big-endian. A table's primary index is index 1; its
 //! key is the primary-key columns (or the hidden `rowid` of a table without a primary key),
 //! each with the order-preserving key encoding, so a primary-key range is a key range.
+//!
+//! A secondary index (id 2, 3, …) maps its key columns to the row's primary key:
+//!
+//! ```text
+//!   0x02 u64(table) u32(index) key datums [pk datums]  → pk datums (value codec)
+//! ```
+//!
+//! The primary-key suffix in the key keeps entries of equal index values apart. A unique
+//! index leaves it out when no key column is NULL, so two rows with the same value collide
+//! on one key and a conditional put detects the violation; NULLs are distinct in SQL, so an
+//! entry with a NULL keeps the suffix. Every entry stores the primary key in its value, so
+//! readers never need to know which form they hold.
 
 use tessera_api::keys::Key;
 use tessera_encoding::key::{encode_bytes, encode_key_datum, encode_u32, encode_u64};
@@ -47,6 +60,15 @@ pub fn table_names_prefix(db_id: u64) -> Key {
     k
 }
 
+/// The key naming an index (its value is the owning table's id).
+pub fn index_name_key(db_id: u64, schema: &str, name: &str) -> Key {
+    let mut k = vec![SYSTEM_PREFIX, b'x'];
+    encode_u64(&mut k, db_id, Direction::Ascending);
+    encode_bytes(&mut k, schema.as_bytes(), Direction::Ascending);
+    encode_bytes(&mut k, name.as_bytes(), Direction::Ascending);
+    k
+}
+
 /// The key of a table descriptor.
 pub fn descriptor_key(id: u64) -> Key {
     let mut k = vec![SYSTEM_PREFIX, b'd'];
@@ -74,13 +96,18 @@ pub fn table_prefix(table_id: u64) -> Key {
     k
 }
 
-/// The primary-index key of a row with the given key column values.
-pub fn row_key(table_id: u64, key: &[Datum]) -> Key {
-    let mut k = index_prefix(table_id, PRIMARY_INDEX);
-    for d in key {
+/// The key in index `index_id` with the given leading column values.
+pub fn index_key(table_id: u64, index_id: u32, values: &[Datum]) -> Key {
+    let mut k = index_prefix(table_id, index_id);
+    for d in values {
         encode_key_datum(&mut k, d, Direction::Ascending);
     }
     k
+}
+
+/// The primary-index key of a row with the given key column values.
+pub fn row_key(table_id: u64, key: &[Datum]) -> Key {
+    index_key(table_id, PRIMARY_INDEX, key)
 }
 
 #[cfg(test)]

@@ -109,6 +109,16 @@ pub enum Output {
         /// The rows, each with one datum per column.
         rows: Vec<Vec<Datum>>,
     },
+    /// The rows of `INSERT/UPDATE/DELETE … RETURNING`: CommandComplete carries the command
+    /// (`INSERT 0`, `UPDATE`, `DELETE`) and the row count.
+    Returning {
+        /// The command part of the tag.
+        command: String,
+        /// The columns.
+        columns: Vec<Column>,
+        /// The rows.
+        rows: Vec<Vec<Datum>>,
+    },
     /// A command: the tag PostgreSQL sends in CommandComplete (`INSERT 0 3`, `CREATE TABLE`).
     Command {
         /// The tag.

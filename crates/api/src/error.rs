@@ -94,6 +94,8 @@ pub enum KvError {
     /// A conditional put found another value.
     #[error("unexpected value: {}", actual.as_deref().map(|v| Pretty(v).to_string()).unwrap_or_else(|| "<missing>".into()))]
     ConditionFailed {
+        /// The key whose value differed (so a caller writing several keys knows which).
+        key: crate::keys::Key,
         /// The value found.
         actual: Option<Vec<u8>>,
     },

@@ -5,6 +5,12 @@
 //! vectorized execution over Arrow record batches for large scans, joins and aggregation is
 //! not built yet (see `docs/sql.md`).
 
+mod access;
+mod ddl;
+mod dml;
+mod fk;
+mod index;
+mod join;
 mod select;
 mod table;
 
@@ -73,8 +79,7 @@ pub async fn describe(
         }
         Statement::Insert(_) | Statement::Update(_) | Statement::Delete(_) => {
             let db_id = node.catalog.require_database(txn, database).await?;
-            table::describe_dml(node, txn, db_id, stmt, &mut params).await?;
-            Vec::new()
+            dml::describe_dml(node, txn, db_id, stmt, &mut params).await?
         }
         Statement::ShowVariable { .. } => vec![Column {
             name: "setting".into(),
@@ -117,10 +122,6 @@ pub async fn execute(
             let rows = plan.run(txn, params).await?;
             Ok(Output::Rows { columns, rows })
         }
-        Statement::CreateTable(ct) => {
-            let db_id = node.catalog.require_database(txn, database).await?;
-            table::create_table(node, txn, db_id, ct).await
-        }
         Statement::CreateDatabase {
             db_name,
             if_not_exists,
@@ -137,33 +138,21 @@ pub async fn execute(
                 tag: "CREATE DATABASE".into(),
             })
         }
-        Statement::Drop {
-            object_type: sqlparser::ast::ObjectType::Table,
-            if_exists,
-            names,
+        Statement::Insert(_) | Statement::Update(_) | Statement::Delete(_) => {
+            let db_id = node.catalog.require_database(txn, database).await?;
+            dml::execute_dml(node, txn, db_id, stmt, params).await
+        }
+        Statement::CreateTable(_)
+        | Statement::CreateIndex(_)
+        | Statement::Drop {
+            object_type: sqlparser::ast::ObjectType::Table | sqlparser::ast::ObjectType::Index,
             ..
         } => {
             let db_id = node.catalog.require_database(txn, database).await?;
-            for name in names {
-                let (schema, n) = split_name(name)?;
-                match node.catalog.table(txn, db_id, &schema, &n).await? {
-                    Some(desc) => node.catalog.drop_table(txn, &desc).await?,
-                    None if *if_exists => {}
-                    None => {
-                        return Err(SqlError::new(
-                            SqlState::UNDEFINED_TABLE,
-                            format!("table \"{n}\" does not exist"),
-                        ))
-                    }
-                }
+            match ddl::execute(node, txn, db_id, stmt).await {
+                Some(out) => out,
+                None => Err(SqlError::internal("not a schema statement")),
             }
-            Ok(Output::Command {
-                tag: "DROP TABLE".into(),
-            })
-        }
-        Statement::Insert(_) | Statement::Update(_) | Statement::Delete(_) => {
-            let db_id = node.catalog.require_database(txn, database).await?;
-            table::execute_dml(node, txn, db_id, stmt, params).await
         }
         // Session settings are accepted and not yet applied (docs/sql.md lists them).
         Statement::Set(_) => Ok(Output::Command { tag: "SET".into() }),

@@ -24,7 +24,9 @@ use tessera_encoding::{Datum, Decimal, Direction};
 use tessera_txn::Txn;
 
 use super::split_name;
-use super::table::{plan_access, read_rows, scan_table, table_scope, Access};
+use super::access::{plan_access, read_for_rows, read_rows, Access};
+use super::join::{hash_keys, join_found, join_rows, JoinKind, JoinStep};
+use super::table::{scan_table, table_scope};
 use crate::catalog::TableDescriptor;
 use crate::error::{SqlError, SqlResult, SqlState};
 use crate::expr::{
@@ -68,33 +70,6 @@ type GroupState = (
     Vec<AggState>,
     Vec<std::collections::HashSet<Vec<u8>>>,
 );
-
-/// The most rows a join step may hold in memory. Joins are nested loops over rows in memory
-/// until a join-order search and hash joins exist; past this a query fails with 54000
-/// instead of exhausting the node's memory.
-pub const MAX_JOIN_ROWS: usize = 2_000_000;
-
-/// How a table joins the rows before it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum JoinKind {
-    /// Every pair (a comma, or CROSS JOIN).
-    Cross,
-    /// Pairs that satisfy ON.
-    Inner,
-    /// Pairs that satisfy ON, and each left row without one, extended with NULLs.
-    Left,
-}
-
-/// One table of FROM and how it joins.
-#[derive(Clone, Debug)]
-struct JoinStep {
-    desc: TableDescriptor,
-    kind: JoinKind,
-    /// Over the row of every table up to and including this one.
-    on: Option<ScalarExpr>,
-    /// Parts of WHERE that can be checked once this table is joined.
-    filters: Vec<ScalarExpr>,
-}
 
 fn split_and<'e>(e: &'e Expr, out: &mut Vec<&'e Expr>) {
     match e {
@@ -152,13 +127,15 @@ struct SortKey {
     nulls_first: bool,
 }
 
+/// How many left rows one batch of lookups covers.
+const LOOKUP_BATCH: usize = 1_000;
+
 /// A planned query.
 #[derive(Clone, Debug)]
 pub struct QueryPlan {
     sources: Vec<JoinStep>,
-    /// How the first table is read (a point read when WHERE pins its primary key and it is
-    /// the only table).
-    access: Access,
+    /// Whether the rows read are locked (`FOR UPDATE`).
+    for_update: bool,
     filter: Option<ScalarExpr>,
     grouping: Option<Grouping>,
     having: Option<ScalarExpr>,
@@ -192,7 +169,7 @@ fn contains_aggregate(e: &Expr) -> bool {
 }
 
 /// Visits an expression tree (the variants the compiler supports).
-fn walk(e: &Expr, f: &mut dyn FnMut(&Expr)) {
+pub(super) fn walk(e: &Expr, f: &mut dyn FnMut(&Expr)) {
     f(e);
     match e {
         Expr::BinaryOp { left, right, .. } => {
@@ -432,16 +409,21 @@ fn plan_select_with(
     // FROM: tables joined left to right (a comma is a cross join).
     let mut sources: Vec<JoinStep> = Vec::new();
     let mut scope = Scope::default();
+    let mut on_asts: Vec<(usize, Vec<&Expr>)> = Vec::new();
     for twj in &select.from {
         let (desc, alias) = resolve_factor(tables, &twj.relation)?;
         scope
             .columns
             .extend(table_scope(&desc, alias.as_deref()).columns);
         sources.push(JoinStep {
+            offset: scope.columns.len() - desc.columns.len(),
             desc,
             kind: JoinKind::Cross,
             on: None,
             filters: Vec::new(),
+            access: Access::default(),
+            lookup: false,
+            hash_keys: Vec::new(),
         });
         for join in &twj.joins {
             use sqlparser::ast::{JoinConstraint as C, JoinOperator as J};
@@ -478,18 +460,43 @@ fn plan_select_with(
                     "JOIN requires an ON condition",
                 ));
             }
+            // A lookup may use ON's equalities (for a LEFT join only ON's: WHERE applies
+            // after the NULL extension).
+            let mut on_parts = Vec::new();
+            if let Some(C::On(e)) = constraint {
+                super::access::conjuncts(e, &mut on_parts);
+            }
             sources.push(JoinStep {
+                offset: scope.columns.len() - desc.columns.len(),
                 desc,
                 kind,
                 on,
                 filters: Vec::new(),
+                access: Access::default(),
+                lookup: false,
+                hash_keys: Vec::new(),
             });
+            on_asts.push((sources.len() - 1, on_parts));
         }
     }
-    let access = match sources.as_slice() {
-        [only] => plan_access(&only.desc, &scope, select.selection.as_ref(), params)?,
-        _ => Access::default(),
-    };
+    // Access paths: each table through the index its conditions pin best; a table after the
+    // first may look up by values of the rows joined before it.
+    let mut where_parts = Vec::new();
+    if let Some(e) = &select.selection {
+        super::access::conjuncts(e, &mut where_parts);
+    }
+    for (i, step) in sources.iter_mut().enumerate() {
+        let mut parts: Vec<&Expr> = on_asts
+            .iter()
+            .filter(|(s, _)| *s == i)
+            .flat_map(|(_, p)| p.iter().copied())
+            .collect();
+        if step.kind != JoinKind::Left {
+            parts.extend(where_parts.iter().copied());
+        }
+        step.access = plan_access(&step.desc, &scope, step.offset, &parts, params);
+        step.lookup = step.offset > 0 && step.access.reads_left_row();
+    }
     // WHERE, split into its AND-ed parts; with several tables each part runs at the first
     // join step where every column it reads is there (so a join never materializes the
     // whole cross product when the WHERE clause relates the tables).
@@ -753,9 +760,14 @@ fn plan_select_with(
         Some(sqlparser::ast::Distinct::Distinct) => true,
         Some(_) => return Err(SqlError::unsupported("DISTINCT ON")),
     };
+    for step in sources.iter_mut().skip(1) {
+        if !step.lookup {
+            step.hash_keys = hash_keys(step);
+        }
+    }
     Ok(QueryPlan {
         sources,
-        access,
+        for_update: !q.locks.is_empty(),
         filter,
         grouping,
         having,
@@ -784,7 +796,7 @@ fn resolve_factor(
 }
 
 /// PostgreSQL's name for an unaliased output column.
-fn default_name(e: &Expr) -> String {
+pub(super) fn default_name(e: &Expr) -> String {
     match e {
         Expr::Identifier(id) => id.value.to_lowercase(),
         Expr::CompoundIdentifier(parts) => parts
@@ -1135,22 +1147,11 @@ impl QueryPlan {
         self.columns.clone()
     }
 
-    /// Runs the query: loads every table it reads (the first one by point read when it can),
-    /// then evaluates.
+    /// Runs the query: reads each FROM table through its access path (lookup joins read per
+    /// left row), loads the tables its subqueries read, then evaluates.
     pub async fn run(&self, txn: &mut Txn, params: &[Datum]) -> SqlResult<Vec<Vec<Datum>>> {
         let mut data = TableData::new();
-        let mut first = None;
-        let mut full: Vec<TableDescriptor> = Vec::new();
-        for (i, step) in self.sources.iter().enumerate() {
-            if i == 0 && self.access.point.is_some() {
-                let rows = read_rows(txn, &step.desc, &self.access, params).await?;
-                first = Some(rows.into_iter().map(|(_, r)| r).collect());
-            } else {
-                full.push(step.desc.clone());
-            }
-        }
-        full.extend(self.subquery_tables());
-        for desc in full {
+        for desc in self.subquery_tables() {
             if let std::collections::hash_map::Entry::Vacant(v) = data.entry(desc.id) {
                 let rows = scan_table(txn, &desc).await?;
                 v.insert(Arc::new(rows.into_iter().map(|(_, r)| r).collect()));
@@ -1161,7 +1162,38 @@ impl QueryPlan {
             outer: &[],
             tables: Some(&data),
         };
-        self.execute(&ctx, first)
+        let mut input: Vec<Vec<Datum>> = vec![Vec::new()];
+        for step in &self.sources {
+            input = if step.lookup {
+                let mut next = Vec::new();
+                for chunk in input.chunks(LOOKUP_BATCH) {
+                    let found = read_for_rows(
+                        txn,
+                        &step.desc,
+                        &step.access,
+                        chunk,
+                        params,
+                        self.for_update,
+                    )
+                    .await?;
+                    let found: Vec<Vec<Vec<Datum>>> = found
+                        .into_iter()
+                        .map(|rows| rows.into_iter().map(|(_, r)| r).collect())
+                        .collect();
+                    next.extend(join_found(chunk, &found, step, &ctx)?);
+                }
+                next
+            } else {
+                let rows: Vec<Vec<Datum>> =
+                    read_rows(txn, &step.desc, &step.access, params, self.for_update)
+                        .await?
+                        .into_iter()
+                        .map(|(_, r)| r)
+                        .collect();
+                join_rows(&input, &rows, step, &ctx)?
+            };
+        }
+        self.execute(&ctx, Some(input))
     }
 
     /// Every table the subqueries of this query read.
@@ -1179,63 +1211,28 @@ impl QueryPlan {
         out
     }
 
-    /// Evaluates the query over loaded tables. `ctx.outer` is the enclosing query's row for
-    /// a subquery; `first` replaces the rows of the first table (a point read).
-    fn execute(&self, ctx: &EvalCtx, first: Option<Vec<Vec<Datum>>>) -> SqlResult<Vec<Vec<Datum>>> {
-        let mut first = first;
-        // FROM and WHERE.
-        let mut input: Vec<Vec<Datum>> = vec![Vec::new()];
-        for (i, step) in self.sources.iter().enumerate() {
-            let loaded;
-            let rows: &[Vec<Datum>] = match (i, first.take()) {
-                (0, Some(rows)) => {
-                    loaded = rows;
-                    &loaded
+    /// Evaluates the query. `joined` is the result of FROM when the caller read it (the top
+    /// level); a subquery (`None`) joins the tables loaded in `ctx`, reading every row.
+    /// `ctx.outer` is the enclosing query's row for a subquery.
+    fn execute(
+        &self,
+        ctx: &EvalCtx,
+        joined: Option<Vec<Vec<Datum>>>,
+    ) -> SqlResult<Vec<Vec<Datum>>> {
+        let mut input = match joined {
+            Some(rows) => rows,
+            None => {
+                let mut input: Vec<Vec<Datum>> = vec![Vec::new()];
+                for step in &self.sources {
+                    let rows = ctx
+                        .tables
+                        .and_then(|t| t.get(&step.desc.id))
+                        .ok_or_else(|| SqlError::internal("table not loaded"))?;
+                    input = join_rows(&input, rows, step, ctx)?;
                 }
-                _ => ctx
-                    .tables
-                    .and_then(|t| t.get(&step.desc.id))
-                    .map(|r| r.as_slice())
-                    .ok_or_else(|| SqlError::internal("table not loaded"))?,
-            };
-            let mut next = Vec::with_capacity(input.len() * rows.len().max(1));
-            for left in &input {
-                let mut matched = false;
-                for right in rows {
-                    let mut joined = left.clone();
-                    joined.extend_from_slice(right);
-                    let keep = match &step.on {
-                        None => true,
-                        Some(on) => eval_ctx(on, &joined, ctx)? == Datum::Bool(true),
-                    };
-                    if keep {
-                        matched = true;
-                        next.push(joined);
-                        if next.len() > MAX_JOIN_ROWS {
-                            return Err(SqlError::new(
-                                SqlState::PROGRAM_LIMIT_EXCEEDED,
-                                format!("join produces more than {MAX_JOIN_ROWS} intermediate rows; add join conditions"),
-                            ));
-                        }
-                    }
-                }
-                if step.kind == JoinKind::Left && !matched {
-                    let mut joined = left.clone();
-                    joined.extend(std::iter::repeat_n(Datum::Null, step.desc.columns.len()));
-                    next.push(joined);
-                }
+                input
             }
-            for f in &step.filters {
-                let mut kept = Vec::with_capacity(next.len());
-                for row in next {
-                    if eval_ctx(f, &row, ctx)? == Datum::Bool(true) {
-                        kept.push(row);
-                    }
-                }
-                next = kept;
-            }
-            input = next;
-        }
+        };
         if let Some(f) = &self.filter {
             let mut kept = Vec::with_capacity(input.len());
             for row in input {

@@ -59,7 +59,10 @@ impl EvalState<'_, '_> {
                 }
                 let current = self.current(key)?;
                 if current.as_deref() != expected.as_deref() {
-                    return Err(KvError::ConditionFailed { actual: current });
+                    return Err(KvError::ConditionFailed {
+                        key: key.clone(),
+                        actual: current,
+                    });
                 }
                 self.write(key, Some(value), *seq)?;
                 Ok(Response::ConditionalPut)

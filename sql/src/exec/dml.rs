@@ -1,0 +1,825 @@
+//! INSERT, UPDATE and DELETE: compiled against one table, run row at a time over its access
+//! path, with every index kept in step ([`super::index::WriteSet`]) and every constraint
+//! checked.
+//!
+//! ```text
+//!   rows to write ──► NOT NULL, CHECK ──► WriteSet (row + index entries; unique keys are
+//!                                         conditional puts) ──► apply
+//!                 ──► FOREIGN KEY: parents exist (after apply, so a statement may insert a
+//!                     parent and its child) / children of removed rows: RESTRICT, CASCADE,
+//!                     SET NULL (see `fk`)
+//!                 ──► RETURNING over the new row (or the old one for DELETE)
+//! ```
+//!
+//! `INSERT … ON CONFLICT` reads the arbiter key of each new row first: an existing row is
+//! left alone (DO NOTHING) or updated (DO UPDATE, with `excluded` naming the proposed row).
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use sqlparser::ast::{
+    ConflictTarget, Expr, OnConflictAction, OnInsert, SelectItem, SetExpr, Statement, TableFactor,
+};
+use tessera_api::batch::{ReadLock, Request, Response};
+use tessera_api::keys::Key;
+use tessera_encoding::Datum;
+use tessera_txn::Txn;
+
+use super::access::{conjuncts, plan_access, read_rows, Access};
+use super::fk::{check_parents, remove_references, ParentLink};
+use super::index::{entry_primary_key, index_entry, WriteSet};
+use super::select::{default_name, plan_query, QueryPlan};
+use super::split_name;
+use super::table::{decode_table_row, table_scope};
+use crate::catalog::{ColumnDescriptor, TableDescriptor};
+use crate::error::{SqlError, SqlResult, SqlState};
+use crate::expr::{eval, Compiler, Params, ScalarExpr, Scope, Typed};
+use crate::rowcodec;
+use crate::session::{Column, Output, SqlNode};
+use crate::types::SqlType;
+
+/// The table a DML statement writes, with what its rows must satisfy.
+struct Target {
+    desc: TableDescriptor,
+    /// (name, condition over the table row) for each CHECK constraint.
+    checks: Vec<(String, ScalarExpr)>,
+    /// The tables its foreign keys reference.
+    parents: Vec<ParentLink>,
+}
+
+/// RETURNING: expressions over the table row, and the columns they produce.
+#[derive(Clone)]
+struct Returning {
+    exprs: Vec<ScalarExpr>,
+    columns: Vec<Column>,
+}
+
+enum Source {
+    Values(Vec<Vec<ScalarExpr>>),
+    Query(Box<QueryPlan>, Vec<ScalarExpr>),
+}
+
+/// The arbiter and action of ON CONFLICT.
+struct Upsert {
+    /// The unique keys checked: `None` is the primary key, `Some(id)` a unique index.
+    arbiters: Vec<Option<u32>>,
+    /// DO UPDATE: assignments and WHERE over (existing row ++ excluded row); None is DO
+    /// NOTHING.
+    update: Option<(Vec<(usize, ScalarExpr)>, Option<ScalarExpr>)>,
+}
+
+/// A compiled INSERT, UPDATE or DELETE.
+enum Dml {
+    Insert {
+        target: Target,
+        targets: Vec<usize>,
+        source: Source,
+        defaults: Vec<Option<ScalarExpr>>,
+        upsert: Option<Upsert>,
+        returning: Option<Returning>,
+    },
+    Update {
+        target: Target,
+        filter: Option<ScalarExpr>,
+        access: Access,
+        sets: Vec<(usize, ScalarExpr)>,
+        returning: Option<Returning>,
+    },
+    Delete {
+        target: Target,
+        filter: Option<ScalarExpr>,
+        access: Access,
+        returning: Option<Returning>,
+    },
+}
+
+/// Parses and compiles stored SQL text (a DEFAULT or CHECK expression) over `scope`.
+fn compile_stored(
+    text: &str,
+    scope: &Scope,
+    params: &mut Params,
+    ty: &SqlType,
+    what: &str,
+) -> SqlResult<ScalarExpr> {
+    let expr = sqlparser::parser::Parser::new(&sqlparser::dialect::PostgreSqlDialect {})
+        .try_with_sql(text)
+        .and_then(|mut p| p.parse_expr())
+        .map_err(|e| SqlError::internal(format!("stored {what} {text}: {e}")))?;
+    let mut c = Compiler::new(scope, params);
+    let t = c.compile(&expr)?;
+    Ok(c.coerce(t, ty, what)?.expr)
+}
+
+async fn load_target(
+    node: &Arc<SqlNode>,
+    txn: &mut Txn,
+    desc: TableDescriptor,
+    params: &mut Params,
+) -> SqlResult<Target> {
+    let scope = table_scope(&desc, None);
+    let mut checks = Vec::with_capacity(desc.checks.len());
+    for c in &desc.checks {
+        checks.push((
+            c.name.clone(),
+            compile_stored(&c.expr, &scope, params, &SqlType::Bool, "check")?,
+        ));
+    }
+    let mut parents = Vec::with_capacity(desc.foreign_keys.len());
+    for fk in &desc.foreign_keys {
+        let parent = if fk.ref_table == desc.id {
+            desc.clone()
+        } else {
+            node.catalog.table_by_id(txn, fk.ref_table).await?
+        };
+        parents.push(ParentLink {
+            fk: fk.clone(),
+            parent,
+        });
+    }
+    Ok(Target {
+        desc,
+        checks,
+        parents,
+    })
+}
+
+fn table_of(factor: &TableFactor) -> SqlResult<(&sqlparser::ast::ObjectName, Option<String>)> {
+    match factor {
+        TableFactor::Table { name, alias, .. } => {
+            Ok((name, alias.as_ref().map(|a| a.name.value.to_lowercase())))
+        }
+        other => Err(SqlError::unsupported(format!("table expression {other}"))),
+    }
+}
+
+async fn resolve(
+    node: &Arc<SqlNode>,
+    txn: &mut Txn,
+    db_id: u64,
+    name: &sqlparser::ast::ObjectName,
+) -> SqlResult<TableDescriptor> {
+    let (schema, n) = split_name(name)?;
+    node.catalog.require_table(txn, db_id, &schema, &n).await
+}
+
+fn compile_filter(
+    scope: &Scope,
+    params: &mut Params,
+    e: Option<&Expr>,
+) -> SqlResult<Option<ScalarExpr>> {
+    e.map(|e| {
+        let mut c = Compiler::new(scope, params);
+        let t = c.compile(e)?;
+        c.coerce(t, &SqlType::Bool, "argument of WHERE")
+            .map(|t| t.expr)
+    })
+    .transpose()
+}
+
+fn access_for(
+    desc: &TableDescriptor,
+    scope: &Scope,
+    selection: Option<&Expr>,
+    params: &mut Params,
+) -> Access {
+    let mut parts = Vec::new();
+    if let Some(e) = selection {
+        conjuncts(e, &mut parts);
+    }
+    plan_access(desc, scope, 0, &parts, params)
+}
+
+fn undefined_column(desc: &TableDescriptor, cname: &str) -> SqlError {
+    SqlError::new(
+        SqlState::UNDEFINED_COLUMN,
+        format!(
+            "column \"{cname}\" of relation \"{}\" does not exist",
+            desc.name
+        ),
+    )
+}
+
+/// Compiles `SET col = expr, …` over `scope`.
+fn compile_sets(
+    desc: &TableDescriptor,
+    assignments: &[sqlparser::ast::Assignment],
+    scope: &Scope,
+    params: &mut Params,
+) -> SqlResult<Vec<(usize, ScalarExpr)>> {
+    let mut sets = Vec::new();
+    for a in assignments {
+        let sqlparser::ast::AssignmentTarget::ColumnName(cname) = &a.target else {
+            return Err(SqlError::unsupported("tuple assignment"));
+        };
+        let cname = cname.to_string().to_lowercase();
+        let i = desc
+            .column_index(&cname)
+            .ok_or_else(|| undefined_column(desc, &cname))?;
+        let mut c = Compiler::new(scope, params);
+        let t = c.compile(&a.value)?;
+        sets.push((i, assign(&mut c, t, &desc.columns[i])?));
+    }
+    Ok(sets)
+}
+
+/// Coerces a value to its column's type, with PostgreSQL's wording for a mismatch.
+fn assign(c: &mut Compiler, t: Typed, col: &ColumnDescriptor) -> SqlResult<ScalarExpr> {
+    c.coerce(t, &col.ty, &format!("column \"{}\"", col.name))
+        .map(|t| t.expr)
+        .map_err(|e| {
+            if e.state == SqlState::DATATYPE_MISMATCH {
+                SqlError::new(
+                    SqlState::DATATYPE_MISMATCH,
+                    format!(
+                        "column \"{}\" is of type {} but expression is of another type",
+                        col.name,
+                        col.ty.name()
+                    ),
+                )
+            } else {
+                e
+            }
+        })
+}
+
+fn compile_returning(
+    items: Option<&Vec<SelectItem>>,
+    desc: &TableDescriptor,
+    scope: &Scope,
+    params: &mut Params,
+) -> SqlResult<Option<Returning>> {
+    let Some(items) = items else { return Ok(None) };
+    let mut exprs = Vec::new();
+    let mut columns = Vec::new();
+    for item in items {
+        let (e, name) = match item {
+            SelectItem::UnnamedExpr(e) => (e.clone(), default_name(e)),
+            SelectItem::ExprWithAlias { expr, alias } => (expr.clone(), alias.value.to_lowercase()),
+            SelectItem::Wildcard(_) => {
+                for (i, c) in desc.columns.iter().enumerate() {
+                    if !c.hidden {
+                        exprs.push(ScalarExpr::Column(i));
+                        columns.push(Column {
+                            name: c.name.clone(),
+                            ty: c.ty.clone(),
+                        });
+                    }
+                }
+                continue;
+            }
+            other => return Err(SqlError::unsupported(format!("RETURNING {other}"))),
+        };
+        let mut c = Compiler::new(scope, params);
+        let mut t = c.compile(&e)?;
+        if t.ty == SqlType::Unknown {
+            t = c.coerce(t, &SqlType::Text, "output")?;
+        }
+        columns.push(Column { name, ty: t.ty });
+        exprs.push(t.expr);
+    }
+    Ok(Some(Returning { exprs, columns }))
+}
+
+/// The unique keys ON CONFLICT (cols) names: the primary key or a unique index with exactly
+/// those columns (42P10 otherwise); no target means every unique key.
+fn arbiters(desc: &TableDescriptor, target: Option<&ConflictTarget>) -> SqlResult<Vec<Option<u32>>> {
+    let same_set = |a: &[usize], b: &[usize]| {
+        let mut a = a.to_vec();
+        let mut b = b.to_vec();
+        a.sort_unstable();
+        b.sort_unstable();
+        a == b
+    };
+    match target {
+        None => Ok(std::iter::once(None)
+            .chain(
+                desc.indexes
+                    .iter()
+                    .filter(|i| i.unique)
+                    .map(|i| Some(i.id)),
+            )
+            .collect()),
+        Some(ConflictTarget::Columns { columns, .. }) => {
+            let cols = columns
+                .iter()
+                .map(|c| {
+                    let n = c.value.to_lowercase();
+                    desc.column_index(&n).ok_or_else(|| undefined_column(desc, &n))
+                })
+                .collect::<SqlResult<Vec<_>>>()?;
+            if same_set(&cols, &desc.primary_key) {
+                return Ok(vec![None]);
+            }
+            desc.indexes
+                .iter()
+                .find(|i| i.unique && same_set(&i.columns, &cols))
+                .map(|i| vec![Some(i.id)])
+                .ok_or_else(|| {
+                    SqlError::new(
+                        SqlState::INVALID_COLUMN_REFERENCE,
+                        "there is no unique or exclusion constraint matching the ON CONFLICT specification",
+                    )
+                })
+        }
+        Some(ConflictTarget::OnConstraint(name)) => {
+            let n = split_name(name)?.1;
+            if n == desc.pkey_name() {
+                return Ok(vec![None]);
+            }
+            desc.indexes
+                .iter()
+                .find(|i| i.unique && i.name == n)
+                .map(|i| vec![Some(i.id)])
+                .ok_or_else(|| {
+                    SqlError::new(
+                        SqlState::UNDEFINED_OBJECT,
+                        format!(
+                            "constraint \"{n}\" for table \"{}\" does not exist",
+                            desc.name
+                        ),
+                    )
+                })
+        }
+    }
+}
+
+async fn compile_dml(
+    node: &Arc<SqlNode>,
+    txn: &mut Txn,
+    db_id: u64,
+    stmt: &Statement,
+    params: &mut Params,
+) -> SqlResult<Dml> {
+    match stmt {
+        Statement::Insert(ins) => {
+            let sqlparser::ast::TableObject::TableName(name) = &ins.table else {
+                return Err(SqlError::unsupported("INSERT into a table function"));
+            };
+            let desc = resolve(node, txn, db_id, name).await?;
+            let alias = ins
+                .table_alias
+                .as_ref()
+                .map(|a| a.alias.value.to_lowercase());
+            let targets: Vec<usize> = if ins.columns.is_empty() {
+                (0..desc.columns.len())
+                    .filter(|&i| !desc.columns[i].hidden)
+                    .collect()
+            } else {
+                ins.columns
+                    .iter()
+                    .map(|c| {
+                        let cname = c.to_string().to_lowercase();
+                        desc.column_index(&cname)
+                            .ok_or_else(|| undefined_column(&desc, &cname))
+                    })
+                    .collect::<SqlResult<_>>()?
+            };
+            let arity_error = |more_values: bool| {
+                SqlError::new(
+                    SqlState::SYNTAX_ERROR,
+                    if more_values {
+                        "INSERT has more expressions than target columns"
+                    } else {
+                        "INSERT has more target columns than expressions"
+                    },
+                )
+            };
+            let empty = Scope::default();
+            let source = match ins.source.as_deref() {
+                None => Source::Values(vec![Vec::new()]),
+                Some(q) => match q.body.as_ref() {
+                    SetExpr::Values(values) if q.order_by.is_none() && q.limit_clause.is_none() => {
+                        let mut rows = Vec::with_capacity(values.rows.len());
+                        for row in &values.rows {
+                            if row.content.len() != targets.len() {
+                                return Err(arity_error(row.content.len() > targets.len()));
+                            }
+                            let mut compiled = Vec::with_capacity(targets.len());
+                            for (e, &i) in row.content.iter().zip(&targets) {
+                                let mut c = Compiler::new(&empty, params);
+                                let t = c.compile(e)?;
+                                compiled.push(assign(&mut c, t, &desc.columns[i])?);
+                            }
+                            rows.push(compiled);
+                        }
+                        Source::Values(rows)
+                    }
+                    _ => {
+                        let plan = Box::pin(plan_query(node, txn, db_id, q, params)).await?;
+                        let cols = plan.columns();
+                        if cols.len() != targets.len() {
+                            return Err(arity_error(cols.len() > targets.len()));
+                        }
+                        let mut casts = Vec::with_capacity(cols.len());
+                        for (j, (col, &i)) in cols.iter().zip(&targets).enumerate() {
+                            let mut c = Compiler::new(&empty, params);
+                            let t = Typed {
+                                expr: ScalarExpr::Column(j),
+                                ty: col.ty.clone(),
+                            };
+                            casts.push(assign(&mut c, t, &desc.columns[i])?);
+                        }
+                        Source::Query(Box::new(plan), casts)
+                    }
+                },
+            };
+            if ins.source.is_none() {
+                // DEFAULT VALUES: no target columns.
+                return compile_insert_rest(
+                    node, txn, desc, alias, Vec::new(), source, ins, params,
+                )
+                .await;
+            }
+            compile_insert_rest(node, txn, desc, alias, targets, source, ins, params).await
+        }
+        Statement::Update(up) => {
+            if up.from.is_some() || !up.table.joins.is_empty() {
+                return Err(SqlError::unsupported("UPDATE … FROM"));
+            }
+            let (name, alias) = table_of(&up.table.relation)?;
+            let desc = resolve(node, txn, db_id, name).await?;
+            let scope = table_scope(&desc, alias.as_deref());
+            let filter = compile_filter(&scope, params, up.selection.as_ref())?;
+            let access = access_for(&desc, &scope, up.selection.as_ref(), params);
+            let sets = compile_sets(&desc, &up.assignments, &scope, params)?;
+            let returning = compile_returning(up.returning.as_ref(), &desc, &scope, params)?;
+            Ok(Dml::Update {
+                target: load_target(node, txn, desc, params).await?,
+                filter,
+                access,
+                sets,
+                returning,
+            })
+        }
+        Statement::Delete(del) => {
+            if del.using.is_some() {
+                return Err(SqlError::unsupported("DELETE … USING"));
+            }
+            let from = match &del.from {
+                sqlparser::ast::FromTable::WithFromKeyword(f)
+                | sqlparser::ast::FromTable::WithoutKeyword(f) => f,
+            };
+            let [twj] = from.as_slice() else {
+                return Err(SqlError::unsupported("DELETE from several tables"));
+            };
+            let (name, alias) = table_of(&twj.relation)?;
+            let desc = resolve(node, txn, db_id, name).await?;
+            let scope = table_scope(&desc, alias.as_deref());
+            let filter = compile_filter(&scope, params, del.selection.as_ref())?;
+            let access = access_for(&desc, &scope, del.selection.as_ref(), params);
+            let returning = compile_returning(del.returning.as_ref(), &desc, &scope, params)?;
+            Ok(Dml::Delete {
+                target: load_target(node, txn, desc, params).await?,
+                filter,
+                access,
+                returning,
+            })
+        }
+        _ => Err(SqlError::internal("not a DML statement")),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn compile_insert_rest(
+    node: &Arc<SqlNode>,
+    txn: &mut Txn,
+    desc: TableDescriptor,
+    alias: Option<String>,
+    targets: Vec<usize>,
+    source: Source,
+    ins: &sqlparser::ast::Insert,
+    params: &mut Params,
+) -> SqlResult<Dml> {
+    let empty = Scope::default();
+    let defaults = desc
+        .columns
+        .iter()
+        .map(|c| {
+            c.default
+                .as_ref()
+                .map(|text| compile_stored(text, &empty, params, &c.ty, "default"))
+                .transpose()
+        })
+        .collect::<SqlResult<_>>()?;
+    let scope = table_scope(&desc, alias.as_deref());
+    let upsert = match &ins.on {
+        None => None,
+        Some(OnInsert::OnConflict(oc)) => {
+            let arbiters = arbiters(&desc, oc.conflict_target.as_ref())?;
+            let update = match &oc.action {
+                OnConflictAction::DoNothing => None,
+                OnConflictAction::DoUpdate(du) => {
+                    if oc.conflict_target.is_none() {
+                        return Err(SqlError::new(
+                            SqlState::SYNTAX_ERROR,
+                            "ON CONFLICT DO UPDATE requires inference specification or constraint name",
+                        ));
+                    }
+                    let mut both = scope.clone();
+                    both.columns
+                        .extend(table_scope(&desc, Some("excluded")).columns);
+                    let sets = compile_sets(&desc, &du.assignments, &both, params)?;
+                    let filter = compile_filter(&both, params, du.selection.as_ref())?;
+                    Some((sets, filter))
+                }
+            };
+            Some(Upsert { arbiters, update })
+        }
+        Some(_) => return Err(SqlError::unsupported("ON DUPLICATE KEY UPDATE")),
+    };
+    let returning = compile_returning(ins.returning.as_ref(), &desc, &scope, params)?;
+    Ok(Dml::Insert {
+        target: load_target(node, txn, desc, params).await?,
+        targets,
+        source,
+        defaults,
+        upsert,
+        returning,
+    })
+}
+
+/// Infers the parameter types and result columns of a DML statement.
+pub async fn describe_dml(
+    node: &Arc<SqlNode>,
+    txn: &mut Txn,
+    db_id: u64,
+    stmt: &Statement,
+    params: &mut Params,
+) -> SqlResult<Vec<Column>> {
+    let returning = match compile_dml(node, txn, db_id, stmt, params).await? {
+        Dml::Insert { returning, .. }
+        | Dml::Update { returning, .. }
+        | Dml::Delete { returning, .. } => returning,
+    };
+    Ok(returning.map(|r| r.columns).unwrap_or_default())
+}
+
+impl Target {
+    /// NOT NULL and CHECK on a row about to be written.
+    fn validate(&self, row: &[Datum], params: &[Datum]) -> SqlResult<()> {
+        let desc = &self.desc;
+        for (c, v) in desc.columns.iter().zip(row) {
+            if !c.nullable && *v == Datum::Null {
+                return Err(SqlError::new(
+                    SqlState::NOT_NULL_VIOLATION,
+                    format!(
+                        "null value in column \"{}\" of relation \"{}\" violates not-null constraint",
+                        c.name, desc.name
+                    ),
+                ));
+            }
+        }
+        for (name, check) in &self.checks {
+            if eval(check, row, params)? == Datum::Bool(false) {
+                return Err(SqlError::new(
+                    SqlState::CHECK_VIOLATION,
+                    format!(
+                        "new row for relation \"{}\" violates check constraint \"{name}\"",
+                        desc.name
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn passes(filter: &Option<ScalarExpr>, row: &[Datum], params: &[Datum]) -> SqlResult<bool> {
+    match filter {
+        None => Ok(true),
+        Some(f) => Ok(eval(f, row, params)? == Datum::Bool(true)),
+    }
+}
+
+/// The key a row holds under an ON CONFLICT arbiter (None when a NULL exempts it).
+fn arbiter_key(desc: &TableDescriptor, arbiter: Option<u32>, row: &[Datum]) -> Option<Key> {
+    match arbiter {
+        None => Some(super::table::encode_table_row(desc, row).0),
+        Some(id) => {
+            let index = desc.index(id)?;
+            let e = index_entry(desc, index, row);
+            e.exclusive.then_some(e.key)
+        }
+    }
+}
+
+/// The existing row holding `key` of `arbiter`, if any (locked: it may be updated).
+async fn existing_row(
+    txn: &mut Txn,
+    desc: &TableDescriptor,
+    arbiter: Option<u32>,
+    key: Key,
+) -> SqlResult<Option<(Key, Vec<Datum>)>> {
+    let row_key = match arbiter {
+        None => key,
+        Some(_) => match txn.get(key).await? {
+            None => return Ok(None),
+            Some(value) => rowcodec::row_key(desc.id, &entry_primary_key(desc, &value)?),
+        },
+    };
+    let resp = txn
+        .send(vec![Request::Get {
+            key: row_key,
+            lock: ReadLock::Exclusive,
+        }])
+        .await?;
+    match resp.into_iter().next() {
+        Some(Response::Get(Some(kv))) => {
+            let row = decode_table_row(desc, &kv.key, &kv.value)?;
+            Ok(Some((kv.key, row)))
+        }
+        Some(Response::Get(None)) => Ok(None),
+        _ => Err(SqlError::internal("unexpected response to a row read")),
+    }
+}
+
+fn output(tag: &str, n: usize, returning: Option<Returning>, rows: Vec<Vec<Datum>>) -> Output {
+    match returning {
+        Some(r) => Output::Returning {
+            command: tag.to_string(),
+            columns: r.columns,
+            rows,
+        },
+        None => Output::Command {
+            tag: format!("{tag} {n}"),
+        },
+    }
+}
+
+fn project(returning: &Option<Returning>, row: &[Datum], params: &[Datum], out: &mut Vec<Vec<Datum>>) -> SqlResult<()> {
+    if let Some(r) = returning {
+        out.push(
+            r.exprs
+                .iter()
+                .map(|e| eval(e, row, params))
+                .collect::<SqlResult<_>>()?,
+        );
+    }
+    Ok(())
+}
+
+/// Runs INSERT, UPDATE or DELETE.
+pub async fn execute_dml(
+    node: &Arc<SqlNode>,
+    txn: &mut Txn,
+    db_id: u64,
+    stmt: &Statement,
+    params: &[Datum],
+) -> SqlResult<Output> {
+    let mut ptypes = Params::default();
+    match compile_dml(node, txn, db_id, stmt, &mut ptypes).await? {
+        Dml::Insert {
+            target,
+            targets,
+            source,
+            defaults,
+            upsert,
+            returning,
+        } => {
+            let desc = &target.desc;
+            let inputs: Vec<Vec<Datum>> = match source {
+                Source::Values(rows) => rows
+                    .iter()
+                    .map(|exprs| exprs.iter().map(|e| eval(e, &[], params)).collect())
+                    .collect::<SqlResult<_>>()?,
+                Source::Query(plan, casts) => plan
+                    .run(txn, params)
+                    .await?
+                    .iter()
+                    .map(|r| casts.iter().map(|e| eval(e, r, params)).collect())
+                    .collect::<SqlResult<_>>()?,
+            };
+            let mut ws = WriteSet::new();
+            let mut out = Vec::new();
+            let mut written: Vec<Vec<Datum>> = Vec::new();
+            let mut claimed: HashSet<Key> = HashSet::new();
+            for values in inputs {
+                let mut row = vec![Datum::Null; desc.columns.len()];
+                for (i, d) in defaults.iter().enumerate() {
+                    if let (Some(d), false) = (d, targets.contains(&i)) {
+                        row[i] = eval(d, &[], params)?;
+                    }
+                }
+                for (v, &i) in values.into_iter().zip(&targets) {
+                    row[i] = v;
+                }
+                for &i in &desc.primary_key {
+                    if desc.columns[i].hidden {
+                        row[i] = Datum::Int(node.next_rowid());
+                    }
+                }
+                target.validate(&row, params)?;
+                if let Some(u) = &upsert {
+                    let mut conflict = None;
+                    let mut keys = Vec::new();
+                    for &a in &u.arbiters {
+                        let Some(key) = arbiter_key(desc, a, &row) else {
+                            continue;
+                        };
+                        if claimed.contains(&key) {
+                            if u.update.is_some() {
+                                return Err(SqlError::new(
+                                    SqlState("21000"),
+                                    "ON CONFLICT DO UPDATE command cannot affect row a second time",
+                                ));
+                            }
+                            conflict = Some(None);
+                            break;
+                        }
+                        if let Some(existing) = existing_row(txn, desc, a, key.clone()).await? {
+                            conflict = Some(Some(existing));
+                            break;
+                        }
+                        keys.push(key);
+                    }
+                    match (conflict, &u.update) {
+                        (None, _) => claimed.extend(keys),
+                        (Some(_), None) | (Some(None), Some(_)) => continue,
+                        (Some(Some((key, old))), Some((sets, filter))) => {
+                            let mut both = old.clone();
+                            both.extend(row.iter().cloned());
+                            if !passes(filter, &both, params)? {
+                                continue;
+                            }
+                            let mut new = old.clone();
+                            for (i, e) in sets {
+                                new[*i] = eval(e, &both, params)?;
+                            }
+                            target.validate(&new, params)?;
+                            for &a in &u.arbiters {
+                                if let Some(k) = arbiter_key(desc, a, &new) {
+                                    claimed.insert(k);
+                                }
+                            }
+                            ws.update(desc, key, &old, &new);
+                            project(&returning, &new, params, &mut out)?;
+                            written.push(new);
+                            continue;
+                        }
+                    }
+                }
+                ws.insert(desc, &row);
+                project(&returning, &row, params, &mut out)?;
+                written.push(row);
+            }
+            let n = ws.rows();
+            ws.apply(txn).await?;
+            check_parents(txn, &target.desc, &target.parents, &written, None).await?;
+            Ok(output("INSERT 0", n, returning, out))
+        }
+        Dml::Update {
+            target,
+            filter,
+            access,
+            sets,
+            returning,
+        } => {
+            let desc = &target.desc;
+            let mut ws = WriteSet::new();
+            let mut out = Vec::new();
+            let mut olds = Vec::new();
+            let mut news = Vec::new();
+            for (key, row) in read_rows(txn, desc, &access, params, true).await? {
+                if !passes(&filter, &row, params)? {
+                    continue;
+                }
+                let mut new = row.clone();
+                for (i, e) in &sets {
+                    new[*i] = eval(e, &row, params)?;
+                }
+                target.validate(&new, params)?;
+                ws.update(desc, key, &row, &new);
+                project(&returning, &new, params, &mut out)?;
+                olds.push(row);
+                news.push(new);
+            }
+            let n = ws.rows();
+            ws.apply(txn).await?;
+            check_parents(txn, desc, &target.parents, &news, Some(&olds)).await?;
+            remove_references(node, txn, desc, &olds, Some(&news)).await?;
+            Ok(output("UPDATE", n, returning, out))
+        }
+        Dml::Delete {
+            target,
+            filter,
+            access,
+            returning,
+        } => {
+            let desc = &target.desc;
+            let mut ws = WriteSet::new();
+            let mut out = Vec::new();
+            let mut removed = Vec::new();
+            for (key, row) in read_rows(txn, desc, &access, params, false).await? {
+                if passes(&filter, &row, params)? {
+                    ws.delete(desc, key, &row);
+                    project(&returning, &row, params, &mut out)?;
+                    removed.push(row);
+                }
+            }
+            let n = ws.rows();
+            ws.apply(txn).await?;
+            remove_references(node, txn, desc, &removed, None).await?;
+            Ok(output("DELETE", n, returning, out))
+        }
+    }
+}

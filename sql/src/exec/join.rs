@@ -1,0 +1,268 @@
+//! Joins: how the rows of one FROM table combine with the rows joined before it.
+//!
+//! FROM is evaluated left to right. Each table after the first is joined in one of three
+//! ways, chosen when the query is planned:
+//!
+//! ```text
+//!   lookup join   the table's access path uses values of the left row (an index lookup per
+//!                 left row, all sent in one batch): read only the matching rows
+//!   hash join     the ON (or, for an inner join, WHERE) condition has equalities between
+//!                 left and right expressions: hash the right rows on them, probe per left row
+//!   nested loop   anything else: every pair, bounded by MAX_JOIN_ROWS
+//! ```
+//!
+//! In every case the full ON condition is still evaluated on each candidate pair, so the
+//! hash keys and lookup spans only ever narrow the candidates.
+
+use std::collections::HashMap;
+
+use tessera_encoding::key::encode_key_datum;
+use tessera_encoding::{Datum, Direction};
+
+use super::access::{known_before, Access};
+use crate::catalog::TableDescriptor;
+use crate::error::{SqlError, SqlResult, SqlState};
+use crate::expr::{eval_ctx, BinOp, EvalCtx, ScalarExpr};
+
+/// The most rows a join step may hold in memory; past this a query fails with 54000 instead
+/// of exhausting the node's memory.
+pub const MAX_JOIN_ROWS: usize = 2_000_000;
+
+/// How a table joins the rows before it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JoinKind {
+    /// Every pair (a comma, or CROSS JOIN).
+    Cross,
+    /// Pairs that satisfy ON.
+    Inner,
+    /// Pairs that satisfy ON, and each left row without one, extended with NULLs.
+    Left,
+}
+
+/// One table of FROM and how it joins.
+#[derive(Clone, Debug)]
+pub struct JoinStep {
+    /// The table.
+    pub desc: TableDescriptor,
+    /// The join type.
+    pub kind: JoinKind,
+    /// The ON condition, over the row of every table up to and including this one.
+    pub on: Option<ScalarExpr>,
+    /// Parts of WHERE that can be checked once this table is joined.
+    pub filters: Vec<ScalarExpr>,
+    /// How the table is read.
+    pub access: Access,
+    /// Whether `access` reads values of the left row (a lookup join).
+    pub lookup: bool,
+    /// Equalities (left expression, right expression) for a hash join; the right one reads
+    /// only this table's columns, at their joined positions.
+    pub hash_keys: Vec<(ScalarExpr, ScalarExpr)>,
+    /// How many columns the tables before this one have.
+    pub offset: usize,
+}
+
+/// Whether an expression reads only columns in `lo..hi` (and at least one).
+fn reads_only(e: &ScalarExpr, lo: usize, hi: usize) -> bool {
+    let mut ok = true;
+    let mut any = false;
+    visit_columns(e, &mut |c| match c {
+        Some(i) if (lo..hi).contains(&i) => any = true,
+        _ => ok = false,
+    });
+    ok && any
+}
+
+/// Calls `f` with each column an expression reads (`None` for anything that may read any
+/// column or the outer row: a subquery or an outer reference).
+fn visit_columns(e: &ScalarExpr, f: &mut dyn FnMut(Option<usize>)) {
+    match e {
+        ScalarExpr::Column(i) => f(Some(*i)),
+        ScalarExpr::Literal(_) | ScalarExpr::Param(_) => {}
+        ScalarExpr::Outer(_) | ScalarExpr::Subquery(..) => f(None),
+        ScalarExpr::Binary(a, _, b) => {
+            visit_columns(a, f);
+            visit_columns(b, f);
+        }
+        ScalarExpr::Neg(x)
+        | ScalarExpr::Not(x)
+        | ScalarExpr::IsNull(x, _)
+        | ScalarExpr::Cast(x, _) => visit_columns(x, f),
+        ScalarExpr::Case(arms, else_) => {
+            for (c, r) in arms {
+                visit_columns(c, f);
+                visit_columns(r, f);
+            }
+            if let Some(x) = else_ {
+                visit_columns(x, f);
+            }
+        }
+        ScalarExpr::Coalesce(xs) | ScalarExpr::Func(_, xs) => {
+            xs.iter().for_each(|x| visit_columns(x, f))
+        }
+    }
+}
+
+fn split_conjuncts<'e>(e: &'e ScalarExpr, out: &mut Vec<&'e ScalarExpr>) {
+    match e {
+        ScalarExpr::Binary(a, BinOp::And, b) => {
+            split_conjuncts(a, out);
+            split_conjuncts(b, out);
+        }
+        other => out.push(other),
+    }
+}
+
+/// The hash-join keys of a step: equalities between an expression of the left row and one of
+/// this table's row, from ON and (for an inner or cross join) from the step's WHERE parts.
+pub fn hash_keys(step: &JoinStep) -> Vec<(ScalarExpr, ScalarExpr)> {
+    let lo = step.offset;
+    let hi = lo + step.desc.columns.len();
+    let mut parts = Vec::new();
+    if let Some(on) = &step.on {
+        split_conjuncts(on, &mut parts);
+    }
+    if step.kind != JoinKind::Left {
+        for f in &step.filters {
+            split_conjuncts(f, &mut parts);
+        }
+    }
+    let mut keys = Vec::new();
+    for p in parts {
+        let ScalarExpr::Binary(a, BinOp::Eq, b) = p else {
+            continue;
+        };
+        for (l, r) in [(a, b), (b, a)] {
+            if known_before(l, lo) && reads_only(r, lo, hi) && !known_before(l, 0) {
+                keys.push((l.as_ref().clone(), r.as_ref().clone()));
+                break;
+            }
+        }
+    }
+    keys
+}
+
+/// A hash key: the key encoding of each value (so equal SQL values of one type hash alike),
+/// or None when a value is NULL (NULL equals nothing).
+fn key_of(values: impl Iterator<Item = SqlResult<Datum>>) -> SqlResult<Option<Vec<u8>>> {
+    let mut k = Vec::new();
+    for v in values {
+        let v = v?;
+        if v == Datum::Null {
+            return Ok(None);
+        }
+        encode_key_datum(&mut k, &v, Direction::Ascending);
+    }
+    Ok(Some(k))
+}
+
+fn too_many() -> SqlError {
+    SqlError::new(
+        SqlState::PROGRAM_LIMIT_EXCEEDED,
+        format!("join produces more than {MAX_JOIN_ROWS} intermediate rows; add join conditions"),
+    )
+}
+
+/// Joins each left row with its candidate right rows (`candidates(i)` for left row `i`),
+/// keeping the pairs ON accepts and NULL-extending unmatched left rows of a LEFT join.
+fn join_candidates<'r>(
+    input: &[Vec<Datum>],
+    step: &JoinStep,
+    ctx: &EvalCtx,
+    mut candidates: impl FnMut(usize) -> Box<dyn Iterator<Item = &'r Vec<Datum>> + 'r>,
+) -> SqlResult<Vec<Vec<Datum>>> {
+    let mut next = Vec::with_capacity(input.len());
+    for (i, left) in input.iter().enumerate() {
+        let mut matched = false;
+        for right in candidates(i) {
+            let mut joined = Vec::with_capacity(left.len() + right.len());
+            joined.extend_from_slice(left);
+            joined.extend_from_slice(right);
+            let keep = match &step.on {
+                None => true,
+                Some(on) => eval_ctx(on, &joined, ctx)? == Datum::Bool(true),
+            };
+            if keep {
+                matched = true;
+                next.push(joined);
+                if next.len() > MAX_JOIN_ROWS {
+                    return Err(too_many());
+                }
+            }
+        }
+        if step.kind == JoinKind::Left && !matched {
+            let mut joined = left.clone();
+            joined.extend(std::iter::repeat_n(Datum::Null, step.desc.columns.len()));
+            next.push(joined);
+        }
+    }
+    Ok(next)
+}
+
+/// Joins `input` with all of a table's `rows` (read once): a hash join when the step has
+/// equality keys, else a nested loop. Then applies the step's WHERE parts.
+pub fn join_rows(
+    input: &[Vec<Datum>],
+    rows: &[Vec<Datum>],
+    step: &JoinStep,
+    ctx: &EvalCtx,
+) -> SqlResult<Vec<Vec<Datum>>> {
+    let next = if step.hash_keys.is_empty() {
+        join_candidates(input, step, ctx, |_| Box::new(rows.iter()))?
+    } else {
+        // Build on the right rows: each is placed at its joined position for evaluation.
+        let mut table: HashMap<Vec<u8>, Vec<usize>> = HashMap::new();
+        let mut padded = vec![Datum::Null; step.offset];
+        for (j, row) in rows.iter().enumerate() {
+            padded.truncate(step.offset);
+            padded.extend_from_slice(row);
+            let k = key_of(step.hash_keys.iter().map(|(_, r)| eval_ctx(r, &padded, ctx)))?;
+            if let Some(k) = k {
+                table.entry(k).or_default().push(j);
+            }
+        }
+        let mut probes = Vec::with_capacity(input.len());
+        for left in input {
+            probes.push(key_of(
+                step.hash_keys.iter().map(|(l, _)| eval_ctx(l, left, ctx)),
+            )?);
+        }
+        let empty: Vec<usize> = Vec::new();
+        join_candidates(input, step, ctx, |i| {
+            let hits = probes[i]
+                .as_ref()
+                .and_then(|k| table.get(k))
+                .unwrap_or(&empty)
+                .clone();
+            Box::new(hits.into_iter().map(move |j| &rows[j]))
+        })?
+    };
+    apply_filters(next, &step.filters, ctx)
+}
+
+/// Joins `input` with the rows a lookup found for each left row (`found[i]` for row `i`).
+pub fn join_found(
+    input: &[Vec<Datum>],
+    found: &[Vec<Vec<Datum>>],
+    step: &JoinStep,
+    ctx: &EvalCtx,
+) -> SqlResult<Vec<Vec<Datum>>> {
+    let next = join_candidates(input, step, ctx, |i| Box::new(found[i].iter()))?;
+    apply_filters(next, &step.filters, ctx)
+}
+
+fn apply_filters(
+    mut rows: Vec<Vec<Datum>>,
+    filters: &[ScalarExpr],
+    ctx: &EvalCtx,
+) -> SqlResult<Vec<Vec<Datum>>> {
+    for f in filters {
+        let mut kept = Vec::with_capacity(rows.len());
+        for row in rows {
+            if eval_ctx(f, &row, ctx)? == Datum::Bool(true) {
+                kept.push(row);
+            }
+        }
+        rows = kept;
+    }
+    Ok(rows)
+}
