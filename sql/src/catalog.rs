@@ -84,6 +84,29 @@ pub enum FkAction {
     SetNull,
 }
 
+/// A sequence (CREATE SEQUENCE, or the one behind a SERIAL column).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct SequenceDescriptor {
+    /// The id (names its counter key).
+    #[prost(uint64, tag = "1")]
+    pub id: u64,
+    /// The name.
+    #[prost(string, tag = "2")]
+    pub name: String,
+    /// The first value.
+    #[prost(int64, tag = "3")]
+    pub start: i64,
+    /// The step (never 0).
+    #[prost(int64, tag = "4")]
+    pub increment: i64,
+    /// The smallest value.
+    #[prost(int64, tag = "5")]
+    pub min: i64,
+    /// The largest value.
+    #[prost(int64, tag = "6")]
+    pub max: i64,
+}
+
 /// A table.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TableDescriptor {
@@ -109,6 +132,8 @@ pub struct TableDescriptor {
     pub foreign_keys: Vec<ForeignKey>,
     /// The ids of the tables whose foreign keys reference this one (checked on DELETE).
     pub referenced_by: Vec<u64>,
+    /// The sequences of its SERIAL columns, dropped with it.
+    pub owned_sequences: Vec<String>,
 }
 
 impl TableDescriptor {
@@ -212,6 +237,8 @@ struct TableProto {
     foreign_keys: Vec<ForeignKeyProto>,
     #[prost(uint64, repeated, tag = "11")]
     referenced_by: Vec<u64>,
+    #[prost(string, repeated, tag = "12")]
+    owned_sequences: Vec<String>,
 }
 
 fn positions(v: &[usize]) -> Vec<u32> {
@@ -273,6 +300,7 @@ fn encode_table(t: &TableDescriptor) -> Vec<u8> {
             })
             .collect(),
         referenced_by: t.referenced_by.clone(),
+        owned_sequences: t.owned_sequences.clone(),
     };
     prost::Message::encode_to_vec(&p)
 }
@@ -354,6 +382,7 @@ fn decode_table(raw: &[u8]) -> SqlResult<TableDescriptor> {
             })
             .collect::<SqlResult<_>>()?,
         referenced_by: p.referenced_by,
+        owned_sequences: p.owned_sequences,
         columns,
     })
 }
@@ -446,7 +475,61 @@ impl Catalog {
             || txn
                 .get(rowcodec::index_name_key(db_id, schema, name))
                 .await?
+                .is_some()
+            || txn
+                .get(rowcodec::sequence_key(db_id, schema, name))
+                .await?
                 .is_some())
+    }
+
+    /// The sequence `schema.name`, if it exists.
+    pub async fn sequence(
+        &self,
+        txn: &mut Txn,
+        db_id: u64,
+        schema: &str,
+        name: &str,
+    ) -> SqlResult<Option<SequenceDescriptor>> {
+        match txn.get(rowcodec::sequence_key(db_id, schema, name)).await? {
+            None => Ok(None),
+            Some(raw) => prost::Message::decode(raw.as_slice())
+                .map(Some)
+                .map_err(|e| corrupt(&e.to_string())),
+        }
+    }
+
+    /// Creates a sequence (assigning its id); 42P07 if the name is taken.
+    pub async fn create_sequence(
+        &self,
+        txn: &mut Txn,
+        db_id: u64,
+        schema: &str,
+        mut seq: SequenceDescriptor,
+    ) -> SqlResult<SequenceDescriptor> {
+        if self.relation_exists(txn, db_id, schema, &seq.name).await? {
+            return Err(Self::duplicate(&seq.name));
+        }
+        seq.id = txn.increment(rowcodec::id_counter_key(), 1).await? as u64;
+        txn.put(
+            rowcodec::sequence_key(db_id, schema, &seq.name),
+            prost::Message::encode_to_vec(&seq),
+        )
+        .await?;
+        Ok(seq)
+    }
+
+    /// Drops a sequence and its counter.
+    pub async fn drop_sequence(
+        &self,
+        txn: &mut Txn,
+        db_id: u64,
+        schema: &str,
+        seq: &SequenceDescriptor,
+    ) -> SqlResult<()> {
+        txn.delete(rowcodec::sequence_key(db_id, schema, &seq.name))
+            .await?;
+        txn.delete(rowcodec::sequence_counter_key(seq.id)).await?;
+        Ok(())
     }
 
     fn duplicate(name: &str) -> SqlError {
@@ -591,11 +674,17 @@ impl Catalog {
         index_id: u32,
     ) -> SqlResult<()> {
         let Some(pos) = desc.indexes.iter().position(|i| i.id == index_id) else {
-            return Err(SqlError::internal("dropping an index the table does not have"));
+            return Err(SqlError::internal(
+                "dropping an index the table does not have",
+            ));
         };
         let index = desc.indexes.remove(pos);
-        txn.delete(rowcodec::index_name_key(desc.db_id, &desc.schema, &index.name))
-            .await?;
+        txn.delete(rowcodec::index_name_key(
+            desc.db_id,
+            &desc.schema,
+            &index.name,
+        ))
+        .await?;
         let prefix = rowcodec::index_prefix(desc.id, index.id);
         let end = tessera_api::keys::prefix_end(&prefix);
         txn.delete_range(tessera_api::keys::Span::range(prefix, end))
@@ -612,8 +701,12 @@ impl Catalog {
         ))
         .await?;
         for index in &desc.indexes {
-            txn.delete(rowcodec::index_name_key(desc.db_id, &desc.schema, &index.name))
-                .await?;
+            txn.delete(rowcodec::index_name_key(
+                desc.db_id,
+                &desc.schema,
+                &index.name,
+            ))
+            .await?;
         }
         txn.delete(rowcodec::descriptor_key(desc.id)).await?;
         let prefix = rowcodec::table_prefix(desc.id);

@@ -4,6 +4,8 @@
 //!   0x01 'n' enc(database)                       → database id (u64 BE)
 //!   0x01 't' u64(db id) enc(schema) enc(name)    → table id (u64 BE)
 //!   0x01 'x' u64(db id) enc(schema) enc(name)    → the id of the table owning the index
+//!   0x01 's' u64(db id) enc(schema) enc(name)    → sequence descriptor (protobuf)
+//!   0x01 'q' u64(sequence id)                    → the sequence's counter (i64 BE)
 //!   0x01 'd' u64(table id)                       → table descriptor (protobuf)
 //!   0x01 'i'                                     → the descriptor id counter
 //!   0x02 u64(table id) u32(index id) key datums  → row: the non-key columns (value codec)
@@ -66,6 +68,23 @@ pub fn index_name_key(db_id: u64, schema: &str, name: &str) -> Key {
     encode_u64(&mut k, db_id, Direction::Ascending);
     encode_bytes(&mut k, schema.as_bytes(), Direction::Ascending);
     encode_bytes(&mut k, name.as_bytes(), Direction::Ascending);
+    k
+}
+
+/// The key of a sequence's descriptor.
+pub fn sequence_key(db_id: u64, schema: &str, name: &str) -> Key {
+    let mut k = vec![SYSTEM_PREFIX, b's'];
+    encode_u64(&mut k, db_id, Direction::Ascending);
+    encode_bytes(&mut k, schema.as_bytes(), Direction::Ascending);
+    encode_bytes(&mut k, name.as_bytes(), Direction::Ascending);
+    k
+}
+
+/// The key of a sequence's counter: how many increments it has handed out, scaled by its
+/// increment (see `exec::sequence`).
+pub fn sequence_counter_key(id: u64) -> Key {
+    let mut k = vec![SYSTEM_PREFIX, b'q'];
+    encode_u64(&mut k, id, Direction::Ascending);
     k
 }
 

@@ -236,12 +236,16 @@ pub fn plan_access(
                     let ty = desc.columns[ci].ty.clone();
                     let f = &mut facts[ci];
                     if f.lower.is_none() {
-                        f.lower = key_value(low, &ty, scope, offset, params)
-                            .map(|value| Bound { value, inclusive: true });
+                        f.lower = key_value(low, &ty, scope, offset, params).map(|value| Bound {
+                            value,
+                            inclusive: true,
+                        });
                     }
                     if f.upper.is_none() {
-                        f.upper = key_value(high, &ty, scope, offset, params)
-                            .map(|value| Bound { value, inclusive: true });
+                        f.upper = key_value(high, &ty, scope, offset, params).map(|value| Bound {
+                            value,
+                            inclusive: true,
+                        });
                     }
                 }
                 continue;
@@ -330,7 +334,14 @@ pub fn plan_access(
             + if full && unique { 1_000 } else { 0 }
             + usize::from(ranged) * 2
             + usize::from(index == rowcodec::PRIMARY_INDEX);
-        (if access.eq.is_empty() && !ranged { 0 } else { score }, access)
+        (
+            if access.eq.is_empty() && !ranged {
+                0
+            } else {
+                score
+            },
+            access,
+        )
     };
     let mut best = candidate(rowcodec::PRIMARY_INDEX, &desc.primary_key, true);
     for index in &desc.indexes {
@@ -456,7 +467,11 @@ pub async fn read_for_rows(
         found.push(match r {
             Response::Get(kv) => kv.into_iter().map(|kv| (kv.key, kv.value)).collect(),
             Response::Scan { rows, .. } => rows.into_iter().map(|kv| (kv.key, kv.value)).collect(),
-            other => return Err(SqlError::internal(format!("unexpected read response {other:?}"))),
+            other => {
+                return Err(SqlError::internal(format!(
+                    "unexpected read response {other:?}"
+                )))
+            }
         });
     }
     if !primary {

@@ -56,6 +56,16 @@ fn default_name(table: &str, columns: &[String], suffix: &str) -> String {
     name
 }
 
+/// The integer type of a SERIAL pseudo-type, if `ty` is one.
+fn serial_type(ty: &sqlparser::ast::DataType) -> Option<SqlType> {
+    match ty.to_string().to_lowercase().as_str() {
+        "smallserial" | "serial2" => Some(SqlType::Int2),
+        "serial" | "serial4" => Some(SqlType::Int4),
+        "bigserial" | "serial8" => Some(SqlType::Int8),
+        _ => None,
+    }
+}
+
 /// A CHECK expression must be a boolean over the table's own columns.
 fn validate_check(desc: &TableDescriptor, expr: &Expr) -> SqlResult<()> {
     let scope = table_scope(desc, None);
@@ -124,6 +134,7 @@ pub async fn create_table(
     let mut columns: Vec<ColumnDescriptor> = Vec::new();
     let mut primary_key: Vec<usize> = Vec::new();
     let mut cons = Constraints::default();
+    let mut serials: Vec<usize> = Vec::new();
     for c in &ct.columns {
         let cname = ident(&c.name);
         if columns.iter().any(|x| x.name == cname) {
@@ -133,19 +144,37 @@ pub async fn create_table(
             ));
         }
         let pos = columns.len();
+        let serial = serial_type(&c.data_type);
         let mut col = ColumnDescriptor {
-            name: cname,
-            ty: SqlType::from_ast(&c.data_type)?,
-            nullable: true,
+            ty: match &serial {
+                Some(ty) => ty.clone(),
+                None => SqlType::from_ast(&c.data_type)?,
+            },
+            nullable: serial.is_none(),
             default: None,
             hidden: false,
+            name: cname,
         };
+        if serial.is_some() {
+            serials.push(pos);
+        }
         for opt in &c.options {
             let cname = opt.name.as_ref().map(ident);
             match &opt.option {
                 ColumnOption::Null => col.nullable = true,
                 ColumnOption::NotNull => col.nullable = false,
                 ColumnOption::Default(e) => col.default = Some(e.to_string()),
+                // GENERATED … AS IDENTITY: a sequence, as SERIAL.
+                ColumnOption::Identity(_) | ColumnOption::Generated { .. } => {
+                    if !col.ty.is_integer() {
+                        return Err(SqlError::new(
+                            SqlState::INVALID_PARAMETER_VALUE,
+                            "identity column type must be smallint, integer, or bigint",
+                        ));
+                    }
+                    col.nullable = false;
+                    serials.push(pos);
+                }
                 ColumnOption::PrimaryKey(_) => {
                     if !primary_key.is_empty() {
                         return Err(pk_twice());
@@ -154,7 +183,10 @@ pub async fn create_table(
                     col.nullable = false;
                 }
                 ColumnOption::Unique(_) => cons.uniques.push((cname, vec![pos])),
-                ColumnOption::Check(e) => cons.checks.push((cname, e.expr.as_ref().clone(), Some(pos))),
+                ColumnOption::Check(e) => {
+                    cons.checks
+                        .push((cname, e.expr.as_ref().clone(), Some(pos)))
+                }
                 ColumnOption::ForeignKey(fk) => cons.fks.push(FkSpec {
                     name: cname,
                     columns: vec![pos],
@@ -233,7 +265,28 @@ pub async fn create_table(
         checks: Vec::new(),
         foreign_keys: Vec::new(),
         referenced_by: Vec::new(),
+        owned_sequences: Vec::new(),
     };
+    // SERIAL and IDENTITY columns: a sequence each, named as PostgreSQL names it.
+    for pos in serials {
+        let col = &mut desc.columns[pos];
+        let seq_name = default_name(&name, std::slice::from_ref(&col.name), "seq");
+        let max = match col.ty {
+            SqlType::Int2 => i64::from(i16::MAX),
+            SqlType::Int4 => i64::from(i32::MAX),
+            _ => i64::MAX,
+        };
+        node.catalog
+            .create_sequence(
+                txn,
+                db_id,
+                &schema,
+                super::sequence::default_sequence(seq_name.clone(), max),
+            )
+            .await?;
+        col.default = Some(format!("nextval('{seq_name}'::regclass)"));
+        desc.owned_sequences.push(seq_name);
+    }
     for (cname, cols) in cons.uniques {
         // A UNIQUE constraint equal to the primary key adds nothing (PostgreSQL keeps both;
         // the primary key already enforces it).
@@ -293,7 +346,9 @@ pub async fn create_table(
             .map(|&i| desc.columns[i].name.clone())
             .collect();
         desc.foreign_keys.push(ForeignKey {
-            name: fk.name.unwrap_or_else(|| default_name(&name, &names, "fkey")),
+            name: fk
+                .name
+                .unwrap_or_else(|| default_name(&name, &names, "fkey")),
             columns: fk.columns,
             ref_table: target.as_ref().map_or(0, |t| t.id),
             ref_columns,
@@ -421,11 +476,7 @@ pub async fn drop_index(
 ) -> SqlResult<Output> {
     for n in names {
         let (schema, name) = split_name(n)?;
-        let Some(mut desc) = node
-            .catalog
-            .index_table(txn, db_id, &schema, &name)
-            .await?
-        else {
+        let Some(mut desc) = node.catalog.index_table(txn, db_id, &schema, &name).await? else {
             if if_exists {
                 continue;
             }
@@ -499,6 +550,13 @@ pub async fn drop_table(
             node.catalog.update_table(txn, &parent).await?;
         }
         node.catalog.drop_table(txn, &desc).await?;
+        for seq_name in &desc.owned_sequences {
+            if let Some(seq) = node.catalog.sequence(txn, db_id, &schema, seq_name).await? {
+                node.catalog
+                    .drop_sequence(txn, db_id, &schema, &seq)
+                    .await?;
+            }
+        }
     }
     Ok(command("DROP TABLE"))
 }
@@ -525,6 +583,28 @@ pub async fn execute(
             names,
             ..
         } => drop_table(node, txn, db_id, names, *if_exists).await,
+        Statement::CreateSequence {
+            if_not_exists,
+            name,
+            sequence_options,
+            ..
+        } => {
+            super::sequence::create_sequence(
+                node,
+                txn,
+                db_id,
+                name,
+                *if_not_exists,
+                sequence_options,
+            )
+            .await
+        }
+        Statement::Drop {
+            object_type: sqlparser::ast::ObjectType::Sequence,
+            if_exists,
+            names,
+            ..
+        } => super::sequence::drop_sequences(node, txn, db_id, names, *if_exists).await,
         _ => return None,
     })
 }

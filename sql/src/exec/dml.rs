@@ -54,6 +54,14 @@ struct Returning {
     columns: Vec<Column>,
 }
 
+/// How a column not given a value is filled.
+enum DefaultValue {
+    /// An expression.
+    Expr(ScalarExpr),
+    /// The next value of a sequence (SERIAL).
+    Sequence(crate::catalog::SequenceDescriptor),
+}
+
 enum Source {
     Values(Vec<Vec<ScalarExpr>>),
     Query(Box<QueryPlan>, Vec<ScalarExpr>),
@@ -74,7 +82,7 @@ enum Dml {
         target: Target,
         targets: Vec<usize>,
         source: Source,
-        defaults: Vec<Option<ScalarExpr>>,
+        defaults: Vec<Option<DefaultValue>>,
         upsert: Option<Upsert>,
         returning: Option<Returning>,
     },
@@ -282,7 +290,10 @@ fn compile_returning(
 
 /// The unique keys ON CONFLICT (cols) names: the primary key or a unique index with exactly
 /// those columns (42P10 otherwise); no target means every unique key.
-fn arbiters(desc: &TableDescriptor, target: Option<&ConflictTarget>) -> SqlResult<Vec<Option<u32>>> {
+fn arbiters(
+    desc: &TableDescriptor,
+    target: Option<&ConflictTarget>,
+) -> SqlResult<Vec<Option<u32>>> {
     let same_set = |a: &[usize], b: &[usize]| {
         let mut a = a.to_vec();
         let mut b = b.to_vec();
@@ -292,19 +303,15 @@ fn arbiters(desc: &TableDescriptor, target: Option<&ConflictTarget>) -> SqlResul
     };
     match target {
         None => Ok(std::iter::once(None)
-            .chain(
-                desc.indexes
-                    .iter()
-                    .filter(|i| i.unique)
-                    .map(|i| Some(i.id)),
-            )
+            .chain(desc.indexes.iter().filter(|i| i.unique).map(|i| Some(i.id)))
             .collect()),
         Some(ConflictTarget::Columns { columns, .. }) => {
             let cols = columns
                 .iter()
                 .map(|c| {
                     let n = c.value.to_lowercase();
-                    desc.column_index(&n).ok_or_else(|| undefined_column(desc, &n))
+                    desc.column_index(&n)
+                        .ok_or_else(|| undefined_column(desc, &n))
                 })
                 .collect::<SqlResult<Vec<_>>>()?;
             if same_set(&cols, &desc.primary_key) {
@@ -426,7 +433,14 @@ async fn compile_dml(
             if ins.source.is_none() {
                 // DEFAULT VALUES: no target columns.
                 return compile_insert_rest(
-                    node, txn, desc, alias, Vec::new(), source, ins, params,
+                    node,
+                    txn,
+                    desc,
+                    alias,
+                    Vec::new(),
+                    source,
+                    ins,
+                    params,
                 )
                 .await;
             }
@@ -491,16 +505,24 @@ async fn compile_insert_rest(
     params: &mut Params,
 ) -> SqlResult<Dml> {
     let empty = Scope::default();
-    let defaults = desc
-        .columns
-        .iter()
-        .map(|c| {
-            c.default
-                .as_ref()
-                .map(|text| compile_stored(text, &empty, params, &c.ty, "default"))
-                .transpose()
-        })
-        .collect::<SqlResult<_>>()?;
+    let mut defaults = Vec::with_capacity(desc.columns.len());
+    for c in &desc.columns {
+        let Some(text) = &c.default else {
+            defaults.push(None);
+            continue;
+        };
+        let seq = sqlparser::parser::Parser::new(&sqlparser::dialect::PostgreSqlDialect {})
+            .try_with_sql(text)
+            .and_then(|mut p| p.parse_expr())
+            .ok()
+            .and_then(|e| super::sequence::nextval_target(&e));
+        defaults.push(Some(match seq {
+            Some(name) => DefaultValue::Sequence(
+                super::sequence::resolve(node, txn, desc.db_id, &name).await?,
+            ),
+            None => DefaultValue::Expr(compile_stored(text, &empty, params, &c.ty, "default")?),
+        }));
+    }
     let scope = table_scope(&desc, alias.as_deref());
     let upsert = match &ins.on {
         None => None,
@@ -646,7 +668,12 @@ fn output(tag: &str, n: usize, returning: Option<Returning>, rows: Vec<Vec<Datum
     }
 }
 
-fn project(returning: &Option<Returning>, row: &[Datum], params: &[Datum], out: &mut Vec<Vec<Datum>>) -> SqlResult<()> {
+fn project(
+    returning: &Option<Returning>,
+    row: &[Datum],
+    params: &[Datum],
+    out: &mut Vec<Vec<Datum>>,
+) -> SqlResult<()> {
     if let Some(r) = returning {
         out.push(
             r.exprs
@@ -696,8 +723,17 @@ pub async fn execute_dml(
             for values in inputs {
                 let mut row = vec![Datum::Null; desc.columns.len()];
                 for (i, d) in defaults.iter().enumerate() {
-                    if let (Some(d), false) = (d, targets.contains(&i)) {
-                        row[i] = eval(d, &[], params)?;
+                    if targets.contains(&i) {
+                        continue;
+                    }
+                    match d {
+                        None => {}
+                        Some(DefaultValue::Expr(e)) => row[i] = eval(e, &[], params)?,
+                        Some(DefaultValue::Sequence(seq)) => {
+                            let v = super::sequence::nextval(node, seq).await?;
+                            crate::types::check_int_range(v, &desc.columns[i].ty)?;
+                            row[i] = Datum::Int(v);
+                        }
                     }
                 }
                 for (v, &i) in values.into_iter().zip(&targets) {

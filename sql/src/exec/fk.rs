@@ -165,8 +165,15 @@ pub async fn remove_references(
     removed: &[Vec<Datum>],
     news: Option<&[Vec<Datum>]>,
 ) -> SqlResult<()> {
-    remove_references_at(node, txn, parent.clone(), removed.to_vec(), news.map(<[_]>::to_vec), 0)
-        .await
+    remove_references_at(
+        node,
+        txn,
+        parent.clone(),
+        removed.to_vec(),
+        news.map(<[_]>::to_vec),
+        0,
+    )
+    .await
 }
 
 fn remove_references_at<'a>(
@@ -195,7 +202,11 @@ fn remove_references_at<'a>(
             } else {
                 node.catalog.table_by_id(txn, child_id).await?
             };
-            for fk in child.foreign_keys.iter().filter(|f| f.ref_table == parent.id) {
+            for fk in child
+                .foreign_keys
+                .iter()
+                .filter(|f| f.ref_table == parent.id)
+            {
                 let mut ws = WriteSet::new();
                 let mut gone = Vec::new();
                 let mut nulled_old = Vec::new();
@@ -213,11 +224,7 @@ fn remove_references_at<'a>(
                     }
                     let access = child_access(&child, fk, &values);
                     for (key, crow) in read_rows(txn, &child, &access, &[], false).await? {
-                        let matches = fk
-                            .columns
-                            .iter()
-                            .zip(&values)
-                            .all(|(&c, v)| crow[c] == *v);
+                        let matches = fk.columns.iter().zip(&values).all(|(&c, v)| crow[c] == *v);
                         if !matches {
                             continue;
                         }

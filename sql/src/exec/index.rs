@@ -67,7 +67,10 @@ pub fn entry_primary_key(desc: &TableDescriptor, value: &[u8]) -> SqlResult<Vec<
     if pk.len() != desc.primary_key.len() {
         return Err(SqlError::new(
             SqlState::DATA_CORRUPTED,
-            format!("index entry of \"{}\" has a malformed primary key", desc.name),
+            format!(
+                "index entry of \"{}\" has a malformed primary key",
+                desc.name
+            ),
         ));
     }
     Ok(pk)

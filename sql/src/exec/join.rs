@@ -215,7 +215,11 @@ pub fn join_rows(
         for (j, row) in rows.iter().enumerate() {
             padded.truncate(step.offset);
             padded.extend_from_slice(row);
-            let k = key_of(step.hash_keys.iter().map(|(_, r)| eval_ctx(r, &padded, ctx)))?;
+            let k = key_of(
+                step.hash_keys
+                    .iter()
+                    .map(|(_, r)| eval_ctx(r, &padded, ctx)),
+            )?;
             if let Some(k) = k {
                 table.entry(k).or_default().push(j);
             }

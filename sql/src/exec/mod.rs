@@ -12,6 +12,7 @@ mod fk;
 mod index;
 mod join;
 mod select;
+mod sequence;
 mod table;
 
 use std::sync::Arc;
@@ -74,6 +75,8 @@ pub async fn describe(
     let columns = match stmt {
         Statement::Query(q) => {
             let db_id = node.catalog.require_database(txn, database).await?;
+            let substituted = sequence::substitute_calls(node, txn, db_id, q, true).await?;
+            let q = substituted.as_ref().unwrap_or(q);
             let plan = select::plan_query(node, txn, db_id, q, &mut params).await?;
             plan.columns()
         }
@@ -117,6 +120,8 @@ pub async fn execute(
         Statement::Query(q) => {
             let db_id = node.catalog.require_database(txn, database).await?;
             let mut ptypes = crate::expr::Params::default();
+            let substituted = sequence::substitute_calls(node, txn, db_id, q, false).await?;
+            let q = substituted.as_ref().unwrap_or(q);
             let plan = select::plan_query(node, txn, db_id, q, &mut ptypes).await?;
             let columns = plan.columns();
             let rows = plan.run(txn, params).await?;
@@ -144,8 +149,12 @@ pub async fn execute(
         }
         Statement::CreateTable(_)
         | Statement::CreateIndex(_)
+        | Statement::CreateSequence { .. }
         | Statement::Drop {
-            object_type: sqlparser::ast::ObjectType::Table | sqlparser::ast::ObjectType::Index,
+            object_type:
+                sqlparser::ast::ObjectType::Table
+                | sqlparser::ast::ObjectType::Index
+                | sqlparser::ast::ObjectType::Sequence,
             ..
         } => {
             let db_id = node.catalog.require_database(txn, database).await?;

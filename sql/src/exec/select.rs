@@ -23,9 +23,9 @@ use tessera_encoding::key::encode_key_datum;
 use tessera_encoding::{Datum, Decimal, Direction};
 use tessera_txn::Txn;
 
-use super::split_name;
 use super::access::{plan_access, read_for_rows, read_rows, Access};
 use super::join::{hash_keys, join_found, join_rows, JoinKind, JoinStep};
+use super::split_name;
 use super::table::{scan_table, table_scope};
 use crate::catalog::TableDescriptor;
 use crate::error::{SqlError, SqlResult, SqlState};
@@ -223,7 +223,7 @@ pub(super) fn walk(e: &Expr, f: &mut dyn FnMut(&Expr)) {
 }
 
 /// Rewrites an expression bottom-up with `f` (which may replace a node).
-fn rewrite(e: &Expr, f: &mut dyn FnMut(&Expr) -> Option<Expr>) -> Expr {
+pub(super) fn rewrite(e: &Expr, f: &mut dyn FnMut(&Expr) -> Option<Expr>) -> Expr {
     if let Some(r) = f(e) {
         return r;
     }

@@ -84,4 +84,3 @@ pub async fn scan_table(
         .map(|kv| decode_table_row(desc, &kv.key, &kv.value).map(|r| (kv.key, r)))
         .collect()
 }
-

@@ -316,7 +316,12 @@ fn type_size(ty: &SqlType) -> i16 {
         SqlType::Bool => 1,
         SqlType::Int2 => 2,
         SqlType::Int4 | SqlType::Float4 | SqlType::Date => 4,
-        SqlType::Int8 | SqlType::Float8 | SqlType::Timestamp | SqlType::TimestampTz => 8,
+        SqlType::Int8
+        | SqlType::Float8
+        | SqlType::Time
+        | SqlType::Timestamp
+        | SqlType::TimestampTz => 8,
+        SqlType::Interval => 16,
         SqlType::Uuid => 16,
         SqlType::Unknown => -2,
         SqlType::Numeric
@@ -340,7 +345,11 @@ fn fields(columns: &[Column], format: &Format) -> Vec<FieldInfo> {
             };
             let typmod = match c.ty {
                 SqlType::Varchar(Some(n)) => i32::try_from(n).map_or(-1, |n| n.saturating_add(4)),
-                SqlType::NumericMod { .. } => c.ty.typmod().and_then(|m| i32::try_from(m).ok()).unwrap_or(-1),
+                SqlType::NumericMod { .. } => {
+                    c.ty.typmod()
+                        .and_then(|m| i32::try_from(m).ok())
+                        .unwrap_or(-1)
+                }
                 _ => -1,
             };
             FieldInfo::new(c.name.clone(), None, None, pg_type(&c.ty), ff)
@@ -408,8 +417,7 @@ fn output_response(out: Output, format: &Format) -> SqlResult<Response> {
         } => {
             let rows = encode_rows(&columns, format, rows)?;
             let schema = Arc::new(fields(&columns, format));
-            let mut response =
-                QueryResponse::new(schema, stream::iter(rows.into_iter().map(Ok)));
+            let mut response = QueryResponse::new(schema, stream::iter(rows.into_iter().map(Ok)));
             response.set_command_tag(&command);
             Response::Query(response)
         }

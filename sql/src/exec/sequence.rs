@@ -1,0 +1,395 @@
+//! Sequences: CREATE/DROP SEQUENCE, SERIAL columns, `nextval` and `setval`.
+//!
+//! A sequence's counter is one key holding an i64 that a KV `Increment` moves by the
+//! sequence's step. The increment is sent outside the statement's transaction, as
+//! PostgreSQL's `nextval` is non-transactional: a value handed out is never handed out
+//! again, even if the transaction that took it rolls back (so gaps appear), and concurrent
+//! inserters never conflict on the counter.
+//!
+//! ```text
+//!   counter c (absent = 0)      value handed out = start - increment + c
+//!   nextval: c += increment     setval(v): c = v - start + increment
+//! ```
+//!
+//! `nextval` runs where tessera can reach the KV layer between rows: as the DEFAULT of a
+//! column (SERIAL), and in a SELECT without FROM (`SELECT nextval('s')`). Elsewhere it is
+//! 0A000. `currval`/`lastval` need per-session memory of the last value, not built yet.
+
+use std::sync::Arc;
+
+use sqlparser::ast::{Expr, FunctionArg, FunctionArgExpr, FunctionArguments, SequenceOptions};
+use tessera_api::batch::{Request, Response};
+use tessera_encoding::Datum;
+use tessera_txn::Txn;
+
+use super::split_name;
+use crate::catalog::SequenceDescriptor;
+use crate::error::{SqlError, SqlResult, SqlState};
+use crate::expr::{eval, Compiler, Params, Scope};
+use crate::rowcodec;
+use crate::session::{Output, SqlNode};
+use crate::types::SqlType;
+
+/// A sequence with PostgreSQL's defaults for a type whose largest value is `max`.
+pub fn default_sequence(name: String, max: i64) -> SequenceDescriptor {
+    SequenceDescriptor {
+        id: 0,
+        name,
+        start: 1,
+        increment: 1,
+        min: 1,
+        max,
+    }
+}
+
+fn constant(e: &Expr, what: &str) -> SqlResult<i64> {
+    let scope = Scope::default();
+    let mut params = Params::default();
+    let mut c = Compiler::new(&scope, &mut params);
+    let t = c.compile(e)?;
+    let t = c.coerce(t, &SqlType::Int8, what)?;
+    match eval(&t.expr, &[], &[])? {
+        Datum::Int(i) => Ok(i),
+        _ => Err(SqlError::new(
+            SqlState::INVALID_PARAMETER_VALUE,
+            format!("{what} must be an integer"),
+        )),
+    }
+}
+
+/// CREATE SEQUENCE.
+pub async fn create_sequence(
+    node: &Arc<SqlNode>,
+    txn: &mut Txn,
+    db_id: u64,
+    name: &sqlparser::ast::ObjectName,
+    if_not_exists: bool,
+    options: &[SequenceOptions],
+) -> SqlResult<Output> {
+    let (schema, name) = split_name(name)?;
+    let done = Output::Command {
+        tag: "CREATE SEQUENCE".into(),
+    };
+    if if_not_exists
+        && node
+            .catalog
+            .relation_exists(txn, db_id, &schema, &name)
+            .await?
+    {
+        return Ok(done);
+    }
+    let mut seq = default_sequence(name, i64::MAX);
+    let (mut min, mut max, mut start) = (None, None, None);
+    for o in options {
+        match o {
+            SequenceOptions::IncrementBy(e, _) => seq.increment = constant(e, "INCREMENT")?,
+            SequenceOptions::MinValue(e) => {
+                min = e.as_ref().map(|e| constant(e, "MINVALUE")).transpose()?
+            }
+            SequenceOptions::MaxValue(e) => {
+                max = e.as_ref().map(|e| constant(e, "MAXVALUE")).transpose()?
+            }
+            SequenceOptions::StartWith(e, _) => start = Some(constant(e, "START")?),
+            SequenceOptions::Cache(_)
+            | SequenceOptions::Cycle(false)
+            | SequenceOptions::OwnedBy(None) => {}
+            other => return Err(SqlError::unsupported(format!("sequence option{other}"))),
+        }
+    }
+    if seq.increment == 0 {
+        return Err(SqlError::new(
+            SqlState::INVALID_PARAMETER_VALUE,
+            "INCREMENT must not be zero",
+        ));
+    }
+    let descending = seq.increment < 0;
+    seq.min = min.unwrap_or(if descending { i64::MIN } else { 1 });
+    seq.max = max.unwrap_or(if descending { -1 } else { i64::MAX });
+    seq.start = start.unwrap_or(if descending { seq.max } else { seq.min });
+    if seq.min >= seq.max {
+        return Err(SqlError::new(
+            SqlState::INVALID_PARAMETER_VALUE,
+            format!(
+                "MINVALUE ({}) must be less than MAXVALUE ({})",
+                seq.min, seq.max
+            ),
+        ));
+    }
+    if seq.start < seq.min || seq.start > seq.max {
+        return Err(SqlError::new(
+            SqlState::INVALID_PARAMETER_VALUE,
+            format!(
+                "START value ({}) cannot be outside the range [{}, {}]",
+                seq.start, seq.min, seq.max
+            ),
+        ));
+    }
+    node.catalog
+        .create_sequence(txn, db_id, &schema, seq)
+        .await?;
+    Ok(done)
+}
+
+/// DROP SEQUENCE.
+pub async fn drop_sequences(
+    node: &Arc<SqlNode>,
+    txn: &mut Txn,
+    db_id: u64,
+    names: &[sqlparser::ast::ObjectName],
+    if_exists: bool,
+) -> SqlResult<Output> {
+    for n in names {
+        let (schema, name) = split_name(n)?;
+        match node.catalog.sequence(txn, db_id, &schema, &name).await? {
+            Some(seq) => {
+                node.catalog
+                    .drop_sequence(txn, db_id, &schema, &seq)
+                    .await?
+            }
+            None if if_exists => {}
+            None => {
+                return Err(SqlError::new(
+                    SqlState::UNDEFINED_TABLE,
+                    format!("sequence \"{name}\" does not exist"),
+                ))
+            }
+        }
+    }
+    Ok(Output::Command {
+        tag: "DROP SEQUENCE".into(),
+    })
+}
+
+/// The sequence a `nextval('name')` call (or `nextval('name'::regclass)`) names, if `e` is
+/// one.
+pub fn nextval_target(e: &Expr) -> Option<String> {
+    let Expr::Function(f) = e else { return None };
+    if f.name.to_string().to_lowercase() != "nextval" {
+        return None;
+    }
+    let FunctionArguments::List(list) = &f.args else {
+        return None;
+    };
+    let [FunctionArg::Unnamed(FunctionArgExpr::Expr(arg))] = list.args.as_slice() else {
+        return None;
+    };
+    let arg = match arg {
+        Expr::Cast { expr, .. } => expr.as_ref(),
+        other => other,
+    };
+    match arg {
+        Expr::Value(v) => match &v.value {
+            sqlparser::ast::Value::SingleQuotedString(s) => Some(s.clone()),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// The sequence named by the text of a `nextval` argument (`'s'`, `'public.s'`).
+pub async fn resolve(
+    node: &Arc<SqlNode>,
+    txn: &mut Txn,
+    db_id: u64,
+    text: &str,
+) -> SqlResult<SequenceDescriptor> {
+    let (schema, name) = match text.split_once('.') {
+        Some((s, n)) => (s.to_string(), n.to_string()),
+        None => (super::DEFAULT_SCHEMA.to_string(), text.to_string()),
+    };
+    node.catalog
+        .sequence(txn, db_id, &schema, &name)
+        .await?
+        .ok_or_else(|| {
+            SqlError::new(
+                SqlState::UNDEFINED_TABLE,
+                format!("relation \"{text}\" does not exist"),
+            )
+        })
+}
+
+/// The next value of a sequence (outside any transaction; see the module docs).
+pub async fn nextval(node: &SqlNode, seq: &SequenceDescriptor) -> SqlResult<i64> {
+    let resp = node
+        .db
+        .send(vec![Request::Increment {
+            key: rowcodec::sequence_counter_key(seq.id),
+            increment: seq.increment,
+            seq: 0,
+        }])
+        .await?;
+    let Some(Response::Increment(c)) = resp.into_iter().next() else {
+        return Err(SqlError::internal(
+            "unexpected response to a sequence increment",
+        ));
+    };
+    let value = (seq.start - seq.increment).checked_add(c);
+    match value {
+        Some(v) if v >= seq.min && v <= seq.max => Ok(v),
+        _ => Err(SqlError::new(
+            SqlState("2200H"),
+            format!(
+                "nextval: reached {} value of sequence \"{}\" ({})",
+                if seq.increment > 0 {
+                    "maximum"
+                } else {
+                    "minimum"
+                },
+                seq.name,
+                if seq.increment > 0 { seq.max } else { seq.min }
+            ),
+        )),
+    }
+}
+
+/// Sets a sequence so that the next `nextval` returns `value + increment`.
+pub async fn setval(node: &SqlNode, seq: &SequenceDescriptor, value: i64) -> SqlResult<i64> {
+    if value < seq.min || value > seq.max {
+        return Err(SqlError::new(
+            SqlState::NUMERIC_VALUE_OUT_OF_RANGE,
+            format!(
+                "setval: value {value} is out of bounds for sequence \"{}\" ({}..{})",
+                seq.name, seq.min, seq.max
+            ),
+        ));
+    }
+    let c = value
+        .checked_sub(seq.start)
+        .and_then(|x| x.checked_add(seq.increment))
+        .ok_or_else(|| SqlError::new(SqlState::NUMERIC_VALUE_OUT_OF_RANGE, "setval overflow"))?;
+    node.db
+        .send(vec![Request::Put {
+            key: rowcodec::sequence_counter_key(seq.id),
+            value: c.to_be_bytes().to_vec(),
+            seq: 0,
+        }])
+        .await?;
+    Ok(value)
+}
+
+/// Replaces the `nextval('s')` and `setval('s', n)` calls of a FROM-less SELECT by their
+/// values (by 0 when `describe_only`, which must not consume values); 0A000 for a call in
+/// any other query.
+pub async fn substitute_calls(
+    node: &Arc<SqlNode>,
+    txn: &mut Txn,
+    db_id: u64,
+    q: &sqlparser::ast::Query,
+    describe_only: bool,
+) -> SqlResult<Option<sqlparser::ast::Query>> {
+    let text = q.to_string().to_lowercase();
+    if !text.contains("nextval") && !text.contains("setval") {
+        return Ok(None);
+    }
+    let sqlparser::ast::SetExpr::Select(select) = q.body.as_ref() else {
+        return Ok(None);
+    };
+    let mut calls: Vec<Expr> = Vec::new();
+    for item in &select.projection {
+        if let sqlparser::ast::SelectItem::UnnamedExpr(e)
+        | sqlparser::ast::SelectItem::ExprWithAlias { expr: e, .. } = item
+        {
+            super::select::walk(e, &mut |x| {
+                if let Expr::Function(f) = x {
+                    let n = f.name.to_string().to_lowercase();
+                    if (n == "nextval" || n == "setval") && !calls.contains(x) {
+                        calls.push(x.clone());
+                    }
+                }
+            });
+        }
+    }
+    if calls.is_empty() {
+        return Ok(None);
+    }
+    if !select.from.is_empty() {
+        return Err(SqlError::unsupported("nextval/setval in a query with FROM"));
+    }
+    let mut values = Vec::with_capacity(calls.len());
+    for call in &calls {
+        values.push(if describe_only {
+            0
+        } else {
+            call_value(node, txn, db_id, call).await?
+        });
+    }
+    let mut q = q.clone();
+    if let sqlparser::ast::SetExpr::Select(select) = q.body.as_mut() {
+        for item in &mut select.projection {
+            let (original, alias) = match item {
+                sqlparser::ast::SelectItem::UnnamedExpr(e) => (
+                    e.clone(),
+                    sqlparser::ast::Ident::new(super::select::default_name(e)),
+                ),
+                sqlparser::ast::SelectItem::ExprWithAlias { expr, alias } => {
+                    (expr.clone(), alias.clone())
+                }
+                _ => continue,
+            };
+            let replaced = super::select::rewrite(&original, &mut |x| {
+                calls.iter().position(|c| c == x).map(|i| {
+                    Expr::Value(sqlparser::ast::Value::Number(values[i].to_string(), false).into())
+                })
+            });
+            if replaced != original {
+                // The values are bigint, as nextval's and setval's are.
+                *item = sqlparser::ast::SelectItem::ExprWithAlias {
+                    expr: Expr::Cast {
+                        kind: sqlparser::ast::CastKind::DoubleColon,
+                        expr: Box::new(replaced),
+                        data_type: sqlparser::ast::DataType::BigInt(None),
+                        format: None,
+                    },
+                    alias,
+                };
+            }
+        }
+    }
+    Ok(Some(q))
+}
+
+async fn call_value(node: &Arc<SqlNode>, txn: &mut Txn, db_id: u64, call: &Expr) -> SqlResult<i64> {
+    let Expr::Function(f) = call else {
+        return Err(SqlError::internal("not a call"));
+    };
+    let FunctionArguments::List(list) = &f.args else {
+        return Err(SqlError::unsupported("this form of sequence function"));
+    };
+    let args: Vec<&Expr> = list
+        .args
+        .iter()
+        .filter_map(|a| match a {
+            FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => Some(e),
+            _ => None,
+        })
+        .collect();
+    let name = args
+        .first()
+        .map(|a| match a {
+            Expr::Cast { expr, .. } => expr.as_ref(),
+            other => other,
+        })
+        .and_then(|a| match a {
+            Expr::Value(v) => match &v.value {
+                sqlparser::ast::Value::SingleQuotedString(s) => Some(s.clone()),
+                _ => None,
+            },
+            _ => None,
+        })
+        .ok_or_else(|| SqlError::unsupported("a sequence named by an expression"))?;
+    let seq = resolve(node, txn, db_id, &name).await?;
+    match (f.name.to_string().to_lowercase().as_str(), args.as_slice()) {
+        ("nextval", [_]) => nextval(node, &seq).await,
+        ("setval", [_, v]) | ("setval", [_, v, _]) => {
+            setval(node, &seq, constant(v, "setval")?).await
+        }
+        _ => Err(SqlError::new(
+            SqlState::UNDEFINED_FUNCTION,
+            format!(
+                "function {}({} arguments) does not exist",
+                f.name,
+                args.len()
+            ),
+        )),
+    }
+}
