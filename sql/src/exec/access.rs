@@ -73,7 +73,7 @@ impl Default for Access {
 
 impl Access {
     /// Whether it reads the whole table.
-    pub fn is_full_scan(&self) -> bool {
+    fn is_full_scan(&self) -> bool {
         self.index == rowcodec::PRIMARY_INDEX
             && self.eq.is_empty()
             && self.lower.is_none()
@@ -120,7 +120,12 @@ impl Access {
                 parts.push(format!("range on {}", desc.columns[c].name));
             }
         }
-        format!("{} using {name} ({})", desc.name, parts.join(", "))
+        let kind = if self.is_point(desc) {
+            "point read"
+        } else {
+            "span"
+        };
+        format!("{kind} of {} via {name} ({})", desc.name, parts.join(", "))
     }
 }
 

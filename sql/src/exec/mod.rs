@@ -84,6 +84,10 @@ pub async fn describe(
             let db_id = node.catalog.require_database(txn, database).await?;
             dml::describe_dml(node, txn, db_id, stmt, &mut params).await?
         }
+        Statement::Explain { .. } => vec![Column {
+            name: "QUERY PLAN".into(),
+            ty: SqlType::Text,
+        }],
         Statement::ShowVariable { .. } => vec![Column {
             name: "setting".into(),
             ty: SqlType::Text,
@@ -126,6 +130,52 @@ pub async fn execute(
             let columns = plan.columns();
             let rows = plan.run(txn, params).await?;
             Ok(Output::Rows { columns, rows })
+        }
+        Statement::Explain {
+            statement,
+            analyze: false,
+            ..
+        } => {
+            let Statement::Query(q) = statement.as_ref() else {
+                return Err(SqlError::unsupported("EXPLAIN of a statement other than SELECT"));
+            };
+            let db_id = node.catalog.require_database(txn, database).await?;
+            let mut ptypes = crate::expr::Params::default();
+            let plan = select::plan_query(node, txn, db_id, q, &mut ptypes).await?;
+            Ok(Output::Rows {
+                columns: vec![Column {
+                    name: "QUERY PLAN".into(),
+                    ty: SqlType::Text,
+                }],
+                rows: plan
+                    .explain()
+                    .into_iter()
+                    .map(|l| vec![Datum::String(l)])
+                    .collect(),
+            })
+        }
+        Statement::Truncate(t) => {
+            let db_id = node.catalog.require_database(txn, database).await?;
+            for target in &t.table_names {
+                let (schema, name) = split_name(&target.name)?;
+                let desc = node
+                    .catalog
+                    .require_table(txn, db_id, &schema, &name)
+                    .await?;
+                if desc.referenced_by.iter().any(|&c| c != desc.id) {
+                    return Err(SqlError::new(
+                        SqlState::FEATURE_NOT_SUPPORTED,
+                        format!("cannot truncate a table referenced in a foreign key constraint: \"{name}\""),
+                    ));
+                }
+                let prefix = crate::rowcodec::table_prefix(desc.id);
+                let end = tessera_api::keys::prefix_end(&prefix);
+                txn.delete_range(tessera_api::keys::Span::range(prefix, end))
+                    .await?;
+            }
+            Ok(Output::Command {
+                tag: "TRUNCATE TABLE".into(),
+            })
         }
         Statement::CreateDatabase {
             db_name,

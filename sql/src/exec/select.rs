@@ -1196,6 +1196,61 @@ impl QueryPlan {
         self.execute(&ctx, Some(input))
     }
 
+    /// The plan as text lines, for EXPLAIN: how each table is read and joined, then the
+    /// operators applied to the joined rows, in execution order.
+    pub fn explain(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        for (i, step) in self.sources.iter().enumerate() {
+            let read = step.access.describe(&step.desc);
+            let how = if i == 0 {
+                "scan".to_string()
+            } else if step.lookup {
+                format!("{:?} lookup join", step.kind).to_lowercase()
+            } else if !step.hash_keys.is_empty() {
+                format!(
+                    "{:?} hash join on {} key(s)",
+                    step.kind,
+                    step.hash_keys.len()
+                )
+                .to_lowercase()
+            } else {
+                format!("{:?} nested loop join", step.kind).to_lowercase()
+            };
+            let filters = if step.filters.is_empty() {
+                String::new()
+            } else {
+                format!(", then {} filter(s)", step.filters.len())
+            };
+            lines.push(format!("{how}: {read}{filters}"));
+        }
+        if self.for_update {
+            lines.push("rows locked for update".into());
+        }
+        if self.filter.is_some() {
+            lines.push("filter".into());
+        }
+        if let Some(g) = &self.grouping {
+            lines.push(format!(
+                "hash aggregate: {} key(s), {} aggregate(s)",
+                g.keys.len(),
+                g.aggs.len()
+            ));
+        }
+        if self.having.is_some() {
+            lines.push("filter (HAVING)".into());
+        }
+        if self.distinct {
+            lines.push("distinct".into());
+        }
+        if !self.order.is_empty() {
+            lines.push(format!("sort: {} key(s)", self.order.len()));
+        }
+        if self.limit.is_some() || self.offset.is_some() {
+            lines.push("limit".into());
+        }
+        lines
+    }
+
     /// Every table the subqueries of this query read.
     fn subquery_tables(&self) -> Vec<TableDescriptor> {
         let mut out = Vec::new();
