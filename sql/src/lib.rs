@@ -17,6 +17,7 @@
 //! SQL sees only the transaction handle: never a range, a replica or a Raft message.
 
 pub mod catalog;
+pub mod copy;
 pub mod error;
 pub mod exec;
 pub mod expr;

@@ -86,6 +86,7 @@ impl SqlNode {
             user: user.to_string(),
             txn: None,
             failed: false,
+            copy_in: None,
         })
     }
 }
@@ -118,6 +119,18 @@ pub enum Output {
         columns: Vec<Column>,
         /// The rows.
         rows: Vec<Vec<Datum>>,
+    },
+    /// `COPY … FROM STDIN` is ready for its data (CopyInResponse with this many columns).
+    CopyIn {
+        /// The number of columns.
+        columns: usize,
+    },
+    /// The data of `COPY … TO STDOUT`, one line per row.
+    CopyOut {
+        /// The number of columns.
+        columns: usize,
+        /// The lines, each ending in a newline.
+        lines: Vec<String>,
     },
     /// A command: the tag PostgreSQL sends in CommandComplete (`INSERT 0 3`, `CREATE TABLE`).
     Command {
@@ -159,7 +172,31 @@ pub struct Session {
     txn: Option<Txn>,
     /// Whether the explicit transaction failed.
     failed: bool,
+    /// A `COPY … FROM STDIN` waiting for its data.
+    copy_in: Option<PendingCopy>,
 }
+
+/// A COPY FROM STDIN between its statement and CopyDone: the statement and the data so far.
+struct PendingCopy {
+    statement: Statement,
+    data: Vec<u8>,
+}
+
+/// The most data one COPY FROM STDIN may send (it is held in memory until CopyDone, then
+/// written in one transaction); more is 54000.
+pub const MAX_COPY_BYTES: usize = 256 << 20;
+
+/// A unit of work run in the session's transaction, or in an implicit one.
+type TxnWork<'a> = Box<
+    dyn for<'t> Fn(
+            &'t Arc<SqlNode>,
+            &'t mut Txn,
+            &'t str,
+        ) -> futures::future::BoxFuture<'t, SqlResult<Output>>
+        + Send
+        + Sync
+        + 'a,
+>;
 
 /// Parses a statement string (PostgreSQL dialect). A syntax error is 42601 with the 1-based
 /// position of the offending token when sqlparser reports one.
@@ -253,13 +290,72 @@ impl Session {
         let mut out = Vec::with_capacity(statements.len());
         for stmt in statements {
             let res = self.execute_statement(&stmt, &[]).await;
-            let failed = res.is_err();
+            // An error ends the query string; so does a COPY FROM STDIN, whose data comes
+            // next (statements after it in the same string are not run).
+            let stop = res.is_err() || matches!(res, Ok(Output::CopyIn { .. }));
             out.push(res);
-            if failed {
+            if stop {
                 break;
             }
         }
         out
+    }
+
+    /// Appends data of the COPY FROM STDIN in progress.
+    pub fn copy_data(&mut self, data: &[u8]) -> SqlResult<()> {
+        let Some(pending) = self.copy_in.as_mut() else {
+            return Err(SqlError::new(
+                SqlState::PROTOCOL_VIOLATION,
+                "CopyData without a COPY in progress",
+            ));
+        };
+        if pending.data.len() + data.len() > MAX_COPY_BYTES {
+            self.copy_in = None;
+            self.fail_txn();
+            return Err(SqlError::new(
+                SqlState::PROGRAM_LIMIT_EXCEEDED,
+                format!("COPY data larger than {MAX_COPY_BYTES} bytes; split it"),
+            ));
+        }
+        pending.data.extend_from_slice(data);
+        Ok(())
+    }
+
+    /// Ends the COPY FROM STDIN in progress: parses its data and inserts the rows, all or
+    /// none. Returns the `COPY n` tag.
+    pub async fn copy_done(&mut self) -> SqlResult<Output> {
+        let Some(pending) = self.copy_in.take() else {
+            return Err(SqlError::new(
+                SqlState::PROTOCOL_VIOLATION,
+                "CopyDone without a COPY in progress",
+            ));
+        };
+        let text = match String::from_utf8(pending.data) {
+            Ok(t) => t,
+            Err(_) => {
+                self.fail_txn();
+                return Err(SqlError::new(
+                    SqlState("22021"),
+                    "invalid byte sequence for encoding \"UTF8\"",
+                ));
+            }
+        };
+        let statement = pending.statement;
+        let text = Arc::new(text);
+        self.run_in_txn(Box::new(move |node, txn, database| {
+            let statement = statement.clone();
+            let text = Arc::clone(&text);
+            Box::pin(
+                async move { crate::exec::copy_in(node, txn, database, &statement, &text).await },
+            )
+        }))
+        .await
+    }
+
+    /// Abandons the COPY FROM STDIN in progress (the client sent CopyFail).
+    pub fn copy_fail(&mut self) {
+        self.copy_in = None;
+        self.fail_txn();
     }
 
     /// Parses and describes one statement for the extended protocol. `param_types` are the
@@ -377,9 +473,32 @@ impl Session {
                 "current transaction is aborted, commands ignored until end of transaction block",
             ));
         }
+        let stmt_owned = stmt.clone();
+        let params_owned: Arc<[Datum]> = params.into();
+        let res = self
+            .run_in_txn(Box::new(move |node, txn, database| {
+                let stmt = stmt_owned.clone();
+                let params = Arc::clone(&params_owned);
+                Box::pin(
+                    async move { crate::exec::execute(node, txn, database, &stmt, &params).await },
+                )
+            }))
+            .await;
+        if matches!(res, Ok(Output::CopyIn { .. })) {
+            self.copy_in = Some(PendingCopy {
+                statement: stmt.clone(),
+                data: Vec::new(),
+            });
+        }
+        res
+    }
+
+    /// Runs `work` in the explicit transaction (failing it on an error), or in an implicit
+    /// transaction that is committed after it and retried on serialization failures.
+    async fn run_in_txn(&mut self, work: TxnWork<'_>) -> SqlResult<Output> {
         let node = Arc::clone(&self.node);
         if let Some(txn) = self.txn.as_mut() {
-            let res = crate::exec::execute(&node, txn, &self.database, stmt, params).await;
+            let res = work(&node, txn, &self.database).await;
             if res.is_err() {
                 self.failed = true;
             }
@@ -390,11 +509,10 @@ impl Session {
         loop {
             attempt += 1;
             let mut txn = node.db.begin("sql");
-            let res =
-                match crate::exec::execute(&node, &mut txn, &self.database, stmt, params).await {
-                    Ok(out) => txn.commit().await.map(|()| out).map_err(SqlError::from),
-                    Err(e) => Err(e),
-                };
+            let res = match work(&node, &mut txn, &self.database).await {
+                Ok(out) => txn.commit().await.map(|()| out).map_err(SqlError::from),
+                Err(e) => Err(e),
+            };
             match res {
                 Err(e)
                     if e.state == SqlState::SERIALIZATION_FAILURE

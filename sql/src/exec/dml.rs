@@ -493,17 +493,13 @@ async fn compile_dml(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn compile_insert_rest(
+/// How each column without a value is filled: its DEFAULT (a sequence for SERIAL).
+async fn compile_defaults(
     node: &Arc<SqlNode>,
     txn: &mut Txn,
-    desc: TableDescriptor,
-    alias: Option<String>,
-    targets: Vec<usize>,
-    source: Source,
-    ins: &sqlparser::ast::Insert,
+    desc: &TableDescriptor,
     params: &mut Params,
-) -> SqlResult<Dml> {
+) -> SqlResult<Vec<Option<DefaultValue>>> {
     let empty = Scope::default();
     let mut defaults = Vec::with_capacity(desc.columns.len());
     for c in &desc.columns {
@@ -523,6 +519,21 @@ async fn compile_insert_rest(
             None => DefaultValue::Expr(compile_stored(text, &empty, params, &c.ty, "default")?),
         }));
     }
+    Ok(defaults)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn compile_insert_rest(
+    node: &Arc<SqlNode>,
+    txn: &mut Txn,
+    desc: TableDescriptor,
+    alias: Option<String>,
+    targets: Vec<usize>,
+    source: Source,
+    ins: &sqlparser::ast::Insert,
+    params: &mut Params,
+) -> SqlResult<Dml> {
+    let defaults = compile_defaults(node, txn, &desc, params).await?;
     let scope = table_scope(&desc, alias.as_deref());
     let upsert = match &ins.on {
         None => None,
@@ -558,6 +569,140 @@ async fn compile_insert_rest(
         upsert,
         returning,
     })
+}
+
+/// An INSERT ready to run over rows of values (one per target column).
+struct Insert<'a> {
+    target: &'a Target,
+    targets: &'a [usize],
+    defaults: &'a [Option<DefaultValue>],
+    upsert: Option<&'a Upsert>,
+    returning: Option<&'a Returning>,
+}
+
+impl Insert<'_> {
+    /// Inserts the rows; returns how many rows changed and the RETURNING rows.
+    async fn run(
+        &self,
+        node: &Arc<SqlNode>,
+        txn: &mut Txn,
+        inputs: Vec<Vec<Datum>>,
+        params: &[Datum],
+    ) -> SqlResult<(usize, Vec<Vec<Datum>>)> {
+        let (target, targets, defaults, upsert) =
+            (self.target, self.targets, self.defaults, self.upsert);
+        let returning = self.returning.cloned();
+        let desc = &target.desc;
+        let mut ws = WriteSet::new();
+        let mut out = Vec::new();
+        let mut written: Vec<Vec<Datum>> = Vec::new();
+        let mut claimed: HashSet<Key> = HashSet::new();
+        for values in inputs {
+            let mut row = vec![Datum::Null; desc.columns.len()];
+            for (i, d) in defaults.iter().enumerate() {
+                if targets.contains(&i) {
+                    continue;
+                }
+                match d {
+                    None => {}
+                    Some(DefaultValue::Expr(e)) => row[i] = eval(e, &[], params)?,
+                    Some(DefaultValue::Sequence(seq)) => {
+                        let v = super::sequence::nextval(node, seq).await?;
+                        crate::types::check_int_range(v, &desc.columns[i].ty)?;
+                        row[i] = Datum::Int(v);
+                    }
+                }
+            }
+            for (v, &i) in values.into_iter().zip(targets) {
+                row[i] = v;
+            }
+            for &i in &desc.primary_key {
+                if desc.columns[i].hidden {
+                    row[i] = Datum::Int(node.next_rowid());
+                }
+            }
+            target.validate(&row, params)?;
+            if let Some(u) = &upsert {
+                let mut conflict = None;
+                let mut keys = Vec::new();
+                for &a in &u.arbiters {
+                    let Some(key) = arbiter_key(desc, a, &row) else {
+                        continue;
+                    };
+                    if claimed.contains(&key) {
+                        if u.update.is_some() {
+                            return Err(SqlError::new(
+                                SqlState("21000"),
+                                "ON CONFLICT DO UPDATE command cannot affect row a second time",
+                            ));
+                        }
+                        conflict = Some(None);
+                        break;
+                    }
+                    if let Some(existing) = existing_row(txn, desc, a, key.clone()).await? {
+                        conflict = Some(Some(existing));
+                        break;
+                    }
+                    keys.push(key);
+                }
+                match (conflict, &u.update) {
+                    (None, _) => claimed.extend(keys),
+                    (Some(_), None) | (Some(None), Some(_)) => continue,
+                    (Some(Some((key, old))), Some((sets, filter))) => {
+                        let mut both = old.clone();
+                        both.extend(row.iter().cloned());
+                        if !passes(filter, &both, params)? {
+                            continue;
+                        }
+                        let mut new = old.clone();
+                        for (i, e) in sets {
+                            new[*i] = eval(e, &both, params)?;
+                        }
+                        target.validate(&new, params)?;
+                        for &a in &u.arbiters {
+                            if let Some(k) = arbiter_key(desc, a, &new) {
+                                claimed.insert(k);
+                            }
+                        }
+                        ws.update(desc, key, &old, &new);
+                        project(&returning, &new, params, &mut out)?;
+                        written.push(new);
+                        continue;
+                    }
+                }
+            }
+            ws.insert(desc, &row);
+            project(&returning, &row, params, &mut out)?;
+            written.push(row);
+        }
+        let n = ws.rows();
+        ws.apply(txn).await?;
+        check_parents(txn, &target.desc, &target.parents, &written, None).await?;
+
+        Ok((n, out))
+    }
+}
+
+/// Inserts rows of values for `columns` of table `desc` (COPY FROM): defaults, constraints
+/// and indexes as for INSERT. Returns the number of rows.
+pub async fn insert_values(
+    node: &Arc<SqlNode>,
+    txn: &mut Txn,
+    desc: TableDescriptor,
+    columns: Vec<usize>,
+    rows: Vec<Vec<Datum>>,
+) -> SqlResult<usize> {
+    let mut params = Params::default();
+    let defaults = compile_defaults(node, txn, &desc, &mut params).await?;
+    let target = load_target(node, txn, desc, &mut params).await?;
+    let insert = Insert {
+        target: &target,
+        targets: &columns,
+        defaults: &defaults,
+        upsert: None,
+        returning: None,
+    };
+    Ok(insert.run(node, txn, rows, &[]).await?.0)
 }
 
 /// Infers the parameter types and result columns of a DML statement.
@@ -703,7 +848,6 @@ pub async fn execute_dml(
             upsert,
             returning,
         } => {
-            let desc = &target.desc;
             let inputs: Vec<Vec<Datum>> = match source {
                 Source::Values(rows) => rows
                     .iter()
@@ -716,91 +860,14 @@ pub async fn execute_dml(
                     .map(|r| casts.iter().map(|e| eval(e, r, params)).collect())
                     .collect::<SqlResult<_>>()?,
             };
-            let mut ws = WriteSet::new();
-            let mut out = Vec::new();
-            let mut written: Vec<Vec<Datum>> = Vec::new();
-            let mut claimed: HashSet<Key> = HashSet::new();
-            for values in inputs {
-                let mut row = vec![Datum::Null; desc.columns.len()];
-                for (i, d) in defaults.iter().enumerate() {
-                    if targets.contains(&i) {
-                        continue;
-                    }
-                    match d {
-                        None => {}
-                        Some(DefaultValue::Expr(e)) => row[i] = eval(e, &[], params)?,
-                        Some(DefaultValue::Sequence(seq)) => {
-                            let v = super::sequence::nextval(node, seq).await?;
-                            crate::types::check_int_range(v, &desc.columns[i].ty)?;
-                            row[i] = Datum::Int(v);
-                        }
-                    }
-                }
-                for (v, &i) in values.into_iter().zip(&targets) {
-                    row[i] = v;
-                }
-                for &i in &desc.primary_key {
-                    if desc.columns[i].hidden {
-                        row[i] = Datum::Int(node.next_rowid());
-                    }
-                }
-                target.validate(&row, params)?;
-                if let Some(u) = &upsert {
-                    let mut conflict = None;
-                    let mut keys = Vec::new();
-                    for &a in &u.arbiters {
-                        let Some(key) = arbiter_key(desc, a, &row) else {
-                            continue;
-                        };
-                        if claimed.contains(&key) {
-                            if u.update.is_some() {
-                                return Err(SqlError::new(
-                                    SqlState("21000"),
-                                    "ON CONFLICT DO UPDATE command cannot affect row a second time",
-                                ));
-                            }
-                            conflict = Some(None);
-                            break;
-                        }
-                        if let Some(existing) = existing_row(txn, desc, a, key.clone()).await? {
-                            conflict = Some(Some(existing));
-                            break;
-                        }
-                        keys.push(key);
-                    }
-                    match (conflict, &u.update) {
-                        (None, _) => claimed.extend(keys),
-                        (Some(_), None) | (Some(None), Some(_)) => continue,
-                        (Some(Some((key, old))), Some((sets, filter))) => {
-                            let mut both = old.clone();
-                            both.extend(row.iter().cloned());
-                            if !passes(filter, &both, params)? {
-                                continue;
-                            }
-                            let mut new = old.clone();
-                            for (i, e) in sets {
-                                new[*i] = eval(e, &both, params)?;
-                            }
-                            target.validate(&new, params)?;
-                            for &a in &u.arbiters {
-                                if let Some(k) = arbiter_key(desc, a, &new) {
-                                    claimed.insert(k);
-                                }
-                            }
-                            ws.update(desc, key, &old, &new);
-                            project(&returning, &new, params, &mut out)?;
-                            written.push(new);
-                            continue;
-                        }
-                    }
-                }
-                ws.insert(desc, &row);
-                project(&returning, &row, params, &mut out)?;
-                written.push(row);
-            }
-            let n = ws.rows();
-            ws.apply(txn).await?;
-            check_parents(txn, &target.desc, &target.parents, &written, None).await?;
+            let insert = Insert {
+                target: &target,
+                targets: &targets,
+                defaults: &defaults,
+                upsert: upsert.as_ref(),
+                returning: returning.as_ref(),
+            };
+            let (n, out) = insert.run(node, txn, inputs, params).await?;
             Ok(output("INSERT 0", n, returning, out))
         }
         Dml::Update {

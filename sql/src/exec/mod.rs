@@ -6,6 +6,7 @@
 //! not built yet (see `docs/sql.md`).
 
 mod access;
+mod copy;
 mod ddl;
 mod dml;
 mod fk;
@@ -84,6 +85,11 @@ pub async fn describe(
             let db_id = node.catalog.require_database(txn, database).await?;
             dml::describe_dml(node, txn, db_id, stmt, &mut params).await?
         }
+        Statement::Copy { .. } => {
+            let db_id = node.catalog.require_database(txn, database).await?;
+            copy::describe(node, txn, db_id, stmt).await?;
+            Vec::new()
+        }
         Statement::Explain { .. } => vec![Column {
             name: "QUERY PLAN".into(),
             ty: SqlType::Text,
@@ -137,7 +143,9 @@ pub async fn execute(
             ..
         } => {
             let Statement::Query(q) = statement.as_ref() else {
-                return Err(SqlError::unsupported("EXPLAIN of a statement other than SELECT"));
+                return Err(SqlError::unsupported(
+                    "EXPLAIN of a statement other than SELECT",
+                ));
             };
             let db_id = node.catalog.require_database(txn, database).await?;
             let mut ptypes = crate::expr::Params::default();
@@ -153,6 +161,10 @@ pub async fn execute(
                     .map(|l| vec![Datum::String(l)])
                     .collect(),
             })
+        }
+        Statement::Copy { .. } => {
+            let db_id = node.catalog.require_database(txn, database).await?;
+            copy::execute(node, txn, db_id, stmt).await
         }
         Statement::Truncate(t) => {
             let db_id = node.catalog.require_database(txn, database).await?;
@@ -249,6 +261,17 @@ pub async fn execute(
             statement_kind(other)
         ))),
     }
+}
+
+/// Inserts the data of a `COPY … FROM STDIN` (after the session received it all).
+pub async fn copy_in(
+    node: &Arc<SqlNode>,
+    txn: &mut Txn,
+    database: &str,
+    stmt: &Statement,
+    data: &str,
+) -> SqlResult<Output> {
+    copy::copy_in(node, txn, database, stmt, data).await
 }
 
 /// A short name of a statement for messages.

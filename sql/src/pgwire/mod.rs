@@ -59,12 +59,13 @@ use pgwire::api::auth::{
     finish_authentication, protocol_negotiation, save_startup_parameters_to_metadata,
     ServerParameterProvider, StartupHandler,
 };
+use pgwire::api::copy::CopyHandler;
 use pgwire::api::portal::{Format, Portal};
 use pgwire::api::query::{
     send_execution_response, send_query_response, send_ready_for_query, ExtendedQueryHandler,
     SimpleQueryHandler,
 };
-use pgwire::api::results::{FieldFormat, FieldInfo, QueryResponse, Response, Tag};
+use pgwire::api::results::{CopyResponse, FieldFormat, FieldInfo, QueryResponse, Response, Tag};
 use pgwire::api::stmt::QueryParser;
 use pgwire::api::store::{Entry, PortalStore};
 use pgwire::api::{
@@ -73,12 +74,13 @@ use pgwire::api::{
     METADATA_APPLICATION_NAME, METADATA_DATABASE, METADATA_USER,
 };
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult, SEVERITY_ERROR, SEVERITY_FATAL};
+use pgwire::messages::copy::{CopyData, CopyDone, CopyFail};
 use pgwire::messages::data::{DataRow, NoData, ParameterDescription, RowDescription};
 use pgwire::messages::extendedquery::{
     Bind, BindComplete, Describe, Sync as PgSync, TARGET_TYPE_BYTE_PORTAL,
     TARGET_TYPE_BYTE_STATEMENT,
 };
-use pgwire::messages::response::{EmptyQueryResponse, TransactionStatus};
+use pgwire::messages::response::{CommandComplete, EmptyQueryResponse, TransactionStatus};
 use pgwire::messages::simplequery::Query;
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 use tessera_encoding::Datum;
@@ -164,6 +166,10 @@ impl PgWireServerHandlers for ConnectionHandlers {
     }
 
     fn startup_handler(&self) -> Arc<impl StartupHandler> {
+        Arc::clone(&self.0)
+    }
+
+    fn copy_handler(&self) -> Arc<impl CopyHandler> {
         Arc::clone(&self.0)
     }
 }
@@ -410,6 +416,18 @@ fn output_response(out: Output, format: &Format) -> SqlResult<Response> {
                 stream::iter(rows.into_iter().map(Ok)),
             ))
         }
+        Output::CopyIn { columns } => {
+            Response::CopyIn(CopyResponse::new(0, columns, stream::empty()))
+        }
+        Output::CopyOut { columns, lines } => Response::CopyOut(CopyResponse::new(
+            0,
+            columns,
+            stream::iter(
+                lines
+                    .into_iter()
+                    .map(|l| Ok(CopyData::new(bytes::Bytes::from(l)))),
+            ),
+        )),
         Output::Returning {
             command,
             columns,
@@ -464,8 +482,17 @@ impl SimpleQueryHandler for Connection {
                         .feed(PgWireBackendMessage::ErrorResponse((*e).into()))
                         .await?
                 }
-                Response::CopyIn(_) | Response::CopyOut(_) | Response::CopyBoth(_) => {
-                    let e = SqlError::unsupported("COPY");
+                Response::CopyIn(result) => {
+                    // The data follows; CopyDone (see the CopyHandler) ends the query.
+                    pgwire::api::copy::send_copy_in_response(client, result).await?;
+                    client.set_state(PgWireConnectionState::CopyInProgress(false));
+                    return Ok(());
+                }
+                Response::CopyOut(result) => {
+                    pgwire::api::copy::send_copy_out_response(client, result).await?;
+                }
+                Response::CopyBoth(_) => {
+                    let e = SqlError::unsupported("COPY BOTH");
                     client
                         .feed(PgWireBackendMessage::ErrorResponse(
                             error_info(&e, SEVERITY_ERROR).into(),
@@ -498,6 +525,69 @@ impl SimpleQueryHandler for Connection {
                     .unwrap_or_else(|e| Response::Error(Box::new(error_info(&e, SEVERITY_ERROR))))
             })
             .collect())
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// COPY FROM STDIN data
+// ---------------------------------------------------------------------------------------
+
+#[async_trait]
+impl CopyHandler for Connection {
+    async fn on_copy_data<C>(&self, _client: &mut C, copy_data: CopyData) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let mut guard = self.session.lock().await;
+        let session = guard.as_mut().ok_or_else(no_session)?;
+        session.copy_data(&copy_data.data).map_err(user_error)
+    }
+
+    async fn on_copy_done<C>(&self, client: &mut C, _done: CopyDone) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let result = {
+            let mut guard = self.session.lock().await;
+            let session = guard.as_mut().ok_or_else(no_session)?;
+            session.copy_done().await
+        };
+        // pgwire sends ReadyForQuery after this (simple protocol) with this status.
+        let status = self.transaction_status().await;
+        client.set_transaction_status(status);
+        match result {
+            Ok(Output::Command { tag }) => {
+                client
+                    .send(PgWireBackendMessage::CommandComplete(CommandComplete::new(
+                        tag,
+                    )))
+                    .await?;
+                Ok(())
+            }
+            Ok(_) => Err(user_error(SqlError::internal("COPY produced rows"))),
+            Err(e) => Err(user_error(e)),
+        }
+    }
+
+    async fn on_copy_fail<C>(&self, client: &mut C, fail: CopyFail) -> PgWireError
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        if let Some(session) = self.session.lock().await.as_mut() {
+            session.copy_fail();
+        }
+        let status = self.transaction_status().await;
+        client.set_transaction_status(status);
+        user_error(SqlError::new(
+            SqlState("57014"),
+            format!("COPY from stdin failed: {}", fail.message),
+        ))
     }
 }
 

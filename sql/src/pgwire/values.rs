@@ -13,6 +13,8 @@
 //!   date            int4 days since 2000-01-01 (the Datum's own representation)
 //!   timestamp(tz)   int8 microseconds since 2000-01-01 00:00:00 (likewise)
 //!   uuid            16 bytes
+//!   time            int8 microseconds since midnight
+//!   interval        int8 microseconds, int4 days, int4 months
 //!   numeric         int2 ndigits, int2 weight, uint2 sign, uint2 dscale, ndigits × int2
 //!                   base-10000 digits (converted through the decimal's text form)
 //! ```
@@ -96,7 +98,26 @@ fn decode_binary(bytes: &[u8], ty: &SqlType) -> SqlResult<Datum> {
             Datum::Timestamp(i64::from_be_bytes(fixed(bytes, ty)?))
         }
         SqlType::Uuid => Datum::Uuid(fixed(bytes, ty)?),
+        SqlType::Time => Datum::Time(i64::from_be_bytes(fixed(bytes, ty)?)),
+        SqlType::Interval => {
+            let b: [u8; 16] = fixed(bytes, ty)?;
+            let (micros, rest) = b.split_at(8);
+            let (days, months) = rest.split_at(4);
+            let int4 = |s: &[u8]| s.try_into().map(i32::from_be_bytes);
+            let int8 = |s: &[u8]| s.try_into().map(i64::from_be_bytes);
+            match (int8(micros), int4(days), int4(months)) {
+                (Ok(micros), Ok(days), Ok(months)) => Datum::Interval {
+                    months,
+                    days,
+                    micros,
+                },
+                _ => return Err(SqlError::internal("interval field split")),
+            }
+        }
         SqlType::Numeric => Datum::Decimal(decode_numeric(bytes)?),
+        SqlType::NumericMod { precision, scale } => Datum::Decimal(
+            crate::expr::numeric::apply_typmod(&decode_numeric(bytes)?, *precision, *scale)?,
+        ),
     })
 }
 
@@ -128,8 +149,12 @@ pub fn encode_binary(d: &Datum, ty: &SqlType, out: &mut BytesMut) -> SqlResult<(
         (SqlType::Float8, Datum::Float(f)) => out.put_f64(*f),
         (SqlType::Float4, Datum::Int(i)) => out.put_f32(*i as f32),
         (SqlType::Float8, Datum::Int(i)) => out.put_f64(*i as f64),
-        (SqlType::Numeric, Datum::Decimal(dec)) => encode_numeric(dec, out)?,
-        (SqlType::Numeric, Datum::Int(i)) => encode_numeric(&Decimal::from(*i), out)?,
+        (SqlType::Numeric | SqlType::NumericMod { .. }, Datum::Decimal(dec)) => {
+            encode_numeric(dec, out)?
+        }
+        (SqlType::Numeric | SqlType::NumericMod { .. }, Datum::Int(i)) => {
+            encode_numeric(&Decimal::from(*i), out)?
+        }
         (SqlType::Text | SqlType::Varchar(_) | SqlType::Unknown, Datum::String(s)) => {
             out.put_slice(s.as_bytes())
         }
@@ -139,6 +164,19 @@ pub fn encode_binary(d: &Datum, ty: &SqlType, out: &mut BytesMut) -> SqlResult<(
             out.put_i64(*micros)
         }
         (SqlType::Uuid, Datum::Uuid(u)) => out.put_slice(u),
+        (SqlType::Time, Datum::Time(micros)) => out.put_i64(*micros),
+        (
+            SqlType::Interval,
+            Datum::Interval {
+                months,
+                days,
+                micros,
+            },
+        ) => {
+            out.put_i64(*micros);
+            out.put_i32(*days);
+            out.put_i32(*months);
+        }
         // A value whose datum does not match its column type: send its text form, which is
         // what the binary form of the string types is.
         (SqlType::Text | SqlType::Varchar(_) | SqlType::Unknown, other) => {
