@@ -31,7 +31,7 @@ fn command(tag: &str) -> Output {
     Output::Command { tag: tag.into() }
 }
 
-fn ident(i: &sqlparser::ast::Ident) -> String {
+pub(super) fn ident(i: &sqlparser::ast::Ident) -> String {
     if i.quote_style.is_some() {
         i.value.clone()
     } else {
@@ -39,7 +39,7 @@ fn ident(i: &sqlparser::ast::Ident) -> String {
     }
 }
 
-fn column_position(columns: &[ColumnDescriptor], name: &str, what: &str) -> SqlResult<usize> {
+pub(super) fn column_position(columns: &[ColumnDescriptor], name: &str, what: &str) -> SqlResult<usize> {
     columns.iter().position(|c| c.name == name).ok_or_else(|| {
         SqlError::new(
             SqlState::UNDEFINED_COLUMN,
@@ -50,7 +50,7 @@ fn column_position(columns: &[ColumnDescriptor], name: &str, what: &str) -> SqlR
 
 /// The name PostgreSQL gives an unnamed constraint or index: table, columns, suffix, cut to
 /// 63 bytes.
-fn default_name(table: &str, columns: &[String], suffix: &str) -> String {
+pub(super) fn default_name(table: &str, columns: &[String], suffix: &str) -> String {
     let mut name = format!("{table}_{}_{suffix}", columns.join("_"));
     name.truncate(63);
     name
@@ -67,7 +67,7 @@ fn serial_type(ty: &sqlparser::ast::DataType) -> Option<SqlType> {
 }
 
 /// A CHECK expression must be a boolean over the table's own columns.
-fn validate_check(desc: &TableDescriptor, expr: &Expr) -> SqlResult<()> {
+pub(super) fn validate_check(desc: &TableDescriptor, expr: &Expr) -> SqlResult<()> {
     let scope = table_scope(desc, None);
     let mut params = Params::default();
     let mut c = Compiler::new(&scope, &mut params);
@@ -75,7 +75,7 @@ fn validate_check(desc: &TableDescriptor, expr: &Expr) -> SqlResult<()> {
     c.coerce(t, &SqlType::Bool, "argument of CHECK").map(|_| ())
 }
 
-fn fk_action(a: Option<ReferentialAction>) -> SqlResult<FkAction> {
+pub(super) fn fk_action(a: Option<ReferentialAction>) -> SqlResult<FkAction> {
     match a {
         None | Some(ReferentialAction::NoAction) | Some(ReferentialAction::Restrict) => {
             Ok(FkAction::Restrict)
@@ -381,7 +381,7 @@ pub async fn create_table(
 }
 
 /// The name of the first column an expression reads (for a CHECK constraint's name).
-fn first_column_in(e: &Expr, desc: &TableDescriptor) -> Option<String> {
+pub(super) fn first_column_in(e: &Expr, desc: &TableDescriptor) -> Option<String> {
     let mut found = None;
     super::select::walk(e, &mut |x| {
         if let Expr::Identifier(id) = x {
@@ -395,7 +395,7 @@ fn first_column_in(e: &Expr, desc: &TableDescriptor) -> Option<String> {
 }
 
 /// A foreign key must reference the primary key or a unique index (42830).
-fn check_fk_target(target: &TableDescriptor, cols: &[usize]) -> SqlResult<()> {
+pub(super) fn check_fk_target(target: &TableDescriptor, cols: &[usize]) -> SqlResult<()> {
     let same_set = |a: &[usize], b: &[usize]| {
         let mut a = a.to_vec();
         let mut b = b.to_vec();

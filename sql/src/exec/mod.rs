@@ -6,6 +6,7 @@
 //! not built yet (see `docs/sql.md`).
 
 mod access;
+mod alter;
 mod copy;
 mod ddl;
 mod dml;
@@ -208,6 +209,10 @@ pub async fn execute(
         Statement::Insert(_) | Statement::Update(_) | Statement::Delete(_) => {
             let db_id = node.catalog.require_database(txn, database).await?;
             dml::execute_dml(node, txn, db_id, stmt, params).await
+        }
+        Statement::AlterTable(at) => {
+            let db_id = node.catalog.require_database(txn, database).await?;
+            alter::alter_table(node, txn, db_id, at).await
         }
         Statement::CreateTable(_)
         | Statement::CreateIndex(_)
