@@ -67,9 +67,13 @@ async fn copy_in_and_out() {
         .expect("schema");
 
     // Text format: tabs, escapes and \N.
-    let n = copy_in(&client, "COPY t (id, name) FROM STDIN", "1\tone\n2\ttab\\there\n3\t\\N\n")
-        .await
-        .expect("copy text");
+    let n = copy_in(
+        &client,
+        "COPY t (id, name) FROM STDIN",
+        "1\tone\n2\ttab\\there\n3\t\\N\n",
+    )
+    .await
+    .expect("copy text");
     assert_eq!(n, 3);
     // CSV with a header, quotes and an empty (NULL) field.
     let n = copy_in(
@@ -107,9 +111,13 @@ async fn copy_in_and_out() {
     );
 
     // Bad data: an error with its SQLSTATE, and no row of the COPY is kept.
-    let e = copy_in(&client, "COPY t (id, name) FROM STDIN", "6\tsix\nseven\t7\n")
-        .await
-        .expect_err("bad integer");
+    let e = copy_in(
+        &client,
+        "COPY t (id, name) FROM STDIN",
+        "6\tsix\nseven\t7\n",
+    )
+    .await
+    .expect_err("bad integer");
     assert_eq!(code(&e), "22P02");
     let e = copy_in(&client, "COPY t (id, name) FROM STDIN", "6\tsix\n7\n")
         .await

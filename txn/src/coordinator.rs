@@ -154,6 +154,36 @@ impl Db {
     }
 }
 
+/// The span a read request actually read, to refresh at commit: the whole span, except
+/// that a scan cut short by `max_keys` read only up to its resume point. None for writes.
+fn read_span(req: &Request, res: &Response) -> Option<Span> {
+    let span = req.span();
+    match (req, res) {
+        (
+            Request::Scan { .. },
+            Response::Scan {
+                resume_span: Some(rest),
+                ..
+            },
+        ) => Some(Span::range(span.key, rest.key.clone())),
+        (
+            Request::ReverseScan { .. },
+            Response::Scan {
+                resume_span: Some(rest),
+                ..
+            },
+        ) => Some(Span::range(rest.exclusive_end(), span.exclusive_end())),
+        (
+            Request::Get { .. }
+            | Request::Scan { .. }
+            | Request::ReverseScan { .. }
+            | Request::DeleteRange { .. },
+            _,
+        ) => Some(span),
+        _ => None,
+    }
+}
+
 /// A running transaction.
 pub struct Txn {
     db: Db,
@@ -335,15 +365,8 @@ impl Txn {
                     if let Some(t) = &resp.txn {
                         self.absorb(t);
                     }
-                    for req in &requests {
-                        let span = req.span();
-                        if matches!(
-                            req,
-                            Request::Get { .. }
-                                | Request::Scan { .. }
-                                | Request::ReverseScan { .. }
-                                | Request::DeleteRange { .. }
-                        ) {
+                    for (req, res) in requests.iter().zip(&resp.responses) {
+                        if let Some(span) = read_span(req, res) {
                             self.read_spans.push(span);
                         }
                     }

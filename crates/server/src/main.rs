@@ -5,8 +5,11 @@
 //!   ([`single_node`]).
 //! - `tessera demo`: the same on a temporary store and a loopback port (26257, or a free one
 //!   if it is taken); prints the `psql` command to connect with.
-//! - `tessera workload bank --store DIR`: the bank workload, driving the transactional KV
-//!   layer directly through the local sender, with audits and a final check ([`bank`]).
+//! - `tessera workload tpcc|kv|bank init|run|check --url URL`: the workloads of
+//!   `tessera-workload`, over the Postgres protocol against any server (tessera or
+//!   PostgreSQL).
+//! - `tessera kv-bank --store DIR`: the bank workload driving the transactional KV layer
+//!   directly through the local sender (no SQL), with audits and a final check ([`bank`]).
 //!
 //! `start` (a multi-node cluster) and `sql` (a built-in shell) arrive with the replication
 //! work.
@@ -54,17 +57,11 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:26257")]
         sql_addr: String,
     },
-    /// Drives a workload against a store.
-    Workload {
-        #[command(subcommand)]
-        workload: Workload,
-    },
-}
-
-#[derive(Subcommand)]
-enum Workload {
-    /// Transfers between accounts, with full-balance audits and a final check.
-    Bank {
+    /// Drives a workload (TPC-C, kv, bank) over the Postgres protocol: init, run, check.
+    Workload(tessera_workload::WorkloadCommand),
+    /// Transfers between accounts directly on the transactional KV layer of a store (no
+    /// SQL), with full-balance audits and a final check.
+    KvBank {
         /// The RocksDB store directory (created if missing).
         #[arg(long)]
         store: PathBuf,
@@ -105,7 +102,7 @@ fn main() -> anyhow::Result<()> {
     // The demo keeps its terminal for the connection hint; the server logs what it does.
     let default_filter = match cli.command {
         Command::StartSingleNode { .. } => "info",
-        Command::Demo { .. } | Command::Workload { .. } => "warn",
+        Command::Demo { .. } | Command::Workload(_) | Command::KvBank { .. } => "warn",
     };
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -149,9 +146,8 @@ fn main() -> anyhow::Result<()> {
                 })
                 .await
             }
-            Command::Workload {
-                workload: Workload::Bank { store, opts },
-            } => {
+            Command::Workload(cmd) => Ok(tessera_workload::run(cmd).await?),
+            Command::KvBank { store, opts } => {
                 let db = open_db(&store)?;
                 bank::run(&db, &opts).await
             }

@@ -35,7 +35,9 @@ use super::fk::{check_parents, ParentLink};
 use super::index::backfill;
 use super::split_name;
 use super::table::{encode_table_row, scan_table, table_scope};
-use crate::catalog::{CheckConstraint, ColumnDescriptor, ForeignKey, IndexDescriptor, TableDescriptor};
+use crate::catalog::{
+    CheckConstraint, ColumnDescriptor, ForeignKey, IndexDescriptor, TableDescriptor,
+};
 use crate::error::{SqlError, SqlResult, SqlState};
 use crate::expr::{eval, Compiler, Params, Scope};
 use crate::rowcodec;
@@ -80,7 +82,10 @@ fn column_of(desc: &TableDescriptor, name: &str) -> SqlResult<usize> {
         .ok_or_else(|| {
             SqlError::new(
                 SqlState::UNDEFINED_COLUMN,
-                format!("column \"{name}\" of relation \"{}\" does not exist", desc.name),
+                format!(
+                    "column \"{name}\" of relation \"{}\" does not exist",
+                    desc.name
+                ),
             )
         })
 }
@@ -114,7 +119,16 @@ async fn apply(
         AlterTableOperation::RenameColumn {
             old_column_name,
             new_column_name,
-        } => rename_column(node, txn, desc, &ident(old_column_name), &ident(new_column_name)).await,
+        } => {
+            rename_column(
+                node,
+                txn,
+                desc,
+                &ident(old_column_name),
+                &ident(new_column_name),
+            )
+            .await
+        }
         AlterTableOperation::RenameTable { table_name } => {
             let (sqlparser::ast::RenameTableNameKind::As(n)
             | sqlparser::ast::RenameTableNameKind::To(n)) = table_name;
@@ -163,7 +177,12 @@ async fn apply(
         }
         other => Err(SqlError::unsupported(format!(
             "ALTER TABLE {}",
-            other.to_string().split_whitespace().take(2).collect::<Vec<_>>().join(" ")
+            other
+                .to_string()
+                .split_whitespace()
+                .take(2)
+                .collect::<Vec<_>>()
+                .join(" ")
         ))),
     }
 }
@@ -213,7 +232,10 @@ async fn add_column(
         }
         return Err(SqlError::new(
             SqlState::DUPLICATE_COLUMN,
-            format!("column \"{name}\" of relation \"{}\" already exists", desc.name),
+            format!(
+                "column \"{name}\" of relation \"{}\" already exists",
+                desc.name
+            ),
         ));
     }
     let mut col = ColumnDescriptor {
@@ -287,7 +309,10 @@ fn column_constraint(
         ColumnOption::Check(c) => format!("CHECK ({})", c.expr),
         ColumnOption::ForeignKey(fk) => {
             let refs: Vec<String> = fk.referred_columns.iter().map(|c| c.to_string()).collect();
-            let mut s = format!("FOREIGN KEY ({}) REFERENCES {}", column[0], fk.foreign_table);
+            let mut s = format!(
+                "FOREIGN KEY ({}) REFERENCES {}",
+                column[0], fk.foreign_table
+            );
             if !refs.is_empty() {
                 s.push_str(&format!(" ({})", refs.join(", ")));
             }
@@ -385,7 +410,9 @@ async fn add_constraint(
             let mut parent = if self_ref {
                 desc.clone()
             } else {
-                node.catalog.require_table(txn, desc.db_id, &rs, &rn).await?
+                node.catalog
+                    .require_table(txn, desc.db_id, &rs, &rn)
+                    .await?
             };
             let ref_columns = if fk.referred_columns.is_empty() {
                 parent.primary_key.clone()
@@ -471,7 +498,10 @@ async fn drop_constraint(
     }
     Err(SqlError::new(
         SqlState::UNDEFINED_OBJECT,
-        format!("constraint \"{name}\" of relation \"{}\" does not exist", desc.name),
+        format!(
+            "constraint \"{name}\" of relation \"{}\" does not exist",
+            desc.name
+        ),
     ))
 }
 
@@ -608,7 +638,10 @@ async fn rename_column(
     if desc.column_index(new).is_some() {
         return Err(SqlError::new(
             SqlState::DUPLICATE_COLUMN,
-            format!("column \"{new}\" of relation \"{}\" already exists", desc.name),
+            format!(
+                "column \"{new}\" of relation \"{}\" already exists",
+                desc.name
+            ),
         ));
     }
     desc.columns[i].name = new.to_string();
@@ -644,8 +677,12 @@ async fn rename_table(
             format!("relation \"{name}\" already exists"),
         ));
     }
-    txn.delete(rowcodec::table_name_key(desc.db_id, &desc.schema, &desc.name))
-        .await?;
+    txn.delete(rowcodec::table_name_key(
+        desc.db_id,
+        &desc.schema,
+        &desc.name,
+    ))
+    .await?;
     txn.put(
         rowcodec::table_name_key(desc.db_id, &desc.schema, &name),
         desc.id.to_be_bytes().to_vec(),

@@ -39,7 +39,11 @@ pub(super) fn ident(i: &sqlparser::ast::Ident) -> String {
     }
 }
 
-pub(super) fn column_position(columns: &[ColumnDescriptor], name: &str, what: &str) -> SqlResult<usize> {
+pub(super) fn column_position(
+    columns: &[ColumnDescriptor],
+    name: &str,
+    what: &str,
+) -> SqlResult<usize> {
     columns.iter().position(|c| c.name == name).ok_or_else(|| {
         SqlError::new(
             SqlState::UNDEFINED_COLUMN,

@@ -67,13 +67,15 @@ enum Source {
     Query(Box<QueryPlan>, Vec<ScalarExpr>),
 }
 
+/// DO UPDATE of ON CONFLICT: assignments and WHERE over (existing row ++ excluded row).
+type ConflictUpdate = (Vec<(usize, ScalarExpr)>, Option<ScalarExpr>);
+
 /// The arbiter and action of ON CONFLICT.
 struct Upsert {
     /// The unique keys checked: `None` is the primary key, `Some(id)` a unique index.
     arbiters: Vec<Option<u32>>,
-    /// DO UPDATE: assignments and WHERE over (existing row ++ excluded row); None is DO
-    /// NOTHING.
-    update: Option<(Vec<(usize, ScalarExpr)>, Option<ScalarExpr>)>,
+    /// DO UPDATE; None is DO NOTHING.
+    update: Option<ConflictUpdate>,
 }
 
 /// A compiled INSERT, UPDATE or DELETE.

@@ -13,13 +13,22 @@
 //!
 //! In every case the full ON condition is still evaluated on each candidate pair, so the
 //! hash keys and lookup spans only ever narrow the candidates.
+//!
+//! A step reads either a stored table (through its access path) or a computed relation: a
+//! subquery in FROM, a CTE, VALUES or `generate_series`, whose rows are produced before the
+//! join and then hashed or looped over like a table's. RIGHT and FULL joins never use a
+//! lookup: they must see every right row to NULL-extend the ones nothing matched. A step of
+//! `JOIN … USING` or NATURAL JOIN appends the merged join columns (`extend`) to each joined row.
 
 use std::collections::HashMap;
 
 use tessera_encoding::key::encode_key_datum;
 use tessera_encoding::{Datum, Direction};
 
+use std::sync::Arc;
+
 use super::access::{known_before, Access};
+use super::relation::RelPlan;
 use crate::catalog::TableDescriptor;
 use crate::error::{SqlError, SqlResult, SqlState};
 use crate::expr::{eval_ctx, BinOp, EvalCtx, ScalarExpr};
@@ -37,13 +46,28 @@ pub enum JoinKind {
     Inner,
     /// Pairs that satisfy ON, and each left row without one, extended with NULLs.
     Left,
+    /// Pairs that satisfy ON, and each right row without one, extended with NULLs.
+    Right,
+    /// Both LEFT's and RIGHT's extra rows.
+    Full,
 }
 
-/// One table of FROM and how it joins.
+/// What one item of FROM reads.
+#[derive(Clone, Debug)]
+pub enum FromSource {
+    /// A stored table, read through the step's access path.
+    Table(Box<TableDescriptor>),
+    /// Rows computed before the join (a subquery, CTE, VALUES or table function).
+    Relation(Arc<RelPlan>),
+}
+
+/// One item of FROM and how it joins.
 #[derive(Clone, Debug)]
 pub struct JoinStep {
-    /// The table.
-    pub desc: TableDescriptor,
+    /// What it reads.
+    pub source: FromSource,
+    /// How many columns it has.
+    pub width: usize,
     /// The join type.
     pub kind: JoinKind,
     /// The ON condition, over the row of every table up to and including this one.
@@ -59,6 +83,8 @@ pub struct JoinStep {
     pub hash_keys: Vec<(ScalarExpr, ScalarExpr)>,
     /// How many columns the tables before this one have.
     pub offset: usize,
+    /// Values appended to each joined row: the merged columns of `USING` / NATURAL.
+    pub extend: Vec<ScalarExpr>,
 }
 
 /// Whether an expression reads only columns in `lo..hi` (and at least one).
@@ -116,12 +142,12 @@ fn split_conjuncts<'e>(e: &'e ScalarExpr, out: &mut Vec<&'e ScalarExpr>) {
 /// this table's row, from ON and (for an inner or cross join) from the step's WHERE parts.
 pub fn hash_keys(step: &JoinStep) -> Vec<(ScalarExpr, ScalarExpr)> {
     let lo = step.offset;
-    let hi = lo + step.desc.columns.len();
+    let hi = lo + step.width;
     let mut parts = Vec::new();
     if let Some(on) = &step.on {
         split_conjuncts(on, &mut parts);
     }
-    if step.kind != JoinKind::Left {
+    if matches!(step.kind, JoinKind::Inner | JoinKind::Cross) {
         for f in &step.filters {
             split_conjuncts(f, &mut parts);
         }
@@ -162,37 +188,61 @@ fn too_many() -> SqlError {
     )
 }
 
-/// Joins each left row with its candidate right rows (`candidates(i)` for left row `i`),
-/// keeping the pairs ON accepts and NULL-extending unmatched left rows of a LEFT join.
-fn join_candidates<'r>(
+/// Joins each left row with its candidate right rows (`candidates(i)` for left row `i`, each
+/// with its index among the right rows), keeping the pairs ON accepts and NULL-extending the
+/// unmatched rows an outer join keeps. `right_count` is how many right rows there are (for
+/// RIGHT and FULL joins, which emit the right rows nothing matched).
+fn join_candidates(
     input: &[Vec<Datum>],
+    right: &[Vec<Datum>],
     step: &JoinStep,
     ctx: &EvalCtx,
-    mut candidates: impl FnMut(usize) -> Box<dyn Iterator<Item = &'r Vec<Datum>> + 'r>,
+    mut candidates: impl FnMut(usize) -> Box<dyn Iterator<Item = usize>>,
 ) -> SqlResult<Vec<Vec<Datum>>> {
     let mut next = Vec::with_capacity(input.len());
+    let keeps_right = matches!(step.kind, JoinKind::Right | JoinKind::Full);
+    let mut right_matched = vec![false; if keeps_right { right.len() } else { 0 }];
+    let push = |next: &mut Vec<Vec<Datum>>, mut joined: Vec<Datum>| -> SqlResult<()> {
+        for e in &step.extend {
+            let v = eval_ctx(e, &joined, ctx)?;
+            joined.push(v);
+        }
+        next.push(joined);
+        if next.len() > MAX_JOIN_ROWS {
+            return Err(too_many());
+        }
+        Ok(())
+    };
     for (i, left) in input.iter().enumerate() {
         let mut matched = false;
-        for right in candidates(i) {
-            let mut joined = Vec::with_capacity(left.len() + right.len());
+        for j in candidates(i) {
+            let r = &right[j];
+            let mut joined = Vec::with_capacity(left.len() + r.len() + step.extend.len());
             joined.extend_from_slice(left);
-            joined.extend_from_slice(right);
+            joined.extend_from_slice(r);
             let keep = match &step.on {
                 None => true,
                 Some(on) => eval_ctx(on, &joined, ctx)? == Datum::Bool(true),
             };
             if keep {
                 matched = true;
-                next.push(joined);
-                if next.len() > MAX_JOIN_ROWS {
-                    return Err(too_many());
+                if keeps_right {
+                    right_matched[j] = true;
                 }
+                push(&mut next, joined)?;
             }
         }
-        if step.kind == JoinKind::Left && !matched {
+        if matches!(step.kind, JoinKind::Left | JoinKind::Full) && !matched {
             let mut joined = left.clone();
-            joined.extend(std::iter::repeat_n(Datum::Null, step.desc.columns.len()));
-            next.push(joined);
+            joined.extend(std::iter::repeat_n(Datum::Null, step.width));
+            push(&mut next, joined)?;
+        }
+    }
+    for (j, matched) in right_matched.iter().enumerate() {
+        if !matched {
+            let mut joined = vec![Datum::Null; step.offset];
+            joined.extend_from_slice(&right[j]);
+            push(&mut next, joined)?;
         }
     }
     Ok(next)
@@ -207,7 +257,7 @@ pub fn join_rows(
     ctx: &EvalCtx,
 ) -> SqlResult<Vec<Vec<Datum>>> {
     let next = if step.hash_keys.is_empty() {
-        join_candidates(input, step, ctx, |_| Box::new(rows.iter()))?
+        join_candidates(input, rows, step, ctx, |_| Box::new(0..rows.len()))?
     } else {
         // Build on the right rows: each is placed at its joined position for evaluation.
         let mut table: HashMap<Vec<u8>, Vec<usize>> = HashMap::new();
@@ -231,26 +281,38 @@ pub fn join_rows(
             )?);
         }
         let empty: Vec<usize> = Vec::new();
-        join_candidates(input, step, ctx, |i| {
+        join_candidates(input, rows, step, ctx, |i| {
             let hits = probes[i]
                 .as_ref()
                 .and_then(|k| table.get(k))
                 .unwrap_or(&empty)
                 .clone();
-            Box::new(hits.into_iter().map(move |j| &rows[j]))
+            Box::new(hits.into_iter())
         })?
     };
     apply_filters(next, &step.filters, ctx)
 }
 
 /// Joins `input` with the rows a lookup found for each left row (`found[i]` for row `i`).
+/// Only inner and LEFT joins look up (see the module docs).
 pub fn join_found(
     input: &[Vec<Datum>],
     found: &[Vec<Vec<Datum>>],
     step: &JoinStep,
     ctx: &EvalCtx,
 ) -> SqlResult<Vec<Vec<Datum>>> {
-    let next = join_candidates(input, step, ctx, |i| Box::new(found[i].iter()))?;
+    // Number the found rows so each left row's candidates are its own slice of them.
+    let mut starts = Vec::with_capacity(found.len());
+    let mut flat: Vec<Vec<Datum>> = Vec::new();
+    for rows in found {
+        starts.push(flat.len());
+        flat.extend(rows.iter().cloned());
+    }
+    let next = join_candidates(input, &flat, step, ctx, |i| {
+        let start = starts.get(i).copied().unwrap_or(0);
+        let len = found.get(i).map_or(0, Vec::len);
+        Box::new(start..start + len)
+    })?;
     apply_filters(next, &step.filters, ctx)
 }
 

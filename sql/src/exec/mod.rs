@@ -6,16 +6,23 @@
 //! not built yet (see `docs/sql.md`).
 
 mod access;
+mod aggregate;
 mod alter;
 mod copy;
 mod ddl;
 mod dml;
 mod fk;
+mod from;
 mod index;
 mod join;
+mod pipeline;
+mod relation;
 mod select;
 mod sequence;
+mod setops;
 mod table;
+mod topk;
+mod window;
 
 use std::sync::Arc;
 

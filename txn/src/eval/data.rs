@@ -257,6 +257,14 @@ impl EvalState<'_, '_> {
             max_keys,
             reverse,
         )?;
+        // A scan cut short by max_keys read only up to its resume key: only that part goes
+        // into the timestamp cache, so a limited scan (ORDER BY … LIMIT, min/max) does not
+        // conflict with writes beyond the rows it returned.
+        let read = match (&res.resume_key, reverse) {
+            (None, _) => Span::range(span.key.clone(), end.clone()),
+            (Some(k), false) => Span::range(span.key.clone(), k.clone()),
+            (Some(k), true) => Span::range(k.clone(), end.clone()),
+        };
         let resume_span = res.resume_key.map(|k| {
             if reverse {
                 Span::range(span.key.clone(), k)
@@ -264,7 +272,7 @@ impl EvalState<'_, '_> {
                 Span::range(k, end.clone())
             }
         });
-        self.record_read(Span::range(span.key.clone(), end));
+        self.record_read(read);
         Ok(Response::Scan {
             rows: res.rows,
             resume_span,

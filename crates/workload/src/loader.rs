@@ -1,0 +1,159 @@
+//! Bulk loading with multi-row `INSERT … VALUES` statements of literal values.
+//!
+//! Why literals rather than parameters: a batch of a few hundred rows of 20 columns would need
+//! thousands of parameters and one prepared statement per batch shape; literal text is sent
+//! with the simple query protocol in one round trip and parses the same way everywhere. The
+//! generated values are digits and letters only, and [`quote`] escapes quotes anyway.
+//! `COPY` would be faster on PostgreSQL but is outside the SQL subset tessera supports.
+
+use std::time::Duration;
+
+use tokio_postgres::Client;
+
+use crate::conn::is_retryable;
+use crate::error::{describe, WorkloadError};
+
+/// How many times a batch hit by a 40001/40P01 conflict is retried.
+const BATCH_RETRIES: u32 = 10;
+/// Timeout of one batch.
+const BATCH_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// A single-quoted SQL string literal.
+pub(crate) fn quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// `'\x…'`: a bytea literal in hex format.
+pub(crate) fn bytea_literal(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(bytes.len() * 2 + 4);
+    s.push_str("'\\x");
+    for b in bytes {
+        s.push_str(&format!("{b:02x}"));
+    }
+    s.push('\'');
+    s
+}
+
+/// Inserts `rows` (each a parenthesized tuple of literals) into `table (columns)` in
+/// statements of at most `batch` rows. Returns the number of rows inserted.
+pub(crate) async fn insert_rows(
+    client: &Client,
+    table: &str,
+    columns: &str,
+    rows: &[String],
+    batch: usize,
+) -> Result<u64, WorkloadError> {
+    let mut inserted = 0u64;
+    for chunk in rows.chunks(batch.max(1)) {
+        let sql = format!(
+            "INSERT INTO {table} ({columns}) VALUES {}",
+            chunk.join(", ")
+        );
+        let mut attempt = 0;
+        loop {
+            match tokio::time::timeout(BATCH_TIMEOUT, client.batch_execute(&sql)).await {
+                Ok(Ok(())) => break,
+                Ok(Err(e)) if is_retryable(&e) && attempt < BATCH_RETRIES => {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(10 * u64::from(attempt))).await;
+                }
+                Ok(Err(e)) => {
+                    return Err(WorkloadError::sql(format!("loading {table}"), &e));
+                }
+                Err(_) => {
+                    return Err(WorkloadError::Timeout {
+                        op: format!("loading {table}"),
+                        timeout: BATCH_TIMEOUT,
+                    })
+                }
+            }
+        }
+        inserted += chunk.len() as u64;
+    }
+    Ok(inserted)
+}
+
+/// Runs `sql` (one or more statements, no results), bounded in time.
+pub(crate) async fn execute_ddl(client: &Client, sql: &str) -> Result<(), WorkloadError> {
+    match tokio::time::timeout(BATCH_TIMEOUT, client.batch_execute(sql)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(WorkloadError::Sql {
+            context: format!("executing {}", first_line(sql)),
+            message: describe(&e),
+        }),
+        Err(_) => Err(WorkloadError::Timeout {
+            op: format!("executing {}", first_line(sql)),
+            timeout: BATCH_TIMEOUT,
+        }),
+    }
+}
+
+/// Whether `table` exists: a probe `SELECT` that fails with 42P01 when it does not.
+pub(crate) async fn table_exists(client: &Client, table: &str) -> Result<bool, WorkloadError> {
+    let sql = format!("SELECT count(*) FROM {table} WHERE 1 = 0");
+    match tokio::time::timeout(BATCH_TIMEOUT, client.query(sql.as_str(), &[])).await {
+        Ok(Ok(_)) => Ok(true),
+        Ok(Err(e)) if e.code() == Some(&tokio_postgres::error::SqlState::UNDEFINED_TABLE) => {
+            Ok(false)
+        }
+        Ok(Err(e)) => Err(WorkloadError::sql(format!("probing table {table}"), &e)),
+        Err(_) => Err(WorkloadError::Timeout {
+            op: format!("probing table {table}"),
+            timeout: BATCH_TIMEOUT,
+        }),
+    }
+}
+
+/// Runs one query bounded in time, mapping a missing table to `SchemaMissing`.
+pub(crate) async fn query(
+    client: &Client,
+    workload: &'static str,
+    sql: &str,
+    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+) -> Result<Vec<tokio_postgres::Row>, WorkloadError> {
+    match tokio::time::timeout(BATCH_TIMEOUT, client.query(sql, params)).await {
+        Ok(Ok(rows)) => Ok(rows),
+        Ok(Err(e)) if e.code() == Some(&tokio_postgres::error::SqlState::UNDEFINED_TABLE) => {
+            Err(WorkloadError::SchemaMissing {
+                workload,
+                what: format!("the {workload} schema is missing ({})", describe(&e)),
+            })
+        }
+        Ok(Err(e)) => Err(WorkloadError::sql(first_line(sql), &e)),
+        Err(_) => Err(WorkloadError::Timeout {
+            op: first_line(sql),
+            timeout: BATCH_TIMEOUT,
+        }),
+    }
+}
+
+/// Reads column `idx` of `row`, turning a type mismatch into an error rather than a panic.
+pub(crate) fn get<'a, T: tokio_postgres::types::FromSql<'a>>(
+    row: &'a tokio_postgres::Row,
+    idx: usize,
+) -> Result<T, WorkloadError> {
+    row.try_get(idx).map_err(|e| WorkloadError::Sql {
+        context: format!("reading column {idx}"),
+        message: describe(&e),
+    })
+}
+
+fn first_line(sql: &str) -> String {
+    let line = sql.trim().lines().next().unwrap_or("");
+    let mut s: String = line.chars().take(60).collect();
+    if line.len() > 60 {
+        s.push('…');
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literals_are_escaped() {
+        assert_eq!(quote("a'b"), "'a''b'");
+        assert_eq!(bytea_literal(&[0, 255, 16]), "'\\x00ff10'");
+    }
+}

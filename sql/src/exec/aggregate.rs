@@ -1,0 +1,311 @@
+//! Aggregate functions: which calls are aggregates, their result types, and the running state
+//! each one keeps per group (used by GROUP BY and by window functions).
+//!
+//! Sums of integers are kept in 128 bits and finished to PostgreSQL's result type (`sum(int8)`
+//! is numeric, `sum(int4)` is bigint); `avg` of integers is numeric with PostgreSQL's division
+//! scale, so results print exactly as PostgreSQL prints them.
+
+use std::cmp::Ordering;
+
+use sqlparser::ast::{Expr, FunctionArg, FunctionArgExpr, FunctionArguments};
+use tessera_encoding::{Datum, Decimal};
+
+use super::select::walk;
+use crate::error::{SqlError, SqlResult, SqlState};
+use crate::expr::{Compiler, Params, ScalarExpr, Scope};
+use crate::types::SqlType;
+
+/// An aggregate function.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum AggFunc {
+    CountStar,
+    Count,
+    Sum,
+    Min,
+    Max,
+    Avg,
+}
+
+#[derive(Clone, Debug)]
+/// One aggregate call: the function, its compiled argument and that argument's type.
+pub(super) struct Agg {
+    pub(super) func: AggFunc,
+    pub(super) arg: Option<ScalarExpr>,
+    pub(super) arg_ty: SqlType,
+    pub(super) distinct: bool,
+}
+
+pub(super) fn agg_func(name: &str) -> Option<AggFunc> {
+    Some(match name {
+        "count" => AggFunc::Count,
+        "sum" => AggFunc::Sum,
+        "min" => AggFunc::Min,
+        "max" => AggFunc::Max,
+        "avg" => AggFunc::Avg,
+        _ => return None,
+    })
+}
+
+pub(super) fn is_aggregate(e: &Expr) -> bool {
+    matches!(e, Expr::Function(f)
+        if f.over.is_none() && agg_func(&f.name.to_string().to_lowercase()).is_some())
+}
+
+pub(super) fn contains_aggregate(e: &Expr) -> bool {
+    let mut found = false;
+    walk(e, &mut |x| found |= is_aggregate(x));
+    found
+}
+
+pub(super) fn compile_agg(
+    e: &Expr,
+    scope: &Scope,
+    params: &mut Params,
+) -> SqlResult<(Agg, SqlType)> {
+    let Expr::Function(f) = e else {
+        return Err(SqlError::internal("not an aggregate"));
+    };
+    let name = f.name.to_string().to_lowercase();
+    let func = agg_func(&name).ok_or_else(|| SqlError::internal("not an aggregate"))?;
+    let FunctionArguments::List(list) = &f.args else {
+        return Err(SqlError::new(
+            SqlState::UNDEFINED_FUNCTION,
+            format!("function {name}() does not exist"),
+        ));
+    };
+    let distinct = matches!(
+        list.duplicate_treatment,
+        Some(sqlparser::ast::DuplicateTreatment::Distinct)
+    );
+    match list.args.as_slice() {
+        [FunctionArg::Unnamed(FunctionArgExpr::Wildcard)] if func == AggFunc::Count => Ok((
+            Agg {
+                func: AggFunc::CountStar,
+                arg: None,
+                arg_ty: SqlType::Int8,
+                distinct: false,
+            },
+            SqlType::Int8,
+        )),
+        [FunctionArg::Unnamed(FunctionArgExpr::Expr(a))] => {
+            if contains_aggregate(a) {
+                return Err(SqlError::new(
+                    SqlState::GROUPING_ERROR,
+                    "aggregate function calls cannot be nested",
+                ));
+            }
+            let mut c = Compiler::new(scope, params);
+            let mut t = c.compile(a)?;
+            if t.ty == SqlType::Unknown {
+                t = c.coerce(t, &SqlType::Text, "aggregate argument")?;
+            }
+            let ty = match func {
+                AggFunc::Count | AggFunc::CountStar => SqlType::Int8,
+                AggFunc::Min | AggFunc::Max => t.ty.clone(),
+                AggFunc::Sum => match t.ty {
+                    SqlType::Int2 | SqlType::Int4 => SqlType::Int8,
+                    SqlType::Int8 | SqlType::Numeric | SqlType::NumericMod { .. } => {
+                        SqlType::Numeric
+                    }
+                    SqlType::Float4 => SqlType::Float4,
+                    SqlType::Float8 => SqlType::Float8,
+                    ref other => {
+                        return Err(SqlError::new(
+                            SqlState::UNDEFINED_FUNCTION,
+                            format!("function sum({}) does not exist", other.name()),
+                        ))
+                    }
+                },
+                AggFunc::Avg => match t.ty {
+                    SqlType::Int2
+                    | SqlType::Int4
+                    | SqlType::Int8
+                    | SqlType::Numeric
+                    | SqlType::NumericMod { .. } => SqlType::Numeric,
+                    SqlType::Float4 | SqlType::Float8 => SqlType::Float8,
+                    ref other => {
+                        return Err(SqlError::new(
+                            SqlState::UNDEFINED_FUNCTION,
+                            format!("function avg({}) does not exist", other.name()),
+                        ))
+                    }
+                },
+            };
+            Ok((
+                Agg {
+                    func,
+                    arg: Some(t.expr),
+                    arg_ty: t.ty,
+                    distinct,
+                },
+                ty,
+            ))
+        }
+        _ => Err(SqlError::new(
+            SqlState::UNDEFINED_FUNCTION,
+            format!("function {name} with these arguments does not exist"),
+        )),
+    }
+}
+
+/// The running state of one aggregate in one group.
+#[derive(Clone, Debug)]
+pub(super) enum AggState {
+    Count(i64),
+    SumInt(i128, bool),
+    SumFloat(f64, bool),
+    MinMax(Datum),
+    AvgInt(i128, i64),
+    AvgFloat(f64, i64),
+    /// The exact sum of numerics (None before the first value).
+    SumNumeric(Option<Decimal>),
+    /// The exact sum of numerics and their count.
+    AvgNumeric(Option<Decimal>, i64),
+}
+
+pub(super) fn init(agg: &Agg) -> AggState {
+    match (agg.func, &agg.arg_ty) {
+        (AggFunc::Count | AggFunc::CountStar, _) => AggState::Count(0),
+        (AggFunc::Sum, t) if t.is_integer() => AggState::SumInt(0, false),
+        (AggFunc::Sum, SqlType::Numeric | SqlType::NumericMod { .. }) => AggState::SumNumeric(None),
+        (AggFunc::Avg, SqlType::Numeric | SqlType::NumericMod { .. }) => {
+            AggState::AvgNumeric(None, 0)
+        }
+        (AggFunc::Sum, _) => AggState::SumFloat(0.0, false),
+        (AggFunc::Avg, t) if t.is_integer() => AggState::AvgInt(0, 0),
+        (AggFunc::Avg, _) => AggState::AvgFloat(0.0, 0),
+        (AggFunc::Min | AggFunc::Max, _) => AggState::MinMax(Datum::Null),
+    }
+}
+
+pub(super) fn accumulate(agg: &Agg, state: &mut AggState, v: &Datum) -> SqlResult<()> {
+    if agg.func == AggFunc::CountStar {
+        if let AggState::Count(n) = state {
+            *n += 1;
+        }
+        return Ok(());
+    }
+    if *v == Datum::Null {
+        return Ok(());
+    }
+    match (state, v) {
+        (AggState::SumNumeric(s), Datum::Decimal(d)) => {
+            *s = Some(match s.take() {
+                None => d.clone(),
+                Some(acc) => crate::expr::numeric::add(&acc, d)?,
+            });
+        }
+        (AggState::AvgNumeric(s, n), Datum::Decimal(d)) => {
+            *s = Some(match s.take() {
+                None => d.clone(),
+                Some(acc) => crate::expr::numeric::add(&acc, d)?,
+            });
+            *n += 1;
+        }
+        (AggState::Count(n), _) => *n += 1,
+        (AggState::SumInt(s, any), Datum::Int(i)) => {
+            *s += i128::from(*i);
+            *any = true;
+        }
+        (AggState::SumFloat(s, any), Datum::Float(f)) => {
+            *s += f;
+            *any = true;
+        }
+        (AggState::AvgInt(s, n), Datum::Int(i)) => {
+            *s += i128::from(*i);
+            *n += 1;
+        }
+        (AggState::AvgFloat(s, n), Datum::Float(f)) => {
+            *s += f;
+            *n += 1;
+        }
+        (AggState::MinMax(cur), v) => {
+            let better = *cur == Datum::Null
+                || match agg.func {
+                    AggFunc::Min => tessera_encoding::datum::compare(v, cur) == Ordering::Less,
+                    _ => tessera_encoding::datum::compare(v, cur) == Ordering::Greater,
+                };
+            if better {
+                *cur = v.clone();
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// PostgreSQL's scale for numeric division (select_div_scale): at least 16 significant
+/// digits, counted in base-10000 digit groups.
+fn div_scale(num: i128, den: i64) -> u32 {
+    let weight = |x: u128| -> i32 {
+        let mut w = 0;
+        let mut v = x;
+        while v >= 10_000 {
+            v /= 10_000;
+            w += 1;
+        }
+        w
+    };
+    let qweight = weight(num.unsigned_abs()) - weight(u128::from(den.unsigned_abs()));
+    (16 - qweight * 4).clamp(0, 1000) as u32
+}
+
+pub(super) fn finish(agg: &Agg, state: &AggState) -> SqlResult<Datum> {
+    Ok(match state {
+        AggState::Count(n) => Datum::Int(*n),
+        AggState::SumInt(_, false) | AggState::SumFloat(_, false) => Datum::Null,
+        AggState::SumInt(s, true) => {
+            if agg.arg_ty == SqlType::Int8 {
+                Datum::Decimal(
+                    s.to_string()
+                        .parse::<Decimal>()
+                        .map_err(|_| SqlError::internal("sum"))?,
+                )
+            } else {
+                Datum::Int(i64::try_from(*s).map_err(|_| {
+                    SqlError::new(SqlState::NUMERIC_VALUE_OUT_OF_RANGE, "bigint out of range")
+                })?)
+            }
+        }
+        AggState::SumFloat(s, true) => Datum::Float(*s),
+        AggState::AvgInt(_, 0) | AggState::AvgFloat(_, 0) => Datum::Null,
+        AggState::AvgFloat(s, n) => Datum::Float(s / *n as f64),
+        AggState::AvgInt(s, n) => {
+            let scale = div_scale(*s, *n);
+            // Round half away from zero at `scale` digits, as numeric division does.
+            let factor = 10i128
+                .checked_pow(scale)
+                .ok_or_else(|| SqlError::internal("avg scale"))?;
+            let scaled = s
+                .checked_mul(factor)
+                .ok_or_else(|| SqlError::unsupported("avg of values this large"))?;
+            let d = i128::from(*n);
+            let mut q = scaled / d;
+            let r = scaled % d;
+            if 2 * r.abs() >= d.abs() {
+                q += if (scaled < 0) != (d < 0) { -1 } else { 1 };
+            }
+            let sign = if q < 0 { "-" } else { "" };
+            let digits = q.unsigned_abs().to_string();
+            let text = if scale == 0 {
+                format!("{sign}{digits}")
+            } else {
+                let padded = format!("{digits:0>width$}", width = scale as usize + 1);
+                let (int, frac) = padded.split_at(padded.len() - scale as usize);
+                format!("{sign}{int}.{frac}")
+            };
+            Datum::Decimal(
+                text.parse::<Decimal>()
+                    .map_err(|_| SqlError::internal("avg"))?,
+            )
+        }
+        AggState::MinMax(d) => d.clone(),
+        AggState::SumNumeric(s) => s.clone().map_or(Datum::Null, Datum::Decimal),
+        AggState::AvgNumeric(None, _) => Datum::Null,
+        // PostgreSQL's numeric_avg: the exact sum divided by the count with numeric
+        // division's scale rules.
+        AggState::AvgNumeric(Some(s), n) => {
+            Datum::Decimal(crate::expr::numeric::div(s, &Decimal::from(*n))?)
+        }
+    })
+}

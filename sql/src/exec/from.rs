@@ -1,0 +1,530 @@
+//! FROM: which tables and computed relations a SELECT reads, how they join, and the columns
+//! they make visible.
+//!
+//! The items are joined left to right into one wide row; each item's columns sit at its
+//! `offset` in that row, so an expression over the joined row is compiled once against the
+//! concatenated scope:
+//!
+//! ```text
+//!   FROM a JOIN b USING (k) LEFT JOIN (SELECT …) AS x(c) ON …
+//!   row:  a.k a.v | b.k b.w | k (merged) | x.c
+//!         step 0  | step 1  (+ extend)   | step 2
+//! ```
+//!
+//! `JOIN … USING (k)` and NATURAL JOIN add a merged column `k` per join column (the left
+//! value, the right one for a RIGHT join, COALESCE of both for a FULL join) that an
+//! unqualified `k` resolves to, while `a.k` and `b.k` still name the originals. `SELECT *`
+//! shows PostgreSQL's column list: merged columns first, then the other columns of the left
+//! side, then those of the right side (`star`).
+//!
+//! This module also finds every table a statement names before planning starts
+//! ([`collect_tables`]), skipping the names that refer to CTEs in scope.
+
+use sqlparser::ast::{
+    BinaryOperator, Expr, JoinConstraint, JoinOperator, Query, Select, SelectItem, SetExpr,
+    TableFactor, TableWithJoins,
+};
+use tessera_encoding::Datum;
+
+use super::join::{FromSource, JoinKind, JoinStep};
+use super::relation::{plan_series, rename_columns, PlanCtx, RelPlan, Relation};
+use super::select::{plan_select, walk};
+use super::setops::unify_types;
+use super::split_name;
+use super::table::table_scope;
+use crate::error::{SqlError, SqlResult, SqlState};
+use crate::expr::{Compiler, Params, ScalarExpr, Scope, ScopeColumn, SubqueryPlanner, Typed};
+use crate::types::SqlType;
+
+/// A planned FROM clause.
+pub(super) struct FromClause<'q> {
+    /// The join steps, in order.
+    pub sources: Vec<JoinStep>,
+    /// The columns of the joined row.
+    pub scope: Scope,
+    /// Per step, the AND-ed parts of its ON condition an access path may use (inner and
+    /// LEFT joins with ON only).
+    pub on_asts: Vec<(usize, Vec<&'q Expr>)>,
+    /// The scope columns `SELECT *` shows, in order.
+    pub star: Vec<usize>,
+}
+
+/// One planned FROM item before it is joined.
+struct Factor {
+    source: FromSource,
+    columns: Vec<ScopeColumn>,
+    visible: Vec<bool>,
+}
+
+fn lower_alias(alias: &Option<sqlparser::ast::TableAlias>) -> Option<String> {
+    alias.as_ref().map(|a| a.name.value.to_lowercase())
+}
+
+fn relation_factor(rel: RelPlan, label: &str) -> Factor {
+    let columns = rel
+        .columns
+        .iter()
+        .map(|c| ScopeColumn {
+            table: Some(label.to_string()),
+            name: c.name.clone(),
+            ty: c.ty.clone(),
+        })
+        .collect::<Vec<_>>();
+    Factor {
+        visible: vec![true; columns.len()],
+        source: FromSource::Relation(std::sync::Arc::new(rel)),
+        columns,
+    }
+}
+
+fn plan_factor(
+    factor: &TableFactor,
+    ctx: PlanCtx<'_>,
+    outer: Option<&Scope>,
+    params: &mut Params,
+) -> SqlResult<Factor> {
+    match factor {
+        TableFactor::Table {
+            name,
+            alias,
+            args: None,
+            ..
+        } => {
+            let (schema, table) = split_name(name)?;
+            if name.0.len() == 1 {
+                if let Some(def) = ctx.ctes.find(&table) {
+                    let mut columns = def.columns.clone();
+                    if let Some(a) = alias {
+                        rename_columns(&mut columns, &a.columns, &table)?;
+                    }
+                    let rel = RelPlan {
+                        unknown: vec![false; columns.len()],
+                        columns,
+                        rel: Relation::Stored {
+                            id: def.id,
+                            name: def.name.clone(),
+                        },
+                    };
+                    let label = lower_alias(alias).unwrap_or(table);
+                    return Ok(relation_factor(rel, &label));
+                }
+            }
+            let desc = ctx
+                .tables
+                .get(&(schema, table.clone()))
+                .cloned()
+                .ok_or_else(|| {
+                    SqlError::new(
+                        SqlState::UNDEFINED_TABLE,
+                        format!("relation \"{table}\" does not exist"),
+                    )
+                })?;
+            let alias = lower_alias(alias);
+            Ok(Factor {
+                columns: table_scope(&desc, alias.as_deref()).columns,
+                visible: desc.columns.iter().map(|c| !c.hidden).collect(),
+                source: FromSource::Table(Box::new(desc)),
+            })
+        }
+        TableFactor::Table {
+            name,
+            alias,
+            args: Some(args),
+            ..
+        } => {
+            let fname = name.to_string().to_lowercase();
+            if fname != "generate_series" {
+                return Err(SqlError::new(
+                    SqlState::UNDEFINED_FUNCTION,
+                    format!("function {fname} does not exist"),
+                ));
+            }
+            // A one-column function's alias names its column too, unless a column alias does.
+            let label = lower_alias(alias).unwrap_or_else(|| fname.clone());
+            let mut rel = plan_series(&args.args, &label, params)?;
+            if let Some(a) = alias {
+                rename_columns(&mut rel.columns, &a.columns, &label)?;
+            }
+            Ok(relation_factor(rel, &label))
+        }
+        TableFactor::Derived {
+            lateral,
+            subquery,
+            alias,
+            ..
+        } => {
+            if *lateral {
+                return Err(SqlError::unsupported("LATERAL"));
+            }
+            let Some(a) = alias else {
+                return Err(SqlError::new(
+                    SqlState::SYNTAX_ERROR,
+                    "subquery in FROM must have an alias",
+                ));
+            };
+            let plan = plan_select(subquery, ctx, outer, params)?;
+            let mut rel = RelPlan {
+                columns: plan.columns.clone(),
+                unknown: plan.unknown.clone(),
+                rel: Relation::Query(Box::new(plan)),
+            };
+            let label = a.name.value.to_lowercase();
+            rename_columns(&mut rel.columns, &a.columns, &label)?;
+            Ok(relation_factor(rel, &label))
+        }
+        TableFactor::NestedJoin { .. } => Err(SqlError::unsupported("parenthesized joins")),
+        other => Err(SqlError::unsupported(format!("FROM item {other}"))),
+    }
+}
+
+/// The join type and constraint of a join operator.
+fn join_kind(op: &JoinOperator) -> SqlResult<(JoinKind, Option<&JoinConstraint>)> {
+    use JoinOperator as J;
+    Ok(match op {
+        J::Join(c) | J::Inner(c) => (JoinKind::Inner, Some(c)),
+        J::Left(c) | J::LeftOuter(c) => (JoinKind::Left, Some(c)),
+        J::Right(c) | J::RightOuter(c) => (JoinKind::Right, Some(c)),
+        J::FullOuter(c) => (JoinKind::Full, Some(c)),
+        J::CrossJoin(_) => (JoinKind::Cross, None),
+        other => {
+            return Err(SqlError::unsupported(
+                format!("join {other:?}")
+                    .split('(')
+                    .next()
+                    .unwrap_or("join")
+                    .to_string(),
+            ))
+        }
+    })
+}
+
+/// Plans FROM.
+pub(super) fn plan_from<'q>(
+    from: &'q [TableWithJoins],
+    ctx: PlanCtx<'_>,
+    outer: Option<&Scope>,
+    params: &mut Params,
+    planner: &SubqueryPlanner<'_>,
+) -> SqlResult<FromClause<'q>> {
+    let mut out = FromClause {
+        sources: Vec::new(),
+        scope: Scope::default(),
+        on_asts: Vec::new(),
+        star: Vec::new(),
+    };
+    for twj in from {
+        let f = plan_factor(&twj.relation, ctx, outer, params)?;
+        push_factor(&mut out, f, JoinKind::Cross);
+        for join in &twj.joins {
+            let (kind, constraint) = join_kind(&join.join_operator)?;
+            let left_star = out.star.clone();
+            let f = plan_factor(&join.relation, ctx, outer, params)?;
+            let offset = out.scope.columns.len();
+            let right_star: Vec<usize> = f
+                .visible
+                .iter()
+                .enumerate()
+                .filter(|(_, v)| **v)
+                .map(|(i, _)| offset + i)
+                .collect();
+            push_factor(&mut out, f, kind);
+            let step = out.sources.len() - 1;
+            match constraint {
+                None | Some(JoinConstraint::None) => {
+                    if kind != JoinKind::Cross {
+                        return Err(SqlError::new(
+                            SqlState::SYNTAX_ERROR,
+                            "JOIN requires an ON condition",
+                        ));
+                    }
+                }
+                Some(JoinConstraint::On(e)) => {
+                    let mut c = Compiler::new(&out.scope, params).with_subqueries(outer, planner);
+                    let t = c.compile(e)?;
+                    out.sources[step].on =
+                        Some(c.coerce(t, &SqlType::Bool, "argument of JOIN/ON")?.expr);
+                    // A lookup may use ON's equalities (for a LEFT join only ON's: WHERE
+                    // applies after the NULL extension); RIGHT and FULL joins never look up.
+                    if matches!(kind, JoinKind::Inner | JoinKind::Left) {
+                        let mut parts = Vec::new();
+                        super::access::conjuncts(e, &mut parts);
+                        out.on_asts.push((step, parts));
+                    }
+                }
+                Some(JoinConstraint::Using(names)) => {
+                    let names = names
+                        .iter()
+                        .map(|n| {
+                            n.0.last()
+                                .and_then(|p| p.as_ident())
+                                .map(|i| i.value.to_lowercase())
+                                .ok_or_else(|| SqlError::unsupported(format!("USING {n}")))
+                        })
+                        .collect::<SqlResult<Vec<_>>>()?;
+                    merge_columns(&mut out, step, &names, &left_star, &right_star, params)?;
+                }
+                Some(JoinConstraint::Natural) => {
+                    let mut names: Vec<String> = Vec::new();
+                    for &l in &left_star {
+                        let n = &out.scope.columns[l].name;
+                        if !names.contains(n)
+                            && right_star.iter().any(|&r| &out.scope.columns[r].name == n)
+                        {
+                            names.push(n.clone());
+                        }
+                    }
+                    merge_columns(&mut out, step, &names, &left_star, &right_star, params)?;
+                }
+                Some(other) => return Err(SqlError::unsupported(format!("join {other:?}"))),
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn push_factor(out: &mut FromClause<'_>, f: Factor, kind: JoinKind) {
+    let offset = out.scope.columns.len();
+    out.star.extend(
+        f.visible
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| **v)
+            .map(|(i, _)| offset + i),
+    );
+    let width = f.columns.len();
+    out.scope.columns.extend(f.columns);
+    out.sources.push(JoinStep {
+        source: f.source,
+        width,
+        kind,
+        on: None,
+        filters: Vec::new(),
+        access: Default::default(),
+        lookup: false,
+        hash_keys: Vec::new(),
+        offset,
+        extend: Vec::new(),
+    });
+}
+
+/// Joins step `step` on equal `names` (USING / NATURAL): ON is their equalities, and the
+/// merged columns are appended to the joined row and lead `SELECT *`.
+fn merge_columns(
+    out: &mut FromClause<'_>,
+    step: usize,
+    names: &[String],
+    left_star: &[usize],
+    right_star: &[usize],
+    params: &mut Params,
+) -> SqlResult<()> {
+    let kind = out.sources[step].kind;
+    let find = |side: &[usize], name: &str, which: &str| -> SqlResult<usize> {
+        let hits: Vec<usize> = side
+            .iter()
+            .copied()
+            .filter(|&i| out.scope.columns[i].name == name)
+            .collect();
+        match hits.as_slice() {
+            [one] => Ok(*one),
+            [] => Err(SqlError::new(
+                SqlState::UNDEFINED_COLUMN,
+                format!(
+                    "column \"{name}\" specified in USING clause does not exist in {which} table"
+                ),
+            )),
+            _ => Err(SqlError::new(
+                SqlState::AMBIGUOUS_COLUMN,
+                format!("common column name \"{name}\" appears more than once in {which} table"),
+            )),
+        }
+    };
+    let mut on: Option<ScalarExpr> = None;
+    let mut extend = Vec::new();
+    let mut merged = Vec::new();
+    let (mut used_left, mut used_right) = (Vec::new(), Vec::new());
+    for name in names {
+        if merged.iter().any(|m: &ScopeColumn| &m.name == name) {
+            return Err(SqlError::new(
+                SqlState::DUPLICATE_COLUMN,
+                format!("column name \"{name}\" appears more than once in USING clause"),
+            ));
+        }
+        let l = find(left_star, name, "left")?;
+        let r = find(right_star, name, "right")?;
+        used_left.push(l);
+        used_right.push(r);
+        let typed = |i: usize| Typed {
+            expr: ScalarExpr::Column(i),
+            ty: out.scope.columns[i].ty.clone(),
+        };
+        let mut c = Compiler::new(&out.scope, params);
+        let eq = c.binary(typed(l), &BinaryOperator::Eq, typed(r))?.expr;
+        on = Some(match on.take() {
+            None => eq,
+            Some(prev) => ScalarExpr::Binary(Box::new(prev), crate::expr::BinOp::And, Box::new(eq)),
+        });
+        let ty = unify_types(&typed(l).ty, &typed(r).ty, "JOIN/USING")?;
+        let lv = c.coerce(typed(l), &ty, "JOIN/USING")?.expr;
+        let rv = c.coerce(typed(r), &ty, "JOIN/USING")?.expr;
+        extend.push(match kind {
+            JoinKind::Right => rv,
+            JoinKind::Full => ScalarExpr::Coalesce(vec![lv, rv]),
+            _ => lv,
+        });
+        merged.push(ScopeColumn {
+            table: None,
+            name: name.clone(),
+            ty,
+        });
+    }
+    // An earlier merged column of the same name is now reachable only through this one.
+    for c in out.scope.columns.iter_mut() {
+        if c.table.is_none() && names.contains(&c.name) {
+            c.table = Some(String::new());
+        }
+    }
+    let first = out.scope.columns.len();
+    let count = merged.len();
+    out.scope.columns.extend(merged);
+    let s = &mut out.sources[step];
+    s.on = Some(on.unwrap_or(ScalarExpr::Literal(Datum::Bool(true))));
+    if s.kind == JoinKind::Cross {
+        s.kind = JoinKind::Inner;
+    }
+    s.extend = extend;
+    let mut star: Vec<usize> = (first..first + count).collect();
+    star.extend(left_star.iter().filter(|i| !used_left.contains(i)));
+    star.extend(right_star.iter().filter(|i| !used_right.contains(i)));
+    out.star = star;
+    Ok(())
+}
+
+/// The select items `*` stands for: each column of `star`, named so it resolves to exactly
+/// that column.
+pub(super) fn star_items(from: &FromClause<'_>) -> Vec<(Expr, String)> {
+    use sqlparser::ast::Ident;
+    from.star
+        .iter()
+        .map(|&i| {
+            let c = &from.scope.columns[i];
+            let e = match &c.table {
+                Some(t) if !t.is_empty() => Expr::CompoundIdentifier(vec![
+                    Ident::new(t.clone()),
+                    Ident::new(c.name.clone()),
+                ]),
+                _ => Expr::Identifier(Ident::new(c.name.clone())),
+            };
+            (e, c.name.clone())
+        })
+        .collect()
+}
+
+/// Every table named in `q` and in its subqueries, derived tables and CTEs, except names of
+/// the CTEs in scope where they are named (`ctes`).
+pub(super) fn collect_tables(
+    q: &Query,
+    ctes: &[String],
+    out: &mut Vec<(String, String)>,
+) -> SqlResult<()> {
+    let mut names = ctes.to_vec();
+    if let Some(with) = &q.with {
+        for cte in &with.cte_tables {
+            let n = cte.alias.name.value.to_lowercase();
+            if with.recursive {
+                names.push(n);
+                collect_tables(&cte.query, &names, out)?;
+            } else {
+                collect_tables(&cte.query, &names, out)?;
+                names.push(n);
+            }
+        }
+    }
+    collect_body(&q.body, &names, out)
+}
+
+fn collect_body(body: &SetExpr, ctes: &[String], out: &mut Vec<(String, String)>) -> SqlResult<()> {
+    match body {
+        SetExpr::Select(s) => collect_select(s, ctes, out),
+        SetExpr::Query(q) => collect_tables(q, ctes, out),
+        SetExpr::SetOperation { left, right, .. } => {
+            collect_body(left, ctes, out)?;
+            collect_body(right, ctes, out)
+        }
+        _ => Ok(()),
+    }
+}
+
+fn collect_factor<'a>(
+    f: &'a TableFactor,
+    ctes: &[String],
+    out: &mut Vec<(String, String)>,
+    exprs: &mut Vec<&'a Expr>,
+) -> SqlResult<()> {
+    match f {
+        TableFactor::Table {
+            name, args: None, ..
+        } => {
+            let (schema, table) = split_name(name)?;
+            if !(name.0.len() == 1 && ctes.contains(&table)) {
+                out.push((schema, table));
+            }
+        }
+        TableFactor::Derived { subquery, .. } => collect_tables(subquery, ctes, out)?,
+        TableFactor::NestedJoin {
+            table_with_joins, ..
+        } => collect_joins(table_with_joins, ctes, out, exprs)?,
+        _ => {}
+    }
+    Ok(())
+}
+
+fn collect_joins<'a>(
+    twj: &'a TableWithJoins,
+    ctes: &[String],
+    out: &mut Vec<(String, String)>,
+    exprs: &mut Vec<&'a Expr>,
+) -> SqlResult<()> {
+    collect_factor(&twj.relation, ctes, out, exprs)?;
+    for j in &twj.joins {
+        collect_factor(&j.relation, ctes, out, exprs)?;
+        if let Ok((_, Some(JoinConstraint::On(e)))) = join_kind(&j.join_operator) {
+            exprs.push(e);
+        }
+    }
+    Ok(())
+}
+
+fn collect_select(
+    select: &Select,
+    ctes: &[String],
+    out: &mut Vec<(String, String)>,
+) -> SqlResult<()> {
+    let mut exprs: Vec<&Expr> = Vec::new();
+    for twj in &select.from {
+        collect_joins(twj, ctes, out, &mut exprs)?;
+    }
+    for item in &select.projection {
+        if let SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } = item {
+            exprs.push(e);
+        }
+    }
+    exprs.extend(select.selection.iter());
+    exprs.extend(select.having.iter());
+    let mut nested: Vec<Query> = Vec::new();
+    for e in exprs {
+        walk(e, &mut |x| match x {
+            Expr::Subquery(sub) | Expr::Exists { subquery: sub, .. } => {
+                nested.push((**sub).clone())
+            }
+            Expr::In {
+                target: sqlparser::ast::InTarget::Subquery(sub),
+                ..
+            } => nested.push((**sub).clone()),
+            _ => {}
+        });
+    }
+    for sub in &nested {
+        collect_tables(sub, ctes, out)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,532 @@
+//! Running a planned SELECT: materialize its CTEs, read and join FROM, then the operators
+//! over the joined rows, in this order:
+//!
+//! ```text
+//!   CTEs → FROM (tables through access paths, computed relations, joins)
+//!     → WHERE → GROUP BY / aggregates → HAVING → window functions
+//!     → projection + ORDER BY keys → DISTINCT / DISTINCT ON → sort (top-k with LIMIT)
+//!     → OFFSET / LIMIT
+//! ```
+//!
+//! At the top level of a statement (`run`) every table is read through its access path and
+//! lookup joins read per batch of left rows. Inside a subquery (`execute_sync`) everything
+//! reads the tables preloaded whole into the statement's [`TableData`], which also holds the
+//! materialized CTEs.
+
+use std::cmp::Ordering;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use tessera_encoding::Datum;
+use tessera_txn::Txn;
+
+use super::access::{read_for_rows, read_rows};
+use super::aggregate::{accumulate, finish, init, AggState};
+use super::join::{join_found, join_rows, FromSource};
+use super::relation::materialize_sync;
+use super::select::{QueryPlan, SortKey};
+use super::setops::row_key;
+use super::table::scan_table;
+use super::topk::SortBuffer;
+use crate::catalog::TableDescriptor;
+use crate::error::{SqlError, SqlResult, SqlState};
+use crate::expr::{eval_ctx, EvalCtx, ScalarExpr, TableData};
+use crate::session::Column;
+use crate::types::SqlType;
+
+/// How many left rows one batch of lookups covers.
+const LOOKUP_BATCH: usize = 1_000;
+
+/// One group while aggregating: its key values, the aggregate states, and the values seen by
+/// each DISTINCT aggregate.
+type GroupState = (
+    Vec<Datum>,
+    Vec<AggState>,
+    Vec<std::collections::HashSet<Vec<u8>>>,
+);
+
+/// Compares two rows of ORDER BY key values.
+pub(super) fn order_rows(a: &[Datum], b: &[Datum], order: &[SortKey]) -> Ordering {
+    for (i, key) in order.iter().enumerate() {
+        let (x, y) = (&a[i], &b[i]);
+        let o = match (x, y) {
+            (Datum::Null, Datum::Null) => Ordering::Equal,
+            (Datum::Null, _) => {
+                if key.nulls_first {
+                    Ordering::Less
+                } else {
+                    Ordering::Greater
+                }
+            }
+            (_, Datum::Null) => {
+                if key.nulls_first {
+                    Ordering::Greater
+                } else {
+                    Ordering::Less
+                }
+            }
+            _ => {
+                let o = tessera_encoding::datum::compare(x, y);
+                if key.desc {
+                    o.reverse()
+                } else {
+                    o
+                }
+            }
+        };
+        if o != Ordering::Equal {
+            return o;
+        }
+    }
+    Ordering::Equal
+}
+
+fn collect_subplan_tables(e: &ScalarExpr, out: &mut Vec<TableDescriptor>) {
+    match e {
+        ScalarExpr::Subquery(plan, kind) => {
+            out.extend(plan.tables());
+            if let crate::expr::SubKind::In(x) = kind {
+                collect_subplan_tables(x, out);
+            }
+        }
+        ScalarExpr::Binary(a, _, b) => {
+            collect_subplan_tables(a, out);
+            collect_subplan_tables(b, out);
+        }
+        ScalarExpr::Neg(x)
+        | ScalarExpr::Not(x)
+        | ScalarExpr::IsNull(x, _)
+        | ScalarExpr::Cast(x, _) => collect_subplan_tables(x, out),
+        ScalarExpr::Case(arms, else_) => {
+            for (c, r) in arms {
+                collect_subplan_tables(c, out);
+                collect_subplan_tables(r, out);
+            }
+            if let Some(x) = else_ {
+                collect_subplan_tables(x, out);
+            }
+        }
+        ScalarExpr::Coalesce(xs) | ScalarExpr::Func(_, xs) => {
+            xs.iter().for_each(|x| collect_subplan_tables(x, out))
+        }
+        ScalarExpr::Literal(_)
+        | ScalarExpr::Column(_)
+        | ScalarExpr::Param(_)
+        | ScalarExpr::Outer(_) => {}
+    }
+}
+
+impl crate::expr::SubPlan for QueryPlan {
+    fn rows(&self, ctx: &EvalCtx, outer: &[Datum]) -> SqlResult<Vec<Vec<Datum>>> {
+        self.execute_sync(&EvalCtx { outer, ..*ctx })
+    }
+
+    fn tables(&self) -> Vec<TableDescriptor> {
+        let mut out = Vec::new();
+        for s in &self.sources {
+            match &s.source {
+                FromSource::Table(d) => out.push(d.as_ref().clone()),
+                FromSource::Relation(r) => out.extend(r.tables()),
+            }
+        }
+        for (_, cte) in &self.ctes {
+            out.extend(cte.tables());
+        }
+        out.extend(self.subquery_tables());
+        out
+    }
+
+    fn column_types(&self) -> Vec<SqlType> {
+        self.columns.iter().map(|c| c.ty.clone()).collect()
+    }
+}
+
+impl QueryPlan {
+    /// A plan with no FROM and no operators, for callers that fill in its parts.
+    pub(super) fn empty() -> Self {
+        QueryPlan {
+            sources: Vec::new(),
+            for_update: false,
+            filter: None,
+            grouping: None,
+            having: None,
+            projection: Vec::new(),
+            columns: Vec::new(),
+            unknown: Vec::new(),
+            order: Vec::new(),
+            distinct: false,
+            distinct_on: Vec::new(),
+            windows: Vec::new(),
+            limit: None,
+            offset: None,
+            ctes: Vec::new(),
+        }
+    }
+
+    /// The result columns.
+    pub fn columns(&self) -> Vec<Column> {
+        self.columns.clone()
+    }
+
+    /// Runs the query: reads each FROM table through its access path (lookup joins read per
+    /// left row), loads the tables its subqueries read, then evaluates.
+    pub async fn run(&self, txn: &mut Txn, params: &[Datum]) -> SqlResult<Vec<Vec<Datum>>> {
+        let mut data = TableData::new();
+        self.run_in(txn, params, &mut data).await
+    }
+
+    /// Runs the query at the top level of a statement, with `data` holding what is already
+    /// loaded or materialized (see the module docs).
+    pub(super) fn run_in<'a>(
+        &'a self,
+        txn: &'a mut Txn,
+        params: &'a [Datum],
+        data: &'a mut TableData,
+    ) -> BoxFuture<'a, SqlResult<Vec<Vec<Datum>>>> {
+        Box::pin(async move {
+            for (id, cte) in &self.ctes {
+                let rows = cte.run_in(txn, params, data).await?;
+                data.insert(*id, Arc::new(rows));
+            }
+            for desc in self.subquery_tables() {
+                if let std::collections::hash_map::Entry::Vacant(v) = data.entry(desc.id) {
+                    let rows = scan_table(txn, &desc).await?;
+                    v.insert(Arc::new(rows.into_iter().map(|(_, r)| r).collect()));
+                }
+            }
+            // Computed relations do not depend on the rows joined before them: compute them
+            // all first, so the joins below only borrow `data`.
+            let mut computed: HashMap<usize, Vec<Vec<Datum>>> = HashMap::new();
+            for (i, step) in self.sources.iter().enumerate() {
+                if let FromSource::Relation(rel) = &step.source {
+                    computed.insert(i, rel.run_in(txn, params, data).await?);
+                }
+            }
+            let data: &TableData = data;
+            let ctx = EvalCtx {
+                params,
+                outer: &[],
+                tables: Some(data),
+            };
+            let mut input: Vec<Vec<Datum>> = vec![Vec::new()];
+            for (i, step) in self.sources.iter().enumerate() {
+                let desc = match &step.source {
+                    FromSource::Table(desc) => desc,
+                    FromSource::Relation(_) => {
+                        let rows = computed.remove(&i).unwrap_or_default();
+                        input = join_rows(&input, &rows, step, &ctx)?;
+                        continue;
+                    }
+                };
+                input = if step.lookup {
+                    let mut next = Vec::new();
+                    for chunk in input.chunks(LOOKUP_BATCH) {
+                        let found =
+                            read_for_rows(txn, desc, &step.access, chunk, params, self.for_update)
+                                .await?;
+                        let found: Vec<Vec<Vec<Datum>>> = found
+                            .into_iter()
+                            .map(|rows| rows.into_iter().map(|(_, r)| r).collect())
+                            .collect();
+                        next.extend(join_found(chunk, &found, step, &ctx)?);
+                    }
+                    next
+                } else {
+                    let rows: Vec<Vec<Datum>> =
+                        read_rows(txn, desc, &step.access, params, self.for_update)
+                            .await?
+                            .into_iter()
+                            .map(|(_, r)| r)
+                            .collect();
+                    join_rows(&input, &rows, step, &ctx)?
+                };
+            }
+            self.finish_rows(&ctx, input)
+        })
+    }
+
+    /// The plan as text lines, for EXPLAIN: how each table is read and joined, then the
+    /// operators applied to the joined rows, in execution order.
+    pub fn explain(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        for (id, cte) in &self.ctes {
+            let _ = id;
+            lines.push(format!("materialize: {}", cte.describe()));
+        }
+        for (i, step) in self.sources.iter().enumerate() {
+            let read = match &step.source {
+                FromSource::Table(desc) => step.access.describe(desc),
+                FromSource::Relation(rel) => rel.describe(),
+            };
+            let how = if i == 0 {
+                "scan".to_string()
+            } else if step.lookup {
+                format!("{:?} lookup join", step.kind).to_lowercase()
+            } else if !step.hash_keys.is_empty() {
+                format!(
+                    "{:?} hash join on {} key(s)",
+                    step.kind,
+                    step.hash_keys.len()
+                )
+                .to_lowercase()
+            } else {
+                format!("{:?} nested loop join", step.kind).to_lowercase()
+            };
+            let filters = if step.filters.is_empty() {
+                String::new()
+            } else {
+                format!(", then {} filter(s)", step.filters.len())
+            };
+            lines.push(format!("{how}: {read}{filters}"));
+        }
+        if self.for_update {
+            lines.push("rows locked for update".into());
+        }
+        if self.filter.is_some() {
+            lines.push("filter".into());
+        }
+        if let Some(g) = &self.grouping {
+            lines.push(format!(
+                "hash aggregate: {} key(s), {} aggregate(s)",
+                g.keys.len(),
+                g.aggs.len()
+            ));
+        }
+        if self.having.is_some() {
+            lines.push("filter (HAVING)".into());
+        }
+        if !self.windows.is_empty() {
+            lines.push(format!("window: {} function(s)", self.windows.len()));
+        }
+        if self.distinct {
+            lines.push("distinct".into());
+        }
+        if !self.distinct_on.is_empty() {
+            lines.push(format!("distinct on {} key(s)", self.distinct_on.len()));
+        }
+        if !self.order.is_empty() {
+            if self.limit.is_some() && !self.distinct && self.distinct_on.is_empty() {
+                lines.push(format!("top-k sort: {} key(s)", self.order.len()));
+            } else {
+                lines.push(format!("sort: {} key(s)", self.order.len()));
+            }
+        }
+        if self.limit.is_some() || self.offset.is_some() {
+            lines.push("limit".into());
+        }
+        lines
+    }
+
+    /// Every table the subqueries of this query read.
+    fn subquery_tables(&self) -> Vec<TableDescriptor> {
+        let mut out = Vec::new();
+        let mut visit = |e: &ScalarExpr| collect_subplan_tables(e, &mut out);
+        self.filter.iter().for_each(&mut visit);
+        self.having.iter().for_each(&mut visit);
+        self.projection.iter().for_each(&mut visit);
+        self.order.iter().for_each(|k| visit(&k.expr));
+        self.sources
+            .iter()
+            .filter_map(|s| s.on.as_ref())
+            .for_each(&mut visit);
+        self.sources
+            .iter()
+            .flat_map(|s| s.filters.iter())
+            .for_each(&mut visit);
+        out
+    }
+
+    /// Evaluates the query inside a subquery: every FROM item from the tables loaded in
+    /// `ctx` (and the relations computed from them). `ctx.outer` is the enclosing query's
+    /// row.
+    pub(super) fn execute_sync(&self, ctx: &EvalCtx) -> SqlResult<Vec<Vec<Datum>>> {
+        let local;
+        let ctx = if self.ctes.is_empty() {
+            *ctx
+        } else {
+            local = materialize_sync(&self.ctes, ctx)?;
+            EvalCtx {
+                tables: Some(&local),
+                ..*ctx
+            }
+        };
+        let mut input: Vec<Vec<Datum>> = vec![Vec::new()];
+        for step in &self.sources {
+            input = match &step.source {
+                FromSource::Table(desc) => {
+                    let rows = ctx
+                        .tables
+                        .and_then(|t| t.get(&desc.id))
+                        .ok_or_else(|| SqlError::internal("table not loaded"))?;
+                    join_rows(&input, rows, step, &ctx)?
+                }
+                FromSource::Relation(rel) => {
+                    let rows = rel.rows(&ctx)?;
+                    join_rows(&input, &rows, step, &ctx)?
+                }
+            };
+        }
+        self.finish_rows(&ctx, input)
+    }
+
+    /// Everything after FROM (see the module docs).
+    fn finish_rows(&self, ctx: &EvalCtx, mut input: Vec<Vec<Datum>>) -> SqlResult<Vec<Vec<Datum>>> {
+        if let Some(f) = &self.filter {
+            let mut kept = Vec::with_capacity(input.len());
+            for row in input {
+                if eval_ctx(f, &row, ctx)? == Datum::Bool(true) {
+                    kept.push(row);
+                }
+            }
+            input = kept;
+        }
+        // GROUP BY and aggregates.
+        if let Some(g) = &self.grouping {
+            let mut groups: Vec<GroupState> = Vec::new();
+            let mut index: HashMap<Vec<u8>, usize> = HashMap::new();
+            for row in &input {
+                let keys = g
+                    .keys
+                    .iter()
+                    .map(|k| eval_ctx(k, row, ctx))
+                    .collect::<SqlResult<Vec<_>>>()?;
+                let gk = row_key(&keys);
+                let i = *index.entry(gk).or_insert_with(|| {
+                    groups.push((
+                        keys,
+                        g.aggs.iter().map(init).collect(),
+                        vec![Default::default(); g.aggs.len()],
+                    ));
+                    groups.len() - 1
+                });
+                let (_, states, seen) = &mut groups[i];
+                for (j, agg) in g.aggs.iter().enumerate() {
+                    let v = match &agg.arg {
+                        Some(a) => eval_ctx(a, row, ctx)?,
+                        None => Datum::Null,
+                    };
+                    if agg.distinct
+                        && (v == Datum::Null || !seen[j].insert(row_key(std::slice::from_ref(&v))))
+                    {
+                        continue;
+                    }
+                    accumulate(agg, &mut states[j], &v)?;
+                }
+            }
+            if groups.is_empty() && g.keys.is_empty() {
+                groups.push((Vec::new(), g.aggs.iter().map(init).collect(), Vec::new()));
+            }
+            input = Vec::with_capacity(groups.len());
+            for (keys, states, _) in groups {
+                let mut row = keys;
+                for (agg, st) in g.aggs.iter().zip(&states) {
+                    row.push(finish(agg, st)?);
+                }
+                input.push(row);
+            }
+            if let Some(h) = &self.having {
+                let mut kept = Vec::new();
+                for row in input {
+                    if eval_ctx(h, &row, ctx)? == Datum::Bool(true) {
+                        kept.push(row);
+                    }
+                }
+                input = kept;
+            }
+        }
+        if !self.windows.is_empty() {
+            input = super::window::apply(&self.windows, input, ctx)?;
+        }
+        let bound = |e: &Option<ScalarExpr>, what: &str| -> SqlResult<Option<usize>> {
+            match e {
+                None => Ok(None),
+                Some(e) => match eval_ctx(e, &[], ctx)? {
+                    Datum::Null => Ok(None),
+                    Datum::Int(n) if n >= 0 => Ok(Some(n as usize)),
+                    _ => Err(SqlError::new(
+                        SqlState("2201W"),
+                        format!("{what} must not be negative"),
+                    )),
+                },
+            }
+        };
+        let offset = bound(&self.offset, "OFFSET")?.unwrap_or(0);
+        let limit = bound(&self.limit, "LIMIT")?;
+        // With LIMIT and nothing that removes rows after sorting, only the first
+        // offset + limit rows in ORDER BY order are ever kept.
+        let keep = match limit {
+            Some(n) if !self.distinct && self.distinct_on.is_empty() => {
+                Some(offset.saturating_add(n))
+            }
+            _ => None,
+        };
+        // Projection, with the sort keys (and DISTINCT ON keys) alongside. Without DISTINCT
+        // the rows go straight into the sort buffer, which keeps only what LIMIT needs.
+        let sorting = !self.order.is_empty() && !self.distinct && self.distinct_on.is_empty();
+        let mut sorted = SortBuffer::new(&self.order, keep);
+        let mut out: Vec<(Vec<Datum>, Vec<Datum>)> = Vec::new();
+        let mut distinct_keys: Vec<Vec<u8>> = Vec::new();
+        for row in &input {
+            let projected = self
+                .projection
+                .iter()
+                .map(|p| eval_ctx(p, row, ctx))
+                .collect::<SqlResult<Vec<_>>>()?;
+            let keys = self
+                .order
+                .iter()
+                .map(|k| eval_ctx(&k.expr, row, ctx))
+                .collect::<SqlResult<Vec<_>>>()?;
+            if !self.distinct_on.is_empty() {
+                let on = self
+                    .distinct_on
+                    .iter()
+                    .map(|k| eval_ctx(k, row, ctx))
+                    .collect::<SqlResult<Vec<_>>>()?;
+                distinct_keys.push(row_key(&on));
+            }
+            if sorting {
+                sorted.push((projected, keys));
+            } else {
+                out.push((projected, keys));
+            }
+        }
+        if sorting {
+            out = sorted.finish();
+        } else if self.distinct {
+            let mut seen = std::collections::HashSet::new();
+            out.retain(|(p, _)| seen.insert(row_key(p)));
+            if !self.order.is_empty() {
+                let mut buf = SortBuffer::new(&self.order, None);
+                out.into_iter().for_each(|r| buf.push(r));
+                out = buf.finish();
+            }
+        } else if !self.distinct_on.is_empty() {
+            // Sort (stably, by ORDER BY), then keep each group's first row.
+            let mut buf = SortBuffer::new(&self.order, None);
+            for (k, (p, mut keys)) in distinct_keys.into_iter().zip(out) {
+                keys.push(Datum::Bytes(k));
+                buf.push((p, keys));
+            }
+            let mut seen = std::collections::HashSet::new();
+            out = buf
+                .finish()
+                .into_iter()
+                .filter_map(|(p, mut keys)| match keys.pop() {
+                    Some(Datum::Bytes(k)) if !seen.contains(&k) => {
+                        seen.insert(k);
+                        Some((p, keys))
+                    }
+                    _ => None,
+                })
+                .collect();
+        }
+        Ok(out
+            .into_iter()
+            .skip(offset)
+            .take(limit.unwrap_or(usize::MAX))
+            .map(|(p, _)| p)
+            .collect())
+    }
+}
