@@ -27,6 +27,27 @@ pub struct Replica {
     clock: Arc<dyn Clock>,
 }
 
+/// Writes an evaluated batch. A synced write blocks its thread for a disk flush, so it runs
+/// on the blocking pool rather than on one of the few async workers: concurrent commits then
+/// reach the engine together, and RocksDB folds them into one group commit (one fsync for
+/// many transactions). An unsynced write is fast and stays inline.
+async fn write_batch(
+    engine: &Arc<dyn Engine>,
+    batch: tessera_storage::WriteBatch,
+    sync: bool,
+) -> KvResult<()> {
+    if !sync {
+        return engine
+            .write(batch, false)
+            .map_err(tessera_storage::mvcc::storage_error);
+    }
+    let engine = Arc::clone(engine);
+    match tokio::task::spawn_blocking(move || engine.write(batch, true)).await {
+        Ok(res) => res.map_err(tessera_storage::mvcc::storage_error),
+        Err(e) => Err(KvError::Internal(format!("engine write task failed: {e}"))),
+    }
+}
+
 impl Replica {
     /// A replica of `desc` over `engine`.
     pub fn new(
@@ -84,6 +105,7 @@ impl Replica {
                     desc: &self.desc,
                     now: self.clock.now(),
                     tscache: self.cm.tscache(),
+                    node_id: tessera_api::txn::LOCAL_NODE_ID,
                 };
                 evaluate(&env, ba)
             };
@@ -98,9 +120,7 @@ impl Replica {
                 Err(e) => return Err(e),
                 Ok(ev) => {
                     if !ev.batch.is_empty() {
-                        self.engine
-                            .write(ev.batch, ev.sync)
-                            .map_err(tessera_storage::mvcc::storage_error)?;
+                        write_batch(&self.engine, ev.batch, ev.sync).await?;
                     }
                     self.cm.on_applied(&ev.effects);
                     for req in &ba.requests {

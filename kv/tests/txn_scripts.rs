@@ -5,7 +5,8 @@
 //! Commands (`T` names a transaction; `[async]` runs the operation in the background so a
 //! later command can show it blocked and `wait` for it):
 //!
-//! - `begin T [priority=N]`: begins a transaction through the coordinator.
+//! - `begin T [priority=N] [remote=true]`: begins a transaction through the coordinator;
+//!   `remote=true` begins it on a gateway of another node (no observed timestamp here).
 //! - `get T k=K [for_update=true] [async]`, `put T k=K v=V [async]`, `del T k=K [async]`,
 //!   `cput T k=K v=V [expect=E]` (no expect: must be absent), `inc T k=K by=N`,
 //!   `scan T start=S end=E [limit=N] [reverse=true] [async]`, `delrange T start=S end=E`.
@@ -389,7 +390,18 @@ impl goldenscript::Runner for Runner {
                     .map(str::parse)
                     .transpose()?
                     .unwrap_or(tessera_txn::config::NORMAL_PRIORITY);
-                let txn = self.db.begin_with_priority(&t, priority);
+                // remote=true: a gateway on another node (its transaction has not observed
+                // this node's clock, so reads here keep the full uncertainty interval).
+                let remote = args
+                    .take_key("remote")
+                    .map(|v| v == "true")
+                    .unwrap_or(false);
+                let db = if remote {
+                    self.db.clone().with_node_id(2)
+                } else {
+                    self.db.clone()
+                };
+                let txn = db.begin_with_priority(&t, priority);
                 self.ids.insert(txn.id(), t.clone());
                 let ts = txn.proto().read_timestamp;
                 self.txns.insert(t.clone(), Arc::new(Mutex::new(txn)));

@@ -49,6 +49,8 @@ pub struct Db {
     rng: Arc<Mutex<rand::rngs::StdRng>>,
     heartbeat: Option<Duration>,
     linearizable: bool,
+    /// The node this gateway runs on: a transaction observes its clock at begin.
+    node_id: tessera_api::txn::NodeId,
 }
 
 /// A boxed future borrowing the transaction, for [`Db::txn`].
@@ -64,7 +66,16 @@ impl Db {
             rng: Arc::new(Mutex::new(rand::rngs::StdRng::seed_from_u64(seed))),
             heartbeat: Some(HEARTBEAT_INTERVAL),
             linearizable: false,
+            node_id: tessera_api::txn::LOCAL_NODE_ID,
         }
+    }
+
+    /// The same database as a gateway on node `id` (default: the local node). A
+    /// transaction begun here observes only that node's clock, so its reads on other nodes
+    /// keep the full uncertainty interval (tests simulate a remote gateway with this).
+    pub fn with_node_id(mut self, id: tessera_api::txn::NodeId) -> Self {
+        self.node_id = id;
+        self
     }
 
     /// The same database with commit wait (`kv.linearizable = true`): a commit is
@@ -102,7 +113,10 @@ impl Db {
     pub fn begin_with_priority(&self, name: &str, priority: u32) -> Txn {
         let id = TxnId(self.rng.lock().gen::<u128>());
         let now = self.clock.now();
-        let txn = Transaction::new(name, Vec::new(), id, now, self.clock.max_offset(), priority);
+        let mut txn =
+            Transaction::new(name, Vec::new(), id, now, self.clock.max_offset(), priority);
+        // The gateway's own clock reading bounds uncertainty for reads on this node.
+        txn.observe(self.node_id, now);
         Txn {
             db: self.clone(),
             txn,

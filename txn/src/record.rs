@@ -170,6 +170,7 @@ pub fn decode(raw: &[u8]) -> KvResult<Transaction> {
         status: status_from(p.status)?,
         read_timestamp: write,
         global_uncertainty_limit: write,
+        observed_timestamps: Vec::new(),
         last_heartbeat: Timestamp::new(p.heartbeat_wall, p.heartbeat_logical),
         lock_spans: p
             .lock_spans

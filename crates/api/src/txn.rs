@@ -78,6 +78,14 @@ pub struct InFlightWrite {
     pub sequence: u32,
 }
 
+/// A node of the cluster (one process). Single-node deployments are node
+/// [`LOCAL_NODE_ID`].
+pub type NodeId = u32;
+
+/// The node id of a single-node deployment (and of every in-process test cluster until
+/// replication assigns real ones).
+pub const LOCAL_NODE_ID: NodeId = 1;
+
 /// A transaction as the coordinator and the record know it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Transaction {
@@ -98,6 +106,11 @@ pub struct Transaction {
     pub lock_spans: Vec<Span>,
     /// With status STAGING: the writes whose success implies the commit.
     pub in_flight_writes: Vec<InFlightWrite>,
+    /// Clock readings of nodes the transaction has visited, taken when it first visited
+    /// them (its gateway's at begin). A value a node wrote above its reading was written
+    /// after the transaction started, so it cannot be uncertain: see
+    /// [`Transaction::local_uncertainty_limit`].
+    pub observed_timestamps: Vec<(NodeId, Timestamp)>,
 }
 
 impl Transaction {
@@ -127,7 +140,33 @@ impl Transaction {
             last_heartbeat: Timestamp::MIN,
             lock_spans: Vec::new(),
             in_flight_writes: Vec::new(),
+            observed_timestamps: Vec::new(),
         }
+    }
+
+    /// Records the clock reading of `node` (the first one per node stays).
+    pub fn observe(&mut self, node: NodeId, ts: Timestamp) {
+        if !self.observed_timestamps.iter().any(|(n, _)| *n == node) {
+            self.observed_timestamps.push((node, ts));
+        }
+    }
+
+    /// The uncertainty limit of a read evaluated on `node`: the global limit
+    /// (`start + max_offset`), lowered to the node's observed timestamp when the
+    /// transaction has one. On a single node, whose clock gave the transaction its start
+    /// timestamp, that removes uncertainty entirely.
+    ///
+    /// HAZARD: the observed timestamp bounds values written by *that node's* clock. Once
+    /// leases move between nodes, a value written by a previous leaseholder with a faster
+    /// clock may lie above it; the limit must then also respect the lease start (as
+    /// CockroachDB does) before this is safe across lease transfers.
+    pub fn local_uncertainty_limit(&self, node: NodeId) -> Timestamp {
+        let global = self.global_uncertainty_limit;
+        let limit = match self.observed_timestamps.iter().find(|(n, _)| *n == node) {
+            Some((_, observed)) => global.min(*observed),
+            None => global,
+        };
+        limit.max(self.read_timestamp)
     }
 
     /// The transaction's id.

@@ -7,9 +7,10 @@
 //! it only knows the wire protocol (through `tokio-postgres`).
 //!
 //! ```text
-//!   WorkloadCommand ──► tpcc | kv | bank ──► init   create the schema, load the data
-//!        (clap)                              run    drive transactions for --duration
-//!                                            check  verify invariants, Err on violation
+//!   WorkloadCommand ──► tpcc | kv | bank | sqlbench ──► init   create the schema, load the data
+//!        (clap)                                         run    drive transactions for --duration
+//!                                                       check  verify invariants, Err on violation
+//!                                                              (sqlbench: reads check their rows)
 //!
 //!   run:  terminals/workers ──► Recorder (local hdr histograms, shared atomic counters)
 //!              │                       │
@@ -57,6 +58,7 @@ mod numeric;
 mod progress;
 mod report;
 pub mod runner;
+pub mod sqlbench;
 mod stats;
 pub mod tpcc;
 
@@ -95,6 +97,13 @@ pub enum Workload {
         /// What to do.
         #[command(subcommand)]
         action: bank::BankAction,
+    },
+    /// Point selects, single-row inserts or 100-row range scans, one prepared statement
+    /// per operation, for comparing servers (issue 4).
+    Sqlbench {
+        /// What to do.
+        #[command(subcommand)]
+        action: sqlbench::SqlbenchAction,
     },
 }
 
@@ -149,6 +158,7 @@ pub async fn run(cmd: WorkloadCommand) -> Result<(), WorkloadError> {
         Workload::Tpcc { action } => tpcc::execute(action).await,
         Workload::Kv { action } => kv::execute(action).await,
         Workload::Bank { action } => bank::execute(action).await,
+        Workload::Sqlbench { action } => sqlbench::execute(action).await,
     }
 }
 

@@ -106,6 +106,43 @@ async fn kv_init_run_check() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlbench_init_and_run_each_op() {
+    let Some(url) = url() else { return };
+    let _serial = SERIAL.lock().await;
+    ok(&["sqlbench", "init", "--drop", "--rows", "1000"], &url).await;
+    for op in ["point-select", "range-scan", "insert", "insert"] {
+        // The second insert run starts above the first one's keys: no unique violation.
+        ok(
+            &[
+                "sqlbench",
+                "run",
+                "--rows",
+                "1000",
+                "--op",
+                op,
+                "--concurrency",
+                "3",
+                "--duration",
+                "1s",
+                "--json",
+            ],
+            &url,
+        )
+        .await;
+    }
+    // More rows than were loaded: a clear error before anything runs.
+    let err = workload(
+        &["sqlbench", "run", "--rows", "2000", "--duration", "1s"],
+        &url,
+    )
+    .await;
+    assert!(
+        matches!(err, Err(WorkloadError::SchemaMissing { .. })),
+        "{err:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tpcc_init_run_check() {
     let Some(url) = url() else { return };
     let _serial = SERIAL.lock().await;

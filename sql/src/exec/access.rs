@@ -58,6 +58,14 @@ pub struct Access {
     pub lower: Option<Bound>,
     /// The upper end of that range.
     pub upper: Option<Bound>,
+    /// Whether the span holds exactly the rows the conditions accept (every condition was
+    /// turned into the span), so a limit may be applied while reading.
+    pub exact: bool,
+    /// At most this many rows are read (a LIMIT pushed into the scan; evaluated at run
+    /// time, NULL meaning no limit).
+    pub max_rows: Option<ScalarExpr>,
+    /// Whether the span is read in descending key order (ORDER BY … DESC).
+    pub reverse: bool,
 }
 
 impl Default for Access {
@@ -67,6 +75,9 @@ impl Default for Access {
             eq: Vec::new(),
             lower: None,
             upper: None,
+            exact: false,
+            max_rows: None,
+            reverse: false,
         }
     }
 }
@@ -78,6 +89,17 @@ impl Access {
             && self.eq.is_empty()
             && self.lower.is_none()
             && self.upper.is_none()
+    }
+
+    /// The key columns of the index it reads.
+    pub fn index_columns(&self, desc: &TableDescriptor) -> Vec<usize> {
+        if self.index == rowcodec::PRIMARY_INDEX {
+            desc.primary_key.clone()
+        } else {
+            desc.index(self.index)
+                .map(|i| i.columns.clone())
+                .unwrap_or_default()
+        }
     }
 
     /// Whether a key value reads a column of the left row (a lookup join).
@@ -125,7 +147,14 @@ impl Access {
         } else {
             "span"
         };
-        format!("{kind} of {} via {name} ({})", desc.name, parts.join(", "))
+        let mut text = format!("{kind} of {} via {name} ({})", desc.name, parts.join(", "));
+        if self.reverse {
+            text.push_str(", reverse");
+        }
+        if self.max_rows.is_some() {
+            text.push_str(", limited");
+        }
+        text
     }
 }
 
@@ -145,12 +174,13 @@ pub fn conjuncts<'e>(e: &'e Expr, out: &mut Vec<&'e Expr>) {
     }
 }
 
-/// What the conditions say about one column of the table.
+/// What the conditions say about one column of the table, and which of the conditions
+/// (by position) said it.
 #[derive(Clone, Default)]
 struct ColumnFacts {
-    eq: Option<ScalarExpr>,
-    lower: Option<Bound>,
-    upper: Option<Bound>,
+    eq: Option<(ScalarExpr, usize)>,
+    lower: Option<(Bound, usize)>,
+    upper: Option<(Bound, usize)>,
 }
 
 /// The column of the table (at `offset..offset + width` in `scope`) an expression names.
@@ -228,7 +258,7 @@ pub fn plan_access(
 ) -> Access {
     let width = desc.columns.len();
     let mut facts: Vec<ColumnFacts> = vec![ColumnFacts::default(); width];
-    for part in parts {
+    for (part_no, part) in parts.iter().enumerate() {
         let (col_side, op, val_side) = match part {
             Expr::BinaryOp { left, op, right } => (left, op.clone(), right),
             Expr::Between {
@@ -240,17 +270,26 @@ pub fn plan_access(
                 if let Some(ci) = table_column(expr, scope, offset, width) {
                     let ty = desc.columns[ci].ty.clone();
                     let f = &mut facts[ci];
-                    if f.lower.is_none() {
-                        f.lower = key_value(low, &ty, scope, offset, params).map(|value| Bound {
-                            value,
-                            inclusive: true,
-                        });
-                    }
-                    if f.upper.is_none() {
-                        f.upper = key_value(high, &ty, scope, offset, params).map(|value| Bound {
-                            value,
-                            inclusive: true,
-                        });
+                    // Both ends or neither: a half-used BETWEEN is not exact.
+                    if f.lower.is_none() && f.upper.is_none() {
+                        let lo = key_value(low, &ty, scope, offset, params);
+                        let hi = key_value(high, &ty, scope, offset, params);
+                        if let (Some(lo), Some(hi)) = (lo, hi) {
+                            f.lower = Some((
+                                Bound {
+                                    value: lo,
+                                    inclusive: true,
+                                },
+                                part_no,
+                            ));
+                            f.upper = Some((
+                                Bound {
+                                    value: hi,
+                                    inclusive: true,
+                                },
+                                part_no,
+                            ));
+                        }
                     }
                 }
                 continue;
@@ -286,32 +325,21 @@ pub fn plan_access(
             let Some(value) = key_value(val, &ty, scope, offset, params) else {
                 continue;
             };
+            let bound = |inclusive| {
+                Some((
+                    Bound {
+                        value: value.clone(),
+                        inclusive,
+                    },
+                    part_no,
+                ))
+            };
             match op {
-                BinaryOperator::Eq => f.eq = Some(value),
-                BinaryOperator::Lt => {
-                    f.upper = Some(Bound {
-                        value,
-                        inclusive: false,
-                    })
-                }
-                BinaryOperator::LtEq => {
-                    f.upper = Some(Bound {
-                        value,
-                        inclusive: true,
-                    })
-                }
-                BinaryOperator::Gt => {
-                    f.lower = Some(Bound {
-                        value,
-                        inclusive: false,
-                    })
-                }
-                _ => {
-                    f.lower = Some(Bound {
-                        value,
-                        inclusive: true,
-                    })
-                }
+                BinaryOperator::Eq => f.eq = Some((value.clone(), part_no)),
+                BinaryOperator::Lt => f.upper = bound(false),
+                BinaryOperator::LtEq => f.upper = bound(true),
+                BinaryOperator::Gt => f.lower = bound(false),
+                _ => f.lower = bound(true),
             }
             break;
         }
@@ -321,16 +349,27 @@ pub fn plan_access(
             index,
             ..Access::default()
         };
+        let mut used = std::collections::BTreeSet::new();
         for &c in cols {
             match &facts[c].eq {
-                Some(v) => access.eq.push(v.clone()),
+                Some((v, p)) => {
+                    access.eq.push(v.clone());
+                    used.insert(*p);
+                }
                 None => break,
             }
         }
         if let Some(&c) = cols.get(access.eq.len()) {
-            access.lower = facts[c].lower.clone();
-            access.upper = facts[c].upper.clone();
+            if let Some((b, p)) = &facts[c].lower {
+                access.lower = Some(b.clone());
+                used.insert(*p);
+            }
+            if let Some((b, p)) = &facts[c].upper {
+                access.upper = Some(b.clone());
+                used.insert(*p);
+            }
         }
+        access.exact = used.len() == parts.len();
         let full = access.eq.len() == cols.len();
         let ranged = access.lower.is_some() || access.upper.is_some();
         // Pinned columns count most; a full unique match beats any partial one; a range
@@ -356,7 +395,10 @@ pub fn plan_access(
         }
     }
     if best.0 == 0 {
-        return Access::default();
+        return Access {
+            exact: parts.is_empty(),
+            ..Access::default()
+        };
     }
     best.1
 }
@@ -446,17 +488,32 @@ pub async fn read_for_rows(
     let mut requests = Vec::new();
     let mut which = Vec::with_capacity(left.len());
     for row in left {
+        let max_keys = match &access.max_rows {
+            None => 0,
+            Some(e) => match eval(e, row, params)? {
+                Datum::Int(n) if n > 0 => n as u64,
+                Datum::Int(_) => {
+                    which.push(None);
+                    continue;
+                }
+                _ => 0,
+            },
+        };
         match target(desc, access, row, params)? {
             Target::Nothing => which.push(None),
             Target::Point(key) => {
                 which.push(Some(requests.len()));
                 requests.push(Request::Get { key, lock });
             }
+            Target::Span(span) if access.reverse => {
+                which.push(Some(requests.len()));
+                requests.push(Request::ReverseScan { span, max_keys });
+            }
             Target::Span(span) => {
                 which.push(Some(requests.len()));
                 requests.push(Request::Scan {
                     span,
-                    max_keys: 0,
+                    max_keys,
                     lock,
                 });
             }

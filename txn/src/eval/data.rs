@@ -198,7 +198,7 @@ impl EvalState<'_, '_> {
         match self.txn {
             Some(t) => ReadCtx {
                 ts: t.read_timestamp,
-                uncertainty_limit: t.global_uncertainty_limit.max(t.read_timestamp),
+                uncertainty_limit: t.local_uncertainty_limit(self.env.node_id),
                 txn: Some(t.meta.clone()),
             },
             None => ReadCtx::at(self.ts),

@@ -37,6 +37,8 @@ pub struct EvalEnv<'a> {
     pub now: Timestamp,
     /// The range's timestamp cache.
     pub tscache: &'a TimestampCache,
+    /// The node evaluating (its observed timestamp bounds read uncertainty).
+    pub node_id: tessera_api::txn::NodeId,
 }
 
 /// An evaluated batch, ready to apply.

@@ -276,9 +276,10 @@ pub const PAY_INSERT_HISTORY: &str = "INSERT INTO history \
 /// The customer's balance and name.
 pub const OS_CUSTOMER: &str = "SELECT c_balance, c_first, c_middle, c_last FROM customer \
      WHERE c_w_id = $1 AND c_d_id = $2 AND c_id = $3";
-/// The customer's most recent order id.
-pub const OS_LAST_ORDER_ID: &str =
-    "SELECT max(o_id) FROM orders WHERE o_w_id = $1 AND o_d_id = $2 AND o_c_id = $3";
+/// The customer's most recent order id (through the orders index on the customer; a
+/// planner reads one entry of it).
+pub const OS_LAST_ORDER_ID: &str = "SELECT o_id FROM orders \
+     WHERE o_w_id = $1 AND o_d_id = $2 AND o_c_id = $3 ORDER BY o_id DESC LIMIT 1";
 /// That order.
 pub const OS_ORDER: &str = "SELECT o_entry_d, o_carrier_id FROM orders \
      WHERE o_w_id = $1 AND o_d_id = $2 AND o_id = $3";
@@ -288,9 +289,10 @@ pub const OS_ORDER_LINES: &str = "SELECT ol_i_id, ol_supply_w_id, ol_quantity, o
 
 // ---- Delivery (clause 2.7) --------------------------------------------------------------
 
-/// The oldest undelivered order of a district.
-pub const DEL_OLDEST_NEW_ORDER: &str =
-    "SELECT min(no_o_id) FROM new_order WHERE no_w_id = $1 AND no_d_id = $2";
+/// The oldest undelivered order of a district (one row of the primary key's span, so the
+/// read does not conflict with New-Orders appending to the district).
+pub const DEL_OLDEST_NEW_ORDER: &str = "SELECT no_o_id FROM new_order \
+     WHERE no_w_id = $1 AND no_d_id = $2 ORDER BY no_o_id LIMIT 1";
 /// Claims it (0 rows: another delivery took it first).
 pub const DEL_DELETE_NEW_ORDER: &str =
     "DELETE FROM new_order WHERE no_w_id = $1 AND no_d_id = $2 AND no_o_id = $3";

@@ -339,10 +339,10 @@ impl Attempt<TpccStmts> for OrderStatus {
             return Ok(0);
         };
         let _customer = tx.query_one(&s.os_customer, &[&w, &d, &c_id]).await?;
-        let last: Option<i32> = tx
-            .query_one(&s.os_last_order_id, &[&w, &d, &c_id])
-            .await?
-            .try_get(0)?;
+        let last: Option<i32> = match tx.query_opt(&s.os_last_order_id, &[&w, &d, &c_id]).await? {
+            Some(row) => Some(row.try_get(0)?),
+            None => None,
+        };
         let mut lines = 0;
         if let Some(o_id) = last {
             let _order = tx.query_opt(&s.os_order, &[&w, &d, &o_id]).await?;
@@ -377,10 +377,11 @@ impl Attempt<TpccStmts> for Delivery {
         let mut delivered = 0;
         for d in 1..=DISTRICTS as i32 {
             for _ in 0..DELIVERY_CLAIM_ATTEMPTS {
-                let oldest: Option<i32> = tx
-                    .query_one(&s.del_oldest_new_order, &[&w, &d])
-                    .await?
-                    .try_get(0)?;
+                let oldest: Option<i32> =
+                    match tx.query_opt(&s.del_oldest_new_order, &[&w, &d]).await? {
+                        Some(row) => Some(row.try_get(0)?),
+                        None => None,
+                    };
                 let Some(o_id) = oldest else { break };
                 if tx
                     .execute(&s.del_delete_new_order, &[&w, &d, &o_id])
