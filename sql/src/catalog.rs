@@ -715,4 +715,67 @@ impl Catalog {
             .await?;
         Ok(())
     }
+
+    /// Every table of a database, in (schema, name) order: the rows of the `pg_catalog`
+    /// and `information_schema` views (read-only).
+    pub async fn list_tables(&self, txn: &mut Txn, db_id: u64) -> SqlResult<Vec<TableDescriptor>> {
+        let prefix = rowcodec::table_names_prefix(db_id);
+        let end = tessera_api::keys::prefix_end(&prefix);
+        let names = txn
+            .scan(tessera_api::keys::Span::range(prefix, end), 0)
+            .await?;
+        let mut out = Vec::with_capacity(names.len());
+        for kv in names {
+            out.push(self.table_by_id(txn, decode_id(&kv.value)?).await?);
+        }
+        Ok(out)
+    }
+
+    /// Every sequence of a database with its schema, in (schema, name) order (read-only).
+    pub async fn list_sequences(
+        &self,
+        txn: &mut Txn,
+        db_id: u64,
+    ) -> SqlResult<Vec<(String, SequenceDescriptor)>> {
+        use tessera_encoding::key::{decode_bytes, encode_u64};
+        use tessera_encoding::Direction;
+        let mut prefix = vec![rowcodec::SYSTEM_PREFIX, b's'];
+        encode_u64(&mut prefix, db_id, Direction::Ascending);
+        let end = tessera_api::keys::prefix_end(&prefix);
+        let rows = txn
+            .scan(tessera_api::keys::Span::range(prefix.clone(), end), 0)
+            .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for kv in rows {
+            let mut rest = kv.key.get(prefix.len()..).unwrap_or_default();
+            let schema = decode_bytes(&mut rest, Direction::Ascending)
+                .map_err(|e| corrupt(&e.to_string()))?;
+            let seq: SequenceDescriptor =
+                prost::Message::decode(kv.value.as_slice()).map_err(|e| corrupt(&e.to_string()))?;
+            out.push((String::from_utf8_lossy(&schema).into_owned(), seq));
+        }
+        Ok(out)
+    }
+
+    /// Every database with its id, in name order (read-only).
+    pub async fn list_databases(&self, txn: &mut Txn) -> SqlResult<Vec<(String, u64)>> {
+        use tessera_encoding::key::decode_bytes;
+        use tessera_encoding::Direction;
+        let prefix = vec![rowcodec::SYSTEM_PREFIX, b'n'];
+        let end = tessera_api::keys::prefix_end(&prefix);
+        let rows = txn
+            .scan(tessera_api::keys::Span::range(prefix.clone(), end), 0)
+            .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for kv in rows {
+            let mut rest = kv.key.get(prefix.len()..).unwrap_or_default();
+            let name = decode_bytes(&mut rest, Direction::Ascending)
+                .map_err(|e| corrupt(&e.to_string()))?;
+            out.push((
+                String::from_utf8_lossy(&name).into_owned(),
+                decode_id(&kv.value)?,
+            ));
+        }
+        Ok(out)
+    }
 }

@@ -21,6 +21,7 @@ pub mod copy;
 pub mod error;
 pub mod exec;
 pub mod expr;
+pub mod pg_catalog;
 pub mod pgwire;
 pub mod rowcodec;
 pub mod session;

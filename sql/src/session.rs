@@ -84,6 +84,7 @@ impl SqlNode {
             node: Arc::clone(self),
             database: database.to_string(),
             user: user.to_string(),
+            pid: NEXT_PID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             txn: None,
             failed: false,
             copy_in: None,
@@ -168,6 +169,8 @@ pub struct Session {
     node: Arc<SqlNode>,
     database: String,
     user: String,
+    /// The session number `pg_backend_pid()` and `pg_stat_activity` report.
+    pid: i32,
     /// The explicit transaction, between BEGIN and COMMIT/ROLLBACK.
     txn: Option<Txn>,
     /// Whether the explicit transaction failed.
@@ -175,6 +178,9 @@ pub struct Session {
     /// A `COPY … FROM STDIN` waiting for its data.
     copy_in: Option<PendingCopy>,
 }
+
+/// The next session number (`pg_backend_pid()`).
+static NEXT_PID: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(1);
 
 /// A COPY FROM STDIN between its statement and CopyDone: the statement and the data so far.
 struct PendingCopy {
@@ -246,6 +252,15 @@ impl Session {
     /// The user.
     pub fn user(&self) -> &str {
         &self.user
+    }
+
+    /// The session as catalog relations and functions see it.
+    fn session_info(&self) -> crate::pg_catalog::SessionInfo {
+        crate::pg_catalog::SessionInfo {
+            database: self.database.clone(),
+            user: self.user.clone(),
+            pid: self.pid,
+        }
     }
 
     /// The transaction status for ReadyForQuery.
@@ -416,7 +431,11 @@ impl Session {
     ) -> SqlResult<(Vec<SqlType>, Vec<Column>)> {
         let node = Arc::clone(&self.node);
         let mut txn = node.db.begin("describe");
-        let res = crate::exec::describe(&node, &mut txn, &self.database, stmt, declared).await;
+        let res = crate::pg_catalog::in_session(
+            self.session_info(),
+            crate::exec::describe(&node, &mut txn, &self.database, stmt, declared),
+        )
+        .await;
         txn.commit().await.ok();
         res
     }
@@ -475,13 +494,19 @@ impl Session {
         }
         let stmt_owned = stmt.clone();
         let params_owned: Arc<[Datum]> = params.into();
+        let info = self.session_info();
         let res = self
             .run_in_txn(Box::new(move |node, txn, database| {
                 let stmt = stmt_owned.clone();
                 let params = Arc::clone(&params_owned);
-                Box::pin(
-                    async move { crate::exec::execute(node, txn, database, &stmt, &params).await },
-                )
+                let info = info.clone();
+                Box::pin(async move {
+                    crate::pg_catalog::in_session(
+                        info,
+                        crate::exec::execute(node, txn, database, &stmt, &params),
+                    )
+                    .await
+                })
             }))
             .await;
         if matches!(res, Ok(Output::CopyIn { .. })) {

@@ -90,7 +90,10 @@ fn bank_total_is_unchanged() {
     );
     assert!(ok, "bank run");
     let summary = json(&stdout);
-    assert!(summary["ops"].is_array() || summary["ops"].is_object(), "{summary}");
+    assert!(
+        summary["ops"].is_array() || summary["ops"].is_object(),
+        "{summary}"
+    );
     let (ok, _, _) = workload(&url, &["bank", "check"], Duration::from_secs(120));
     assert!(ok, "bank check: the total is unchanged");
 }
@@ -143,6 +146,9 @@ fn bad_targets_fail_clearly() {
     let server = Server::start(dir.path());
     let (ok, _, stderr) = workload(&server.url(), &["tpcc", "check"], Duration::from_secs(60));
     assert!(!ok, "a database without the schema is an error");
-    assert!(stderr.contains("init"), "the message says to run init: {stderr}");
+    assert!(
+        stderr.contains("init"),
+        "the message says to run init: {stderr}"
+    );
     assert!(!stderr.contains("panicked"), "{stderr}");
 }

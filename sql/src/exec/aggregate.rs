@@ -24,6 +24,8 @@ pub(super) enum AggFunc {
     Min,
     Max,
     Avg,
+    /// `string_agg(text, separator)`: the separator is a constant.
+    StringAgg,
 }
 
 #[derive(Clone, Debug)]
@@ -33,6 +35,8 @@ pub(super) struct Agg {
     pub(super) arg: Option<ScalarExpr>,
     pub(super) arg_ty: SqlType,
     pub(super) distinct: bool,
+    /// string_agg's separator.
+    pub(super) separator: Option<String>,
 }
 
 pub(super) fn agg_func(name: &str) -> Option<AggFunc> {
@@ -42,6 +46,7 @@ pub(super) fn agg_func(name: &str) -> Option<AggFunc> {
         "min" => AggFunc::Min,
         "max" => AggFunc::Max,
         "avg" => AggFunc::Avg,
+        "string_agg" => AggFunc::StringAgg,
         _ => return None,
     })
 }
@@ -77,13 +82,37 @@ pub(super) fn compile_agg(
         list.duplicate_treatment,
         Some(sqlparser::ast::DuplicateTreatment::Distinct)
     );
-    match list.args.as_slice() {
+    let (args, separator) = match (func, list.args.as_slice()) {
+        (AggFunc::StringAgg, [a, FunctionArg::Unnamed(FunctionArgExpr::Expr(sep))]) => {
+            let mut c = Compiler::new(scope, params);
+            let sep = c.compile(sep)?;
+            let ScalarExpr::Literal(d) = &c.coerce(sep, &SqlType::Text, "string_agg")?.expr else {
+                return Err(SqlError::unsupported(
+                    "string_agg with a computed separator",
+                ));
+            };
+            let sep = match d {
+                Datum::String(s) => Some(s.clone()),
+                _ => Some(String::new()),
+            };
+            (std::slice::from_ref(a), sep)
+        }
+        (AggFunc::StringAgg, _) => {
+            return Err(SqlError::new(
+                SqlState::UNDEFINED_FUNCTION,
+                "function string_agg with these arguments does not exist",
+            ))
+        }
+        (_, args) => (args, None),
+    };
+    match args {
         [FunctionArg::Unnamed(FunctionArgExpr::Wildcard)] if func == AggFunc::Count => Ok((
             Agg {
                 func: AggFunc::CountStar,
                 arg: None,
                 arg_ty: SqlType::Int8,
                 distinct: false,
+                separator: None,
             },
             SqlType::Int8,
         )),
@@ -99,7 +128,11 @@ pub(super) fn compile_agg(
             if t.ty == SqlType::Unknown {
                 t = c.coerce(t, &SqlType::Text, "aggregate argument")?;
             }
+            if func == AggFunc::StringAgg {
+                t = c.coerce(t, &SqlType::Text, "string_agg")?;
+            }
             let ty = match func {
+                AggFunc::StringAgg => SqlType::Text,
                 AggFunc::Count | AggFunc::CountStar => SqlType::Int8,
                 AggFunc::Min | AggFunc::Max => t.ty.clone(),
                 AggFunc::Sum => match t.ty {
@@ -137,6 +170,7 @@ pub(super) fn compile_agg(
                     arg: Some(t.expr),
                     arg_ty: t.ty,
                     distinct,
+                    separator,
                 },
                 ty,
             ))
@@ -161,11 +195,14 @@ pub(super) enum AggState {
     SumNumeric(Option<Decimal>),
     /// The exact sum of numerics and their count.
     AvgNumeric(Option<Decimal>, i64),
+    /// string_agg's text so far (None before the first value).
+    Text(Option<String>),
 }
 
 pub(super) fn init(agg: &Agg) -> AggState {
     match (agg.func, &agg.arg_ty) {
         (AggFunc::Count | AggFunc::CountStar, _) => AggState::Count(0),
+        (AggFunc::StringAgg, _) => AggState::Text(None),
         (AggFunc::Sum, t) if t.is_integer() => AggState::SumInt(0, false),
         (AggFunc::Sum, SqlType::Numeric | SqlType::NumericMod { .. }) => AggState::SumNumeric(None),
         (AggFunc::Avg, SqlType::Numeric | SqlType::NumericMod { .. }) => {
@@ -203,6 +240,13 @@ pub(super) fn accumulate(agg: &Agg, state: &mut AggState, v: &Datum) -> SqlResul
             *n += 1;
         }
         (AggState::Count(n), _) => *n += 1,
+        (AggState::Text(acc), Datum::String(v)) => match acc {
+            None => *acc = Some(v.clone()),
+            Some(a) => {
+                a.push_str(agg.separator.as_deref().unwrap_or(""));
+                a.push_str(v);
+            }
+        },
         (AggState::SumInt(s, any), Datum::Int(i)) => {
             *s += i128::from(*i);
             *any = true;
@@ -300,6 +344,7 @@ pub(super) fn finish(agg: &Agg, state: &AggState) -> SqlResult<Datum> {
             )
         }
         AggState::MinMax(d) => d.clone(),
+        AggState::Text(t) => t.clone().map_or(Datum::Null, Datum::String),
         AggState::SumNumeric(s) => s.clone().map_or(Datum::Null, Datum::Decimal),
         AggState::AvgNumeric(None, _) => Datum::Null,
         // PostgreSQL's numeric_avg: the exact sum divided by the count with numeric

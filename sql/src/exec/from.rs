@@ -109,6 +109,22 @@ fn plan_factor(
                     return Ok(relation_factor(rel, &label));
                 }
             }
+            if let Some(cat) = crate::pg_catalog::relation(&schema, &table) {
+                let mut columns = cat.columns;
+                if let Some(a) = alias {
+                    rename_columns(&mut columns, &a.columns, &table)?;
+                }
+                let rel = RelPlan {
+                    unknown: vec![false; columns.len()],
+                    columns,
+                    rel: Relation::Catalog {
+                        name: cat.name,
+                        rows: std::sync::Arc::new(cat.rows),
+                    },
+                };
+                let label = lower_alias(alias).unwrap_or(table);
+                return Ok(relation_factor(rel, &label));
+            }
             let desc = ctx
                 .tables
                 .get(&(schema, table.clone()))
@@ -130,18 +146,29 @@ fn plan_factor(
             name,
             alias,
             args: Some(args),
+            with_ordinality,
             ..
         } => {
-            let fname = name.to_string().to_lowercase();
-            if fname != "generate_series" {
-                return Err(SqlError::new(
-                    SqlState::UNDEFINED_FUNCTION,
-                    format!("function {fname} does not exist"),
-                ));
-            }
+            let full = name.to_string().to_lowercase();
+            let fname = full
+                .strip_prefix("pg_catalog.")
+                .unwrap_or(&full)
+                .to_string();
             // A one-column function's alias names its column too, unless a column alias does.
             let label = lower_alias(alias).unwrap_or_else(|| fname.clone());
-            let mut rel = plan_series(&args.args, &label, params)?;
+            let mut rel = match fname.as_str() {
+                "generate_series" => plan_series(&args.args, &label, outer, params)?,
+                "pg_partition_ancestors" => plan_ancestors(&args.args, &label, outer, params)?,
+                _ => {
+                    return Err(SqlError::new(
+                        SqlState::UNDEFINED_FUNCTION,
+                        format!("function {fname} does not exist"),
+                    ))
+                }
+            };
+            if *with_ordinality {
+                add_ordinality(&mut rel)?;
+            }
             if let Some(a) = alias {
                 rename_columns(&mut rel.columns, &a.columns, &label)?;
             }
@@ -175,6 +202,59 @@ fn plan_factor(
         TableFactor::NestedJoin { .. } => Err(SqlError::unsupported("parenthesized joins")),
         other => Err(SqlError::unsupported(format!("FROM item {other}"))),
     }
+}
+
+/// `pg_partition_ancestors(rel)`: the relation and its ancestors. tessera has no
+/// partitioned tables, so that is the relation itself; the argument may reference the
+/// enclosing query (psql's `\d` sends it correlated).
+fn plan_ancestors(
+    args: &[sqlparser::ast::FunctionArg],
+    label: &str,
+    outer: Option<&Scope>,
+    params: &mut Params,
+) -> SqlResult<RelPlan> {
+    use sqlparser::ast::{FunctionArg, FunctionArgExpr};
+    let [FunctionArg::Unnamed(FunctionArgExpr::Expr(e))] = args else {
+        return Err(SqlError::new(
+            SqlState::UNDEFINED_FUNCTION,
+            "function pg_partition_ancestors with these arguments does not exist",
+        ));
+    };
+    let empty = Scope::default();
+    let mut c = Compiler::new(&empty, params);
+    c.outer = outer;
+    let t = c.compile(e)?;
+    let x = c.coerce(t, &SqlType::Int8, "pg_partition_ancestors")?;
+    Ok(RelPlan {
+        rel: Relation::Values(vec![vec![x.expr]]),
+        columns: vec![crate::session::Column {
+            name: if label == "pg_partition_ancestors" {
+                "relid".into()
+            } else {
+                label.to_string()
+            },
+            ty: SqlType::Int8,
+        }],
+        unknown: vec![false],
+    })
+}
+
+/// `WITH ORDINALITY`: numbers the rows of a function's relation in a last column.
+fn add_ordinality(rel: &mut RelPlan) -> SqlResult<()> {
+    match &mut rel.rel {
+        Relation::Values(rows) => {
+            for (n, row) in rows.iter_mut().enumerate() {
+                row.push(ScalarExpr::Literal(Datum::Int(n as i64 + 1)));
+            }
+        }
+        _ => return Err(SqlError::unsupported("WITH ORDINALITY on this function")),
+    }
+    rel.columns.push(crate::session::Column {
+        name: "ordinality".into(),
+        ty: SqlType::Int8,
+    });
+    rel.unknown.push(false);
+    Ok(())
 }
 
 /// The join type and constraint of a join operator.

@@ -8,6 +8,9 @@
 //!   generate_series(a, b [, step])    Relation::Series    integers
 //!   a CTE, referenced by name         Relation::Stored    rows materialized once per statement
 //!   WITH RECURSIVE t AS (… UNION …)   Relation::Recursive a fixpoint over a work table
+//!   pg_catalog.pg_class, information_schema.tables, …
+//!                                     Relation::Catalog   rows computed from the catalog
+//!                                                         when the statement is planned
 //! ```
 //!
 //! A relation is computed whole before the join step that reads it (none of them is LATERAL,
@@ -152,6 +155,14 @@ pub enum Relation {
         id: u64,
         /// The CTE's name, for EXPLAIN.
         name: String,
+    },
+    /// A catalog relation (`pg_catalog`, `information_schema`), computed from the
+    /// statement's catalog snapshot when it was planned (see `crate::pg_catalog`).
+    Catalog {
+        /// `schema.name`, for EXPLAIN.
+        name: String,
+        /// The rows.
+        rows: Arc<Vec<Vec<Datum>>>,
     },
     /// `WITH RECURSIVE`: `init UNION [ALL] step`, where `step` reads the work table.
     Recursive {
@@ -333,10 +344,13 @@ pub(super) fn plan_values(v: &Values, params: &mut Params) -> SqlResult<RelPlan>
 pub(super) fn plan_series(
     args: &[FunctionArg],
     name: &str,
+    outer: Option<&Scope>,
     params: &mut Params,
 ) -> SqlResult<RelPlan> {
     let empty = Scope::default();
     let mut c = Compiler::new(&empty, params);
+    // The bounds may reference the enclosing query (inside a correlated subquery).
+    c.outer = outer;
     let mut typed = Vec::new();
     for a in args {
         let FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) = a else {
@@ -796,6 +810,7 @@ impl RelPlan {
                 eval_ctx(stop, &[], ctx)?,
                 step.as_ref().map(|s| eval_ctx(s, &[], ctx)).transpose()?,
             ),
+            Relation::Catalog { rows, .. } => Ok(rows.as_ref().clone()),
             Relation::Stored { id, name } => ctx
                 .tables
                 .and_then(|t| t.get(id))
@@ -842,7 +857,10 @@ impl RelPlan {
                 t.extend(step.tables());
                 t
             }
-            Relation::Values(_) | Relation::Series { .. } | Relation::Stored { .. } => Vec::new(),
+            Relation::Values(_)
+            | Relation::Series { .. }
+            | Relation::Stored { .. }
+            | Relation::Catalog { .. } => Vec::new(),
         }
     }
 
@@ -860,6 +878,7 @@ impl RelPlan {
             }
             Relation::Series { .. } => "generate_series".into(),
             Relation::Stored { name, .. } => format!("cte {name}"),
+            Relation::Catalog { name, .. } => format!("catalog {name}"),
             Relation::Recursive { name, .. } => format!("recursive cte {name}"),
         }
     }

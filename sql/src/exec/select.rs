@@ -279,6 +279,8 @@ pub async fn plan_query(
     // Resolve every table the query and its subqueries name, then plan without I/O.
     let mut names = Vec::new();
     collect_tables(q, &[], &mut names)?;
+    // Catalog relations and functions are computed from a snapshot of the descriptors.
+    let snapshot = crate::pg_catalog::prepare(node, txn, db_id, q, &mut names).await?;
     let mut tables = Tables::new();
     for (schema, name) in names {
         if !tables.contains_key(&(schema.clone(), name.clone())) {
@@ -296,7 +298,7 @@ pub async fn plan_query(
         ctes: &ctes,
         next_id: &next_id,
     };
-    plan_select(q, ctx, None, params)
+    crate::pg_catalog::with_snapshot(snapshot, || plan_select(q, ctx, None, params))
 }
 
 /// The tables a query names: (schema, name) → descriptor.
@@ -446,7 +448,14 @@ pub(super) fn plan_select_block(
         match item {
             SelectItem::UnnamedExpr(e) => items.push((e.clone(), default_name(e))),
             SelectItem::ExprWithAlias { expr, alias } => {
-                items.push((expr.clone(), alias.value.to_lowercase()))
+                // A quoted alias keeps its case (`AS "Schema"`), as PostgreSQL folds only
+                // unquoted identifiers.
+                let name = if alias.quote_style.is_some() {
+                    alias.value.clone()
+                } else {
+                    alias.value.to_lowercase()
+                };
+                items.push((expr.clone(), name))
             }
             SelectItem::Wildcard(_) => {
                 if sources.is_empty() {
@@ -707,6 +716,11 @@ pub(super) fn plan_select_block(
             step.hash_keys = hash_keys(step);
         }
     }
+    if grouping.is_none() && windows.is_empty() && !distinct && distinct_on.is_empty() {
+        if let Some(limit) = &limit {
+            push_limit(&mut sources, &order, limit, offset.as_ref(), for_update);
+        }
+    }
     Ok(QueryPlan {
         sources,
         for_update,
@@ -724,6 +738,53 @@ pub(super) fn plan_select_block(
         offset,
         ctes: Vec::new(),
     })
+}
+
+/// Pushes `LIMIT` (plus `OFFSET`) into the scan of a lone table when the rows come out of
+/// the scan already in ORDER BY order and every WHERE condition is part of the span: then the
+/// first `limit + offset` rows of the span are the answer (the sort and the filter still run
+/// over them, and change nothing). This is what makes `ORDER BY id LIMIT 1` over a key
+/// prefix read one row, and keeps a limited scan's read span (and so its conflicts) small.
+///
+/// The ORDER BY keys must be the index columns right after the pinned prefix, all in one
+/// direction (a reverse scan for DESC), and NOT NULL: the key encoding sorts NULL first,
+/// PostgreSQL's ascending order puts it last.
+fn push_limit(
+    sources: &mut [JoinStep],
+    order: &[SortKey],
+    limit: &ScalarExpr,
+    offset: Option<&ScalarExpr>,
+    for_update: bool,
+) {
+    let [step] = sources else { return };
+    let FromSource::Table(desc) = &step.source else {
+        return;
+    };
+    let access = &mut step.access;
+    if !access.exact || access.is_point(desc) {
+        return;
+    }
+    let cols = access.index_columns(desc);
+    let rest = &cols[access.eq.len().min(cols.len())..];
+    let descending = order.first().is_some_and(|k| k.desc);
+    let in_order = order.len() <= rest.len()
+        && order.iter().zip(rest).all(|(k, &c)| {
+            k.desc == descending
+                && matches!(k.expr, ScalarExpr::Column(i) if i == c)
+                && !desc.columns[c].nullable
+        });
+    if !in_order || (descending && for_update) {
+        return;
+    }
+    access.reverse = descending;
+    access.max_rows = Some(match offset {
+        None => limit.clone(),
+        Some(o) => ScalarExpr::Binary(
+            Box::new(limit.clone()),
+            crate::expr::BinOp::Add,
+            Box::new(o.clone()),
+        ),
+    });
 }
 
 /// PostgreSQL requires ORDER BY to start with the DISTINCT ON expressions (in any order), so

@@ -35,7 +35,12 @@ impl Func {
     fn is_strict(&self) -> bool {
         !matches!(
             self,
-            Func::Concat | Func::ConcatWs | Func::Greatest | Func::Least | Func::NullIf
+            Func::Concat
+                | Func::ConcatWs
+                | Func::Greatest
+                | Func::Least
+                | Func::NullIf
+                | Func::Catalog(_)
         )
     }
 }
@@ -61,6 +66,7 @@ pub(super) fn call(f: &Func, args: &[Datum]) -> SqlResult<Datum> {
         return Ok(Datum::Null);
     }
     Ok(match (f, args) {
+        (Func::Catalog(c), _) => c.eval(args)?,
         (Func::NullIf, [a, b]) => {
             if *a != Datum::Null && *b != Datum::Null && compare(a, b) == Ordering::Equal {
                 Datum::Null

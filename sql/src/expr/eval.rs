@@ -213,6 +213,13 @@ pub fn eval_ctx(e: &ScalarExpr, row: &[Datum], ctx: &EvalCtx) -> SqlResult<Datum
             let rows = plan.rows(ctx, row)?;
             match kind {
                 SubKind::Exists => Datum::Bool(!rows.is_empty()),
+                SubKind::Array(ty) => {
+                    let elems: Vec<Option<String>> = rows
+                        .iter()
+                        .map(|r| r.first().and_then(|d| crate::types::format_text(d, ty)))
+                        .collect();
+                    Datum::String(super::catalog_fns::format_array(&elems))
+                }
                 SubKind::Scalar => match rows.as_slice() {
                     [] => Datum::Null,
                     [only] => only.first().cloned().unwrap_or(Datum::Null),

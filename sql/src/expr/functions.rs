@@ -11,7 +11,22 @@ use crate::types::SqlType;
 impl Compiler<'_> {
     pub(super) fn function(&mut self, f: &sqlparser::ast::Function) -> SqlResult<Typed> {
         use sqlparser::ast::{FunctionArg, FunctionArgExpr, FunctionArguments};
-        let name = f.name.to_string().to_lowercase();
+        let full = f.name.to_string().to_lowercase();
+        // Built-in functions live in pg_catalog, which is on every search path.
+        let name = full
+            .strip_prefix("pg_catalog.")
+            .unwrap_or(&full)
+            .to_string();
+        if let FunctionArguments::Subquery(q) = &f.args {
+            if name == "array" {
+                let (plan, types) = self.subquery(q)?;
+                let ty = super::plan_type(&(plan.clone(), types))?;
+                return Ok(Typed {
+                    expr: ScalarExpr::Subquery(plan, super::SubKind::Array(ty)),
+                    ty: SqlType::Text,
+                });
+            }
+        }
         let args: Vec<&Expr> = match &f.args {
             FunctionArguments::List(list) => list
                 .args
@@ -283,6 +298,9 @@ impl Compiler<'_> {
             }
             _ => {
                 if let Some(t) = self.datetime_call(name, &mut args)? {
+                    return Ok(t);
+                }
+                if let Some(t) = self.catalog_call(name, &mut args)? {
                     return Ok(t);
                 }
                 Err(no_function(&args))

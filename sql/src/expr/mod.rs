@@ -19,6 +19,7 @@
 //! ```
 
 mod builtins;
+pub mod catalog_fns;
 mod datetime;
 mod eval;
 mod functions;
@@ -256,6 +257,8 @@ pub enum Func {
     DateTrunc,
     /// ascii(s).
     Ascii,
+    /// A catalog or array function (see `catalog_fns.rs`).
+    Catalog(catalog_fns::CatalogFunc),
 }
 
 /// A compiled expression with its type.
@@ -365,6 +368,8 @@ pub enum SubKind {
     Exists,
     /// `x IN (SELECT …)`.
     In(Box<ScalarExpr>),
+    /// `ARRAY(SELECT …)`: the values (of the given type) in PostgreSQL's array text form.
+    Array(SqlType),
 }
 
 fn mismatch(msg: String) -> SqlError {
@@ -418,6 +423,10 @@ impl Compiler<'_> {
             Expr::Value(v) => match &v.value {
                 Value::Number(s, _) => number_literal(s)?,
                 Value::SingleQuotedString(s) => Typed {
+                    expr: ScalarExpr::Literal(Datum::String(s.clone())),
+                    ty: SqlType::Unknown,
+                },
+                Value::EscapedStringLiteral(s) => Typed {
                     expr: ScalarExpr::Literal(Datum::String(s.clone())),
                     ty: SqlType::Unknown,
                 },
@@ -561,6 +570,9 @@ impl Compiler<'_> {
             Expr::Cast {
                 expr, data_type, ..
             } => {
+                if let Some(t) = self.catalog_cast(expr, data_type)? {
+                    return Ok(t);
+                }
                 let target = SqlType::from_ast(data_type)?;
                 let inner = self.compile(expr)?;
                 self.cast(inner, &target)?
@@ -689,6 +701,30 @@ impl Compiler<'_> {
                 }
             }
             Expr::Function(f) => self.function(f)?,
+            // Collations: tessera compares strings bytewise (the C collation) whatever the
+            // COLLATE clause says.
+            Expr::Collate { expr, .. } => self.compile(expr)?,
+            Expr::AnyOp {
+                left,
+                compare_op: BinaryOperator::Eq,
+                right,
+                ..
+            } => {
+                let l = self.compile(left)?;
+                let r = self.compile(right)?;
+                self.any_op(l, r)?
+            }
+            Expr::CompoundFieldAccess { root, access_chain } if access_chain.len() == 1 => {
+                let sqlparser::ast::AccessExpr::Subscript(sqlparser::ast::Subscript::Index {
+                    index,
+                }) = &access_chain[0]
+                else {
+                    return Err(SqlError::unsupported(format!("expression {e}")));
+                };
+                let a = self.compile(root)?;
+                let i = self.compile(index)?;
+                self.array_elem(a, i)?
+            }
             other => match self.special_form(other)? {
                 Some(t) => t,
                 None => return Err(SqlError::unsupported(format!("expression {other}"))),
@@ -819,6 +855,29 @@ impl Compiler<'_> {
             BinaryOperator::Or => BinOp::Or,
             BinaryOperator::StringConcat => BinOp::Concat,
             BinaryOperator::PGExp => return self.call("power", vec![l, r]),
+            BinaryOperator::PGRegexMatch => return self.regex_match(l, r, false, false),
+            BinaryOperator::PGRegexIMatch => return self.regex_match(l, r, true, false),
+            BinaryOperator::PGRegexNotMatch => return self.regex_match(l, r, false, true),
+            BinaryOperator::PGRegexNotIMatch => return self.regex_match(l, r, true, true),
+            // `OPERATOR(pg_catalog.~)`: psql's spelling of the built-in operators.
+            BinaryOperator::PGCustomBinaryOperator(parts)
+                if parts.len() == 2 && parts[0].eq_ignore_ascii_case("pg_catalog") =>
+            {
+                let op = match parts[1].as_str() {
+                    "~" => BinaryOperator::PGRegexMatch,
+                    "~*" => BinaryOperator::PGRegexIMatch,
+                    "!~" => BinaryOperator::PGRegexNotMatch,
+                    "!~*" => BinaryOperator::PGRegexNotIMatch,
+                    "=" => BinaryOperator::Eq,
+                    "<>" => BinaryOperator::NotEq,
+                    "<" => BinaryOperator::Lt,
+                    "<=" => BinaryOperator::LtEq,
+                    ">" => BinaryOperator::Gt,
+                    ">=" => BinaryOperator::GtEq,
+                    other => return Err(SqlError::unsupported(format!("operator {other}"))),
+                };
+                return self.binary(l, &op, r);
+            }
             other => return Err(SqlError::unsupported(format!("operator {other}"))),
         };
         let (lty, rty) = (l.ty.clone(), r.ty.clone());

@@ -57,7 +57,23 @@ impl EvalState<'_, '_> {
                 if self.replayed(key, *seq)?.is_some() {
                     return Ok(Response::ConditionalPut);
                 }
-                let current = self.current(key)?;
+                let found = self.current_version(key)?;
+                // The condition is a read: a transaction whose write timestamp was pushed
+                // must not judge it by a version newer than its read timestamp (its other
+                // reads may not hold there). As for an uncertain value, the coordinator
+                // refreshes its reads up to that version and retries, or fails with a
+                // retryable error; only then is a clash a real ConditionFailed (without
+                // this, a stale read shows up as a 23505 instead of a 40001).
+                if let (Some(kv), Some(t)) = (&found, self.txn) {
+                    if kv.timestamp > t.read_timestamp && !self.own_intent(key)? {
+                        return Err(KvError::ReadWithinUncertainty {
+                            read_ts: t.read_timestamp,
+                            existing_ts: kv.timestamp,
+                            key: key.clone(),
+                        });
+                    }
+                }
+                let current = found.map(|kv| kv.value);
                 if current.as_deref() != expected.as_deref() {
                     return Err(KvError::ConditionFailed {
                         key: key.clone(),
@@ -210,6 +226,24 @@ impl EvalState<'_, '_> {
         self.effects
             .reads
             .push((span, ts, self.txn.map(|t| t.meta.id)));
+    }
+
+    /// The latest version of `key` as the writer would overwrite it (read at the write
+    /// timestamp, own intents included), with its timestamp.
+    fn current_version(&self, key: &[u8]) -> KvResult<Option<tessera_api::batch::KeyValue>> {
+        let ts = self.write_ts();
+        let ctx = ReadCtx {
+            ts,
+            uncertainty_limit: ts,
+            txn: self.txn_meta(),
+        };
+        mvcc::get(&self.reader(), key, &ctx)
+    }
+
+    /// Whether `key` holds an intent of the evaluating transaction.
+    fn own_intent(&self, key: &[u8]) -> KvResult<bool> {
+        let Some(t) = self.txn else { return Ok(false) };
+        Ok(mvcc::read_intent(&self.reader(), key)?.is_some_and(|i| i.txn.id == t.meta.id))
     }
 
     /// The latest value of `key` as the writer would overwrite it (read at the write

@@ -1,0 +1,827 @@
+//! The functions, casts and operators clients use on the catalog: `version()`,
+//! `current_database()`, `pg_get_indexdef(oid)`, `'t'::regclass`, `x ~ 'pattern'`,
+//! `= ANY(array)`…
+//!
+//! Session functions (`current_user`, `current_database()`, `pg_backend_pid()`) become
+//! constants when the statement is planned, from the statement's catalog snapshot
+//! (`crate::pg_catalog`). Functions of an OID (`pg_get_indexdef`, `pg_get_userbyid`,
+//! `x::regclass` on a column) compile to a [`Lookup`]: a table from the text of the
+//! argument to the result, built from the same snapshot, so they cost a hash probe per row.
+//!
+//! tessera has no array type: catalog array columns and `ARRAY(SELECT …)` hold
+//! PostgreSQL's array text form (`{a,b}`), which `array_to_string`, `= ANY`, subscripts and
+//! `array_upper` parse.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use sqlparser::ast::{DataType, Expr, ObjectName};
+use tessera_encoding::Datum;
+
+use super::{Compiler, Func, ScalarExpr, Typed};
+use crate::error::{SqlError, SqlResult, SqlState};
+use crate::pg_catalog::{self as pgc, Snapshot};
+use crate::types::{format_text, SqlType};
+
+/// A function of the catalog layer (evaluated in [`CatalogFunc::eval`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CatalogFunc {
+    /// A lookup of the argument's text in a table built from the snapshot.
+    Lookup(LookupRef),
+    /// `format_type(oid, typmod)`.
+    FormatType,
+    /// `text ~ pattern` (`~*` when case-insensitive).
+    Regex {
+        /// `~*`.
+        insensitive: bool,
+    },
+    /// `array_to_string(array, separator)`.
+    ArrayToString,
+    /// `x = ANY(array)`, comparing text forms.
+    AnyEq,
+    /// `array[i]` (1-based).
+    ArrayElem,
+    /// `array_upper(array, 1)`, `array_length(array, 1)`.
+    ArrayUpper,
+}
+
+/// A lookup table: text of the key → value; keys it lacks give `miss`, or with
+/// `unknown_oid` the text `unknown (OID=n)` (`pg_get_userbyid`), or with `echo` the key
+/// itself (a `regclass` of an OID that names nothing prints the number).
+#[derive(Debug)]
+pub struct Lookup {
+    map: HashMap<String, Datum>,
+    miss: Datum,
+    unknown_oid: bool,
+    echo: bool,
+}
+
+/// A shared [`Lookup`], equal only to itself.
+#[derive(Clone, Debug)]
+pub struct LookupRef(Arc<Lookup>);
+
+impl PartialEq for LookupRef {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for LookupRef {}
+
+fn key_text(d: &Datum) -> Option<String> {
+    match d {
+        Datum::Null => None,
+        Datum::String(s) => Some(s.clone()),
+        Datum::Int(i) => Some(i.to_string()),
+        other => format_text(other, &SqlType::Text),
+    }
+}
+
+/// Parses PostgreSQL's array text form (`{a,"b c",NULL}`) into its elements.
+pub fn parse_array(text: &str) -> Vec<Option<String>> {
+    let inner = text
+        .trim()
+        .strip_prefix('{')
+        .and_then(|t| t.strip_suffix('}'))
+        .unwrap_or("");
+    let mut out = Vec::new();
+    if inner.is_empty() {
+        return out;
+    }
+    let mut cur = String::new();
+    let (mut quoted, mut was_quoted, mut chars) = (false, false, inner.chars());
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => {
+                quoted = !quoted;
+                was_quoted = true;
+            }
+            '\\' if quoted => cur.extend(chars.next()),
+            ',' if !quoted => {
+                out.push(element(std::mem::take(&mut cur), was_quoted));
+                was_quoted = false;
+            }
+            c => cur.push(c),
+        }
+    }
+    out.push(element(cur, was_quoted));
+    out
+}
+
+fn element(s: String, quoted: bool) -> Option<String> {
+    if !quoted && s.eq_ignore_ascii_case("NULL") {
+        None
+    } else {
+        Some(s)
+    }
+}
+
+/// PostgreSQL's array text form of elements.
+pub fn format_array(elems: &[Option<String>]) -> String {
+    let parts: Vec<String> = elems
+        .iter()
+        .map(|e| match e {
+            None => "NULL".into(),
+            Some(s)
+                if s.is_empty()
+                    || s.eq_ignore_ascii_case("NULL")
+                    || s.chars().any(|c| "{},\"\\ \t\n".contains(c)) =>
+            {
+                format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+            }
+            Some(s) => s.clone(),
+        })
+        .collect();
+    format!("{{{}}}", parts.join(","))
+}
+
+impl CatalogFunc {
+    /// Evaluates on argument values (NULLs included: these functions handle them).
+    pub fn eval(&self, args: &[Datum]) -> SqlResult<Datum> {
+        let arg = |n: usize| args.get(n).cloned().unwrap_or(Datum::Null);
+        Ok(match self {
+            CatalogFunc::Lookup(l) => {
+                let Some(k) = key_text(&arg(0)) else {
+                    return Ok(Datum::Null);
+                };
+                match l.0.map.get(&k) {
+                    Some(v) => v.clone(),
+                    None if l.0.unknown_oid => Datum::String(format!("unknown (OID={k})")),
+                    None if l.0.echo => Datum::String(k),
+                    None => l.0.miss.clone(),
+                }
+            }
+            CatalogFunc::FormatType => match arg(0) {
+                Datum::Int(oid) => {
+                    let typmod = match arg(1) {
+                        Datum::Int(m) => Some(m),
+                        _ => None,
+                    };
+                    Datum::String(
+                        crate::pg_catalog::format_type(oid, typmod).unwrap_or_else(|| "???".into()),
+                    )
+                }
+                _ => Datum::Null,
+            },
+            CatalogFunc::Regex { insensitive } => match (arg(0), arg(1)) {
+                (Datum::String(s), Datum::String(p)) => {
+                    let re = regex::RegexBuilder::new(&p)
+                        .case_insensitive(*insensitive)
+                        .build()
+                        .map_err(|e| {
+                            SqlError::new(
+                                SqlState("2201B"),
+                                format!("invalid regular expression: {e}"),
+                            )
+                        })?;
+                    Datum::Bool(re.is_match(&s))
+                }
+                _ => Datum::Null,
+            },
+            CatalogFunc::ArrayToString => match (arg(0), arg(1)) {
+                (Datum::String(a), Datum::String(sep)) => {
+                    let null = match arg(2) {
+                        Datum::String(n) => Some(n),
+                        _ => None,
+                    };
+                    let parts: Vec<String> = parse_array(&a)
+                        .into_iter()
+                        .filter_map(|e| e.or_else(|| null.clone()))
+                        .collect();
+                    Datum::String(parts.join(&sep))
+                }
+                _ => Datum::Null,
+            },
+            CatalogFunc::AnyEq => match (key_text(&arg(0)), arg(1)) {
+                (Some(x), Datum::String(a)) => {
+                    let elems = parse_array(&a);
+                    if elems.iter().any(|e| e.as_deref() == Some(x.as_str())) {
+                        Datum::Bool(true)
+                    } else if elems.iter().any(Option::is_none) {
+                        Datum::Null
+                    } else {
+                        Datum::Bool(false)
+                    }
+                }
+                _ => Datum::Null,
+            },
+            CatalogFunc::ArrayElem => match (arg(0), arg(1)) {
+                (Datum::String(a), Datum::Int(i)) if i >= 1 => parse_array(&a)
+                    .get(i as usize - 1)
+                    .cloned()
+                    .flatten()
+                    .map_or(Datum::Null, Datum::String),
+                _ => Datum::Null,
+            },
+            CatalogFunc::ArrayUpper => match (arg(0), arg(1)) {
+                (Datum::String(a), Datum::Int(1)) => match parse_array(&a).len() {
+                    0 => Datum::Null,
+                    n => Datum::Int(n as i64),
+                },
+                _ => Datum::Null,
+            },
+        })
+    }
+}
+
+fn lookup(map: HashMap<String, Datum>, miss: Datum) -> Func {
+    Func::Catalog(CatalogFunc::Lookup(LookupRef(Arc::new(Lookup {
+        map,
+        miss,
+        unknown_oid: false,
+        echo: false,
+    }))))
+}
+
+fn text(v: impl Into<String>) -> Typed {
+    Typed {
+        expr: ScalarExpr::Literal(Datum::String(v.into())),
+        ty: SqlType::Text,
+    }
+}
+
+fn boolean(v: bool) -> Typed {
+    Typed {
+        expr: ScalarExpr::Literal(Datum::Bool(v)),
+        ty: SqlType::Bool,
+    }
+}
+
+fn null(ty: SqlType) -> Typed {
+    Typed {
+        expr: ScalarExpr::Literal(Datum::Null),
+        ty,
+    }
+}
+
+/// The snapshot of the statement being planned; 0A000 without one (a statement planned
+/// outside `plan_query`).
+fn snapshot() -> SqlResult<Arc<Snapshot>> {
+    pgc::current().ok_or_else(|| SqlError::unsupported("catalog functions in this statement"))
+}
+
+/// Every relation OID with its `regclass` text.
+fn relation_names(snap: &Snapshot) -> HashMap<String, Datum> {
+    let mut m = HashMap::new();
+    for t in &snap.tables {
+        m.insert(
+            pgc::object_oid(t.id).to_string(),
+            Datum::String(pgc::relation_name(&t.schema, &t.name)),
+        );
+        for x in pgc::indexes(t) {
+            m.insert(
+                x.oid.to_string(),
+                Datum::String(pgc::relation_name(&t.schema, &x.name)),
+            );
+        }
+    }
+    for (schema, q) in &snap.sequences {
+        m.insert(
+            pgc::object_oid(q.id).to_string(),
+            Datum::String(pgc::relation_name(schema, &q.name)),
+        );
+    }
+    for (schema, name) in pgc::catalog_relation_names() {
+        m.insert(
+            pgc::catalog_relation_oid(schema, name).to_string(),
+            Datum::String(pgc::relation_name(schema, name)),
+        );
+    }
+    m
+}
+
+/// Every relation name (`t`, `public.t`, `"T"`) with its OID, for `'t'::regclass`.
+fn relation_oids(snap: &Snapshot) -> HashMap<String, Datum> {
+    let mut m = HashMap::new();
+    let mut add = |schema: &str, name: &str, oid: i64| {
+        m.insert(format!("{schema}.{name}"), Datum::Int(oid));
+        if schema == "public" || schema == "pg_catalog" {
+            m.entry(name.to_string()).or_insert(Datum::Int(oid));
+        }
+    };
+    for t in &snap.tables {
+        add(&t.schema, &t.name, pgc::object_oid(t.id));
+        for x in pgc::indexes(t) {
+            add(&t.schema, &x.name, x.oid);
+        }
+    }
+    for (schema, q) in &snap.sequences {
+        add(schema, &q.name, pgc::object_oid(q.id));
+    }
+    for (schema, name) in pgc::catalog_relation_names() {
+        add(schema, name, pgc::catalog_relation_oid(schema, name));
+    }
+    m
+}
+
+/// Normalizes a relation name as regclass input does: unquoted parts fold to lower case.
+fn normalize_relname(input: &str) -> String {
+    input
+        .split('.')
+        .map(
+            |p| match p.strip_prefix('"').and_then(|p| p.strip_suffix('"')) {
+                Some(q) => q.to_string(),
+                None => p.to_lowercase(),
+            },
+        )
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+/// A type name as regtype input takes it → its OID.
+fn type_oid(name: &str) -> Option<i64> {
+    let n = name.trim().to_lowercase();
+    let n = n.strip_prefix("pg_catalog.").unwrap_or(&n);
+    let alias = match n {
+        "integer" | "int" => "int4",
+        "smallint" => "int2",
+        "bigint" => "int8",
+        "boolean" => "bool",
+        "real" => "float4",
+        "double precision" => "float8",
+        "character varying" => "varchar",
+        "character" => "bpchar",
+        "timestamp without time zone" | "timestamp" => "timestamp",
+        "timestamp with time zone" => "timestamptz",
+        "time without time zone" => "time",
+        "decimal" => "numeric",
+        other => other,
+    };
+    pgc::type_oid_by_name(alias)
+}
+
+/// The last part of a type name (`pg_catalog.regclass` → `regclass`).
+fn type_name(ty: &DataType) -> Option<String> {
+    match ty {
+        DataType::Regclass => Some("regclass".into()),
+        DataType::Text => Some("text".into()),
+        DataType::Custom(ObjectName(parts), _) => parts
+            .last()
+            .and_then(|p| p.as_ident())
+            .map(|i| i.value.to_lowercase()),
+        _ => None,
+    }
+}
+
+fn is_text_type(ty: &DataType) -> bool {
+    matches!(type_name(ty).as_deref(), Some("text" | "name" | "varchar"))
+}
+
+/// The reg type a cast names, if it is one.
+fn reg_kind(ty: &DataType) -> Option<&'static str> {
+    match type_name(ty)?.as_str() {
+        "regclass" => Some("regclass"),
+        "regtype" => Some("regtype"),
+        "regnamespace" => Some("regnamespace"),
+        _ => None,
+    }
+}
+
+impl Compiler<'_> {
+    /// Compiles a cast to a catalog type (`regclass`, `regtype`, `regnamespace`, `oid`,
+    /// `name`, `"char"`, an array type, a `pg_catalog.`-qualified type); `None` for the
+    /// other casts.
+    pub(super) fn catalog_cast(&mut self, e: &Expr, ty: &DataType) -> SqlResult<Option<Typed>> {
+        // `x::regclass::text`: the name, even when `x` is a name (tessera's reg types are
+        // the OID itself, so the name is looked up again).
+        if is_text_type(ty) {
+            if let Expr::Cast {
+                expr: inner,
+                data_type,
+                ..
+            } = e
+            {
+                if let Some(kind) = reg_kind(data_type) {
+                    let oid = self.compile(inner)?;
+                    let oid = self.reg_cast(oid, kind)?;
+                    if oid.ty == SqlType::Int8 {
+                        return self.reg_cast(oid, kind).map(Some);
+                    }
+                    return Ok(Some(oid));
+                }
+            }
+        }
+        let name = match ty {
+            DataType::Regclass => "regclass".to_string(),
+            DataType::Custom(ObjectName(parts), _) => {
+                let parts: Vec<String> = parts
+                    .iter()
+                    .filter_map(|p| p.as_ident().map(|i| i.value.to_lowercase()))
+                    .collect();
+                match parts.as_slice() {
+                    [n] | [_, n] => n.clone(),
+                    _ => return Ok(None),
+                }
+            }
+            DataType::Array(_) => {
+                let inner = self.compile(e)?;
+                return Ok(Some(self.text_form(inner)?));
+            }
+            DataType::Char(_) | DataType::Character(_) => "bpchar".into(),
+            _ => return Ok(None),
+        };
+        let inner = self.compile(e)?;
+        let t = match name.as_str() {
+            "regclass" | "regtype" | "regnamespace" | "regproc" | "regprocedure" => {
+                return self.reg_cast(inner, &name).map(Some)
+            }
+            "oid" | "xid" | "regrole" => self.cast(inner, &SqlType::Int8)?,
+            "name" | "char" | "bpchar" | "text" | "varchar" => {
+                if inner.ty.is_string() || inner.ty == SqlType::Unknown {
+                    self.cast(inner, &SqlType::Text)?
+                } else {
+                    self.text_form(inner)?
+                }
+            }
+            other => {
+                let target = match other {
+                    "int2" => SqlType::Int2,
+                    "int4" | "int" => SqlType::Int4,
+                    "int8" => SqlType::Int8,
+                    "bool" => SqlType::Bool,
+                    "float4" => SqlType::Float4,
+                    "float8" => SqlType::Float8,
+                    "numeric" => SqlType::Numeric,
+                    "date" => SqlType::Date,
+                    "timestamp" => SqlType::Timestamp,
+                    "timestamptz" => SqlType::TimestampTz,
+                    "interval" => SqlType::Interval,
+                    "uuid" => SqlType::Uuid,
+                    "bytea" => SqlType::Bytea,
+                    _ => return Err(SqlError::unsupported(format!("type {ty}"))),
+                };
+                self.cast(inner, &target)?
+            }
+        };
+        Ok(Some(t))
+    }
+
+    fn text_form(&mut self, t: Typed) -> SqlResult<Typed> {
+        if t.ty.is_string() || t.ty == SqlType::Unknown {
+            self.cast(t, &SqlType::Text)
+        } else {
+            Ok(Typed {
+                expr: ScalarExpr::Func(Func::ToText(t.ty), vec![t.expr]),
+                ty: SqlType::Text,
+            })
+        }
+    }
+
+    /// `x::regclass` and friends: a name (a string) becomes its OID, an OID (an integer)
+    /// its name.
+    fn reg_cast(&mut self, t: Typed, kind: &str) -> SqlResult<Typed> {
+        let snap = snapshot()?;
+        if let (ScalarExpr::Literal(Datum::String(s)), SqlType::Unknown) = (&t.expr, &t.ty) {
+            if let Ok(n) = s.trim().parse::<i64>() {
+                return Ok(Typed {
+                    expr: ScalarExpr::Literal(Datum::Int(n)),
+                    ty: SqlType::Int8,
+                });
+            }
+            let oid = match kind {
+                "regclass" => relation_oids(&snap)
+                    .get(&normalize_relname(s))
+                    .cloned()
+                    .ok_or_else(|| {
+                        SqlError::new(
+                            SqlState::UNDEFINED_TABLE,
+                            format!("relation \"{s}\" does not exist"),
+                        )
+                    })?,
+                "regtype" => Datum::Int(type_oid(s).ok_or_else(|| {
+                    SqlError::new(SqlState("42704"), format!("type \"{s}\" does not exist"))
+                })?),
+                "regnamespace" => snap
+                    .namespaces()
+                    .into_iter()
+                    .find(|(n, _)| n == s)
+                    .map(|(_, o)| Datum::Int(o))
+                    .ok_or_else(|| {
+                        SqlError::new(SqlState("3F000"), format!("schema \"{s}\" does not exist"))
+                    })?,
+                _ => return Err(SqlError::unsupported(format!("{kind} input"))),
+            };
+            return Ok(Typed {
+                expr: ScalarExpr::Literal(oid),
+                ty: SqlType::Int8,
+            });
+        }
+        if t.ty.is_string() {
+            // A name computed at run time: to_regclass semantics, NULL when it names nothing.
+            let map = relation_oids(&snap);
+            return Ok(Typed {
+                expr: ScalarExpr::Func(lookup(map, Datum::Null), vec![t.expr]),
+                ty: SqlType::Int8,
+            });
+        }
+        let map: HashMap<String, Datum> = match kind {
+            "regclass" => relation_names(&snap),
+            "regtype" => pgc::type_oids()
+                .filter_map(|oid| {
+                    pgc::format_type(oid, None).map(|n| (oid.to_string(), Datum::String(n)))
+                })
+                .collect(),
+            "regnamespace" => snap
+                .namespaces()
+                .into_iter()
+                .map(|(n, o)| (o.to_string(), Datum::String(n)))
+                .collect(),
+            _ => HashMap::new(),
+        };
+        let func = Func::Catalog(CatalogFunc::Lookup(LookupRef(Arc::new(Lookup {
+            map,
+            miss: Datum::Null,
+            unknown_oid: false,
+            echo: true,
+        }))));
+        Ok(Typed {
+            expr: ScalarExpr::Func(func, vec![t.expr]),
+            ty: SqlType::Text,
+        })
+    }
+
+    /// `x = ANY(array)` over an array's text form.
+    pub(super) fn any_op(&mut self, left: Typed, right: Typed) -> SqlResult<Typed> {
+        let l = self.text_form(left)?;
+        let r = self.text_form(right)?;
+        Ok(Typed {
+            expr: ScalarExpr::Func(Func::Catalog(CatalogFunc::AnyEq), vec![l.expr, r.expr]),
+            ty: SqlType::Bool,
+        })
+    }
+
+    /// `array[i]` over an array's text form. The element's type is unknown, so it takes
+    /// the type of what it is compared with, as an untyped literal would.
+    pub(super) fn array_elem(&mut self, array: Typed, index: Typed) -> SqlResult<Typed> {
+        let a = self.text_form(array)?;
+        let i = self.coerce(index, &SqlType::Int8, "array subscript")?;
+        Ok(Typed {
+            expr: ScalarExpr::Func(Func::Catalog(CatalogFunc::ArrayElem), vec![a.expr, i.expr]),
+            ty: SqlType::Unknown,
+        })
+    }
+
+    /// `x ~ pattern` and its variants (`!~`, `~*`, `!~*`).
+    pub(super) fn regex_match(
+        &mut self,
+        l: Typed,
+        r: Typed,
+        insensitive: bool,
+        negated: bool,
+    ) -> SqlResult<Typed> {
+        let l = self.text_form(l)?;
+        let r = self.text_form(r)?;
+        let m = ScalarExpr::Func(
+            Func::Catalog(CatalogFunc::Regex { insensitive }),
+            vec![l.expr, r.expr],
+        );
+        Ok(Typed {
+            expr: if negated {
+                ScalarExpr::Not(Box::new(m))
+            } else {
+                m
+            },
+            ty: SqlType::Bool,
+        })
+    }
+
+    /// A call of a catalog or session function; `None` if `name` is not one.
+    pub(super) fn catalog_call(
+        &mut self,
+        name: &str,
+        args: &mut Vec<Typed>,
+    ) -> SqlResult<Option<Typed>> {
+        let n = args.len();
+        let t = match (name, n) {
+            ("version", 0) => text(format!(
+                "PostgreSQL 15.0 (tessera {}) on x86_64-pc-linux-gnu, compiled by rustc, 64-bit",
+                env!("CARGO_PKG_VERSION")
+            )),
+            ("current_database" | "current_catalog", 0) => text(pgc::session().database),
+            ("current_schema", 0) => text("public"),
+            ("current_user" | "session_user" | "user" | "current_role" | "getpgusername", 0) => {
+                text(pgc::session().user)
+            }
+            ("current_schemas", 1) => {
+                let implicit = self.coerce(args.remove(0), &SqlType::Bool, name)?;
+                Typed {
+                    expr: ScalarExpr::Case(
+                        vec![(
+                            implicit.expr,
+                            ScalarExpr::Literal(Datum::String("{pg_catalog,public}".into())),
+                        )],
+                        Some(Box::new(ScalarExpr::Literal(Datum::String(
+                            "{public}".into(),
+                        )))),
+                    ),
+                    ty: SqlType::Text,
+                }
+            }
+            ("pg_backend_pid", 0) => Typed {
+                expr: ScalarExpr::Literal(Datum::Int(i64::from(pgc::session().pid))),
+                ty: SqlType::Int4,
+            },
+            ("current_setting", 1 | 2) => match &args[0].expr {
+                ScalarExpr::Literal(Datum::String(s)) => {
+                    let found = pgc::settings()
+                        .into_iter()
+                        .find(|(k, _, _)| k.eq_ignore_ascii_case(s));
+                    match found {
+                        Some((_, v, _)) => text(v),
+                        None => {
+                            return Err(SqlError::new(
+                                SqlState("42704"),
+                                format!("unrecognized configuration parameter \"{s}\""),
+                            ))
+                        }
+                    }
+                }
+                _ => return Err(SqlError::unsupported("current_setting of a computed name")),
+            },
+            (
+                "has_table_privilege"
+                | "has_schema_privilege"
+                | "has_database_privilege"
+                | "has_column_privilege"
+                | "has_sequence_privilege"
+                | "has_function_privilege"
+                | "has_any_column_privilege"
+                | "pg_has_role",
+                2..=4,
+            )
+            | (
+                "pg_table_is_visible"
+                | "pg_type_is_visible"
+                | "pg_function_is_visible"
+                | "pg_relation_is_publishable",
+                1,
+            ) => boolean(true),
+            ("pg_get_expr", 2 | 3) => {
+                let e = args.remove(0);
+                self.text_form(e)?
+            }
+            ("pg_partition_ancestors", 1) => {
+                let x = args.remove(0);
+                self.coerce(x, &SqlType::Int8, name)?
+            }
+            (
+                "obj_description"
+                | "col_description"
+                | "shobj_description"
+                | "pg_get_statisticsobjdef_columns"
+                | "pg_get_triggerdef"
+                | "pg_get_viewdef"
+                | "pg_get_function_result"
+                | "pg_get_function_arguments"
+                | "pg_get_function_identity_arguments"
+                | "pg_get_functiondef"
+                | "pg_get_ruledef",
+                1..=2,
+            ) => null(SqlType::Text),
+            ("format_type", 2) => {
+                let typmod = args.remove(1);
+                let oid = args.remove(0);
+                let oid = self.coerce(oid, &SqlType::Int8, name)?;
+                let typmod = self.coerce(typmod, &SqlType::Int8, name)?;
+                Typed {
+                    expr: ScalarExpr::Func(
+                        Func::Catalog(CatalogFunc::FormatType),
+                        vec![oid.expr, typmod.expr],
+                    ),
+                    ty: SqlType::Text,
+                }
+            }
+            ("pg_get_indexdef" | "pg_get_constraintdef" | "pg_get_userbyid", _)
+            | ("pg_encoding_to_char" | "to_regclass", 1) => {
+                let snap = snapshot()?;
+                let map: HashMap<String, Datum> = match name {
+                    "pg_get_indexdef" => snap
+                        .tables
+                        .iter()
+                        .flat_map(|t| {
+                            pgc::indexes(t)
+                                .into_iter()
+                                .map(|x| {
+                                    let def = pgc::index_def(t, &x, n == 3);
+                                    (x.oid.to_string(), Datum::String(def))
+                                })
+                                .collect::<Vec<_>>()
+                        })
+                        .collect(),
+                    "pg_get_constraintdef" => snap
+                        .tables
+                        .iter()
+                        .flat_map(|t| {
+                            pgc::constraints(&snap, t)
+                                .into_iter()
+                                .map(|c| (c.oid.to_string(), Datum::String(c.def)))
+                                .collect::<Vec<_>>()
+                        })
+                        .collect(),
+                    "pg_encoding_to_char" => {
+                        HashMap::from([("6".to_string(), Datum::String("UTF8".into()))])
+                    }
+                    "to_regclass" => relation_oids(&snap),
+                    _ => snap
+                        .roles()
+                        .into_iter()
+                        .map(|(oid, n, _)| (oid.to_string(), Datum::String(n)))
+                        .collect(),
+                };
+                let key = args.remove(0);
+                let (key, ty) = match name {
+                    "to_regclass" => {
+                        let k = self.text_form(key)?;
+                        // Normalize a literal as regclass input does.
+                        let k = match k.expr {
+                            ScalarExpr::Literal(Datum::String(s)) => text(normalize_relname(&s)),
+                            _ => k,
+                        };
+                        (k, SqlType::Int8)
+                    }
+                    "pg_encoding_to_char" => (key, SqlType::Text),
+                    _ => (self.coerce(key, &SqlType::Int8, name)?, SqlType::Text),
+                };
+                let func = Func::Catalog(CatalogFunc::Lookup(LookupRef(Arc::new(Lookup {
+                    map,
+                    miss: match name {
+                        "pg_encoding_to_char" => Datum::String(String::new()),
+                        _ => Datum::Null,
+                    },
+                    unknown_oid: name == "pg_get_userbyid",
+                    echo: false,
+                }))));
+                Typed {
+                    expr: ScalarExpr::Func(func, vec![key.expr]),
+                    ty,
+                }
+            }
+            ("pg_get_serial_sequence", 2) => {
+                let (
+                    ScalarExpr::Literal(Datum::String(table)),
+                    ScalarExpr::Literal(Datum::String(column)),
+                ) = (&args[0].expr, &args[1].expr)
+                else {
+                    return Err(SqlError::unsupported(
+                        "pg_get_serial_sequence of computed names",
+                    ));
+                };
+                let snap = snapshot()?;
+                let wanted = normalize_relname(table);
+                let found = snap
+                    .tables
+                    .iter()
+                    .find(|t| wanted == t.name || wanted == format!("{}.{}", t.schema, t.name));
+                let Some(t) = found else {
+                    return Err(SqlError::new(
+                        SqlState::UNDEFINED_TABLE,
+                        format!("relation \"{table}\" does not exist"),
+                    ));
+                };
+                let Some(col) = t.columns.iter().find(|c| &c.name == column) else {
+                    return Err(SqlError::new(
+                        SqlState::UNDEFINED_COLUMN,
+                        format!(
+                            "column \"{column}\" of relation \"{}\" does not exist",
+                            t.name
+                        ),
+                    ));
+                };
+                let seq = t.owned_sequences.iter().find(|s| {
+                    col.default
+                        .as_deref()
+                        .is_some_and(|d| d.contains(&format!("'{s}'")))
+                });
+                match seq {
+                    Some(s) => text(format!("{}.{s}", t.schema)),
+                    None => null(SqlType::Text),
+                }
+            }
+            ("array_to_string", 2 | 3) => {
+                let mut out = Vec::new();
+                for a in args.drain(..) {
+                    out.push(self.text_form(a)?.expr);
+                }
+                Typed {
+                    expr: ScalarExpr::Func(Func::Catalog(CatalogFunc::ArrayToString), out),
+                    ty: SqlType::Text,
+                }
+            }
+            ("array_upper" | "array_length", 2) => {
+                let dim = args.remove(1);
+                let a = args.remove(0);
+                let a = self.text_form(a)?;
+                let dim = self.coerce(dim, &SqlType::Int8, name)?;
+                Typed {
+                    expr: ScalarExpr::Func(
+                        Func::Catalog(CatalogFunc::ArrayUpper),
+                        vec![a.expr, dim.expr],
+                    ),
+                    ty: SqlType::Int4,
+                }
+            }
+            _ => return Ok(None),
+        };
+        Ok(Some(t))
+    }
+}

@@ -1,0 +1,339 @@
+//! The rows of the `information_schema` relations, from the same snapshot as `pg_catalog`.
+//!
+//! They list the current database's own objects (PostgreSQL also lists its system catalogs
+//! in `tables` and `columns`; clients filter those out by schema). Views, routines and
+//! triggers do not exist in tessera, so those relations are empty.
+
+use tessera_encoding::Datum;
+
+use super::tables::{constraints, indexes};
+use super::{i, namespace_oid, object_oid, s, RowSet, Snapshot};
+use crate::types::SqlType;
+
+fn yes_no(v: bool) -> Datum {
+    s(if v { "YES" } else { "NO" })
+}
+
+/// The SQL-standard name of a type (`information_schema.columns.data_type`).
+fn data_type(ty: &SqlType) -> String {
+    match ty {
+        SqlType::NumericMod { .. } => "numeric".into(),
+        SqlType::Varchar(_) => "character varying".into(),
+        other => other.name(),
+    }
+}
+
+/// `udt_name`: the type's `pg_type.typname`.
+fn udt_name(ty: &SqlType) -> &'static str {
+    match ty {
+        SqlType::Bool => "bool",
+        SqlType::Int2 => "int2",
+        SqlType::Int4 => "int4",
+        SqlType::Int8 => "int8",
+        SqlType::Float4 => "float4",
+        SqlType::Float8 => "float8",
+        SqlType::Numeric | SqlType::NumericMod { .. } => "numeric",
+        SqlType::Text => "text",
+        SqlType::Varchar(_) => "varchar",
+        SqlType::Bytea => "bytea",
+        SqlType::Date => "date",
+        SqlType::Time => "time",
+        SqlType::Timestamp => "timestamp",
+        SqlType::TimestampTz => "timestamptz",
+        SqlType::Interval => "interval",
+        SqlType::Uuid => "uuid",
+        SqlType::Unknown => "unknown",
+    }
+}
+
+/// (numeric_precision, radix, scale) of a numeric type.
+fn numeric_shape(ty: &SqlType) -> Option<(i64, i64, i64)> {
+    Some(match ty {
+        SqlType::Int2 => (16, 2, 0),
+        SqlType::Int4 => (32, 2, 0),
+        SqlType::Int8 => (64, 2, 0),
+        SqlType::Float4 => (24, 2, 0),
+        SqlType::Float8 => (53, 2, 0),
+        SqlType::NumericMod { precision, scale } => (i64::from(*precision), 10, i64::from(*scale)),
+        SqlType::Numeric => return None,
+        _ => return None,
+    })
+}
+
+/// Fills the rows of `information_schema.<name>`.
+pub(super) fn fill(name: &str, snap: &Snapshot, rows: &mut RowSet) {
+    let db = || s(snap.database.clone());
+    match name {
+        "schemata" => {
+            for (n, _) in snap.namespaces() {
+                let owner = if n == "public" {
+                    "pg_database_owner"
+                } else {
+                    "root"
+                };
+                rows.push(vec![
+                    ("catalog_name", db()),
+                    ("schema_name", s(n)),
+                    ("schema_owner", s(owner)),
+                ]);
+            }
+        }
+        "tables" => {
+            for t in &snap.tables {
+                rows.push(vec![
+                    ("table_catalog", db()),
+                    ("table_schema", s(t.schema.clone())),
+                    ("table_name", s(t.name.clone())),
+                    ("table_type", s("BASE TABLE")),
+                    ("is_insertable_into", s("YES")),
+                    ("is_typed", s("NO")),
+                ]);
+            }
+        }
+        "columns" => {
+            for t in &snap.tables {
+                for (n, c) in t.columns.iter().enumerate().filter(|(_, c)| !c.hidden) {
+                    let shape = numeric_shape(&c.ty);
+                    let (char_len, octet_len) = match &c.ty {
+                        SqlType::Varchar(Some(len)) => (i(i64::from(*len)), i(i64::from(*len) * 4)),
+                        SqlType::Varchar(None) | SqlType::Text => (Datum::Null, i(1_073_741_824)),
+                        _ => (Datum::Null, Datum::Null),
+                    };
+                    let datetime_precision = match &c.ty {
+                        SqlType::Date => i(0),
+                        SqlType::Time
+                        | SqlType::Timestamp
+                        | SqlType::TimestampTz
+                        | SqlType::Interval => i(6),
+                        _ => Datum::Null,
+                    };
+                    rows.push(vec![
+                        ("table_catalog", db()),
+                        ("table_schema", s(t.schema.clone())),
+                        ("table_name", s(t.name.clone())),
+                        ("column_name", s(c.name.clone())),
+                        ("ordinal_position", i(n as i64 + 1)),
+                        ("column_default", c.default.clone().map_or(Datum::Null, s)),
+                        ("is_nullable", yes_no(c.nullable)),
+                        ("data_type", s(data_type(&c.ty))),
+                        ("character_maximum_length", char_len),
+                        ("character_octet_length", octet_len),
+                        ("numeric_precision", shape.map_or(Datum::Null, |x| i(x.0))),
+                        (
+                            "numeric_precision_radix",
+                            shape.map_or(Datum::Null, |x| i(x.1)),
+                        ),
+                        ("numeric_scale", shape.map_or(Datum::Null, |x| i(x.2))),
+                        ("datetime_precision", datetime_precision),
+                        ("udt_catalog", db()),
+                        ("udt_schema", s("pg_catalog")),
+                        ("udt_name", s(udt_name(&c.ty))),
+                        ("dtd_identifier", s((n + 1).to_string())),
+                        ("is_self_referencing", s("NO")),
+                        ("is_identity", s("NO")),
+                        ("identity_cycle", s("NO")),
+                        ("is_generated", s("NEVER")),
+                        ("is_updatable", s("YES")),
+                    ]);
+                }
+            }
+        }
+        "table_constraints" => {
+            for t in &snap.tables {
+                for c in constraints(snap, t) {
+                    let kind = match c.kind {
+                        "p" => "PRIMARY KEY",
+                        "u" => "UNIQUE",
+                        "f" => "FOREIGN KEY",
+                        _ => "CHECK",
+                    };
+                    rows.push(table_constraint(snap, t, &c.name, kind));
+                }
+                // PostgreSQL lists each NOT NULL column as a CHECK constraint.
+                for (n, c) in t.columns.iter().enumerate() {
+                    if !c.nullable && !c.hidden {
+                        let cname = format!(
+                            "{}_{}_{}_not_null",
+                            namespace_oid(&t.schema),
+                            object_oid(t.id),
+                            n + 1
+                        );
+                        rows.push(table_constraint(snap, t, &cname, "CHECK"));
+                    }
+                }
+            }
+        }
+        "check_constraints" => {
+            for t in &snap.tables {
+                for c in &t.checks {
+                    rows.push(vec![
+                        ("constraint_catalog", db()),
+                        ("constraint_schema", s(t.schema.clone())),
+                        ("constraint_name", s(c.name.clone())),
+                        ("check_clause", s(c.expr.clone())),
+                    ]);
+                }
+            }
+        }
+        "key_column_usage" => {
+            for t in &snap.tables {
+                for c in constraints(snap, t) {
+                    if !matches!(c.kind, "p" | "u" | "f") {
+                        continue;
+                    }
+                    for (k, &col) in c.columns.iter().enumerate() {
+                        rows.push(vec![
+                            ("constraint_catalog", db()),
+                            ("constraint_schema", s(t.schema.clone())),
+                            ("constraint_name", s(c.name.clone())),
+                            ("table_catalog", db()),
+                            ("table_schema", s(t.schema.clone())),
+                            ("table_name", s(t.name.clone())),
+                            ("column_name", s(t.columns[col].name.clone())),
+                            ("ordinal_position", i(k as i64 + 1)),
+                            (
+                                "position_in_unique_constraint",
+                                if c.kind == "f" {
+                                    i(k as i64 + 1)
+                                } else {
+                                    Datum::Null
+                                },
+                            ),
+                        ]);
+                    }
+                }
+            }
+        }
+        "referential_constraints" => {
+            for t in &snap.tables {
+                for c in constraints(snap, t).into_iter().filter(|c| c.kind == "f") {
+                    let target = c.ref_table.and_then(|r| snap.table(r));
+                    let unique = target.and_then(|r| {
+                        indexes(r)
+                            .into_iter()
+                            .find(|x| x.oid == c.index)
+                            .map(|x| (r.schema.clone(), x.name))
+                    });
+                    let delete_rule = match c.on_delete {
+                        "c" => "CASCADE",
+                        "n" => "SET NULL",
+                        _ => "NO ACTION",
+                    };
+                    rows.push(vec![
+                        ("constraint_catalog", db()),
+                        ("constraint_schema", s(t.schema.clone())),
+                        ("constraint_name", s(c.name.clone())),
+                        ("unique_constraint_catalog", db()),
+                        (
+                            "unique_constraint_schema",
+                            unique.as_ref().map_or(Datum::Null, |u| s(u.0.clone())),
+                        ),
+                        (
+                            "unique_constraint_name",
+                            unique.map_or(Datum::Null, |u| s(u.1)),
+                        ),
+                        ("match_option", s("NONE")),
+                        ("update_rule", s("NO ACTION")),
+                        ("delete_rule", s(delete_rule)),
+                    ]);
+                }
+            }
+        }
+        "constraint_column_usage" => {
+            // The columns a constraint uses: its own (check, primary key, unique), or for a
+            // foreign key the referenced columns.
+            for t in &snap.tables {
+                for c in constraints(snap, t) {
+                    let (table, cols): (&crate::catalog::TableDescriptor, Vec<usize>) = match c.kind
+                    {
+                        "f" => match c.ref_table.and_then(|r| snap.table(r)) {
+                            Some(r) => (r, c.ref_columns.clone()),
+                            None => continue,
+                        },
+                        "c" => {
+                            let expr = c.expr.clone().unwrap_or_default();
+                            let used = t
+                                .columns
+                                .iter()
+                                .enumerate()
+                                .filter(|(_, col)| mentions(&expr, &col.name))
+                                .map(|(n, _)| n)
+                                .collect();
+                            (t, used)
+                        }
+                        _ => (t, c.columns.clone()),
+                    };
+                    for col in cols {
+                        rows.push(vec![
+                            ("table_catalog", db()),
+                            ("table_schema", s(table.schema.clone())),
+                            ("table_name", s(table.name.clone())),
+                            ("column_name", s(table.columns[col].name.clone())),
+                            ("constraint_catalog", db()),
+                            ("constraint_schema", s(t.schema.clone())),
+                            ("constraint_name", s(c.name.clone())),
+                        ]);
+                    }
+                }
+            }
+        }
+        "sequences" => {
+            for (schema, q) in &snap.sequences {
+                rows.push(vec![
+                    ("sequence_catalog", db()),
+                    ("sequence_schema", s(schema.clone())),
+                    ("sequence_name", s(q.name.clone())),
+                    ("data_type", s("bigint")),
+                    ("numeric_precision", i(64)),
+                    ("numeric_precision_radix", i(2)),
+                    ("numeric_scale", i(0)),
+                    ("start_value", s(q.start.to_string())),
+                    ("minimum_value", s(q.min.to_string())),
+                    ("maximum_value", s(q.max.to_string())),
+                    ("increment", s(q.increment.to_string())),
+                    ("cycle_option", s("NO")),
+                ]);
+            }
+        }
+        "enabled_roles" => {
+            for (_, n, _) in snap.roles() {
+                rows.push(vec![("role_name", s(n))]);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn table_constraint(
+    snap: &Snapshot,
+    t: &crate::catalog::TableDescriptor,
+    name: &str,
+    kind: &str,
+) -> Vec<(&'static str, Datum)> {
+    vec![
+        ("constraint_catalog", s(snap.database.clone())),
+        ("constraint_schema", s(t.schema.clone())),
+        ("constraint_name", s(name)),
+        ("table_catalog", s(snap.database.clone())),
+        ("table_schema", s(t.schema.clone())),
+        ("table_name", s(t.name.clone())),
+        ("constraint_type", s(kind)),
+        ("is_deferrable", s("NO")),
+        ("initially_deferred", s("NO")),
+        ("enforced", s("YES")),
+        (
+            "nulls_distinct",
+            if kind == "UNIQUE" || kind == "PRIMARY KEY" {
+                s("YES")
+            } else {
+                Datum::Null
+            },
+        ),
+    ]
+}
+
+/// Whether an expression's text mentions a column name as a whole word.
+fn mentions(expr: &str, name: &str) -> bool {
+    expr.split(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .any(|w| w == name)
+}
