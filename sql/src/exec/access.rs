@@ -54,6 +54,9 @@ pub struct Access {
     pub index: u32,
     /// The values of the leading index columns, pinned by equalities.
     pub eq: Vec<ScalarExpr>,
+    /// `col IN (…)` on the index column after `eq`: one lookup per value (instead of a
+    /// range on that column).
+    pub in_list: Option<Vec<ScalarExpr>>,
     /// The lower end of a range on the index column after `eq`.
     pub lower: Option<Bound>,
     /// The upper end of that range.
@@ -73,6 +76,7 @@ impl Default for Access {
         Access {
             index: rowcodec::PRIMARY_INDEX,
             eq: Vec::new(),
+            in_list: None,
             lower: None,
             upper: None,
             exact: false,
@@ -87,6 +91,7 @@ impl Access {
     fn is_full_scan(&self) -> bool {
         self.index == rowcodec::PRIMARY_INDEX
             && self.eq.is_empty()
+            && self.in_list.is_none()
             && self.lower.is_none()
             && self.upper.is_none()
     }
@@ -106,6 +111,7 @@ impl Access {
     pub fn reads_left_row(&self) -> bool {
         self.eq
             .iter()
+            .chain(self.in_list.iter().flatten())
             .chain(self.lower.iter().map(|b| &b.value))
             .chain(self.upper.iter().map(|b| &b.value))
             .any(|e| !known_before(e, 0))
@@ -114,7 +120,7 @@ impl Access {
     /// Whether it reads one row by its whole primary key.
     pub fn is_point(&self, desc: &TableDescriptor) -> bool {
         self.index == rowcodec::PRIMARY_INDEX
-            && self.eq.len() == desc.primary_key.len()
+            && self.eq.len() + usize::from(self.in_list.is_some()) == desc.primary_key.len()
             && self.lower.is_none()
             && self.upper.is_none()
     }
@@ -138,7 +144,13 @@ impl Access {
             .map(|&c| format!("{} = …", desc.columns[c].name))
             .collect();
         if let Some(&c) = cols.get(self.eq.len()) {
-            if self.lower.is_some() || self.upper.is_some() {
+            if let Some(list) = &self.in_list {
+                parts.push(format!(
+                    "{} IN ({} values)",
+                    desc.columns[c].name,
+                    list.len()
+                ));
+            } else if self.lower.is_some() || self.upper.is_some() {
                 parts.push(format!("range on {}", desc.columns[c].name));
             }
         }
@@ -174,11 +186,15 @@ pub fn conjuncts<'e>(e: &'e Expr, out: &mut Vec<&'e Expr>) {
     }
 }
 
+/// The longest `IN (…)` list that becomes lookups; a longer one is a filter.
+const MAX_IN_LIST: usize = 1_000;
+
 /// What the conditions say about one column of the table, and which of the conditions
 /// (by position) said it.
 #[derive(Clone, Default)]
 struct ColumnFacts {
     eq: Option<(ScalarExpr, usize)>,
+    in_list: Option<(Vec<ScalarExpr>, usize)>,
     lower: Option<(Bound, usize)>,
     upper: Option<(Bound, usize)>,
 }
@@ -261,6 +277,27 @@ pub fn plan_access(
     for (part_no, part) in parts.iter().enumerate() {
         let (col_side, op, val_side) = match part {
             Expr::BinaryOp { left, op, right } => (left, op.clone(), right),
+            Expr::In {
+                expr,
+                target: sqlparser::ast::InTarget::List(list),
+                negated: false,
+                ..
+            } => {
+                if let Some(ci) = table_column(expr, scope, offset, width) {
+                    let ty = desc.columns[ci].ty.clone();
+                    let values: Option<Vec<ScalarExpr>> = list
+                        .iter()
+                        .map(|v| key_value(v, &ty, scope, offset, params))
+                        .collect();
+                    let f = &mut facts[ci];
+                    if let (Some(values), None) = (values, &f.in_list) {
+                        if !values.is_empty() && values.len() <= MAX_IN_LIST {
+                            f.in_list = Some((values, part_no));
+                        }
+                    }
+                }
+                continue;
+            }
             Expr::Between {
                 expr,
                 negated: false,
@@ -359,6 +396,21 @@ pub fn plan_access(
                 None => break,
             }
         }
+        let next = cols.get(access.eq.len()).copied();
+        if let Some((list, p)) = next.and_then(|c| facts[c].in_list.clone()) {
+            // Rows come out in list order, not key order: never "exact" (no LIMIT pushdown).
+            access.in_list = Some(list);
+            used.insert(p);
+            let pinned = access.eq.len() + 1;
+            let score = pinned * 4 - 1
+                + if pinned == cols.len() && unique {
+                    1_000
+                } else {
+                    0
+                }
+                + usize::from(index == rowcodec::PRIMARY_INDEX);
+            return (score, access);
+        }
         if let Some(&c) = cols.get(access.eq.len()) {
             if let Some((b, p)) = &facts[c].lower {
                 access.lower = Some(b.clone());
@@ -411,21 +463,56 @@ enum Target {
     Nothing,
 }
 
+/// What `access` reads for one left row: one target, or one per distinct value of its
+/// `IN` list (in list order).
+fn targets(
+    desc: &TableDescriptor,
+    access: &Access,
+    row: &[Datum],
+    params: &[Datum],
+) -> SqlResult<Vec<Target>> {
+    let mut values = Vec::with_capacity(access.eq.len() + 1);
+    for e in &access.eq {
+        let v = eval(e, row, params)?;
+        if v == Datum::Null {
+            return Ok(Vec::new());
+        }
+        values.push(v);
+    }
+    let Some(list) = &access.in_list else {
+        return Ok(vec![target(desc, access, row, params, &values)?]);
+    };
+    let mut out = Vec::with_capacity(list.len());
+    let mut seen = std::collections::HashSet::new();
+    for e in list {
+        let v = eval(e, row, params)?;
+        if v == Datum::Null {
+            continue;
+        }
+        let mut vals = values.clone();
+        vals.push(v);
+        let prefix = rowcodec::index_key(desc.id, access.index, &vals);
+        if !seen.insert(prefix.clone()) {
+            continue;
+        }
+        out.push(if access.is_point(desc) {
+            Target::Point(prefix)
+        } else {
+            let end = prefix_end(&prefix);
+            Target::Span(Span::range(prefix, end))
+        });
+    }
+    Ok(out)
+}
+
 fn target(
     desc: &TableDescriptor,
     access: &Access,
     row: &[Datum],
     params: &[Datum],
+    values: &[Datum],
 ) -> SqlResult<Target> {
-    let mut values = Vec::with_capacity(access.eq.len());
-    for e in &access.eq {
-        let v = eval(e, row, params)?;
-        if v == Datum::Null {
-            return Ok(Target::Nothing);
-        }
-        values.push(v);
-    }
-    let prefix = rowcodec::index_key(desc.id, access.index, &values);
+    let prefix = rowcodec::index_key(desc.id, access.index, values);
     if access.is_point(desc) {
         return Ok(Target::Point(prefix));
     }
@@ -486,38 +573,43 @@ pub async fn read_for_rows(
     let primary = access.index == rowcodec::PRIMARY_INDEX;
     let lock = lock_of(for_update && primary);
     let mut requests = Vec::new();
-    let mut which = Vec::with_capacity(left.len());
+    // For each left row, the requests (by index) whose rows it gets, in order.
+    let mut which: Vec<Vec<usize>> = Vec::with_capacity(left.len());
     for row in left {
         let max_keys = match &access.max_rows {
             None => 0,
             Some(e) => match eval(e, row, params)? {
                 Datum::Int(n) if n > 0 => n as u64,
                 Datum::Int(_) => {
-                    which.push(None);
+                    which.push(Vec::new());
                     continue;
                 }
                 _ => 0,
             },
         };
-        match target(desc, access, row, params)? {
-            Target::Nothing => which.push(None),
-            Target::Point(key) => {
-                which.push(Some(requests.len()));
-                requests.push(Request::Get { key, lock });
-            }
-            Target::Span(span) if access.reverse => {
-                which.push(Some(requests.len()));
-                requests.push(Request::ReverseScan { span, max_keys });
-            }
-            Target::Span(span) => {
-                which.push(Some(requests.len()));
-                requests.push(Request::Scan {
-                    span,
-                    max_keys,
-                    lock,
-                });
+        let mut mine = Vec::new();
+        for t in targets(desc, access, row, params)? {
+            match t {
+                Target::Nothing => {}
+                Target::Point(key) => {
+                    mine.push(requests.len());
+                    requests.push(Request::Get { key, lock });
+                }
+                Target::Span(span) if access.reverse => {
+                    mine.push(requests.len());
+                    requests.push(Request::ReverseScan { span, max_keys });
+                }
+                Target::Span(span) => {
+                    mine.push(requests.len());
+                    requests.push(Request::Scan {
+                        span,
+                        max_keys,
+                        lock,
+                    });
+                }
             }
         }
+        which.push(mine);
     }
     let responses = if requests.is_empty() {
         Vec::new()
@@ -572,15 +664,13 @@ pub async fn read_for_rows(
         }
     }
     let mut out = Vec::with_capacity(left.len());
-    for w in which {
-        let Some(i) = w else {
-            out.push(Vec::new());
-            continue;
-        };
-        let mut rows = Vec::with_capacity(found[i].len());
-        for (key, value) in std::mem::take(&mut found[i]) {
-            let row = decode_table_row(desc, &key, &value)?;
-            rows.push((key, row));
+    for mine in which {
+        let mut rows = Vec::new();
+        for i in mine {
+            for (key, value) in std::mem::take(&mut found[i]) {
+                let row = decode_table_row(desc, &key, &value)?;
+                rows.push((key, row));
+            }
         }
         out.push(rows);
     }

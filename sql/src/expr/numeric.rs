@@ -535,10 +535,20 @@ fn power_fraction(x: &Fixed, y: &Fixed) -> SqlResult<Decimal> {
     if val.is_nan() || val > 3.0 * 16_383.0 {
         return Err(overflow());
     }
-    let rscale = (MIN_SIG_DIGITS - val as i64)
+    // `val as i64` saturates for a huge negative exponent, so the subtraction must too.
+    let rscale = MIN_SIG_DIGITS
+        .saturating_sub(val as i64)
         .max(i64::from(x.scale))
         .max(i64::from(y.scale))
         .clamp(0, MAX_DISPLAY_SCALE);
+    if val < -2.0 * MAX_DISPLAY_SCALE as f64 {
+        // Smaller than any digit the result scale shows: zero, as PostgreSQL prints it.
+        return Fixed {
+            int: BigInt::zero(),
+            scale: rscale as u32,
+        }
+        .to_decimal();
+    }
     // Working precision: the result's integer digits, its scale, and guard digits for the
     // error that ln and the multiplication by y spread.
     let y_digits = yf.abs().log10().max(0.0) as i64;
