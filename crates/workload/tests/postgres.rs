@@ -1,9 +1,10 @@
 //! init + a short run + check of every workload against a real server.
 //!
 //! The server is the one at `WORKLOAD_TEST_URL` (for example PostgreSQL from
-//! `pg-oracle start`: `postgres://postgres@127.0.0.1:54329/oracle`); without it every test
-//! prints that it was skipped and passes. The tests share one database, so they run one at a
-//! time (a mutex), each on its own tables.
+//! `pg-oracle start`: `postgres://postgres@127.0.0.1:54329/oracle`). They are `#[ignore]`d
+//! in the test command (which has no PostgreSQL server) and run with `-- --ignored`; the
+//! same workloads run against the tessera binary in `crates/server/tests/workload.rs`. The
+//! tests share one database, so they run one at a time (a mutex), each on its own tables.
 
 use std::time::Duration;
 
@@ -50,6 +51,7 @@ async fn ok(args: &[&str], url: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs PostgreSQL: WORKLOAD_TEST_URL=<url> cargo test -p tessera-workload -- --ignored"]
 async fn bank_init_run_check() {
     let Some(url) = url() else { return };
     let _serial = SERIAL.lock().await;
@@ -69,6 +71,7 @@ async fn bank_init_run_check() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs PostgreSQL: WORKLOAD_TEST_URL=<url> cargo test -p tessera-workload -- --ignored"]
 async fn kv_init_run_check() {
     let Some(url) = url() else { return };
     let _serial = SERIAL.lock().await;
@@ -106,6 +109,7 @@ async fn kv_init_run_check() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs PostgreSQL: WORKLOAD_TEST_URL=<url> cargo test -p tessera-workload -- --ignored"]
 async fn sqlbench_init_and_run_each_op() {
     let Some(url) = url() else { return };
     let _serial = SERIAL.lock().await;
@@ -143,6 +147,7 @@ async fn sqlbench_init_and_run_each_op() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs PostgreSQL: WORKLOAD_TEST_URL=<url> cargo test -p tessera-workload -- --ignored"]
 async fn tpcc_init_run_check() {
     let Some(url) = url() else { return };
     let _serial = SERIAL.lock().await;

@@ -19,7 +19,7 @@ impl EvalState<'_, '_> {
                 self.record_read(Span::point(key.clone()));
                 if *lock == ReadLock::Exclusive {
                     if let Some(kv) = &kv {
-                        self.write(key, Some(&kv.value), self.txn_seq())?;
+                        self.lock_existing(key, &kv.value)?;
                     }
                 }
                 Ok(Response::Get(kv))
@@ -33,7 +33,7 @@ impl EvalState<'_, '_> {
                 if *lock == ReadLock::Exclusive {
                     if let Response::Scan { rows, .. } = &res {
                         for kv in rows {
-                            self.write(&kv.key, Some(&kv.value), self.txn_seq())?;
+                            self.lock_existing(&kv.key, &kv.value)?;
                         }
                     }
                 }
@@ -226,6 +226,37 @@ impl EvalState<'_, '_> {
         self.effects
             .reads
             .push((span, ts, self.txn.map(|t| t.meta.id)));
+    }
+
+    /// Locks a row a locking read (`SELECT … FOR UPDATE`, an UPDATE's scan) returned, by
+    /// writing its value back as an intent. If a newer committed version exists, the value
+    /// read is stale: rather than lock (and later fail to refresh) it, the read answers
+    /// `ReadWithinUncertainty` at that version, so the coordinator moves the transaction's
+    /// read timestamp past it (when its earlier reads allow) and reads the row again, now the
+    /// latest. This is what turns a hot-row read-modify-write (TPC-C Payment's warehouse
+    /// update) into a wait for the lock instead of a 40001.
+    fn lock_existing(&mut self, key: &[u8], value: &[u8]) -> KvResult<()> {
+        if let Some(t) = self.txn {
+            if let Some(kv) = self.current_version(key)? {
+                if kv.timestamp > t.read_timestamp && !self.own_intent(key)? {
+                    return Err(KvError::ReadWithinUncertainty {
+                        read_ts: t.read_timestamp,
+                        existing_ts: kv.timestamp,
+                        key: key.to_vec(),
+                    });
+                }
+            }
+        }
+        match self.write(key, Some(value), self.txn_seq()) {
+            Err(KvError::WriteTooOld { actual_ts, .. }) if self.txn.is_some() => {
+                Err(KvError::ReadWithinUncertainty {
+                    read_ts: self.txn.map_or(actual_ts, |t| t.read_timestamp),
+                    existing_ts: actual_ts,
+                    key: key.to_vec(),
+                })
+            }
+            other => other,
+        }
     }
 
     /// The latest version of `key` as the writer would overwrite it (read at the write
