@@ -4,11 +4,19 @@
 #
 # - clang + libclang-dev: RocksDB's Rust bindings (librocksdb-sys) run bindgen at build time.
 # - cargo-nextest: the test runner (installed from crates.io if missing).
+# - python3 + python3-venv, and a virtualenv at ${TESSERA_PYENV:-$HOME/.cache/tessera-pyenv}
+#   holding the Python clients pinned in clients/python/requirements.txt (psycopg2, psycopg 3,
+#   asyncpg, SQLAlchemy, pytest), for crates/server/tests/python_clients.rs. pip runs only
+#   when the venv's recorded requirements differ from the file.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 need_apt=()
 command -v clang >/dev/null 2>&1 || need_apt+=(clang)
 ls /usr/lib/llvm-*/lib/libclang.so* >/dev/null 2>&1 || need_apt+=(libclang-dev)
+# Debian's own interpreter, not whatever python3 comes first on PATH.
+[[ -x /usr/bin/python3 ]] || need_apt+=(python3)
+/usr/bin/python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need_apt+=(python3-venv)
 if ((${#need_apt[@]})); then
   echo "install-deps: installing ${need_apt[*]}" >&2
   SUDO=""
@@ -20,4 +28,17 @@ fi
 if ! cargo nextest --version >/dev/null 2>&1; then
   echo "install-deps: installing cargo-nextest" >&2
   cargo install --locked cargo-nextest
+fi
+
+pyenv="${TESSERA_PYENV:-$HOME/.cache/tessera-pyenv}"
+requirements=clients/python/requirements.txt
+stamp="$pyenv/tessera-requirements.txt"
+if ! [[ -x "$pyenv/bin/python" ]] || ! cmp -s "$requirements" "$stamp"; then
+  echo "install-deps: installing the Python clients into $pyenv" >&2
+  [[ -x "$pyenv/bin/python" ]] || /usr/bin/python3 -m venv "$pyenv"
+  "$pyenv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements"
+  cp "$requirements" "$stamp"
+  "$pyenv/bin/python" -m pip list --disable-pip-version-check --format=freeze 2>/dev/null |
+    grep -iE '^(psycopg2-binary|psycopg|psycopg-binary|asyncpg|sqlalchemy|pytest)==' |
+    sed 's/^/install-deps: /' >&2
 fi

@@ -304,7 +304,7 @@ impl Session {
         }
         let mut out = Vec::with_capacity(statements.len());
         for stmt in statements {
-            let res = self.execute_statement(&stmt, &[]).await;
+            let res = self.execute_statement(&stmt, &[], &[]).await;
             // An error ends the query string; so does a COPY FROM STDIN, whose data comes
             // next (statements after it in the same string are not run).
             let stop = res.is_err() || matches!(res, Ok(Output::CopyIn { .. }));
@@ -414,7 +414,8 @@ impl Session {
 
     /// Executes a prepared statement with its parameters bound.
     pub async fn execute(&mut self, prepared: &Prepared, params: &[Datum]) -> SqlResult<Output> {
-        self.execute_statement(&prepared.statement, params).await
+        self.execute_statement(&prepared.statement, params, &prepared.param_types)
+            .await
     }
 
     fn fail_txn(&mut self) {
@@ -430,9 +431,20 @@ impl Session {
         declared: &[Option<SqlType>],
     ) -> SqlResult<(Vec<SqlType>, Vec<Column>)> {
         let node = Arc::clone(&self.node);
+        // Inside a transaction block, describe in it: the block may have created the
+        // tables the statement names, and a separate transaction would wait for ever on the
+        // block's own uncommitted catalog writes.
+        let info = self.session_info();
+        if let Some(txn) = self.txn.as_mut() {
+            return crate::pg_catalog::in_session(
+                info,
+                crate::exec::describe(&node, txn, &self.database, stmt, declared),
+            )
+            .await;
+        }
         let mut txn = node.db.begin("describe");
         let res = crate::pg_catalog::in_session(
-            self.session_info(),
+            info,
             crate::exec::describe(&node, &mut txn, &self.database, stmt, declared),
         )
         .await;
@@ -440,7 +452,15 @@ impl Session {
         res
     }
 
-    async fn execute_statement(&mut self, stmt: &Statement, params: &[Datum]) -> SqlResult<Output> {
+    /// Runs one statement. `param_types` are the types its parameters were bound with
+    /// (declared by the client or inferred at Parse), so that a value bound as one type is
+    /// converted to the type its use needs (an int8 parameter into a numeric column).
+    async fn execute_statement(
+        &mut self,
+        stmt: &Statement,
+        params: &[Datum],
+        param_types: &[SqlType],
+    ) -> SqlResult<Output> {
         use sqlparser::ast::Statement as S;
         match stmt {
             S::StartTransaction { .. } => {
@@ -494,16 +514,18 @@ impl Session {
         }
         let stmt_owned = stmt.clone();
         let params_owned: Arc<[Datum]> = params.into();
+        let types_owned: Arc<[SqlType]> = param_types.into();
         let info = self.session_info();
         let res = self
             .run_in_txn(Box::new(move |node, txn, database| {
                 let stmt = stmt_owned.clone();
                 let params = Arc::clone(&params_owned);
+                let types = Arc::clone(&types_owned);
                 let info = info.clone();
                 Box::pin(async move {
                     crate::pg_catalog::in_session(
                         info,
-                        crate::exec::execute(node, txn, database, &stmt, &params),
+                        crate::exec::execute(node, txn, database, &stmt, &params, &types),
                     )
                     .await
                 })

@@ -839,8 +839,11 @@ pub async fn execute_dml(
     db_id: u64,
     stmt: &Statement,
     params: &[Datum],
+    param_types: &[SqlType],
 ) -> SqlResult<Output> {
-    let mut ptypes = Params::default();
+    let mut ptypes = Params {
+        types: param_types.to_vec(),
+    };
     match compile_dml(node, txn, db_id, stmt, &mut ptypes).await? {
         Dml::Insert {
             target,

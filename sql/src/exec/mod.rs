@@ -133,11 +133,14 @@ pub async fn execute(
     database: &str,
     stmt: &Statement,
     params: &[Datum],
+    param_types: &[SqlType],
 ) -> SqlResult<Output> {
     match stmt {
         Statement::Query(q) => {
             let db_id = node.catalog.require_database(txn, database).await?;
-            let mut ptypes = crate::expr::Params::default();
+            let mut ptypes = crate::expr::Params {
+                types: param_types.to_vec(),
+            };
             let substituted = sequence::substitute_calls(node, txn, db_id, q, false).await?;
             let q = substituted.as_ref().unwrap_or(q);
             let plan = select::plan_query(node, txn, db_id, q, &mut ptypes).await?;
@@ -156,7 +159,9 @@ pub async fn execute(
                 ));
             };
             let db_id = node.catalog.require_database(txn, database).await?;
-            let mut ptypes = crate::expr::Params::default();
+            let mut ptypes = crate::expr::Params {
+                types: param_types.to_vec(),
+            };
             let plan = select::plan_query(node, txn, db_id, q, &mut ptypes).await?;
             Ok(Output::Rows {
                 columns: vec![Column {
@@ -215,7 +220,7 @@ pub async fn execute(
         }
         Statement::Insert(_) | Statement::Update(_) | Statement::Delete(_) => {
             let db_id = node.catalog.require_database(txn, database).await?;
-            dml::execute_dml(node, txn, db_id, stmt, params).await
+            dml::execute_dml(node, txn, db_id, stmt, params, param_types).await
         }
         Statement::AlterTable(at) => {
             let db_id = node.catalog.require_database(txn, database).await?;

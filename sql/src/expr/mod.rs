@@ -793,7 +793,10 @@ impl Compiler<'_> {
         if t.ty == *ty {
             return Ok(t);
         }
-        if let ScalarExpr::Param(i) = t.expr {
+        // An untyped parameter takes the type wanted; one whose type the client declared
+        // (or an earlier use inferred) is converted like any other value.
+        if let (ScalarExpr::Param(i), SqlType::Unknown) = (&t.expr, &t.ty) {
+            let i = *i;
             self.params.infer(i, ty);
             return Ok(Typed {
                 expr: t.expr,
@@ -817,7 +820,8 @@ impl Compiler<'_> {
 
     /// An explicit cast.
     fn cast(&mut self, t: Typed, ty: &SqlType) -> SqlResult<Typed> {
-        if let ScalarExpr::Param(i) = t.expr {
+        if let (ScalarExpr::Param(i), SqlType::Unknown) = (&t.expr, &t.ty) {
+            let i = *i;
             self.params.infer(i, ty);
             return Ok(Typed {
                 expr: t.expr,

@@ -1,0 +1,121 @@
+"""psycopg2 (libpq, text protocol, client-side parameter interpolation) against tessera."""
+
+import io
+
+import psycopg2
+import psycopg2.errors
+import pytest
+
+
+@pytest.fixture
+def conn(url):
+    c = psycopg2.connect(url, connect_timeout=10)
+    yield c
+    c.close()
+
+
+def reset(conn, *tables):
+    conn.rollback()
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        for t in tables:
+            cur.execute(f"DROP TABLE IF EXISTS {t}")
+    conn.autocommit = False
+
+
+def test_connect_and_server_version(conn):
+    assert conn.server_version > 0
+    with conn.cursor() as cur:
+        cur.execute("SELECT 1 + 1")
+        assert cur.fetchone() == (2,)
+
+
+def test_create_insert_select_with_parameters(conn):
+    reset(conn, "pg2_items")
+    with conn.cursor() as cur:
+        cur.execute("CREATE TABLE pg2_items (id INT PRIMARY KEY, name TEXT, price NUMERIC(10,2))")
+        cur.execute("INSERT INTO pg2_items VALUES (%s, %s, %s)", (1, "apple", "1.25"))
+        cur.executemany(
+            "INSERT INTO pg2_items (id, name, price) VALUES (%(id)s, %(name)s, %(price)s)",
+            [{"id": 2, "name": "o'range", "price": 2}, {"id": 3, "name": None, "price": None}],
+        )
+        cur.execute("SELECT id, name, price FROM pg2_items WHERE id >= %s ORDER BY id", (1,))
+        rows = cur.fetchall()
+    conn.commit()
+    assert [r[0] for r in rows] == [1, 2, 3]
+    assert rows[1][1] == "o'range"
+    assert str(rows[0][2]) == "1.25"
+    assert rows[2][1] is None and rows[2][2] is None
+
+
+def test_commit_and_rollback(conn):
+    reset(conn, "pg2_txn")
+    with conn.cursor() as cur:
+        cur.execute("CREATE TABLE pg2_txn (id INT PRIMARY KEY)")
+        conn.commit()
+        cur.execute("INSERT INTO pg2_txn VALUES (1)")
+        conn.commit()
+        cur.execute("INSERT INTO pg2_txn VALUES (2)")
+        conn.rollback()
+        cur.execute("SELECT id FROM pg2_txn ORDER BY id")
+        assert cur.fetchall() == [(1,)]
+    conn.commit()
+
+
+def test_unique_violation_pgcode_then_usable(conn):
+    reset(conn, "pg2_uniq")
+    with conn.cursor() as cur:
+        cur.execute("CREATE TABLE pg2_uniq (id INT PRIMARY KEY)")
+        cur.execute("INSERT INTO pg2_uniq VALUES (1)")
+        conn.commit()
+        with pytest.raises(psycopg2.errors.UniqueViolation) as exc:
+            cur.execute("INSERT INTO pg2_uniq VALUES (1)")
+        assert exc.value.pgcode == "23505"
+        # The transaction is aborted until rolled back (25P02), then the session is usable.
+        with pytest.raises(psycopg2.errors.InFailedSqlTransaction):
+            cur.execute("SELECT 1")
+        conn.rollback()
+        cur.execute("SELECT count(*) FROM pg2_uniq")
+        assert cur.fetchone() == (1,)
+    conn.commit()
+
+
+def test_undefined_table_pgcode(conn):
+    with conn.cursor() as cur:
+        with pytest.raises(psycopg2.errors.UndefinedTable) as exc:
+            cur.execute("SELECT * FROM pg2_no_such_table")
+        assert exc.value.pgcode == "42P01"
+    conn.rollback()
+    with conn.cursor() as cur:
+        cur.execute("SELECT 42")
+        assert cur.fetchone() == (42,)
+
+
+def test_copy_from_stdin_and_to_stdout(conn):
+    reset(conn, "pg2_copy")
+    with conn.cursor() as cur:
+        cur.execute("CREATE TABLE pg2_copy (id INT PRIMARY KEY, name TEXT)")
+        conn.commit()
+        data = io.StringIO("1\tone\n2\ttwo\n3\t\\N\n")
+        cur.copy_expert("COPY pg2_copy (id, name) FROM STDIN", data)
+        conn.commit()
+        cur.execute("SELECT id, name FROM pg2_copy ORDER BY id")
+        assert cur.fetchall() == [(1, "one"), (2, "two"), (3, None)]
+        out = io.StringIO()
+        cur.copy_expert("COPY pg2_copy TO STDOUT", out)
+        assert sorted(out.getvalue().splitlines()) == ["1\tone", "2\ttwo", "3\t\\N"]
+    conn.commit()
+
+
+def test_copy_csv(conn):
+    reset(conn, "pg2_copy_csv")
+    with conn.cursor() as cur:
+        cur.execute("CREATE TABLE pg2_copy_csv (id INT PRIMARY KEY, name TEXT)")
+        conn.commit()
+        data = io.StringIO('id,name\n1,"a,b"\n2,plain\n')
+        cur.copy_expert("COPY pg2_copy_csv FROM STDIN WITH (FORMAT csv, HEADER true)", data)
+        conn.commit()
+        out = io.StringIO()
+        cur.copy_expert("COPY (SELECT id, name FROM pg2_copy_csv ORDER BY id) TO STDOUT WITH (FORMAT csv)", out)
+        assert out.getvalue().splitlines() == ['1,"a,b"', "2,plain"]
+    conn.commit()
