@@ -96,6 +96,19 @@ fn cput(key: Key, value: Vec<u8>) -> Request {
     }
 }
 
+/// The write that adds an index entry: a conditional put for an exclusive (unique) key.
+fn entry_write(e: IndexEntry) -> Request {
+    if e.exclusive {
+        cput(e.key, e.value)
+    } else {
+        Request::Put {
+            key: e.key,
+            value: e.value,
+            seq: 0,
+        }
+    }
+}
+
 impl WriteSet {
     /// An empty write set.
     pub fn new() -> Self {
@@ -127,16 +140,7 @@ impl WriteSet {
         let (key, value) = encode_table_row(desc, row);
         self.writes.push(cput(key, value));
         for index in &desc.indexes {
-            let e = index_entry(desc, index, row);
-            self.writes.push(if e.exclusive {
-                cput(e.key, e.value)
-            } else {
-                Request::Put {
-                    key: e.key,
-                    value: e.value,
-                    seq: 0,
-                }
-            });
+            self.writes.push(entry_write(index_entry(desc, index, row)));
         }
         self.rows += 1;
     }
@@ -184,15 +188,7 @@ impl WriteSet {
                 key: before.key,
                 seq: 0,
             });
-            self.writes.push(if after.exclusive {
-                cput(after.key, after.value)
-            } else {
-                Request::Put {
-                    key: after.key,
-                    value: after.value,
-                    seq: 0,
-                }
-            });
+            self.writes.push(entry_write(after));
         }
         self.rows += 1;
     }
@@ -244,16 +240,7 @@ pub async fn backfill(
         let mut writes = Vec::with_capacity(rows.len());
         for kv in &rows {
             let row = decode_table_row(desc, &kv.key, &kv.value)?;
-            let e = index_entry(desc, index, &row);
-            writes.push(if e.exclusive {
-                cput(e.key, e.value)
-            } else {
-                Request::Put {
-                    key: e.key,
-                    value: e.value,
-                    seq: 0,
-                }
-            });
+            writes.push(entry_write(index_entry(desc, index, &row)));
         }
         match txn.send(writes).await {
             Ok(_) => {}
