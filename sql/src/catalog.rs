@@ -1,14 +1,35 @@
 //! The catalog: databases and tables as descriptors in the system keyspace.
 //!
-//! Every read and write of a descriptor happens in the statement's own transaction, so schema
-//! changes are transactional (a CREATE TABLE rolled back never existed) and visible to every
-//! session as soon as they commit: there is no cache to invalidate yet. A descriptor is one
-//! point read per statement; a versioned cache with leases comes with the distributed
-//! schema-change work.
+//! Every write of a descriptor happens in the statement's own transaction, so schema changes
+//! are transactional (a CREATE TABLE rolled back never existed) and visible to every session
+//! as soon as they commit.
+//!
+//! Reads go through a node-wide cache keyed by the **catalog version**, a counter that every
+//! transaction changing a descriptor increments ([`crate::txn`] enforces it). Two snapshots
+//! that read the same version therefore hold the same descriptors, so an entry read by any
+//! transaction at version `v` is what every other transaction at version `v` would read:
+//!
+//! ```text
+//!   txn A (read ts 10) ── Get /System/v → 7 ── table "t": cache(7) miss → KV read → fill(7)
+//!   txn B (read ts 12) ── Get /System/v → 7 ── table "t": cache(7) hit
+//!   DDL C              ── Increment /System/v (7 → 8) … commits at 15
+//!   txn D (read ts 20) ── Get /System/v → 8 ── cache(7) is dropped; miss → KV read → fill(8)
+//! ```
+//!
+//! Serializability is kept by the one real read each transaction makes, of the version key:
+//! a DDL transaction's increment meets that read in the timestamp cache and commits above
+//! it (its reads are then refreshed, or it retries), and a reader meets an open DDL's intent
+//! on the version key and waits for it, exactly as if it had read the descriptors. A
+//! transaction that changed the catalog reads descriptors through KV for the rest of its
+//! life (its own changes are in no cache). The cache holds one version: a transaction at an
+//! older version (an old snapshot) reads through.
 //!
 //! Keys are in [`crate::rowcodec`]; descriptors are protobuf messages (prost).
 
-use tessera_txn::Txn;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::txn::SqlTxn;
 
 use crate::error::{SqlError, SqlResult, SqlState};
 use crate::rowcodec;
@@ -392,14 +413,67 @@ fn decode_id(raw: &[u8]) -> SqlResult<u64> {
     Ok(u64::from_be_bytes(bytes))
 }
 
+/// The most names the descriptor cache holds before it starts over (negative entries for
+/// names that do not exist are cached too, so the bound matters).
+const MAX_CACHED_NAMES: usize = 4096;
+
+/// Descriptors read at one catalog version (see the module docs).
+#[derive(Default)]
+struct DescriptorCache {
+    version: u64,
+    /// Database name → id (`None`: no such database).
+    databases: HashMap<String, Option<u64>>,
+    /// (database id, schema, table name) → table id (`None`: no such table).
+    table_names: HashMap<(u64, String, String), Option<u64>>,
+    /// Table id → descriptor.
+    tables: HashMap<u64, Arc<TableDescriptor>>,
+}
+
+impl DescriptorCache {
+    /// The cache as of `version`: a newer version empties it; an older one has none.
+    fn at(&mut self, version: u64) -> Option<&mut Self> {
+        if version > self.version
+            || self.table_names.len() + self.databases.len() > MAX_CACHED_NAMES
+        {
+            *self = DescriptorCache {
+                version: version.max(self.version),
+                ..DescriptorCache::default()
+            };
+        }
+        (version == self.version).then_some(self)
+    }
+}
+
 /// Reads and writes descriptors.
 #[derive(Default)]
-pub struct Catalog {}
+pub struct Catalog {
+    cache: parking_lot::Mutex<DescriptorCache>,
+}
 
 impl Catalog {
     /// A catalog.
     pub fn new() -> Self {
-        Catalog {}
+        Catalog::default()
+    }
+
+    /// Looks `f` up in the cache at `version`.
+    fn cached<T>(
+        &self,
+        version: Option<u64>,
+        f: impl FnOnce(&DescriptorCache) -> Option<T>,
+    ) -> Option<T> {
+        let v = version?;
+        let mut cache = self.cache.lock();
+        cache.at(v).and_then(|c| f(c))
+    }
+
+    /// Fills the cache at `version` (if it is still the newest).
+    fn fill(&self, version: Option<u64>, f: impl FnOnce(&mut DescriptorCache)) {
+        if let Some(v) = version {
+            if let Some(c) = self.cache.lock().at(v) {
+                f(c);
+            }
+        }
     }
 
     /// Creates the system databases if they do not exist.
@@ -410,6 +484,7 @@ impl Catalog {
                 let name = name.clone();
                 Box::pin(async move {
                     if txn.get(rowcodec::database_key(&name)).await?.is_none() {
+                        crate::txn::bump_catalog_version(txn).await?;
                         let id = txn.increment(rowcodec::id_counter_key(), 1).await? as u64;
                         txn.put(rowcodec::database_key(&name), id.to_be_bytes().to_vec())
                             .await?;
@@ -423,20 +498,29 @@ impl Catalog {
     }
 
     /// The id of a database, if it exists.
-    pub async fn database_id(&self, txn: &mut Txn, name: &str) -> SqlResult<Option<u64>> {
-        txn.get(rowcodec::database_key(name))
+    pub async fn database_id(&self, txn: &mut SqlTxn, name: &str) -> SqlResult<Option<u64>> {
+        let version = txn.catalog_version().await?;
+        if let Some(hit) = self.cached(version, |c| c.databases.get(name).copied()) {
+            return Ok(hit);
+        }
+        let id = txn
+            .get(rowcodec::database_key(name))
             .await?
             .map(|raw| decode_id(&raw))
-            .transpose()
+            .transpose()?;
+        self.fill(version, |c| {
+            c.databases.insert(name.to_string(), id);
+        });
+        Ok(id)
     }
 
     /// Whether a database exists.
-    pub async fn database_exists(&self, txn: &mut Txn, name: &str) -> SqlResult<bool> {
+    pub async fn database_exists(&self, txn: &mut SqlTxn, name: &str) -> SqlResult<bool> {
         Ok(self.database_id(txn, name).await?.is_some())
     }
 
     /// The id of a database, or 3D000.
-    pub async fn require_database(&self, txn: &mut Txn, name: &str) -> SqlResult<u64> {
+    pub async fn require_database(&self, txn: &mut SqlTxn, name: &str) -> SqlResult<u64> {
         self.database_id(txn, name).await?.ok_or_else(|| {
             SqlError::new(
                 SqlState::INVALID_CATALOG_NAME,
@@ -446,7 +530,7 @@ impl Catalog {
     }
 
     /// Creates a database; 42P04 if it exists.
-    pub async fn create_database(&self, txn: &mut Txn, name: &str) -> SqlResult<()> {
+    pub async fn create_database(&self, txn: &mut SqlTxn, name: &str) -> SqlResult<()> {
         if self.database_id(txn, name).await?.is_some() {
             return Err(SqlError::new(
                 SqlState("42P04"),
@@ -463,7 +547,7 @@ impl Catalog {
     /// PostgreSQL).
     pub async fn relation_exists(
         &self,
-        txn: &mut Txn,
+        txn: &mut SqlTxn,
         db_id: u64,
         schema: &str,
         name: &str,
@@ -485,7 +569,7 @@ impl Catalog {
     /// The sequence `schema.name`, if it exists.
     pub async fn sequence(
         &self,
-        txn: &mut Txn,
+        txn: &mut SqlTxn,
         db_id: u64,
         schema: &str,
         name: &str,
@@ -501,7 +585,7 @@ impl Catalog {
     /// Creates a sequence (assigning its id); 42P07 if the name is taken.
     pub async fn create_sequence(
         &self,
-        txn: &mut Txn,
+        txn: &mut SqlTxn,
         db_id: u64,
         schema: &str,
         mut seq: SequenceDescriptor,
@@ -521,7 +605,7 @@ impl Catalog {
     /// Drops a sequence and its counter.
     pub async fn drop_sequence(
         &self,
-        txn: &mut Txn,
+        txn: &mut SqlTxn,
         db_id: u64,
         schema: &str,
         seq: &SequenceDescriptor,
@@ -540,36 +624,56 @@ impl Catalog {
     }
 
     /// A table by descriptor id; XX001 if it is gone (a dangling reference is corruption).
-    pub async fn table_by_id(&self, txn: &mut Txn, id: u64) -> SqlResult<TableDescriptor> {
+    pub async fn table_by_id(&self, txn: &mut SqlTxn, id: u64) -> SqlResult<TableDescriptor> {
+        let version = txn.catalog_version().await?;
+        if let Some(hit) = self.cached(version, |c| c.tables.get(&id).cloned()) {
+            return Ok(TableDescriptor::clone(&hit));
+        }
         let raw = txn
             .get(rowcodec::descriptor_key(id))
             .await?
             .ok_or_else(|| corrupt("reference to a missing table"))?;
-        decode_table(&raw)
+        let desc = decode_table(&raw)?;
+        self.fill(version, |c| {
+            c.tables.insert(id, Arc::new(desc.clone()));
+        });
+        Ok(desc)
     }
 
     /// The table `schema.name` of database `db_id`, if it exists.
     pub async fn table(
         &self,
-        txn: &mut Txn,
+        txn: &mut SqlTxn,
         db_id: u64,
         schema: &str,
         name: &str,
     ) -> SqlResult<Option<TableDescriptor>> {
-        let Some(raw) = txn
-            .get(rowcodec::table_name_key(db_id, schema, name))
-            .await?
-        else {
-            return Ok(None);
+        let version = txn.catalog_version().await?;
+        let name_key = (db_id, schema.to_string(), name.to_string());
+        let id = match self.cached(version, |c| c.table_names.get(&name_key).copied()) {
+            Some(hit) => hit,
+            None => {
+                let id = txn
+                    .get(rowcodec::table_name_key(db_id, schema, name))
+                    .await?
+                    .map(|raw| decode_id(&raw))
+                    .transpose()?;
+                self.fill(version, |c| {
+                    c.table_names.insert(name_key, id);
+                });
+                id
+            }
         };
-        let id = decode_id(&raw)?;
-        self.table_by_id(txn, id).await.map(Some)
+        match id {
+            None => Ok(None),
+            Some(id) => self.table_by_id(txn, id).await.map(Some),
+        }
     }
 
     /// The table owning index `schema.name`, if that index exists.
     pub async fn index_table(
         &self,
-        txn: &mut Txn,
+        txn: &mut SqlTxn,
         db_id: u64,
         schema: &str,
         name: &str,
@@ -587,7 +691,7 @@ impl Catalog {
     /// The table, or 42P01.
     pub async fn require_table(
         &self,
-        txn: &mut Txn,
+        txn: &mut SqlTxn,
         db_id: u64,
         schema: &str,
         name: &str,
@@ -604,7 +708,7 @@ impl Catalog {
     /// constraint indexes); 42P07 if a name is taken.
     pub async fn create_table(
         &self,
-        txn: &mut Txn,
+        txn: &mut SqlTxn,
         mut desc: TableDescriptor,
     ) -> SqlResult<TableDescriptor> {
         if self
@@ -625,7 +729,7 @@ impl Catalog {
 
     async fn claim_index_name(
         &self,
-        txn: &mut Txn,
+        txn: &mut SqlTxn,
         desc: &TableDescriptor,
         name: &str,
     ) -> SqlResult<()> {
@@ -644,7 +748,7 @@ impl Catalog {
     }
 
     /// Writes a changed descriptor (a new index, constraint or column).
-    pub async fn update_table(&self, txn: &mut Txn, desc: &TableDescriptor) -> SqlResult<()> {
+    pub async fn update_table(&self, txn: &mut SqlTxn, desc: &TableDescriptor) -> SqlResult<()> {
         txn.put(rowcodec::descriptor_key(desc.id), encode_table(desc))
             .await?;
         Ok(())
@@ -654,7 +758,7 @@ impl Catalog {
     /// backfills its entries. 42P07 if the name is taken.
     pub async fn add_index(
         &self,
-        txn: &mut Txn,
+        txn: &mut SqlTxn,
         desc: &mut TableDescriptor,
         mut index: IndexDescriptor,
     ) -> SqlResult<IndexDescriptor> {
@@ -669,7 +773,7 @@ impl Catalog {
     /// Removes a secondary index and its entries.
     pub async fn drop_index(
         &self,
-        txn: &mut Txn,
+        txn: &mut SqlTxn,
         desc: &mut TableDescriptor,
         index_id: u32,
     ) -> SqlResult<()> {
@@ -693,7 +797,7 @@ impl Catalog {
     }
 
     /// Drops a table, its indexes and its data.
-    pub async fn drop_table(&self, txn: &mut Txn, desc: &TableDescriptor) -> SqlResult<()> {
+    pub async fn drop_table(&self, txn: &mut SqlTxn, desc: &TableDescriptor) -> SqlResult<()> {
         txn.delete(rowcodec::table_name_key(
             desc.db_id,
             &desc.schema,
@@ -718,7 +822,11 @@ impl Catalog {
 
     /// Every table of a database, in (schema, name) order: the rows of the `pg_catalog`
     /// and `information_schema` views (read-only).
-    pub async fn list_tables(&self, txn: &mut Txn, db_id: u64) -> SqlResult<Vec<TableDescriptor>> {
+    pub async fn list_tables(
+        &self,
+        txn: &mut SqlTxn,
+        db_id: u64,
+    ) -> SqlResult<Vec<TableDescriptor>> {
         let prefix = rowcodec::table_names_prefix(db_id);
         let end = tessera_api::keys::prefix_end(&prefix);
         let names = txn
@@ -734,7 +842,7 @@ impl Catalog {
     /// Every sequence of a database with its schema, in (schema, name) order (read-only).
     pub async fn list_sequences(
         &self,
-        txn: &mut Txn,
+        txn: &mut SqlTxn,
         db_id: u64,
     ) -> SqlResult<Vec<(String, SequenceDescriptor)>> {
         use tessera_encoding::key::{decode_bytes, encode_u64};
@@ -758,7 +866,7 @@ impl Catalog {
     }
 
     /// Every database with its id, in name order (read-only).
-    pub async fn list_databases(&self, txn: &mut Txn) -> SqlResult<Vec<(String, u64)>> {
+    pub async fn list_databases(&self, txn: &mut SqlTxn) -> SqlResult<Vec<(String, u64)>> {
         use tessera_encoding::key::decode_bytes;
         use tessera_encoding::Direction;
         let prefix = vec![rowcodec::SYSTEM_PREFIX, b'n'];

@@ -8,7 +8,7 @@
 //!                               Session ── transaction state machine (idle, open, failed)
 //!                                  │ parse (sqlparser, PostgreSqlDialect)
 //!                                  ▼
-//!                               plan ──► exec ──► Txn (tessera-txn): get · put · scan · …
+//!                               plan ──► exec ──► SqlTxn ──► Txn (tessera-txn): get · put · scan · …
 //!                                  ▲
 //!                               catalog: descriptors in the system keyspace, read and
 //!                               written in the statement's transaction
@@ -25,6 +25,7 @@ pub mod pg_catalog;
 pub mod pgwire;
 pub mod rowcodec;
 pub mod session;
+pub mod txn;
 pub mod types;
 
 pub use error::{SqlError, SqlResult, SqlState};

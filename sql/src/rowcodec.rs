@@ -8,6 +8,7 @@
 //!   0x01 'q' u64(sequence id)                    → the sequence's counter (i64 BE)
 //!   0x01 'd' u64(table id)                       → table descriptor (protobuf)
 //!   0x01 'i'                                     → the descriptor id counter
+//!   0x01 'v'                                     → the catalog version (i64 BE)
 //!   0x02 u64(table id) u32(index id) key datums  → row: the non-key columns (value codec)
 //! ```
 //!
@@ -98,6 +99,20 @@ pub fn descriptor_key(id: u64) -> Key {
 /// The key of the descriptor id counter.
 pub fn id_counter_key() -> Key {
     vec![SYSTEM_PREFIX, b'i']
+}
+
+/// The key of the catalog version: a counter every transaction that changes a descriptor
+/// increments (once), so that two snapshots with the same version hold the same descriptors.
+/// See [`crate::catalog`] for why that makes a descriptor cache safe.
+pub fn catalog_version_key() -> Key {
+    vec![SYSTEM_PREFIX, b'v']
+}
+
+/// Whether `key` holds (part of) a descriptor: a database, table, index or sequence name, or
+/// a table descriptor. Writing one must bump the catalog version; sequence counters, the id
+/// counter and the version itself are not descriptors.
+pub fn is_descriptor_key(key: &[u8]) -> bool {
+    matches!(key, [SYSTEM_PREFIX, b'n' | b't' | b'x' | b's' | b'd', ..])
 }
 
 /// The prefix of an index of a table.

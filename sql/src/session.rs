@@ -18,10 +18,11 @@ use sqlparser::ast::Statement;
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;
 use tessera_encoding::Datum;
-use tessera_txn::{Db, Txn};
+use tessera_txn::Db;
 
 use crate::catalog::Catalog;
 use crate::error::{SqlError, SqlResult, SqlState};
+use crate::txn::SqlTxn;
 use crate::types::SqlType;
 
 /// How many times a statement outside BEGIN is retried on a serialization failure.
@@ -71,7 +72,7 @@ impl SqlNode {
 
     /// A new session connected to `database` as `user`; 3D000 if the database does not exist.
     pub async fn session(self: &Arc<Self>, database: &str, user: &str) -> SqlResult<Session> {
-        let mut txn = self.db.begin("connect");
+        let mut txn = SqlTxn::new(self.db.begin("connect"));
         let exists = self.catalog.database_exists(&mut txn, database).await;
         txn.commit().await.ok();
         if !exists? {
@@ -146,11 +147,13 @@ pub enum Output {
 #[derive(Clone, Debug)]
 pub struct Prepared {
     /// The statement.
-    pub statement: Statement,
+    pub statement: Arc<Statement>,
     /// The type of each `$n` parameter.
     pub param_types: Vec<SqlType>,
     /// The columns of its result (empty for a command).
     pub columns: Vec<Column>,
+    /// Its last plan, reused while the catalog does not change.
+    pub plan: crate::exec::PlanSlot,
 }
 
 /// The transaction status a session reports in ReadyForQuery.
@@ -172,7 +175,7 @@ pub struct Session {
     /// The session number `pg_backend_pid()` and `pg_stat_activity` report.
     pid: i32,
     /// The explicit transaction, between BEGIN and COMMIT/ROLLBACK.
-    txn: Option<Txn>,
+    txn: Option<SqlTxn>,
     /// Whether the explicit transaction failed.
     failed: bool,
     /// A `COPY … FROM STDIN` waiting for its data.
@@ -196,7 +199,7 @@ pub const MAX_COPY_BYTES: usize = 256 << 20;
 type TxnWork<'a> = Box<
     dyn for<'t> Fn(
             &'t Arc<SqlNode>,
-            &'t mut Txn,
+            &'t mut SqlTxn,
             &'t str,
         ) -> futures::future::BoxFuture<'t, SqlResult<Output>>
         + Send
@@ -304,7 +307,8 @@ impl Session {
         }
         let mut out = Vec::with_capacity(statements.len());
         for stmt in statements {
-            let res = self.execute_statement(&stmt, &[], &[]).await;
+            let stmt = Arc::new(stmt);
+            let res = self.execute_statement(&stmt, &[], &[], None).await;
             // An error ends the query string; so does a COPY FROM STDIN, whose data comes
             // next (statements after it in the same string are not run).
             let stop = res.is_err() || matches!(res, Ok(Output::CopyIn { .. }));
@@ -406,16 +410,40 @@ impl Session {
         };
         let (param_types, columns) = self.describe(&statement, param_types).await?;
         Ok(Prepared {
-            statement,
+            statement: Arc::new(statement),
             param_types,
             columns,
+            plan: crate::exec::PlanSlot::default(),
         })
     }
 
-    /// Executes a prepared statement with its parameters bound.
+    /// Executes a prepared statement with its parameters bound. As in PostgreSQL, a query
+    /// whose result columns changed since it was described (a table it reads with `*` got a
+    /// new column) fails with 0A000: the client decodes rows by the description it has.
     pub async fn execute(&mut self, prepared: &Prepared, params: &[Datum]) -> SqlResult<Output> {
-        self.execute_statement(&prepared.statement, params, &prepared.param_types)
-            .await
+        let out = self
+            .execute_statement(
+                &prepared.statement,
+                params,
+                &prepared.param_types,
+                Some(&prepared.plan),
+            )
+            .await?;
+        if let Output::Rows { columns, .. } = &out {
+            let same = columns.len() == prepared.columns.len()
+                && columns
+                    .iter()
+                    .zip(&prepared.columns)
+                    .all(|(a, b)| a.ty == b.ty);
+            if !same && matches!(prepared.statement.as_ref(), Statement::Query(_)) {
+                self.fail_txn();
+                return Err(SqlError::new(
+                    SqlState::FEATURE_NOT_SUPPORTED,
+                    "cached plan must not change result type",
+                ));
+            }
+        }
+        Ok(out)
     }
 
     fn fail_txn(&mut self) {
@@ -442,7 +470,7 @@ impl Session {
             )
             .await;
         }
-        let mut txn = node.db.begin("describe");
+        let mut txn = SqlTxn::new(node.db.begin("describe"));
         let res = crate::pg_catalog::in_session(
             info,
             crate::exec::describe(&node, &mut txn, &self.database, stmt, declared),
@@ -457,12 +485,13 @@ impl Session {
     /// converted to the type its use needs (an int8 parameter into a numeric column).
     async fn execute_statement(
         &mut self,
-        stmt: &Statement,
+        stmt: &Arc<Statement>,
         params: &[Datum],
         param_types: &[SqlType],
+        slot: Option<&crate::exec::PlanSlot>,
     ) -> SqlResult<Output> {
         use sqlparser::ast::Statement as S;
-        match stmt {
+        match stmt.as_ref() {
             S::StartTransaction { .. } => {
                 if self.txn.is_some() {
                     // PostgreSQL warns and stays in the transaction.
@@ -470,7 +499,7 @@ impl Session {
                         tag: "BEGIN".into(),
                     });
                 }
-                self.txn = Some(self.node.db.begin("sql"));
+                self.txn = Some(SqlTxn::new(self.node.db.begin("sql")));
                 self.failed = false;
                 return Ok(Output::Command {
                     tag: "BEGIN".into(),
@@ -488,12 +517,9 @@ impl Session {
                         tag: "ROLLBACK".into(),
                     });
                 }
-                return match txn.commit().await {
-                    Ok(()) => Ok(Output::Command {
-                        tag: "COMMIT".into(),
-                    }),
-                    Err(e) => Err(e.into()),
-                };
+                return txn.commit().await.map(|()| Output::Command {
+                    tag: "COMMIT".into(),
+                });
             }
             S::Rollback { .. } => {
                 self.failed = false;
@@ -512,20 +538,30 @@ impl Session {
                 "current transaction is aborted, commands ignored until end of transaction block",
             ));
         }
-        let stmt_owned = stmt.clone();
+        let stmt_owned = Arc::clone(stmt);
         let params_owned: Arc<[Datum]> = params.into();
         let types_owned: Arc<[SqlType]> = param_types.into();
         let info = self.session_info();
+        let slot = slot.cloned();
         let res = self
             .run_in_txn(Box::new(move |node, txn, database| {
-                let stmt = stmt_owned.clone();
+                let stmt = Arc::clone(&stmt_owned);
                 let params = Arc::clone(&params_owned);
                 let types = Arc::clone(&types_owned);
                 let info = info.clone();
+                let slot = slot.clone();
                 Box::pin(async move {
                     crate::pg_catalog::in_session(
                         info,
-                        crate::exec::execute(node, txn, database, &stmt, &params, &types),
+                        crate::exec::execute(
+                            node,
+                            txn,
+                            database,
+                            &stmt,
+                            &params,
+                            &types,
+                            slot.as_ref(),
+                        ),
                     )
                     .await
                 })
@@ -533,7 +569,7 @@ impl Session {
             .await;
         if matches!(res, Ok(Output::CopyIn { .. })) {
             self.copy_in = Some(PendingCopy {
-                statement: stmt.clone(),
+                statement: Statement::clone(stmt),
                 data: Vec::new(),
             });
         }
@@ -555,9 +591,9 @@ impl Session {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let mut txn = node.db.begin("sql");
+            let mut txn = SqlTxn::implicit(node.db.begin("sql"));
             let res = match work(&node, &mut txn, &self.database).await {
-                Ok(out) => txn.commit().await.map(|()| out).map_err(SqlError::from),
+                Ok(out) => txn.commit().await.map(|()| out),
                 Err(e) => Err(e),
             };
             match res {

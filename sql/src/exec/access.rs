@@ -23,12 +23,12 @@
 //! orders values as SQL compares them; across families (an integer column against a float)
 //! it would not, and the comparison stays a filter.
 
+use crate::txn::SqlTxn;
 use sqlparser::ast::{BinaryOperator, Expr};
 use tessera_api::batch::{ReadLock, Request, Response};
 use tessera_api::keys::{prefix_end, Key, Span};
 use tessera_encoding::key::encode_key_datum;
 use tessera_encoding::{Datum, Direction};
-use tessera_txn::Txn;
 
 use super::index::entry_primary_key;
 use super::table::decode_table_row;
@@ -563,7 +563,7 @@ fn lock_of(for_update: bool) -> ReadLock {
 /// filter keeps: apply it after. All spans go out in one batch; a secondary index's rows are
 /// then fetched in a second batch.
 pub async fn read_for_rows(
-    txn: &mut Txn,
+    txn: &mut SqlTxn,
     desc: &TableDescriptor,
     access: &Access,
     left: &[Vec<Datum>],
@@ -679,7 +679,7 @@ pub async fn read_for_rows(
 
 /// The rows `access` selects from a table read on its own.
 pub async fn read_rows(
-    txn: &mut Txn,
+    txn: &mut SqlTxn,
     desc: &TableDescriptor,
     access: &Access,
     params: &[Datum],

@@ -20,12 +20,12 @@
 
 use std::sync::Arc;
 
+use crate::txn::SqlTxn;
 use sqlparser::ast::{
     AlterColumnOperation, AlterTableOperation, ColumnOption, Expr, ObjectName, TableConstraint,
 };
 use tessera_api::batch::Request;
 use tessera_encoding::Datum;
-use tessera_txn::Txn;
 
 use super::ddl::{
     check_fk_target, column_position, default_name, first_column_in, fk_action, ident,
@@ -50,7 +50,7 @@ const REWRITE_BATCH: usize = 1_000;
 /// ALTER TABLE.
 pub async fn alter_table(
     node: &Arc<SqlNode>,
-    txn: &mut Txn,
+    txn: &mut SqlTxn,
     db_id: u64,
     at: &sqlparser::ast::AlterTable,
 ) -> SqlResult<Output> {
@@ -92,7 +92,7 @@ fn column_of(desc: &TableDescriptor, name: &str) -> SqlResult<usize> {
 
 async fn apply(
     node: &Arc<SqlNode>,
-    txn: &mut Txn,
+    txn: &mut SqlTxn,
     desc: &mut TableDescriptor,
     op: &AlterTableOperation,
 ) -> SqlResult<()> {
@@ -200,7 +200,7 @@ fn contains_nulls(desc: &TableDescriptor, i: usize) -> SqlError {
 /// Rewrites every row of `old` in the layout of `new` (same primary key), with `fill`
 /// computing each new row from the old one.
 async fn rewrite_rows(
-    txn: &mut Txn,
+    txn: &mut SqlTxn,
     old: &TableDescriptor,
     new: &TableDescriptor,
     fill: &(dyn Fn(Vec<Datum>) -> SqlResult<Vec<Datum>> + Sync),
@@ -220,7 +220,7 @@ async fn rewrite_rows(
 
 async fn add_column(
     node: &Arc<SqlNode>,
-    txn: &mut Txn,
+    txn: &mut SqlTxn,
     desc: &mut TableDescriptor,
     def: &sqlparser::ast::ColumnDef,
     if_not_exists: bool,
@@ -338,7 +338,7 @@ fn column_constraint(
 
 async fn add_constraint(
     node: &Arc<SqlNode>,
-    txn: &mut Txn,
+    txn: &mut SqlTxn,
     desc: &mut TableDescriptor,
     constraint: &TableConstraint,
 ) -> SqlResult<()> {
@@ -472,7 +472,7 @@ async fn add_constraint(
 
 async fn drop_constraint(
     node: &Arc<SqlNode>,
-    txn: &mut Txn,
+    txn: &mut SqlTxn,
     desc: &mut TableDescriptor,
     name: &str,
     if_exists: bool,
@@ -509,7 +509,7 @@ async fn drop_constraint(
 /// of its keys still references it.
 async fn forget_parent(
     node: &Arc<SqlNode>,
-    txn: &mut Txn,
+    txn: &mut SqlTxn,
     desc: &mut TableDescriptor,
     parent_id: u64,
 ) -> SqlResult<()> {
@@ -527,7 +527,7 @@ async fn forget_parent(
 
 async fn drop_column(
     node: &Arc<SqlNode>,
-    txn: &mut Txn,
+    txn: &mut SqlTxn,
     desc: &mut TableDescriptor,
     name: &str,
 ) -> SqlResult<()> {
@@ -629,7 +629,7 @@ fn check_mentions(text: &str, column: &str) -> bool {
 
 async fn rename_column(
     node: &Arc<SqlNode>,
-    txn: &mut Txn,
+    txn: &mut SqlTxn,
     desc: &mut TableDescriptor,
     old: &str,
     new: &str,
@@ -662,7 +662,7 @@ async fn rename_column(
 
 async fn rename_table(
     node: &Arc<SqlNode>,
-    txn: &mut Txn,
+    txn: &mut SqlTxn,
     desc: &mut TableDescriptor,
     new: &ObjectName,
 ) -> SqlResult<()> {

@@ -6,9 +6,9 @@
 
 use std::sync::Arc;
 
+use crate::txn::SqlTxn;
 use sqlparser::ast::{CopySource, CopyTarget, Statement};
 use tessera_encoding::Datum;
-use tessera_txn::Txn;
 
 use super::split_name;
 use crate::catalog::TableDescriptor;
@@ -55,7 +55,7 @@ fn parts(stmt: &Statement) -> SqlResult<CopyStatement<'_>> {
 /// names none).
 async fn table_columns(
     node: &Arc<SqlNode>,
-    txn: &mut Txn,
+    txn: &mut SqlTxn,
     db_id: u64,
     source: &CopySource,
 ) -> SqlResult<(TableDescriptor, Vec<usize>)> {
@@ -102,7 +102,7 @@ async fn table_columns(
 /// a client learns of a bad COPY before it starts streaming data.
 pub async fn describe(
     node: &Arc<SqlNode>,
-    txn: &mut Txn,
+    txn: &mut SqlTxn,
     db_id: u64,
     stmt: &Statement,
 ) -> SqlResult<()> {
@@ -117,7 +117,7 @@ pub async fn describe(
 /// returns [`Output::CopyIn`] (the session then waits for the data).
 pub async fn execute(
     node: &Arc<SqlNode>,
-    txn: &mut Txn,
+    txn: &mut SqlTxn,
     db_id: u64,
     stmt: &Statement,
 ) -> SqlResult<Output> {
@@ -180,7 +180,7 @@ pub async fn execute(
 /// Inserts the data of a COPY FROM STDIN; returns the `COPY n` tag.
 pub async fn copy_in(
     node: &Arc<SqlNode>,
-    txn: &mut Txn,
+    txn: &mut SqlTxn,
     database: &str,
     stmt: &Statement,
     data: &str,

@@ -11,10 +11,10 @@
 
 use std::sync::Arc;
 
+use crate::txn::SqlTxn;
 use sqlparser::ast::{
     ColumnOption, CreateIndex, Expr, ObjectName, ReferentialAction, Statement, TableConstraint,
 };
-use tessera_txn::Txn;
 
 use super::index::backfill;
 use super::split_name;
@@ -110,7 +110,7 @@ struct FkSpec {
 /// CREATE TABLE.
 pub async fn create_table(
     node: &Arc<SqlNode>,
-    txn: &mut Txn,
+    txn: &mut SqlTxn,
     db_id: u64,
     ct: &sqlparser::ast::CreateTable,
 ) -> SqlResult<Output> {
@@ -427,7 +427,7 @@ pub(super) fn check_fk_target(target: &TableDescriptor, cols: &[usize]) -> SqlRe
 /// CREATE [UNIQUE] INDEX, with a backfill of the rows already there.
 pub async fn create_index(
     node: &Arc<SqlNode>,
-    txn: &mut Txn,
+    txn: &mut SqlTxn,
     db_id: u64,
     ci: &CreateIndex,
 ) -> SqlResult<Output> {
@@ -473,7 +473,7 @@ pub async fn create_index(
 /// DROP INDEX.
 pub async fn drop_index(
     node: &Arc<SqlNode>,
-    txn: &mut Txn,
+    txn: &mut SqlTxn,
     db_id: u64,
     names: &[ObjectName],
     if_exists: bool,
@@ -513,7 +513,7 @@ pub async fn drop_index(
 /// supported yet).
 pub async fn drop_table(
     node: &Arc<SqlNode>,
-    txn: &mut Txn,
+    txn: &mut SqlTxn,
     db_id: u64,
     names: &[ObjectName],
     if_exists: bool,
@@ -568,7 +568,7 @@ pub async fn drop_table(
 /// Routes the schema statements this module runs; None for any other statement.
 pub async fn execute(
     node: &Arc<SqlNode>,
-    txn: &mut Txn,
+    txn: &mut SqlTxn,
     db_id: u64,
     stmt: &Statement,
 ) -> Option<SqlResult<Output>> {

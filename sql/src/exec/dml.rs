@@ -17,17 +17,18 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use crate::txn::SqlTxn;
 use sqlparser::ast::{
     ConflictTarget, Expr, OnConflictAction, OnInsert, SelectItem, SetExpr, Statement, TableFactor,
 };
 use tessera_api::batch::{ReadLock, Request, Response};
 use tessera_api::keys::Key;
 use tessera_encoding::Datum;
-use tessera_txn::Txn;
 
 use super::access::{conjuncts, plan_access, read_rows, Access};
 use super::fk::{check_parents, remove_references, ParentLink};
 use super::index::{entry_primary_key, index_entry, WriteSet};
+use super::plan_cache::{Plan, PlanSlot};
 use super::select::{default_name, plan_query, QueryPlan};
 use super::split_name;
 use super::table::{decode_table_row, table_scope};
@@ -78,6 +79,9 @@ struct Upsert {
     update: Option<ConflictUpdate>,
 }
 
+/// A compiled INSERT, UPDATE or DELETE, as a prepared statement's plan cache keeps it.
+pub(crate) struct CompiledDml(Dml);
+
 /// A compiled INSERT, UPDATE or DELETE.
 enum Dml {
     Insert {
@@ -122,7 +126,7 @@ fn compile_stored(
 
 async fn load_target(
     node: &Arc<SqlNode>,
-    txn: &mut Txn,
+    txn: &mut SqlTxn,
     desc: TableDescriptor,
     params: &mut Params,
 ) -> SqlResult<Target> {
@@ -164,7 +168,7 @@ fn table_of(factor: &TableFactor) -> SqlResult<(&sqlparser::ast::ObjectName, Opt
 
 async fn resolve(
     node: &Arc<SqlNode>,
-    txn: &mut Txn,
+    txn: &mut SqlTxn,
     db_id: u64,
     name: &sqlparser::ast::ObjectName,
 ) -> SqlResult<TableDescriptor> {
@@ -354,7 +358,7 @@ fn arbiters(
 
 async fn compile_dml(
     node: &Arc<SqlNode>,
-    txn: &mut Txn,
+    txn: &mut SqlTxn,
     db_id: u64,
     stmt: &Statement,
     params: &mut Params,
@@ -498,7 +502,7 @@ async fn compile_dml(
 /// How each column without a value is filled: its DEFAULT (a sequence for SERIAL).
 async fn compile_defaults(
     node: &Arc<SqlNode>,
-    txn: &mut Txn,
+    txn: &mut SqlTxn,
     desc: &TableDescriptor,
     params: &mut Params,
 ) -> SqlResult<Vec<Option<DefaultValue>>> {
@@ -527,7 +531,7 @@ async fn compile_defaults(
 #[allow(clippy::too_many_arguments)]
 async fn compile_insert_rest(
     node: &Arc<SqlNode>,
-    txn: &mut Txn,
+    txn: &mut SqlTxn,
     desc: TableDescriptor,
     alias: Option<String>,
     targets: Vec<usize>,
@@ -587,7 +591,7 @@ impl Insert<'_> {
     async fn run(
         &self,
         node: &Arc<SqlNode>,
-        txn: &mut Txn,
+        txn: &mut SqlTxn,
         inputs: Vec<Vec<Datum>>,
         params: &[Datum],
     ) -> SqlResult<(usize, Vec<Vec<Datum>>)> {
@@ -689,7 +693,7 @@ impl Insert<'_> {
 /// and indexes as for INSERT. Returns the number of rows.
 pub async fn insert_values(
     node: &Arc<SqlNode>,
-    txn: &mut Txn,
+    txn: &mut SqlTxn,
     desc: TableDescriptor,
     columns: Vec<usize>,
     rows: Vec<Vec<Datum>>,
@@ -710,7 +714,7 @@ pub async fn insert_values(
 /// Infers the parameter types and result columns of a DML statement.
 pub async fn describe_dml(
     node: &Arc<SqlNode>,
-    txn: &mut Txn,
+    txn: &mut SqlTxn,
     db_id: u64,
     stmt: &Statement,
     params: &mut Params,
@@ -774,7 +778,7 @@ fn arbiter_key(desc: &TableDescriptor, arbiter: Option<u32>, row: &[Datum]) -> O
 
 /// The existing row holding `key` of `arbiter`, if any (locked: it may be updated).
 async fn existing_row(
-    txn: &mut Txn,
+    txn: &mut SqlTxn,
     desc: &TableDescriptor,
     arbiter: Option<u32>,
     key: Key,
@@ -835,16 +839,45 @@ fn project(
 /// Runs INSERT, UPDATE or DELETE.
 pub async fn execute_dml(
     node: &Arc<SqlNode>,
-    txn: &mut Txn,
+    txn: &mut SqlTxn,
     db_id: u64,
     stmt: &Statement,
     params: &[Datum],
     param_types: &[SqlType],
+    slot: Option<&PlanSlot>,
 ) -> SqlResult<Output> {
-    let mut ptypes = Params {
-        types: param_types.to_vec(),
+    let version = txn.catalog_version().await?;
+    let plan = match slot.and_then(|s| s.get(version, db_id)) {
+        Some(plan) => plan,
+        None => {
+            let mut ptypes = Params {
+                types: param_types.to_vec(),
+                volatile: false,
+            };
+            let dml = compile_dml(node, txn, db_id, stmt, &mut ptypes).await?;
+            let plan = Arc::new(Plan::Dml(CompiledDml(dml)));
+            if let Some(slot) = slot.filter(|_| !ptypes.volatile) {
+                slot.put(version, db_id, &plan);
+            }
+            plan
+        }
     };
-    match compile_dml(node, txn, db_id, stmt, &mut ptypes).await? {
+    let Plan::Dml(CompiledDml(dml)) = plan.as_ref() else {
+        return Err(SqlError::internal(
+            "a DML statement's cached plan is not DML",
+        ));
+    };
+    run_dml(node, txn, dml, params).await
+}
+
+/// Runs a compiled INSERT, UPDATE or DELETE.
+async fn run_dml(
+    node: &Arc<SqlNode>,
+    txn: &mut SqlTxn,
+    dml: &Dml,
+    params: &[Datum],
+) -> SqlResult<Output> {
+    match dml {
         Dml::Insert {
             target,
             targets,
@@ -866,14 +899,14 @@ pub async fn execute_dml(
                     .collect::<SqlResult<_>>()?,
             };
             let insert = Insert {
-                target: &target,
-                targets: &targets,
-                defaults: &defaults,
+                target,
+                targets,
+                defaults,
                 upsert: upsert.as_ref(),
                 returning: returning.as_ref(),
             };
             let (n, out) = insert.run(node, txn, inputs, params).await?;
-            Ok(output("INSERT 0", n, returning, out))
+            Ok(output("INSERT 0", n, returning.clone(), out))
         }
         Dml::Update {
             target,
@@ -887,17 +920,17 @@ pub async fn execute_dml(
             let mut out = Vec::new();
             let mut olds = Vec::new();
             let mut news = Vec::new();
-            for (key, row) in read_rows(txn, desc, &access, params, true).await? {
-                if !passes(&filter, &row, params)? {
+            for (key, row) in read_rows(txn, desc, access, params, true).await? {
+                if !passes(filter, &row, params)? {
                     continue;
                 }
                 let mut new = row.clone();
-                for (i, e) in &sets {
+                for (i, e) in sets {
                     new[*i] = eval(e, &row, params)?;
                 }
                 target.validate(&new, params)?;
                 ws.update(desc, key, &row, &new);
-                project(&returning, &new, params, &mut out)?;
+                project(returning, &new, params, &mut out)?;
                 olds.push(row);
                 news.push(new);
             }
@@ -905,7 +938,7 @@ pub async fn execute_dml(
             ws.apply(txn).await?;
             check_parents(txn, desc, &target.parents, &news, Some(&olds)).await?;
             remove_references(node, txn, desc, &olds, Some(&news)).await?;
-            Ok(output("UPDATE", n, returning, out))
+            Ok(output("UPDATE", n, returning.clone(), out))
         }
         Dml::Delete {
             target,
@@ -917,17 +950,17 @@ pub async fn execute_dml(
             let mut ws = WriteSet::new();
             let mut out = Vec::new();
             let mut removed = Vec::new();
-            for (key, row) in read_rows(txn, desc, &access, params, false).await? {
-                if passes(&filter, &row, params)? {
+            for (key, row) in read_rows(txn, desc, access, params, false).await? {
+                if passes(filter, &row, params)? {
                     ws.delete(desc, key, &row);
-                    project(&returning, &row, params, &mut out)?;
+                    project(returning, &row, params, &mut out)?;
                     removed.push(row);
                 }
             }
             let n = ws.rows();
             ws.apply(txn).await?;
             remove_references(node, txn, desc, &removed, None).await?;
-            Ok(output("DELETE", n, returning, out))
+            Ok(output("DELETE", n, returning.clone(), out))
         }
     }
 }

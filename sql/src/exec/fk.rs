@@ -18,10 +18,10 @@
 
 use std::sync::Arc;
 
+use crate::txn::SqlTxn;
 use futures::future::BoxFuture;
 use tessera_api::batch::{ReadLock, Request, Response};
 use tessera_encoding::Datum;
-use tessera_txn::Txn;
 
 use super::access::{read_rows, Access};
 use super::index::WriteSet;
@@ -70,7 +70,7 @@ fn parent_key(parent: &TableDescriptor, fk: &ForeignKey, values: &[Datum]) -> Op
 /// Checks that every row in `rows` (written to `desc`) finds the parents its foreign keys
 /// name; `olds` (for an UPDATE) skips keys whose values did not change.
 pub async fn check_parents(
-    txn: &mut Txn,
+    txn: &mut SqlTxn,
     desc: &TableDescriptor,
     parents: &[ParentLink],
     rows: &[Vec<Datum>],
@@ -160,7 +160,7 @@ fn child_access(child: &TableDescriptor, fk: &ForeignKey, values: &[Datum]) -> A
 /// values did not change keeps its children.
 pub async fn remove_references(
     node: &Arc<crate::session::SqlNode>,
-    txn: &mut Txn,
+    txn: &mut SqlTxn,
     parent: &TableDescriptor,
     removed: &[Vec<Datum>],
     news: Option<&[Vec<Datum>]>,
@@ -178,7 +178,7 @@ pub async fn remove_references(
 
 fn remove_references_at<'a>(
     node: &'a Arc<crate::session::SqlNode>,
-    txn: &'a mut Txn,
+    txn: &'a mut SqlTxn,
     parent: TableDescriptor,
     removed: Vec<Vec<Datum>>,
     news: Option<Vec<Vec<Datum>>>,

@@ -11,13 +11,13 @@
 //!
 //! The entry layout is in [`crate::rowcodec`].
 
+use crate::txn::SqlTxn;
 use tessera_api::batch::Request;
 use tessera_api::error::KvError;
 use tessera_api::keys::{key_next, prefix_end, Key, Span};
 use tessera_encoding::key::encode_key_datum;
 use tessera_encoding::value::{decode_row, encode_row};
 use tessera_encoding::{Datum, Direction};
-use tessera_txn::Txn;
 
 use super::table::{decode_table_row, encode_table_row};
 use crate::catalog::{IndexDescriptor, TableDescriptor};
@@ -76,7 +76,8 @@ pub fn entry_primary_key(desc: &TableDescriptor, value: &[u8]) -> SqlResult<Vec<
     Ok(pk)
 }
 
-/// The writes of one statement, in two ordered batches, and the names of the constraints
+/// The writes of one statement (its deletes, then its writes, so that a row moved to a key
+/// another row of the statement left is not a clash), and the names of the constraints
 /// whose keys they claim.
 #[derive(Default)]
 pub struct WriteSet {
@@ -193,38 +194,19 @@ impl WriteSet {
         self.rows += 1;
     }
 
-    /// Sends the deletes, then the writes; a clash on an exclusive key is 23505 naming the
-    /// constraint.
-    pub async fn apply(self, txn: &mut Txn) -> SqlResult<()> {
-        if !self.deletes.is_empty() {
-            txn.send(self.deletes).await?;
-        }
-        if self.writes.is_empty() {
-            return Ok(());
-        }
-        match txn.send(self.writes).await {
-            Ok(_) => Ok(()),
-            Err(KvError::ConditionFailed { key, .. }) => {
-                let name = self
-                    .constraints
-                    .iter()
-                    .find(|(prefix, _)| key.starts_with(prefix))
-                    .map(|(_, n)| n.clone())
-                    .unwrap_or_default();
-                Err(SqlError::new(
-                    SqlState::UNIQUE_VIOLATION,
-                    format!("duplicate key value violates unique constraint \"{name}\""),
-                ))
-            }
-            Err(e) => Err(e.into()),
-        }
+    /// Writes the deletes, then the writes (held for the commit in a transaction that defers
+    /// its writes); a clash on an exclusive key is 23505 naming the constraint.
+    pub async fn apply(self, txn: &mut SqlTxn) -> SqlResult<()> {
+        let mut requests = self.deletes;
+        requests.extend(self.writes);
+        txn.write_rows(requests, &self.constraints).await
     }
 }
 
 /// Writes the entries of every existing row into a new index (CREATE INDEX on a table with
 /// rows); 23505 when a unique index finds two rows with one key.
 pub async fn backfill(
-    txn: &mut Txn,
+    txn: &mut SqlTxn,
     desc: &TableDescriptor,
     index: &IndexDescriptor,
 ) -> SqlResult<()> {
@@ -242,7 +224,7 @@ pub async fn backfill(
             let row = decode_table_row(desc, &kv.key, &kv.value)?;
             writes.push(entry_write(index_entry(desc, index, &row)));
         }
-        match txn.send(writes).await {
+        match txn.send_raw(writes).await? {
             Ok(_) => {}
             Err(KvError::ConditionFailed { .. }) => {
                 return Err(SqlError::new(

@@ -16,6 +16,7 @@ mod from;
 mod index;
 mod join;
 mod pipeline;
+mod plan_cache;
 mod relation;
 mod select;
 mod sequence;
@@ -26,15 +27,18 @@ mod window;
 
 use std::sync::Arc;
 
+use crate::txn::SqlTxn;
 use sqlparser::ast::{ObjectName, Statement};
 use tessera_encoding::Datum;
-use tessera_txn::Txn;
 
 use crate::error::{SqlError, SqlResult, SqlState};
 use crate::session::{Column, Output, SqlNode};
 use crate::types::SqlType;
 
+pub use plan_cache::PlanSlot;
 pub use select::plan_query;
+
+use plan_cache::Plan;
 
 /// The schema every unqualified name lives in.
 pub const DEFAULT_SCHEMA: &str = "public";
@@ -70,7 +74,7 @@ pub(crate) fn split_name(name: &ObjectName) -> SqlResult<(String, String)> {
 /// Describes a statement without running it: its parameter types and result columns.
 pub async fn describe(
     node: &Arc<SqlNode>,
-    txn: &mut Txn,
+    txn: &mut SqlTxn,
     database: &str,
     stmt: &Statement,
     declared: &[Option<SqlType>],
@@ -80,6 +84,7 @@ pub async fn describe(
             .iter()
             .map(|t| t.clone().unwrap_or(SqlType::Unknown))
             .collect(),
+        volatile: false,
     };
     let columns = match stmt {
         Statement::Query(q) => {
@@ -126,24 +131,44 @@ pub async fn describe(
     Ok((types, columns))
 }
 
-/// Executes one statement in `txn`.
+/// Executes one statement in `txn`. `slot` is the plan cache of a prepared statement
+/// (`None` for a simple query).
 pub async fn execute(
     node: &Arc<SqlNode>,
-    txn: &mut Txn,
+    txn: &mut SqlTxn,
     database: &str,
     stmt: &Statement,
     params: &[Datum],
     param_types: &[SqlType],
+    slot: Option<&PlanSlot>,
 ) -> SqlResult<Output> {
     match stmt {
         Statement::Query(q) => {
             let db_id = node.catalog.require_database(txn, database).await?;
-            let mut ptypes = crate::expr::Params {
-                types: param_types.to_vec(),
+            let version = txn.catalog_version().await?;
+            let plan = match slot.and_then(|s| s.get(version, db_id)) {
+                Some(plan) => plan,
+                None => {
+                    let mut ptypes = crate::expr::Params {
+                        types: param_types.to_vec(),
+                        volatile: false,
+                    };
+                    let substituted =
+                        sequence::substitute_calls(node, txn, db_id, q, false).await?;
+                    ptypes.volatile |= substituted.is_some();
+                    let q = substituted.as_ref().unwrap_or(q);
+                    let plan = Arc::new(Plan::Query(
+                        select::plan_query(node, txn, db_id, q, &mut ptypes).await?,
+                    ));
+                    if let Some(slot) = slot.filter(|_| !ptypes.volatile) {
+                        slot.put(version, db_id, &plan);
+                    }
+                    plan
+                }
             };
-            let substituted = sequence::substitute_calls(node, txn, db_id, q, false).await?;
-            let q = substituted.as_ref().unwrap_or(q);
-            let plan = select::plan_query(node, txn, db_id, q, &mut ptypes).await?;
+            let Plan::Query(plan) = plan.as_ref() else {
+                return Err(SqlError::internal("a query's cached plan is not a query"));
+            };
             let columns = plan.columns();
             let rows = plan.run(txn, params).await?;
             Ok(Output::Rows { columns, rows })
@@ -161,6 +186,7 @@ pub async fn execute(
             let db_id = node.catalog.require_database(txn, database).await?;
             let mut ptypes = crate::expr::Params {
                 types: param_types.to_vec(),
+                volatile: false,
             };
             let plan = select::plan_query(node, txn, db_id, q, &mut ptypes).await?;
             Ok(Output::Rows {
@@ -220,7 +246,7 @@ pub async fn execute(
         }
         Statement::Insert(_) | Statement::Update(_) | Statement::Delete(_) => {
             let db_id = node.catalog.require_database(txn, database).await?;
-            dml::execute_dml(node, txn, db_id, stmt, params, param_types).await
+            dml::execute_dml(node, txn, db_id, stmt, params, param_types, slot).await
         }
         Statement::AlterTable(at) => {
             let db_id = node.catalog.require_database(txn, database).await?;
@@ -283,7 +309,7 @@ pub async fn execute(
 /// Inserts the data of a `COPY … FROM STDIN` (after the session received it all).
 pub async fn copy_in(
     node: &Arc<SqlNode>,
-    txn: &mut Txn,
+    txn: &mut SqlTxn,
     database: &str,
     stmt: &Statement,
     data: &str,

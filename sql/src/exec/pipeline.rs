@@ -17,9 +17,9 @@ use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::txn::SqlTxn;
 use futures::future::BoxFuture;
 use tessera_encoding::Datum;
-use tessera_txn::Txn;
 
 use super::access::{read_for_rows, read_rows};
 use super::aggregate::{accumulate, finish, init, AggState};
@@ -171,7 +171,7 @@ impl QueryPlan {
 
     /// Runs the query: reads each FROM table through its access path (lookup joins read per
     /// left row), loads the tables its subqueries read, then evaluates.
-    pub async fn run(&self, txn: &mut Txn, params: &[Datum]) -> SqlResult<Vec<Vec<Datum>>> {
+    pub async fn run(&self, txn: &mut SqlTxn, params: &[Datum]) -> SqlResult<Vec<Vec<Datum>>> {
         let mut data = TableData::new();
         self.run_in(txn, params, &mut data).await
     }
@@ -180,7 +180,7 @@ impl QueryPlan {
     /// loaded or materialized (see the module docs).
     pub(super) fn run_in<'a>(
         &'a self,
-        txn: &'a mut Txn,
+        txn: &'a mut SqlTxn,
         params: &'a [Datum],
         data: &'a mut TableData,
     ) -> BoxFuture<'a, SqlResult<Vec<Vec<Datum>>>> {

@@ -32,13 +32,13 @@ use std::cell::Cell;
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use crate::txn::SqlTxn;
 use futures::future::BoxFuture;
 use sqlparser::ast::{
     Expr, FunctionArg, FunctionArgExpr, LimitClause, OrderByKind, Query, SetExpr, SetOperator,
     SetQuantifier, Values, With,
 };
 use tessera_encoding::Datum;
-use tessera_txn::Txn;
 
 use super::join::{FromSource, JoinKind, JoinStep, MAX_JOIN_ROWS};
 use super::select::{const_expr, plan_select, plan_select_block, QueryPlan, SortKey, Tables};
@@ -730,7 +730,7 @@ impl RelPlan {
     /// and the tables subqueries read, and gains whatever this relation's queries load.
     pub(super) fn run_in<'a>(
         &'a self,
-        txn: &'a mut Txn,
+        txn: &'a mut SqlTxn,
         params: &'a [Datum],
         data: &'a mut TableData,
     ) -> BoxFuture<'a, SqlResult<Vec<Vec<Datum>>>> {

@@ -22,11 +22,11 @@ use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::txn::SqlTxn;
 use sqlparser::ast::{
     Expr, FunctionArg, FunctionArgExpr, FunctionArguments, GroupByExpr, Ident, LimitClause,
     OrderBy, OrderByKind, Query, Select, SelectItem, SetExpr,
 };
-use tessera_txn::Txn;
 
 use super::access::plan_access;
 use super::aggregate::{compile_agg, contains_aggregate, is_aggregate, Agg};
@@ -271,7 +271,7 @@ pub(super) fn const_expr(c: &mut Compiler, e: &Expr, what: &str) -> SqlResult<Sc
 /// Plans a query.
 pub async fn plan_query(
     node: &Arc<SqlNode>,
-    txn: &mut Txn,
+    txn: &mut SqlTxn,
     db_id: u64,
     q: &Query,
     params: &mut Params,
@@ -281,6 +281,7 @@ pub async fn plan_query(
     collect_tables(q, &[], &mut names)?;
     // Catalog relations and functions are computed from a snapshot of the descriptors.
     let snapshot = crate::pg_catalog::prepare(node, txn, db_id, q, &mut names).await?;
+    params.volatile |= snapshot.is_some();
     let mut tables = Tables::new();
     for (schema, name) in names {
         if !tables.contains_key(&(schema.clone(), name.clone())) {

@@ -17,10 +17,10 @@
 
 use std::sync::Arc;
 
+use crate::txn::SqlTxn;
 use sqlparser::ast::{Expr, FunctionArg, FunctionArgExpr, FunctionArguments, SequenceOptions};
 use tessera_api::batch::{Request, Response};
 use tessera_encoding::Datum;
-use tessera_txn::Txn;
 
 use super::split_name;
 use crate::catalog::SequenceDescriptor;
@@ -60,7 +60,7 @@ fn constant(e: &Expr, what: &str) -> SqlResult<i64> {
 /// CREATE SEQUENCE.
 pub async fn create_sequence(
     node: &Arc<SqlNode>,
-    txn: &mut Txn,
+    txn: &mut SqlTxn,
     db_id: u64,
     name: &sqlparser::ast::ObjectName,
     if_not_exists: bool,
@@ -133,7 +133,7 @@ pub async fn create_sequence(
 /// DROP SEQUENCE.
 pub async fn drop_sequences(
     node: &Arc<SqlNode>,
-    txn: &mut Txn,
+    txn: &mut SqlTxn,
     db_id: u64,
     names: &[sqlparser::ast::ObjectName],
     if_exists: bool,
@@ -189,7 +189,7 @@ pub fn nextval_target(e: &Expr) -> Option<String> {
 /// The sequence named by the text of a `nextval` argument (`'s'`, `'public.s'`).
 pub async fn resolve(
     node: &Arc<SqlNode>,
-    txn: &mut Txn,
+    txn: &mut SqlTxn,
     db_id: u64,
     text: &str,
 ) -> SqlResult<SequenceDescriptor> {
@@ -272,7 +272,7 @@ pub async fn setval(node: &SqlNode, seq: &SequenceDescriptor, value: i64) -> Sql
 /// any other query.
 pub async fn substitute_calls(
     node: &Arc<SqlNode>,
-    txn: &mut Txn,
+    txn: &mut SqlTxn,
     db_id: u64,
     q: &sqlparser::ast::Query,
     describe_only: bool,
@@ -348,7 +348,12 @@ pub async fn substitute_calls(
     Ok(Some(q))
 }
 
-async fn call_value(node: &Arc<SqlNode>, txn: &mut Txn, db_id: u64, call: &Expr) -> SqlResult<i64> {
+async fn call_value(
+    node: &Arc<SqlNode>,
+    txn: &mut SqlTxn,
+    db_id: u64,
+    call: &Expr,
+) -> SqlResult<i64> {
     let Expr::Function(f) = call else {
         return Err(SqlError::internal("not a call"));
     };

@@ -1,11 +1,11 @@
 //! Rows of a table: how a row maps to its primary-index entry and back, and the scope its
 //! columns form in expressions.
 
+use crate::txn::SqlTxn;
 use tessera_api::keys::{prefix_end, Span};
 use tessera_encoding::key::decode_key_datum;
 use tessera_encoding::value::{decode_row, encode_row};
 use tessera_encoding::{Datum, Direction};
-use tessera_txn::Txn;
 
 use crate::catalog::TableDescriptor;
 use crate::error::{SqlError, SqlResult, SqlState};
@@ -74,7 +74,7 @@ pub fn encode_table_row(desc: &TableDescriptor, row: &[Datum]) -> (Vec<u8>, Vec<
 
 /// Every row of a table, with its key.
 pub async fn scan_table(
-    txn: &mut Txn,
+    txn: &mut SqlTxn,
     desc: &TableDescriptor,
 ) -> SqlResult<Vec<(Vec<u8>, Vec<Datum>)>> {
     let prefix = rowcodec::index_prefix(desc.id, rowcodec::PRIMARY_INDEX);

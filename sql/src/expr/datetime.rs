@@ -190,7 +190,10 @@ impl Compiler<'_> {
         name: &str,
         args: &mut Vec<Typed>,
     ) -> SqlResult<Option<Typed>> {
-        let now_micros = statement_now;
+        let mut now_micros = || {
+            self.params.volatile = true;
+            statement_now()
+        };
         let literal = |d: Datum, ty: SqlType| Typed {
             expr: ScalarExpr::Literal(d),
             ty,

@@ -275,6 +275,9 @@ pub struct Typed {
 pub struct Params {
     /// The type of each parameter (`Unknown` until inferred).
     pub types: Vec<SqlType>,
+    /// Whether the compiled statement holds a value of the moment it was compiled (a folded
+    /// `now()`, a catalog snapshot, a consumed `nextval`): such a plan must not be cached.
+    pub volatile: bool,
 }
 
 impl Params {

@@ -58,9 +58,9 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 
+use crate::txn::SqlTxn;
 use sqlparser::ast::Query;
 use tessera_encoding::Datum;
-use tessera_txn::Txn;
 
 use crate::catalog::{SequenceDescriptor, TableDescriptor};
 use crate::error::SqlResult;
@@ -304,7 +304,7 @@ fn relation_spec(schema: &str, name: &str) -> Option<&'static schema::RelationSp
 /// from.
 pub async fn prepare(
     node: &Arc<SqlNode>,
-    txn: &mut Txn,
+    txn: &mut SqlTxn,
     db_id: u64,
     q: &Query,
     names: &mut Vec<(String, String)>,

@@ -1,0 +1,311 @@
+//! The SQL transaction: a KV transaction plus what the SQL layer knows about it.
+//!
+//! Every statement runs in a [`SqlTxn`]. It forwards reads and writes to the KV
+//! transaction ([`tessera_txn::Txn`]) and keeps the two facts the descriptor and plan
+//! caches ([`crate::catalog`], [`crate::session::Prepared`]) depend on:
+//!
+//! - the **catalog version** the transaction read at its read timestamp (read once, on
+//!   the first statement that looks a descriptor up, and kept in the KV transaction's read
+//!   spans like any read, so a refresh re-checks it);
+//! - whether the transaction **changed the catalog**. The first write of a descriptor key
+//!   increments the version key in the same transaction, so every committed change to the
+//!   catalog moves the version; from then on the transaction reads descriptors itself (its
+//!   own uncommitted changes are in no cache).
+//!
+//! An implicit transaction (one statement outside BEGIN) also **defers its row writes**:
+//! [`SqlTxn::write_rows`] holds them until the transaction's next batch or its commit, so
+//! that a single-statement INSERT, UPDATE or DELETE reaches the range in one batch with its
+//! `EndTxn` and commits in one phase: one synced engine write, no intents, no heartbeat.
+//! Any other request first sends what is held (in order), so reads see the writes before
+//! them. A unique-key clash of a held write is reported when it is sent, as 23505 naming the
+//! constraint, which in an implicit transaction is still the statement that wrote it.
+//!
+//! ```text
+//!   statement ─► catalog lookup ─► SqlTxn::catalog_version ─(first time)─► Get /System/v
+//!                                        │ Some(v): cache entries of version v are valid
+//!                                        │ None: this txn changed the catalog; read through
+//!   write of a descriptor key ─► (first time) Increment /System/v ─► the write
+//! ```
+//!
+//! HAZARD: the caches are only as correct as the rule "every write of a descriptor key
+//! bumps the version". It is enforced here, for every write request that goes through a
+//! `SqlTxn` ([`rowcodec::is_descriptor_key`]); code that writes descriptors through a raw KV
+//! transaction must call [`bump_catalog_version`] itself (the bootstrap does).
+
+use tessera_api::batch::{KeyValue, Request, Response};
+use tessera_api::error::{KvError, KvResult};
+use tessera_api::keys::{Key, Span};
+use tessera_txn::Txn;
+
+use crate::error::{SqlError, SqlResult, SqlState};
+use crate::rowcodec;
+
+/// A KV transaction with the SQL layer's knowledge of it (see the module docs).
+pub struct SqlTxn {
+    kv: Txn,
+    /// The catalog version read at this transaction's read timestamp, once read.
+    catalog_version: Option<u64>,
+    /// Whether this transaction wrote a descriptor (and bumped the version).
+    changed_catalog: bool,
+    /// Whether row writes are held for the next batch or the commit (implicit transactions).
+    defer_writes: bool,
+    /// The row writes held, in order.
+    deferred: Vec<Request>,
+    /// (key prefix, constraint name) of every exclusive key written through `write_rows`,
+    /// to name the constraint of a unique-key clash.
+    constraints: Vec<(Key, String)>,
+}
+
+/// Increments the catalog version in `txn`. Every transaction that writes a descriptor key
+/// must do this once before it commits (see the module docs).
+pub async fn bump_catalog_version(txn: &mut Txn) -> KvResult<()> {
+    txn.increment(rowcodec::catalog_version_key(), 1).await?;
+    Ok(())
+}
+
+/// Whether a request writes a descriptor key.
+fn writes_descriptor(req: &Request) -> bool {
+    match req {
+        Request::Put { key, .. }
+        | Request::ConditionalPut { key, .. }
+        | Request::Increment { key, .. }
+        | Request::Delete { key, .. } => rowcodec::is_descriptor_key(key),
+        Request::DeleteRange { span, .. } => {
+            rowcodec::is_descriptor_key(&span.key)
+                || (span.key.first() < Some(&rowcodec::SYSTEM_PREFIX)
+                    && span.end_key.first() >= Some(&rowcodec::SYSTEM_PREFIX))
+        }
+        _ => false,
+    }
+}
+
+impl SqlTxn {
+    /// Wraps the KV transaction of an explicit transaction block: every request is sent when
+    /// it is made.
+    pub fn new(kv: Txn) -> Self {
+        SqlTxn {
+            kv,
+            catalog_version: None,
+            changed_catalog: false,
+            defer_writes: false,
+            deferred: Vec::new(),
+            constraints: Vec::new(),
+        }
+    }
+
+    /// Wraps the KV transaction of one statement outside BEGIN: its row writes are deferred
+    /// to the commit (see the module docs).
+    pub fn implicit(kv: Txn) -> Self {
+        SqlTxn {
+            defer_writes: true,
+            ..SqlTxn::new(kv)
+        }
+    }
+
+    /// The KV transaction.
+    pub fn kv(&self) -> &Txn {
+        &self.kv
+    }
+
+    /// The catalog version this transaction reads descriptors at, or `None` once it has
+    /// changed the catalog itself (it must then read descriptors through the KV
+    /// transaction, never from a cache). The first call reads the version key.
+    pub async fn catalog_version(&mut self) -> SqlResult<Option<u64>> {
+        if self.changed_catalog {
+            return Ok(None);
+        }
+        if let Some(v) = self.catalog_version {
+            return Ok(Some(v));
+        }
+        let v = match self.get(rowcodec::catalog_version_key()).await? {
+            None => 0,
+            Some(raw) => {
+                let bytes: [u8; 8] = raw.as_slice().try_into().map_err(|_| {
+                    SqlError::new(SqlState::DATA_CORRUPTED, "corrupt catalog version")
+                })?;
+                u64::from_be_bytes(bytes)
+            }
+        };
+        self.catalog_version = Some(v);
+        Ok(Some(v))
+    }
+
+    /// The SQL error of a failed write: a clash on an exclusive key is 23505 naming its
+    /// constraint; anything else keeps its KV meaning.
+    fn write_error(&self, e: KvError) -> SqlError {
+        if let KvError::ConditionFailed { key, .. } = &e {
+            if let Some((_, name)) = self.constraints.iter().find(|(p, _)| key.starts_with(p)) {
+                return SqlError::new(
+                    SqlState::UNIQUE_VIOLATION,
+                    format!("duplicate key value violates unique constraint \"{name}\""),
+                );
+            }
+        }
+        e.into()
+    }
+
+    /// Sends the held row writes, if any.
+    async fn flush(&mut self) -> SqlResult<()> {
+        if self.deferred.is_empty() {
+            return Ok(());
+        }
+        let requests = std::mem::take(&mut self.deferred);
+        match self.kv.send(requests).await {
+            Ok(_) => Ok(()),
+            Err(e) => Err(self.write_error(e)),
+        }
+    }
+
+    /// Sends `requests` after the held writes, bumping the catalog version first if they
+    /// write a descriptor.
+    async fn send_now(&mut self, requests: Vec<Request>) -> SqlResult<KvResult<Vec<Response>>> {
+        self.flush().await?;
+        if !self.changed_catalog && requests.iter().any(writes_descriptor) {
+            bump_catalog_version(&mut self.kv).await?;
+            self.changed_catalog = true;
+        }
+        Ok(self.kv.send(requests).await)
+    }
+
+    /// Sends one request and returns its response.
+    async fn send_one(&mut self, request: Request) -> SqlResult<Response> {
+        let method = request.method();
+        self.send_now(vec![request])
+            .await??
+            .pop()
+            .ok_or_else(|| SqlError::internal(format!("no response to {method}")))
+    }
+
+    /// Writes the KV pairs of rows, in order. A transaction that defers its writes holds
+    /// them for its next batch or its commit; otherwise they are sent now. A clash on an
+    /// exclusive key is 23505 naming the constraint whose key prefix the key has
+    /// (`constraints`: (key prefix, constraint name)).
+    pub async fn write_rows(
+        &mut self,
+        requests: Vec<Request>,
+        constraints: &[(Key, String)],
+    ) -> SqlResult<()> {
+        if requests.is_empty() {
+            return Ok(());
+        }
+        for c in constraints {
+            if !self.constraints.contains(c) {
+                self.constraints.push(c.clone());
+            }
+        }
+        if self.defer_writes && !requests.iter().any(writes_descriptor) {
+            self.deferred.extend(requests);
+            return Ok(());
+        }
+        match self.send_now(requests).await? {
+            Ok(_) => Ok(()),
+            Err(e) => Err(self.write_error(e)),
+        }
+    }
+
+    /// Sends a batch of requests (after the held writes) and returns the KV outcome of this
+    /// batch itself, for callers that interpret its errors (the outer error is SQL's).
+    pub async fn send_raw(&mut self, requests: Vec<Request>) -> SqlResult<KvResult<Vec<Response>>> {
+        self.send_now(requests).await
+    }
+
+    /// Sends a batch of requests (after the held writes).
+    pub async fn send(&mut self, requests: Vec<Request>) -> SqlResult<Vec<Response>> {
+        Ok(self.send_now(requests).await??)
+    }
+
+    /// Reads a key.
+    pub async fn get(&mut self, key: impl Into<Key>) -> SqlResult<Option<Vec<u8>>> {
+        let lock = tessera_api::batch::ReadLock::None;
+        match self
+            .send_one(Request::Get {
+                key: key.into(),
+                lock,
+            })
+            .await?
+        {
+            Response::Get(kv) => Ok(kv.map(|kv| kv.value)),
+            other => Err(SqlError::internal(format!(
+                "unexpected get response {other:?}"
+            ))),
+        }
+    }
+
+    /// Writes a key.
+    pub async fn put(&mut self, key: impl Into<Key>, value: impl Into<Vec<u8>>) -> SqlResult<()> {
+        let (key, value) = (key.into(), value.into());
+        self.send_one(Request::Put { key, value, seq: 0 }).await?;
+        Ok(())
+    }
+
+    /// Adds to an integer key and returns the new value.
+    pub async fn increment(&mut self, key: impl Into<Key>, by: i64) -> SqlResult<i64> {
+        let key = key.into();
+        match self
+            .send_one(Request::Increment {
+                key,
+                increment: by,
+                seq: 0,
+            })
+            .await?
+        {
+            Response::Increment(v) => Ok(v),
+            other => Err(SqlError::internal(format!(
+                "unexpected increment response {other:?}"
+            ))),
+        }
+    }
+
+    /// Deletes a key.
+    pub async fn delete(&mut self, key: impl Into<Key>) -> SqlResult<()> {
+        self.send_one(Request::Delete {
+            key: key.into(),
+            seq: 0,
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Deletes every key of a span; returns the keys deleted.
+    pub async fn delete_range(&mut self, span: Span) -> SqlResult<Vec<Key>> {
+        match self.send_one(Request::DeleteRange { span, seq: 0 }).await? {
+            Response::DeleteRange(keys) => Ok(keys),
+            other => Err(SqlError::internal(format!(
+                "unexpected delete range response {other:?}"
+            ))),
+        }
+    }
+
+    /// Reads up to `limit` rows of a span (0: all), ascending.
+    pub async fn scan(&mut self, span: Span, limit: u64) -> SqlResult<Vec<KeyValue>> {
+        let lock = tessera_api::batch::ReadLock::None;
+        match self
+            .send_one(Request::Scan {
+                span,
+                max_keys: limit,
+                lock,
+            })
+            .await?
+        {
+            Response::Scan { rows, .. } => Ok(rows),
+            other => Err(SqlError::internal(format!(
+                "unexpected scan response {other:?}"
+            ))),
+        }
+    }
+
+    /// Commits, carrying the held writes in the commit's batch (one phase on one range).
+    pub async fn commit(&mut self) -> SqlResult<()> {
+        let held = std::mem::take(&mut self.deferred);
+        match self.kv.commit_with(held).await {
+            Ok(()) => Ok(()),
+            Err(e) => Err(self.write_error(e)),
+        }
+    }
+
+    /// Rolls back; held writes are dropped unsent.
+    pub async fn rollback(&mut self) -> SqlResult<()> {
+        self.deferred.clear();
+        Ok(self.kv.rollback().await?)
+    }
+}
