@@ -68,6 +68,9 @@ impl CopyFormat {
                 CopyOption::Null(s) => f.null = s.clone(),
                 CopyOption::Header(h) => f.header = *h,
                 CopyOption::Quote(c) => f.quote = *c,
+                // FREEZE lets PostgreSQL write the rows already frozen for VACUUM; tessera's
+                // MVCC has nothing to freeze.
+                CopyOption::Freeze(_) => {}
                 CopyOption::Encoding(e)
                     if e.eq_ignore_ascii_case("utf8") || e.eq_ignore_ascii_case("utf-8") => {}
                 other => return Err(SqlError::unsupported(format!("COPY option {other}"))),

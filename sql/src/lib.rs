@@ -22,6 +22,7 @@ pub mod error;
 pub mod exec;
 pub mod expr;
 pub mod pg_catalog;
+pub mod pg_syntax;
 pub mod pgwire;
 pub mod rowcodec;
 pub mod session;

@@ -15,8 +15,6 @@
 use std::sync::Arc;
 
 use sqlparser::ast::Statement;
-use sqlparser::dialect::PostgreSqlDialect;
-use sqlparser::parser::Parser;
 use tessera_encoding::Datum;
 use tessera_txn::Db;
 
@@ -210,7 +208,7 @@ type TxnWork<'a> = Box<
 /// Parses a statement string (PostgreSQL dialect). A syntax error is 42601 with the 1-based
 /// position of the offending token when sqlparser reports one.
 pub fn parse(sql: &str) -> SqlResult<Vec<Statement>> {
-    Parser::parse_sql(&PostgreSqlDialect {}, sql).map_err(|e| {
+    crate::pg_syntax::parse_statements(sql).map_err(|e| {
         let msg = e.to_string();
         let position = position_of(sql, &msg);
         SqlError {
@@ -529,6 +527,13 @@ impl Session {
                 return Ok(Output::Command {
                     tag: "ROLLBACK".into(),
                 });
+            }
+            S::Vacuum(_) if self.txn.is_some() && !self.failed => {
+                self.failed = true;
+                return Err(SqlError::new(
+                    SqlState::ACTIVE_SQL_TRANSACTION,
+                    "VACUUM cannot run inside a transaction block",
+                ));
             }
             _ => {}
         }

@@ -235,7 +235,7 @@ pub fn known_before(e: &ScalarExpr, offset: usize) -> bool {
 }
 
 fn string_type(t: &SqlType) -> bool {
-    matches!(t, SqlType::Text | SqlType::Varchar(_))
+    matches!(t, SqlType::Text | SqlType::Varchar(_) | SqlType::Bpchar(_))
 }
 
 /// Compiles `value` as a key value for a column of type `ty`, or None when it cannot be one.

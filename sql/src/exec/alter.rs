@@ -15,6 +15,9 @@
 //!   keys that use it (as `DROP COLUMN … CASCADE` would; PostgreSQL drops the indexes and
 //!   CHECKs without CASCADE too).
 //!
+//! - ADD PRIMARY KEY on a table keyed by its hidden rowid rebuilds the table under the new
+//!   key (`primary_key.rs`).
+//!
 //! A column option of ADD COLUMN other than NULL, NOT NULL and DEFAULT (UNIQUE, CHECK,
 //! REFERENCES) is applied as the matching ADD CONSTRAINT after the column exists.
 
@@ -463,9 +466,9 @@ async fn add_constraint(
             }
             node.catalog.update_table(txn, desc).await
         }
-        TableConstraint::PrimaryKey(_) => Err(SqlError::unsupported(
-            "ADD PRIMARY KEY (a table's primary key is chosen at CREATE TABLE)",
-        )),
+        TableConstraint::PrimaryKey(pk) => {
+            super::primary_key::add_primary_key(node, txn, desc, pk).await
+        }
         other => Err(SqlError::unsupported(format!("constraint {other}"))),
     }
 }

@@ -518,6 +518,9 @@ pub async fn drop_table(
     names: &[ObjectName],
     if_exists: bool,
 ) -> SqlResult<Output> {
+    // Every name is resolved first: a missing table fails the statement before anything
+    // is dropped, and a foreign key between two of the tables does not block the drop.
+    let mut doomed: Vec<TableDescriptor> = Vec::new();
     for n in names {
         let (schema, name) = split_name(n)?;
         let Some(desc) = node.catalog.table(txn, db_id, &schema, &name).await? else {
@@ -529,8 +532,14 @@ pub async fn drop_table(
                 format!("table \"{name}\" does not exist"),
             ));
         };
+        if !doomed.iter().any(|d| d.id == desc.id) {
+            doomed.push(desc);
+        }
+    }
+    let ids: Vec<u64> = doomed.iter().map(|d| d.id).collect();
+    for desc in &doomed {
         for &child_id in &desc.referenced_by {
-            if child_id == desc.id {
+            if ids.contains(&child_id) {
                 continue;
             }
             let child = node.catalog.table_by_id(txn, child_id).await?;
@@ -544,20 +553,26 @@ pub async fn drop_table(
                 ));
             }
         }
-        // The tables this one references forget it.
+    }
+    for desc in doomed {
+        // The tables this one references, and that stay, forget it.
         let mut parents: Vec<u64> = desc.foreign_keys.iter().map(|f| f.ref_table).collect();
         parents.sort_unstable();
         parents.dedup();
-        for p in parents.into_iter().filter(|&p| p != desc.id) {
+        for p in parents.into_iter().filter(|p| !ids.contains(p)) {
             let mut parent = node.catalog.table_by_id(txn, p).await?;
             parent.referenced_by.retain(|&c| c != desc.id);
             node.catalog.update_table(txn, &parent).await?;
         }
         node.catalog.drop_table(txn, &desc).await?;
         for seq_name in &desc.owned_sequences {
-            if let Some(seq) = node.catalog.sequence(txn, db_id, &schema, seq_name).await? {
+            if let Some(seq) = node
+                .catalog
+                .sequence(txn, db_id, &desc.schema, seq_name)
+                .await?
+            {
                 node.catalog
-                    .drop_sequence(txn, db_id, &schema, &seq)
+                    .drop_sequence(txn, db_id, &desc.schema, &seq)
                     .await?;
             }
         }

@@ -15,8 +15,10 @@ mod fk;
 mod from;
 mod index;
 mod join;
+mod maintenance;
 mod pipeline;
 mod plan_cache;
+mod primary_key;
 mod relation;
 mod select;
 mod sequence;
@@ -207,18 +209,29 @@ pub async fn execute(
         }
         Statement::Truncate(t) => {
             let db_id = node.catalog.require_database(txn, database).await?;
+            // A table other tables reference may be truncated only with all of them.
+            let mut descs = Vec::with_capacity(t.table_names.len());
             for target in &t.table_names {
                 let (schema, name) = split_name(&target.name)?;
-                let desc = node
-                    .catalog
-                    .require_table(txn, db_id, &schema, &name)
-                    .await?;
-                if desc.referenced_by.iter().any(|&c| c != desc.id) {
+                descs.push(
+                    node.catalog
+                        .require_table(txn, db_id, &schema, &name)
+                        .await?,
+                );
+            }
+            let ids: Vec<u64> = descs.iter().map(|d| d.id).collect();
+            for desc in &descs {
+                if desc.referenced_by.iter().any(|c| !ids.contains(c)) {
                     return Err(SqlError::new(
                         SqlState::FEATURE_NOT_SUPPORTED,
-                        format!("cannot truncate a table referenced in a foreign key constraint: \"{name}\""),
+                        format!(
+                            "cannot truncate a table referenced in a foreign key constraint: \"{}\"",
+                            desc.name
+                        ),
                     ));
                 }
+            }
+            for desc in &descs {
                 let prefix = crate::rowcodec::table_prefix(desc.id);
                 let end = tessera_api::keys::prefix_end(&prefix);
                 txn.delete_range(tessera_api::keys::Span::range(prefix, end))
@@ -227,6 +240,10 @@ pub async fn execute(
             Ok(Output::Command {
                 tag: "TRUNCATE TABLE".into(),
             })
+        }
+        Statement::Vacuum(_) | Statement::Analyze(_) => {
+            let db_id = node.catalog.require_database(txn, database).await?;
+            maintenance::execute(node, txn, db_id, stmt).await
         }
         Statement::CreateDatabase {
             db_name,

@@ -847,6 +847,7 @@ fn pg_short_name(t: &SqlType) -> String {
         SqlType::Float8 => "float8".into(),
         SqlType::Bool => "bool".into(),
         SqlType::Varchar(_) => "varchar".into(),
+        SqlType::Bpchar(_) => "bpchar".into(),
         SqlType::Timestamp => "timestamp".into(),
         SqlType::TimestampTz => "timestamptz".into(),
         other => other.name(),

@@ -78,11 +78,17 @@ pub fn cast_datum(d: &Datum, from: &SqlType, to: &SqlType) -> SqlResult<Datum> {
         return Ok(Datum::Null);
     }
     Ok(match (d, to) {
+        // character(n) to another string type loses its padding, as in PostgreSQL.
+        (Datum::String(s), SqlType::Text | SqlType::Varchar(_))
+            if matches!(from, SqlType::Bpchar(_)) =>
+        {
+            parse_text(s.trim_end_matches(' '), to)?
+        }
         (Datum::String(s), _) => parse_text(s, to)?,
         (_, SqlType::Text) | (_, SqlType::Varchar(None)) => {
             Datum::String(crate::types::format_text(d, from).unwrap_or_default())
         }
-        (_, SqlType::Varchar(Some(_))) => {
+        (_, SqlType::Varchar(Some(_)) | SqlType::Bpchar(_)) => {
             parse_text(&crate::types::format_text(d, from).unwrap_or_default(), to)?
         }
         (Datum::Int(i), SqlType::Int2 | SqlType::Int4 | SqlType::Int8) => {

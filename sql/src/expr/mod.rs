@@ -813,6 +813,12 @@ impl Compiler<'_> {
                 ty: ty.clone(),
             }),
             (a, b) if a.is_string() && b.is_string() => self.cast(t, ty),
+            // date, timestamp and timestamptz convert to each other on assignment, as in
+            // PostgreSQL (`INSERT … VALUES (CURRENT_TIMESTAMP)` into a timestamp column).
+            (a, b) if is_date_or_timestamp(a) && is_date_or_timestamp(b) => Ok(Typed {
+                expr: ScalarExpr::Cast(Box::new(t.expr), ty.clone()),
+                ty: ty.clone(),
+            }),
             (a, b) => Err(mismatch(format!(
                 "{ctx} must be type {}, not type {}",
                 b.name(),
@@ -823,6 +829,14 @@ impl Compiler<'_> {
 
     /// An explicit cast.
     fn cast(&mut self, t: Typed, ty: &SqlType) -> SqlResult<Typed> {
+        // character(n) loses its padding on the way to another string type.
+        let t = match (&t.ty, ty) {
+            (SqlType::Bpchar(_), SqlType::Text | SqlType::Varchar(_)) => Typed {
+                expr: ScalarExpr::Func(Func::RTrim, vec![t.expr]),
+                ty: SqlType::Text,
+            },
+            _ => t,
+        };
         if let (ScalarExpr::Param(i), SqlType::Unknown) = (&t.expr, &t.ty) {
             let i = *i;
             self.params.infer(i, ty);
@@ -992,6 +1006,10 @@ impl Compiler<'_> {
         }
         Ok(t)
     }
+}
+
+fn is_date_or_timestamp(t: &SqlType) -> bool {
+    matches!(t, SqlType::Date | SqlType::Timestamp | SqlType::TimestampTz)
 }
 
 fn plan_type(plan: &(Arc<dyn SubPlan>, Vec<SqlType>)) -> SqlResult<SqlType> {

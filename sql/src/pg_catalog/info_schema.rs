@@ -19,6 +19,7 @@ fn data_type(ty: &SqlType) -> String {
     match ty {
         SqlType::NumericMod { .. } => "numeric".into(),
         SqlType::Varchar(_) => "character varying".into(),
+        SqlType::Bpchar(_) => "character".into(),
         other => other.name(),
     }
 }
@@ -35,6 +36,7 @@ fn udt_name(ty: &SqlType) -> &'static str {
         SqlType::Numeric | SqlType::NumericMod { .. } => "numeric",
         SqlType::Text => "text",
         SqlType::Varchar(_) => "varchar",
+        SqlType::Bpchar(_) => "bpchar",
         SqlType::Bytea => "bytea",
         SqlType::Date => "date",
         SqlType::Time => "time",
@@ -95,7 +97,9 @@ pub(super) fn fill(name: &str, snap: &Snapshot, rows: &mut RowSet) {
                 for (n, c) in t.columns.iter().enumerate().filter(|(_, c)| !c.hidden) {
                     let shape = numeric_shape(&c.ty);
                     let (char_len, octet_len) = match &c.ty {
-                        SqlType::Varchar(Some(len)) => (i(i64::from(*len)), i(i64::from(*len) * 4)),
+                        SqlType::Varchar(Some(len)) | SqlType::Bpchar(len) => {
+                            (i(i64::from(*len)), i(i64::from(*len) * 4))
+                        }
                         SqlType::Varchar(None) | SqlType::Text => (Datum::Null, i(1_073_741_824)),
                         _ => (Datum::Null, Datum::Null),
                     };

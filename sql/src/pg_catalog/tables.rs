@@ -225,7 +225,7 @@ fn attnum_array(cols: &[usize]) -> String {
 /// `atttypmod`: PostgreSQL's type modifier (`n + 4` for varchar(n)), or -1.
 pub(crate) fn atttypmod(ty: &SqlType) -> i64 {
     match ty {
-        SqlType::Varchar(Some(n)) => i64::from(*n) + 4,
+        SqlType::Varchar(Some(n)) | SqlType::Bpchar(n) => i64::from(*n) + 4,
         SqlType::NumericMod { .. } => ty.typmod().map_or(-1, i64::from),
         _ => -1,
     }

@@ -334,6 +334,7 @@ fn type_size(ty: &SqlType) -> i16 {
         | SqlType::NumericMod { .. }
         | SqlType::Text
         | SqlType::Varchar(_)
+        | SqlType::Bpchar(_)
         | SqlType::Bytea => -1,
     }
 }
@@ -350,7 +351,9 @@ fn fields(columns: &[Column], format: &Format) -> Vec<FieldInfo> {
                 FieldFormat::Text
             };
             let typmod = match c.ty {
-                SqlType::Varchar(Some(n)) => i32::try_from(n).map_or(-1, |n| n.saturating_add(4)),
+                SqlType::Varchar(Some(n)) | SqlType::Bpchar(n) => {
+                    i32::try_from(n).map_or(-1, |n| n.saturating_add(4))
+                }
                 SqlType::NumericMod { .. } => {
                     c.ty.typmod()
                         .and_then(|m| i32::try_from(m).ok())

@@ -91,7 +91,9 @@ fn decode_binary(bytes: &[u8], ty: &SqlType) -> SqlResult<Datum> {
         SqlType::Float4 => Datum::Float(f64::from(f32::from_be_bytes(fixed(bytes, ty)?))),
         SqlType::Float8 => Datum::Float(f64::from_be_bytes(fixed(bytes, ty)?)),
         // The string types go through the text input function for its checks (varchar(n)).
-        SqlType::Text | SqlType::Varchar(_) | SqlType::Unknown => parse_text(utf8(bytes)?, ty)?,
+        SqlType::Text | SqlType::Varchar(_) | SqlType::Bpchar(_) | SqlType::Unknown => {
+            parse_text(utf8(bytes)?, ty)?
+        }
         SqlType::Bytea => Datum::Bytes(bytes.to_vec()),
         SqlType::Date => Datum::Date(i32::from_be_bytes(fixed(bytes, ty)?)),
         SqlType::Timestamp | SqlType::TimestampTz => {
@@ -155,9 +157,10 @@ pub fn encode_binary(d: &Datum, ty: &SqlType, out: &mut BytesMut) -> SqlResult<(
         (SqlType::Numeric | SqlType::NumericMod { .. }, Datum::Int(i)) => {
             encode_numeric(&Decimal::from(*i), out)?
         }
-        (SqlType::Text | SqlType::Varchar(_) | SqlType::Unknown, Datum::String(s)) => {
-            out.put_slice(s.as_bytes())
-        }
+        (
+            SqlType::Text | SqlType::Varchar(_) | SqlType::Bpchar(_) | SqlType::Unknown,
+            Datum::String(s),
+        ) => out.put_slice(s.as_bytes()),
         (SqlType::Bytea, Datum::Bytes(b)) => out.put_slice(b),
         (SqlType::Date, Datum::Date(days)) => out.put_i32(*days),
         (SqlType::Timestamp | SqlType::TimestampTz, Datum::Timestamp(micros)) => {
@@ -179,7 +182,7 @@ pub fn encode_binary(d: &Datum, ty: &SqlType, out: &mut BytesMut) -> SqlResult<(
         }
         // A value whose datum does not match its column type: send its text form, which is
         // what the binary form of the string types is.
-        (SqlType::Text | SqlType::Varchar(_) | SqlType::Unknown, other) => {
+        (SqlType::Text | SqlType::Varchar(_) | SqlType::Bpchar(_) | SqlType::Unknown, other) => {
             encode_text(other, ty, out)
         }
         (ty, d) => {

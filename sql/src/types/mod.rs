@@ -42,6 +42,9 @@ pub enum SqlType {
     Text,
     /// character varying(n)
     Varchar(Option<u32>),
+    /// character(n) (`bpchar`): values are blank-padded to `n` characters and stored so.
+    /// `char` alone is `char(1)`.
+    Bpchar(u32),
     /// bytea
     Bytea,
     /// date
@@ -74,6 +77,7 @@ impl SqlType {
             SqlType::Numeric | SqlType::NumericMod { .. } => 1700,
             SqlType::Text => 25,
             SqlType::Varchar(_) => 1043,
+            SqlType::Bpchar(_) => 1042,
             SqlType::Bytea => 17,
             SqlType::Date => 1082,
             SqlType::Time => 1083,
@@ -99,6 +103,7 @@ impl SqlType {
             SqlType::Text => "text".into(),
             SqlType::Varchar(None) => "character varying".into(),
             SqlType::Varchar(Some(n)) => format!("character varying({n})"),
+            SqlType::Bpchar(n) => format!("character({n})"),
             SqlType::Bytea => "bytea".into(),
             SqlType::Date => "date".into(),
             SqlType::Time => "time without time zone".into(),
@@ -129,6 +134,7 @@ impl SqlType {
             },
             25 => SqlType::Text,
             1043 => SqlType::Varchar(typmod),
+            1042 => SqlType::Bpchar(typmod.unwrap_or(1)),
             17 => SqlType::Bytea,
             1082 => SqlType::Date,
             1083 => SqlType::Time,
@@ -146,6 +152,7 @@ impl SqlType {
     pub fn typmod(&self) -> Option<u32> {
         match self {
             SqlType::Varchar(n) => *n,
+            SqlType::Bpchar(n) => Some(*n),
             SqlType::NumericMod { precision, scale } => Some(((precision << 16) | scale) + 4),
             _ => None,
         }
@@ -167,7 +174,10 @@ impl SqlType {
 
     /// Whether the type is a string type.
     pub fn is_string(&self) -> bool {
-        matches!(self, SqlType::Text | SqlType::Varchar(_))
+        matches!(
+            self,
+            SqlType::Text | SqlType::Varchar(_) | SqlType::Bpchar(_)
+        )
     }
 
     /// The type for a sqlparser data type.
@@ -197,6 +207,18 @@ impl SqlType {
                 }
                 _ => None,
             }),
+            D::Char(len) | D::Character(len) => SqlType::Bpchar(match len {
+                Some(CharacterLength::IntegerLength { length, .. }) => u32::try_from(*length)
+                    .ok()
+                    .filter(|n| (1..=10_485_760).contains(n))
+                    .ok_or_else(|| {
+                        SqlError::new(
+                            SqlState::INVALID_PARAMETER_VALUE,
+                            "length for type char must be between 1 and 10485760",
+                        )
+                    })?,
+                _ => 1,
+            }),
             D::Bytea => SqlType::Bytea,
             D::Date => SqlType::Date,
             D::Time(
@@ -214,6 +236,28 @@ impl SqlType {
             other => return Err(SqlError::unsupported(format!("type {other}"))),
         })
     }
+}
+
+/// A value of `character(n)`: blank-padded to `n` characters; trailing blanks beyond `n`
+/// are cut, any other character beyond it is 22001 (PostgreSQL's rules for input and
+/// assignment).
+fn pad_bpchar(s: &str, n: u32) -> SqlResult<String> {
+    let n = n as usize;
+    let len = s.chars().count();
+    if len > n {
+        let (keep, rest) = s.split_at(s.char_indices().nth(n).map_or(s.len(), |(i, _)| i));
+        if rest.chars().any(|c| c != ' ') {
+            return Err(SqlError::new(
+                SqlState::STRING_DATA_RIGHT_TRUNCATION,
+                format!("value too long for type character({n})"),
+            ));
+        }
+        return Ok(keep.to_string());
+    }
+    let mut out = String::with_capacity(s.len() + n - len);
+    out.push_str(s);
+    out.extend(std::iter::repeat_n(' ', n - len));
+    Ok(out)
 }
 
 /// `numeric`, `numeric(p)` or `numeric(p, s)`, with PostgreSQL's limits (22023).
@@ -504,6 +548,7 @@ pub fn parse_text(s: &str, ty: &SqlType) -> SqlResult<Datum> {
             }
             Datum::String(s.to_string())
         }
+        SqlType::Bpchar(n) => Datum::String(pad_bpchar(s, *n)?),
         SqlType::Bytea => {
             let hex = t.strip_prefix("\\x").ok_or_else(|| invalid(ty, s))?;
             if hex.len() % 2 != 0 {

@@ -1,0 +1,249 @@
+//! The real `pgbench` (PostgreSQL 15's) against an in-process tessera, unmodified: it
+//! initializes its tables both ways (`-i`: client-side COPY, VACUUM, ADD PRIMARY KEY; `-I
+//! dtGvpf`: server-side `INSERT … SELECT … generate_series` and foreign keys), then runs
+//! the TPC-B-like script in the simple, prepared and extended query modes and the
+//! select-only script, two clients each. Every run must exit 0 with every transaction
+//! processed and none failed, and the TPC-B invariant must hold afterwards: the balances
+//! of accounts, tellers and branches moved by the same total, which is the sum of the
+//! history's deltas (pgbench truncates the history before each run).
+//!
+//! Issue 5 ("clients must work unmodified"). Skipped, with a message, where pgbench is not
+//! installed (`scripts/install-deps.sh` installs it). Set `PGBENCH_TEST_PRINT=1` to print
+//! what pgbench prints.
+
+mod support;
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The longest any one pgbench or psql run may take (an initialization of 100,000 rows
+/// takes about 25 s in a debug build).
+const RUN_LIMIT: Duration = Duration::from_secs(300);
+
+/// Transactions per client in each bounded run.
+const TRANSACTIONS: u32 = 100;
+
+/// Clients in each run.
+const CLIENTS: u32 = 2;
+
+fn pgbench_available() -> bool {
+    Command::new("pgbench")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// What a finished process printed.
+struct Finished {
+    success: bool,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs `program` with `args`, killing it if it outlives [`RUN_LIMIT`].
+fn run_bounded(program: &str, args: &[&str]) -> Finished {
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("start {program}: {e}"));
+    // Drain both pipes on their own threads so a chatty child never blocks on a full pipe.
+    let mut out = child.stdout.take().expect("piped stdout");
+    let mut err = child.stderr.take().expect("piped stderr");
+    let out_reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        out.read_to_string(&mut s).ok();
+        s
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        err.read_to_string(&mut s).ok();
+        s
+    });
+    let deadline = Instant::now() + RUN_LIMIT;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for the child") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            child.kill().ok();
+            child.wait().ok();
+            panic!("{program} {args:?} ran longer than {RUN_LIMIT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let finished = Finished {
+        success: status.success(),
+        stdout: out_reader.join().expect("stdout reader"),
+        stderr: err_reader.join().expect("stderr reader"),
+    };
+    if std::env::var_os("PGBENCH_TEST_PRINT").is_some() {
+        println!(
+            "$ {program} {}\n{}{}",
+            args.join(" "),
+            finished.stdout,
+            finished.stderr
+        );
+    }
+    finished
+}
+
+/// Runs pgbench with `args` against `url`; it must succeed.
+fn pgbench(url: &str, args: &[&str]) -> Finished {
+    let mut all: Vec<&str> = args.to_vec();
+    all.push(url);
+    let f = run_bounded("pgbench", &all);
+    assert!(
+        f.success,
+        "pgbench {args:?} failed:\n{}\n{}",
+        f.stdout, f.stderr
+    );
+    f
+}
+
+/// One row of one query, fields separated by `|`.
+fn query(url: &str, sql: &str) -> Vec<String> {
+    let f = run_bounded(
+        "psql",
+        &[url, "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql],
+    );
+    assert!(f.success, "psql {sql:?} failed:\n{}", f.stderr);
+    f.stdout.trim().split('|').map(str::to_string).collect()
+}
+
+/// The number after `label` in pgbench's report.
+fn reported<'a>(report: &'a str, label: &str) -> &'a str {
+    report
+        .lines()
+        .find_map(|l| l.strip_prefix(label))
+        .map(str::trim)
+        .unwrap_or_else(|| panic!("no {label:?} in pgbench's report:\n{report}"))
+}
+
+/// The totals of the balances: accounts, tellers, branches.
+fn balances(url: &str) -> [i64; 3] {
+    let row = query(
+        url,
+        "SELECT (SELECT sum(abalance) FROM pgbench_accounts), \
+                (SELECT sum(tbalance) FROM pgbench_tellers), \
+                (SELECT sum(bbalance) FROM pgbench_branches)",
+    );
+    let n = |s: &String| {
+        s.parse::<i64>()
+            .unwrap_or_else(|_| panic!("a sum: {row:?}"))
+    };
+    [n(&row[0]), n(&row[1]), n(&row[2])]
+}
+
+/// A bounded TPC-B-like run in query `mode`, then the invariant.
+fn tpcb_run(url: &str, mode: &str) {
+    let before = balances(url);
+    let t = TRANSACTIONS.to_string();
+    let c = CLIENTS.to_string();
+    let f = pgbench(url, &["-M", mode, "-t", &t, "-c", &c]);
+    let total = TRANSACTIONS * CLIENTS;
+    assert!(
+        reported(&f.stdout, "number of transactions actually processed:")
+            .starts_with(&format!("{total}/{total}")),
+        "{mode}: not every transaction was processed:\n{}",
+        f.stdout
+    );
+    assert!(
+        reported(&f.stdout, "number of failed transactions:").starts_with("0 "),
+        "{mode}: failed transactions:\n{}",
+        f.stdout
+    );
+    let after = balances(url);
+    let history = query(url, "SELECT count(*), sum(delta) FROM pgbench_history");
+    assert_eq!(history[0], total.to_string(), "{mode}: history rows");
+    let delta: i64 = history[1].parse().expect("sum(delta)");
+    for (i, what) in ["accounts", "tellers", "branches"].iter().enumerate() {
+        assert_eq!(
+            after[i] - before[i],
+            delta,
+            "{mode}: the {what} balance moved by other than the history's total: \
+             before {before:?}, after {after:?}, history {delta}"
+        );
+    }
+}
+
+fn select_only_run(url: &str) {
+    let t = TRANSACTIONS.to_string();
+    let c = CLIENTS.to_string();
+    let f = pgbench(url, &["-S", "-t", &t, "-c", &c]);
+    let total = TRANSACTIONS * CLIENTS;
+    assert!(
+        reported(&f.stdout, "number of transactions actually processed:")
+            .starts_with(&format!("{total}/{total}")),
+        "select-only: {}",
+        f.stdout
+    );
+    assert!(reported(&f.stdout, "number of failed transactions:").starts_with("0 "));
+}
+
+/// The tables pgbench initialized hold scale 1's rows, keyed by their new primary keys.
+fn check_initialized(url: &str) {
+    let counts = query(
+        url,
+        "SELECT (SELECT count(*) FROM pgbench_accounts), (SELECT count(*) FROM pgbench_tellers), \
+                (SELECT count(*) FROM pgbench_branches), (SELECT count(*) FROM pgbench_history)",
+    );
+    assert_eq!(counts, ["100000", "10", "1", "0"]);
+    let dup = run_bounded(
+        "psql",
+        &[
+            url,
+            "-X",
+            "-c",
+            "INSERT INTO pgbench_accounts (aid, bid, abalance) VALUES (1, 1, 0)",
+        ],
+    );
+    assert!(
+        dup.stderr
+            .contains("duplicate key value violates unique constraint \"pgbench_accounts_pkey\""),
+        "ADD PRIMARY KEY did not key pgbench_accounts by aid: {}",
+        dup.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pgbench_runs_unmodified() {
+    if !pgbench_available() {
+        println!("skipped: pgbench is not installed (scripts/install-deps.sh installs it)");
+        return;
+    }
+    let (url, _stop) = support::start_node().await;
+    tokio::task::spawn_blocking(move || run(&url))
+        .await
+        .expect("pgbench checks");
+}
+
+fn run(url: &str) {
+    // Client-side generation: DROP, CREATE … WITH (fillfactor=100), TRUNCATE and COPY …
+    // WITH (FREEZE ON) in one transaction, VACUUM ANALYZE, ALTER TABLE … ADD PRIMARY KEY.
+    let init = pgbench(url, &["-i", "-s", "1"]);
+    assert!(
+        init.stderr.contains("creating primary keys..."),
+        "{}",
+        init.stderr
+    );
+    check_initialized(url);
+    for mode in ["simple", "prepared", "extended"] {
+        tpcb_run(url, mode);
+    }
+    select_only_run(url);
+
+    // Server-side generation and foreign keys; the DROP of the previous tables comes first.
+    let init = pgbench(url, &["-i", "-I", "dtGvpf"]);
+    assert!(
+        init.stderr.contains("creating foreign keys..."),
+        "{}",
+        init.stderr
+    );
+    check_initialized(url);
+    tpcb_run(url, "prepared");
+    select_only_run(url);
+}
