@@ -113,6 +113,15 @@ impl Reader for BatchReader<'_> {
         self.scan(cf, start, end, false).next().transpose()
     }
 
+    fn first_version(&self, start: &[u8]) -> StorageResult<Option<(Vec<u8>, Vec<u8>)>> {
+        let prefix = &start[..start.len().saturating_sub(crate::VERSION_SUFFIX_LEN)];
+        let end = tessera_api::keys::prefix_end(prefix);
+        if self.batch.range(Cf::Data, start, &end).next().is_none() {
+            return self.base.first_version(start);
+        }
+        self.scan(Cf::Data, start, &end, false).next().transpose()
+    }
+
     fn scan(&self, cf: Cf, start: &[u8], end: &[u8], reverse: bool) -> KvIter<'_> {
         let base = self.base.scan(cf, start, end, reverse);
         if self.batch.is_empty() {

@@ -10,7 +10,9 @@ use std::fmt;
 /// The column families. Each is an independent ordered keyspace.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Cf {
-    /// MVCC versions: `encode_bytes(key) ++ !wall ++ !logical` → checksummed value.
+    /// MVCC versions: `encode_bytes(key) ++ !wall ++ !logical` → checksummed value. Every
+    /// key ends with a [`VERSION_SUFFIX_LEN`]-byte version suffix; what comes before it (the
+    /// encoded user key) is the key's *version prefix*, shared by all versions of one key.
     Data,
     /// Intents (locks) of uncommitted transactions: raw key → checksummed intent record.
     Lock,
@@ -39,6 +41,12 @@ impl Cf {
         self as usize
     }
 }
+
+/// The length of the version suffix that ends every [`Cf::Data`] key (the complemented wall
+/// time, 8 bytes, and logical counter, 4 bytes). Engines may index the data column family by
+/// the bytes before it (RocksDB's prefix bloom filters do), so that a read of one key's
+/// versions touches only the files holding that key.
+pub const VERSION_SUFFIX_LEN: usize = 12;
 
 /// An error of a storage engine.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -75,6 +83,18 @@ pub trait Reader {
     /// is cheaper than building an iterator (MVCC point reads are exactly this).
     fn first(&self, cf: Cf, start: &[u8], end: &[u8]) -> StorageResult<Option<(Vec<u8>, Vec<u8>)>> {
         self.scan(cf, start, end, false).next().transpose()
+    }
+
+    /// The first [`Cf::Data`] pair at or after `start` whose key has `start`'s version prefix
+    /// (`start` minus its last [`VERSION_SUFFIX_LEN`] bytes): the newest version of one key
+    /// at or below a timestamp, the read every MVCC point get and put begins with.
+    ///
+    /// `start` must be a full data-CF key (a version prefix and a suffix). Equivalent to
+    /// `first(Cf::Data, start, prefix_end(prefix))`; engines override it with a seek that
+    /// is bounded by the prefix and skips, by bloom filter, the files without it.
+    fn first_version(&self, start: &[u8]) -> StorageResult<Option<(Vec<u8>, Vec<u8>)>> {
+        let prefix = &start[..start.len().saturating_sub(VERSION_SUFFIX_LEN)];
+        self.first(Cf::Data, start, &tessera_api::keys::prefix_end(prefix))
     }
 }
 

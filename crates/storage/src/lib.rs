@@ -20,5 +20,5 @@ pub mod mvcc;
 pub mod testsuite;
 
 pub use batch::{BatchReader, WriteBatch};
-pub use engine::{Cf, Engine, KvIter, Reader, StorageError, StorageResult};
+pub use engine::{Cf, Engine, KvIter, Reader, StorageError, StorageResult, VERSION_SUFFIX_LEN};
 pub use memory::MemoryEngine;

@@ -147,6 +147,72 @@ pub fn batch_reader_overlay(engine: &dyn Engine) {
     );
 }
 
+/// `first_version` finds the first version at or after its start within one key's versions,
+/// whether they sit in the memtable, in flushed files or in both, never a neighbour's, and
+/// it sees a write made after an earlier read (an engine that reuses iterators must refresh
+/// them). Scans over many keys across flushed files still see every key.
+pub fn version_seeks(engine: &dyn Engine) {
+    use crate::mvcc::version_key;
+    use tessera_api::Timestamp;
+    let ts = |w: u64| Timestamp::new(w, 0);
+    let write = |key: &[u8], w: u64| {
+        let mut b = WriteBatch::new();
+        b.put(Cf::Data, version_key(key, ts(w)), format!("{w}").into_bytes());
+        engine.write(b, false).expect("suite: write must succeed");
+    };
+    // k1 and k3 have versions; k2 (between them) has none. Versions 10 and 20 are flushed
+    // to a file, 30 is in the memtable.
+    for key in [b"k1".as_slice(), b"k3"] {
+        write(key, 10);
+        write(key, 20);
+    }
+    engine.flush().expect("flush");
+    write(b"k1", 30);
+    let seek = |r: &dyn Reader, key: &[u8], at: u64| -> Option<u64> {
+        r.first_version(&version_key(key, ts(at)))
+            .expect("suite: seek must not fail on a healthy engine")
+            .map(|(k, v)| {
+                assert!(
+                    k.starts_with(&crate::mvcc::version_prefix(key)),
+                    "a version of another key"
+                );
+                String::from_utf8(v).expect("utf8").parse().expect("number")
+            })
+    };
+    for _ in 0..3 {
+        // Repeated, so an engine with pooled iterators reuses them.
+        assert_eq!(seek(engine, b"k1", 40), Some(30));
+        assert_eq!(seek(engine, b"k1", 25), Some(20));
+        assert_eq!(seek(engine, b"k1", 20), Some(20));
+        assert_eq!(seek(engine, b"k1", 9), None);
+        assert_eq!(seek(engine, b"k2", 40), None, "k2 has no versions");
+        assert_eq!(seek(engine, b"k3", 40), Some(20));
+        assert_eq!(seek(engine, b"k0", 40), None);
+        assert_eq!(seek(engine, b"k4", 40), None);
+    }
+    // Writes after those reads are seen, in the memtable and after another flush.
+    write(b"k2", 35);
+    assert_eq!(seek(engine, b"k2", 40), Some(35));
+    engine.flush().expect("flush");
+    write(b"k3", 38);
+    assert_eq!(seek(engine, b"k3", 40), Some(38));
+    assert_eq!(seek(engine, b"k2", 40), Some(35));
+    // A pending batch is overlaid.
+    let mut pending = WriteBatch::new();
+    pending.put(Cf::Data, version_key(b"k1", ts(39)), b"39".to_vec());
+    let overlay = crate::BatchReader::new(engine, &pending);
+    assert_eq!(seek(&overlay, b"k1", 40), Some(39));
+    assert_eq!(seek(&overlay, b"k1", 38), Some(30));
+    // A total-order scan over every key and version, across files and the memtable.
+    let all = collect(engine, Cf::Data, b"", b"", false);
+    assert_eq!(all.len(), 7, "k1: 10 20 30, k2: 35, k3: 10 20 38 and nothing else");
+    let mut sorted = all.clone();
+    sorted.sort();
+    assert_eq!(all, sorted, "scans are in key order");
+    let reverse = collect(engine, Cf::Data, b"", b"", true);
+    assert_eq!(reverse.len(), 7);
+}
+
 /// Runs every check, each on a fresh engine from `make`.
 pub fn run_all<E: Engine>(make: impl Fn() -> E) {
     point_ops(&make());
@@ -154,6 +220,7 @@ pub fn run_all<E: Engine>(make: impl Fn() -> E) {
     batch_atomicity(&make());
     snapshot_isolation(&make());
     batch_reader_overlay(&make());
+    version_seeks(&make());
 }
 
 #[cfg(test)]

@@ -40,6 +40,10 @@ impl Reader for FaultyEngine {
     fn first(&self, cf: Cf, start: &[u8], end: &[u8]) -> StorageResult<Option<(Vec<u8>, Vec<u8>)>> {
         self.inner.first(cf, start, end)
     }
+
+    fn first_version(&self, start: &[u8]) -> StorageResult<Option<(Vec<u8>, Vec<u8>)>> {
+        self.inner.first_version(start)
+    }
 }
 
 impl Engine for FaultyEngine {

@@ -178,14 +178,13 @@ pub fn get(r: &dyn Reader, key: &[u8], ctx: &ReadCtx) -> KvResult<Option<KeyValu
         };
     }
     let start = version_key(key, effective_limit(ctx));
-    let end = tessera_api::keys::prefix_end(&version_prefix(key));
     // Fast path: one seek finds the newest version at or below the limit, and unless it is a
     // version to skip (an older epoch's provisional value), it decides the read.
     let skip = match view {
         IntentView::Skip(ts) => ts,
         IntentView::Own(_) => None,
     };
-    match r.first(Cf::Data, &start, &end).map_err(storage_error)? {
+    match r.first_version(&start).map_err(storage_error)? {
         None => return Ok(None),
         Some((k, v)) => {
             let (_, ts) = decode_version_key(&k)?;
@@ -194,6 +193,7 @@ pub fn get(r: &dyn Reader, key: &[u8], ctx: &ReadCtx) -> KvResult<Option<KeyValu
             }
         }
     }
+    let end = tessera_api::keys::prefix_end(&version_prefix(key));
     let versions = r.scan(Cf::Data, &start, &end, false).map(|item| {
         let (k, v) = item.map_err(storage_error)?;
         let (_, ts) = decode_version_key(&k)?;

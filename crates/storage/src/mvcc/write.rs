@@ -36,9 +36,11 @@ pub enum PutOutcome {
 }
 
 fn newest_version(r: &dyn Reader, key: &[u8]) -> KvResult<Option<(Timestamp, Vec<u8>)>> {
-    let start = version_prefix(key);
-    let end = tessera_api::keys::prefix_end(&start);
-    match r.first(Cf::Data, &start, &end).map_err(storage_error)? {
+    // The newest possible version key: the smallest suffix sorts first.
+    match r
+        .first_version(&version_key(key, Timestamp::MAX))
+        .map_err(storage_error)?
+    {
         Some((k, v)) => Ok(Some((decode_version_key(&k)?.1, v))),
         None => Ok(None),
     }
