@@ -14,6 +14,7 @@
 //!                                     └── wait_for_conflicts (push via LocalSender)
 //! ```
 
+pub mod gc_queue;
 pub mod replica;
 pub mod sender;
 pub mod store;

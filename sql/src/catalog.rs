@@ -155,6 +155,9 @@ pub struct TableDescriptor {
     pub referenced_by: Vec<u64>,
     /// The sequences of its SERIAL columns, dropped with it.
     pub owned_sequences: Vec<String>,
+    /// The primary key's constraint name when it was given one (`CONSTRAINT n PRIMARY
+    /// KEY`); `None` means `<table>_pkey`.
+    pub primary_key_name: Option<String>,
 }
 
 impl TableDescriptor {
@@ -170,7 +173,9 @@ impl TableDescriptor {
 
     /// The name of the primary-key constraint.
     pub fn pkey_name(&self) -> String {
-        format!("{}_pkey", self.name)
+        self.primary_key_name
+            .clone()
+            .unwrap_or_else(|| format!("{}_pkey", self.name))
     }
 
     /// The positions of the columns stored in the row value (every non-key column).
@@ -260,6 +265,8 @@ struct TableProto {
     referenced_by: Vec<u64>,
     #[prost(string, repeated, tag = "12")]
     owned_sequences: Vec<String>,
+    #[prost(string, optional, tag = "13")]
+    primary_key_name: Option<String>,
 }
 
 fn positions(v: &[usize]) -> Vec<u32> {
@@ -322,6 +329,7 @@ fn encode_table(t: &TableDescriptor) -> Vec<u8> {
             .collect(),
         referenced_by: t.referenced_by.clone(),
         owned_sequences: t.owned_sequences.clone(),
+        primary_key_name: t.primary_key_name.clone(),
     };
     prost::Message::encode_to_vec(&p)
 }
@@ -404,6 +412,7 @@ fn decode_table(raw: &[u8]) -> SqlResult<TableDescriptor> {
             .collect::<SqlResult<_>>()?,
         referenced_by: p.referenced_by,
         owned_sequences: p.owned_sequences,
+        primary_key_name: p.primary_key_name,
         columns,
     })
 }

@@ -21,7 +21,31 @@ use sqlparser::ast::{Analyze, Ident, ObjectName, Statement, VacuumStatement};
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::keywords::Keyword;
 use sqlparser::parser::{Parser, ParserError};
-use sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer, Word};
+use sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer, TokenizerError, Word};
+
+use crate::error::{SqlError, SqlState};
+
+/// Why a string did not parse.
+#[derive(Debug)]
+pub enum ParseFailure {
+    /// A syntax error from sqlparser (42601, with the position in its message).
+    Syntax(ParserError),
+    /// Well-formed, but refused with its own SQLSTATE (PostgreSQL raises these before
+    /// running the statement, as `VACUUM t (col)` without ANALYZE: 0A000).
+    Refused(SqlError),
+}
+
+impl From<ParserError> for ParseFailure {
+    fn from(e: ParserError) -> Self {
+        ParseFailure::Syntax(e)
+    }
+}
+
+impl From<TokenizerError> for ParseFailure {
+    fn from(e: TokenizerError) -> Self {
+        ParseFailure::Syntax(e.into())
+    }
+}
 
 /// The options `VACUUM ( … )` accepts in PostgreSQL 15.
 const VACUUM_OPTIONS: [&str; 11] = [
@@ -42,7 +66,7 @@ const VACUUM_OPTIONS: [&str; 11] = [
 const ANALYZE_OPTIONS: [&str; 2] = ["verbose", "skip_locked"];
 
 /// Parses a string of statements separated by `;`.
-pub fn parse_statements(sql: &str) -> Result<Vec<Statement>, ParserError> {
+pub fn parse_statements(sql: &str) -> Result<Vec<Statement>, ParseFailure> {
     let dialect = PostgreSqlDialect {};
     let mut tokens = Tokenizer::new(&dialect, sql).tokenize_with_location()?;
     copy_booleans(&mut tokens);
@@ -67,7 +91,7 @@ pub fn parse_statements(sql: &str) -> Result<Vec<Statement>, ParserError> {
         }
         let after = parser.peek_token();
         if !matches!(after.token, Token::SemiColon | Token::EOF) {
-            return parser.expected("end of statement", after);
+            return Ok(parser.expected("end of statement", after)?);
         }
     }
     Ok(statements)
@@ -79,14 +103,15 @@ fn is_word(w: &Word, text: &str) -> bool {
 
 /// The body of VACUUM (`vacuum`) or ANALYZE, after its keyword: one statement per table
 /// (one with no table for the whole database).
-fn maintenance(parser: &mut Parser, vacuum: bool) -> Result<Vec<Statement>, ParserError> {
+fn maintenance(parser: &mut Parser, vacuum: bool) -> Result<Vec<Statement>, ParseFailure> {
     let mut full = false;
+    let mut analyze = !vacuum;
     if parser.consume_token(&Token::LParen) {
         loop {
             let tok = parser.next_token();
             let name = match &tok.token {
                 Token::Word(w) => w.value.to_lowercase(),
-                _ => return parser.expected("an option name", tok),
+                _ => return Ok(parser.expected("an option name", tok)?),
             };
             let known: &[&str] = if vacuum {
                 &VACUUM_OPTIONS
@@ -97,12 +122,19 @@ fn maintenance(parser: &mut Parser, vacuum: bool) -> Result<Vec<Statement>, Pars
                 let what = if vacuum { "VACUUM" } else { "ANALYZE" };
                 return Err(ParserError::ParserError(format!(
                     "unrecognized {what} option \"{name}\""
-                )));
+                ))
+                .into());
             }
             // An optional value: a boolean, a number or a word (INDEX_CLEANUP AUTO).
             let value = parser.peek_token();
             let mut on = true;
             match &value.token {
+                Token::Comma | Token::RParen if name == "parallel" => {
+                    return Err(ParserError::ParserError(
+                        "parallel option requires a value between 0 and 1024".into(),
+                    )
+                    .into());
+                }
                 Token::Word(w) => {
                     on = !matches!(w.value.to_lowercase().as_str(), "off" | "false" | "no");
                     parser.next_token();
@@ -116,8 +148,10 @@ fn maintenance(parser: &mut Parser, vacuum: bool) -> Result<Vec<Statement>, Pars
                 }
                 _ => {}
             }
-            if name == "full" {
-                full = on;
+            match name.as_str() {
+                "full" => full = on,
+                "analyze" | "analyse" if vacuum => analyze = on,
+                _ => {}
             }
             if parser.consume_token(&Token::Comma) {
                 continue;
@@ -140,8 +174,10 @@ fn maintenance(parser: &mut Parser, vacuum: bool) -> Result<Vec<Statement>, Pars
             };
             if matched {
                 parser.next_token();
-                if *word == "full" {
-                    full = true;
+                match *word {
+                    "full" => full = true,
+                    "analyze" => analyze = true,
+                    _ => {}
                 }
             }
         }
@@ -173,7 +209,7 @@ fn maintenance(parser: &mut Parser, vacuum: bool) -> Result<Vec<Statement>, Pars
         };
         if vacuum {
             // VACUUM's statement has no column list: the columns only name what ANALYZE
-            // would sample, and tessera keeps no statistics.
+            // would sample, and tessera keeps no statistics (they are not checked).
             Statement::Vacuum(VacuumStatement {
                 full,
                 sort_only: false,
@@ -197,6 +233,12 @@ fn maintenance(parser: &mut Parser, vacuum: bool) -> Result<Vec<Statement>, Pars
             })
         }
     };
+    if !analyze && tables.iter().any(|(_, c)| !c.is_empty()) {
+        return Err(ParseFailure::Refused(SqlError::new(
+            SqlState::FEATURE_NOT_SUPPORTED,
+            "ANALYZE option must be specified when a column list is provided",
+        )));
+    }
     if tables.is_empty() {
         return Ok(vec![statement(None)]);
     }

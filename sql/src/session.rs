@@ -208,13 +208,16 @@ type TxnWork<'a> = Box<
 /// Parses a statement string (PostgreSQL dialect). A syntax error is 42601 with the 1-based
 /// position of the offending token when sqlparser reports one.
 pub fn parse(sql: &str) -> SqlResult<Vec<Statement>> {
-    crate::pg_syntax::parse_statements(sql).map_err(|e| {
-        let msg = e.to_string();
-        let position = position_of(sql, &msg);
-        SqlError {
-            state: SqlState::SYNTAX_ERROR,
-            message: msg.trim_start_matches("sql parser error: ").to_string(),
-            position,
+    crate::pg_syntax::parse_statements(sql).map_err(|e| match e {
+        crate::pg_syntax::ParseFailure::Refused(e) => e,
+        crate::pg_syntax::ParseFailure::Syntax(e) => {
+            let msg = e.to_string();
+            let position = position_of(sql, &msg);
+            SqlError {
+                state: SqlState::SYNTAX_ERROR,
+                message: msg.trim_start_matches("sql parser error: ").to_string(),
+                position,
+            }
         }
     })
 }

@@ -17,6 +17,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use tessera_hlc::HybridClock;
+use tessera_kv::gc_queue::{self, GcPolicy};
 use tessera_kv::{LocalSender, Store};
 use tessera_sql::SqlNode;
 use tessera_storage::Engine;
@@ -57,18 +58,21 @@ pub async fn run(
             .with_context(|| format!("opening store {}", store_dir.display()))?,
     );
     let clock = Arc::new(HybridClock::default());
-    let store = Store::new(Arc::clone(&engine), clock.clone(), &[])?;
-    let db = Db::new(
-        Arc::new(LocalSender::new(Arc::new(store))),
-        clock,
-        rand::random(),
-    );
+    let store = Arc::new(Store::new(Arc::clone(&engine), clock.clone(), &[])?);
+    let sender = Arc::new(LocalSender::new(Arc::clone(&store)));
+    let gc = tokio::spawn(gc_queue::run(
+        Arc::clone(&store),
+        sender.clone(),
+        GcPolicy::default(),
+    ));
+    let db = Db::new(sender, clock, rand::random());
     let node = SqlNode::start(db).await.context("starting the SQL layer")?;
     let addr = listener.local_addr()?;
     info!(%addr, store = %store_dir.display(), "SQL server listening");
     on_ready(addr);
 
     tessera_sql::pgwire::serve(node, listener, shutdown_signal()).await;
+    gc.abort();
 
     info!("flushing the store");
     engine.flush().context("flushing the store at shutdown")?;

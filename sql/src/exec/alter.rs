@@ -691,6 +691,11 @@ async fn rename_table(
         desc.id.to_be_bytes().to_vec(),
     )
     .await?;
+    // The primary key keeps its name, as PostgreSQL's index does (a rowid key has none).
+    let rowid_keyed = matches!(desc.primary_key.as_slice(), [r] if desc.columns[*r].hidden);
+    if !rowid_keyed && desc.primary_key_name.is_none() {
+        desc.primary_key_name = Some(desc.pkey_name());
+    }
     desc.name = name;
     node.catalog.update_table(txn, desc).await
 }

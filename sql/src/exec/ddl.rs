@@ -137,6 +137,7 @@ pub async fn create_table(
     };
     let mut columns: Vec<ColumnDescriptor> = Vec::new();
     let mut primary_key: Vec<usize> = Vec::new();
+    let mut primary_key_name: Option<String> = None;
     let mut cons = Constraints::default();
     let mut serials: Vec<usize> = Vec::new();
     for c in &ct.columns {
@@ -183,6 +184,7 @@ pub async fn create_table(
                     if !primary_key.is_empty() {
                         return Err(pk_twice());
                     }
+                    primary_key_name = cname.clone();
                     primary_key.push(pos);
                     col.nullable = false;
                 }
@@ -209,6 +211,7 @@ pub async fn create_table(
                 if !primary_key.is_empty() {
                     return Err(pk_twice());
                 }
+                primary_key_name = pk.name.as_ref().map(ident);
                 for col in &pk.columns {
                     let cname = col.column.expr.to_string().to_lowercase();
                     let i = column_position(&columns, &cname, "key")?;
@@ -270,6 +273,7 @@ pub async fn create_table(
         foreign_keys: Vec::new(),
         referenced_by: Vec::new(),
         owned_sequences: Vec::new(),
+        primary_key_name,
     };
     // SERIAL and IDENTITY columns: a sequence each, named as PostgreSQL names it.
     for pos in serials {

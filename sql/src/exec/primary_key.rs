@@ -10,10 +10,11 @@
 //!   /Table/t/2/<x>/<rowid> → rowid    ⇒     /Table/t/2/<x>/<pk cols> → pk cols
 //! ```
 //!
-//! 1. read every row, check the key columns hold no NULL (23502);
+//! 1. read every row;
 //! 2. delete the table's whole key range (all its indexes);
 //! 3. write each row at its new key with a conditional put, so two rows with one key are
-//!    23505 (`could not create unique index "t_pkey"`, as PostgreSQL says);
+//!    23505 (`could not create unique index "t_pkey"`, as PostgreSQL says); then a row
+//!    with a NULL key column is 23502 (PostgreSQL reports duplicates first too);
 //! 4. backfill every secondary index under the new key;
 //! 5. drop the `rowid` column from the descriptor (shifting the column positions that
 //!    indexes, foreign keys, and the foreign keys of referencing tables hold) and mark the
@@ -30,7 +31,7 @@ use tessera_api::error::KvError;
 use tessera_api::keys::{prefix_end, Span};
 use tessera_encoding::Datum;
 
-use super::ddl::{column_position, ident};
+use super::ddl::ident;
 use super::index::backfill;
 use super::table::{encode_table_row, scan_table};
 use crate::catalog::TableDescriptor;
@@ -62,24 +63,21 @@ pub async fn add_primary_key(
             ))
         }
     };
-    if let Some(name) = &pk.name {
-        if ident(name) != desc.pkey_name() {
-            return Err(SqlError::unsupported(format!(
-                "a primary key named other than \"{}\"",
-                desc.pkey_name()
-            )));
-        }
-    }
     let mut key = Vec::with_capacity(pk.columns.len());
     for c in &pk.columns {
         let n = c.column.expr.to_string().to_lowercase();
-        let i = column_position(&desc.columns, &n, "key")?;
-        if desc.columns[i].hidden {
-            return Err(SqlError::new(
-                SqlState::UNDEFINED_COLUMN,
-                format!("column \"{n}\" named in key does not exist"),
-            ));
-        }
+        let i = desc
+            .column_index(&n)
+            .filter(|&i| !desc.columns[i].hidden)
+            .ok_or_else(|| {
+                SqlError::new(
+                    SqlState::UNDEFINED_COLUMN,
+                    format!(
+                        "column \"{n}\" of relation \"{}\" does not exist",
+                        desc.name
+                    ),
+                )
+            })?;
         if key.contains(&i) {
             return Err(SqlError::new(
                 SqlState::DUPLICATE_COLUMN,
@@ -88,25 +86,34 @@ pub async fn add_primary_key(
         }
         key.push(i);
     }
-
-    let rows = scan_table(txn, desc).await?;
-    for &i in &key {
-        if rows.iter().any(|(_, r)| r[i] == Datum::Null) {
+    let name = pk.name.as_ref().map(ident);
+    if let Some(n) = &name {
+        if node
+            .catalog
+            .relation_exists(txn, desc.db_id, &desc.schema, n)
+            .await?
+        {
             return Err(SqlError::new(
-                SqlState::NOT_NULL_VIOLATION,
-                format!(
-                    "column \"{}\" of relation \"{}\" contains null values",
-                    desc.columns[i].name, desc.name
-                ),
+                SqlState::DUPLICATE_TABLE,
+                format!("relation \"{n}\" already exists"),
             ));
         }
     }
+
+    // As in PostgreSQL, duplicates are found first (rows with a NULL key are not written:
+    // NULLs are distinct), then NULLs (23502).
+    let rows = scan_table(txn, desc).await?;
+    let null_column = key
+        .iter()
+        .find(|&&i| rows.iter().any(|(_, r)| r[i] == Datum::Null))
+        .copied();
 
     // The new descriptor: the rowid column gone, every position after it one lower.
     let shift = |c: usize| if c > rowid { c - 1 } else { c };
     let mut new = desc.clone();
     new.columns.remove(rowid);
     new.primary_key = key.iter().map(|&c| shift(c)).collect();
+    new.primary_key_name = name;
     for &c in &new.primary_key {
         new.columns[c].nullable = false;
     }
@@ -126,6 +133,9 @@ pub async fn add_primary_key(
     for chunk in rows.chunks(REBUILD_BATCH) {
         let mut writes = Vec::with_capacity(chunk.len());
         for (_, row) in chunk {
+            if key.iter().any(|&i| row[i] == Datum::Null) {
+                continue;
+            }
             let mut row = row.clone();
             row.remove(rowid);
             let (key, value) = encode_table_row(&new, &row);
@@ -146,6 +156,15 @@ pub async fn add_primary_key(
             }
             Err(e) => return Err(e.into()),
         }
+    }
+    if let Some(i) = null_column {
+        return Err(SqlError::new(
+            SqlState::NOT_NULL_VIOLATION,
+            format!(
+                "column \"{}\" of relation \"{}\" contains null values",
+                desc.columns[i].name, desc.name
+            ),
+        ));
     }
     for index in &new.indexes {
         backfill(txn, &new, index).await?;
