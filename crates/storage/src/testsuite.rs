@@ -157,7 +157,11 @@ pub fn version_seeks(engine: &dyn Engine) {
     let ts = |w: u64| Timestamp::new(w, 0);
     let write = |key: &[u8], w: u64| {
         let mut b = WriteBatch::new();
-        b.put(Cf::Data, version_key(key, ts(w)), format!("{w}").into_bytes());
+        b.put(
+            Cf::Data,
+            version_key(key, ts(w)),
+            format!("{w}").into_bytes(),
+        );
         engine.write(b, false).expect("suite: write must succeed");
     };
     // k1 and k3 have versions; k2 (between them) has none. Versions 10 and 20 are flushed
@@ -205,7 +209,11 @@ pub fn version_seeks(engine: &dyn Engine) {
     assert_eq!(seek(&overlay, b"k1", 38), Some(30));
     // A total-order scan over every key and version, across files and the memtable.
     let all = collect(engine, Cf::Data, b"", b"", false);
-    assert_eq!(all.len(), 7, "k1: 10 20 30, k2: 35, k3: 10 20 38 and nothing else");
+    assert_eq!(
+        all.len(),
+        7,
+        "k1: 10 20 30, k2: 35, k3: 10 20 38 and nothing else"
+    );
     let mut sorted = all.clone();
     sorted.sort();
     assert_eq!(all, sorted, "scans are in key order");
