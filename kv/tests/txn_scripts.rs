@@ -12,6 +12,8 @@
 //!   `scan T start=S end=E [limit=N] [reverse=true] [async]`, `delrange T start=S end=E`.
 //! - `commit T [async]`, `commit_with T k=K v=V [k=K v=V …]` (writes + commit in one batch),
 //!   `rollback T`, `heartbeat T`, `ts T` (prints read and write timestamps).
+//! - `savepoint T name=S`, `rollback_to T name=S`: marks a savepoint of T, and undoes T's
+//!   writes since it (prints the ignored sequence ranges).
 //! - `blocked T`: asserts that T's background operation is still running after 100 ms.
 //! - `wait T`: waits (at most 10 s) for T's background operation and prints its result.
 //! - `raw_begin T`: a transaction with no coordinator (as if its client crashed), used with
@@ -87,6 +89,8 @@ struct Runner {
     /// The keys each raw transaction wrote (its lock spans at `raw_end`).
     raw_keys: HashMap<String, Vec<Vec<u8>>>,
     pending: HashMap<String, JoinHandle<String>>,
+    /// Savepoints by (transaction, savepoint name).
+    savepoints: HashMap<(String, String), tessera_txn::Savepoint>,
 }
 
 impl Runner {
@@ -112,6 +116,7 @@ impl Runner {
             raw: HashMap::new(),
             raw_keys: HashMap::new(),
             pending: HashMap::new(),
+            savepoints: HashMap::new(),
         }
     }
 
@@ -417,6 +422,31 @@ impl goldenscript::Runner for Runner {
                     fmt_ts(p.read_timestamp),
                     fmt_ts(p.meta.write_timestamp)
                 ))
+            }
+            "savepoint" | "rollback_to" => {
+                let t = args.next_pos().ok_or("missing name")?.to_string();
+                let sp_name = args.take_key("name").ok_or("missing name=")?.to_string();
+                let txn = self.txn(&t)?;
+                let mut txn = self.rt.block_on(txn.lock());
+                let key = (t.clone(), sp_name.clone());
+                if name == "savepoint" {
+                    self.savepoints.insert(key, txn.savepoint());
+                    return Ok(format!("{t}: savepoint {sp_name}\n"));
+                }
+                let sp = *self.savepoints.get(&key).ok_or("unknown savepoint")?;
+                Ok(match txn.rollback_to(sp) {
+                    Ok(()) => {
+                        let ranges: Vec<String> = txn
+                            .proto()
+                            .meta
+                            .ignored_seqs
+                            .iter()
+                            .map(|r| format!("{}-{}", r.start, r.end))
+                            .collect();
+                        format!("{t}: ignored seqs [{}]\n", ranges.join(" "))
+                    }
+                    Err(e) => format!("error: {}\n", self.err(&e)),
+                })
             }
             "rollback" | "heartbeat" => {
                 let t = args.next_pos().ok_or("missing name")?.to_string();

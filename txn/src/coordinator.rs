@@ -26,7 +26,7 @@ use rand::{Rng, SeedableRng};
 use tessera_api::batch::{BatchRequest, KeyValue, ReadLock, Request, Response};
 use tessera_api::error::{KvError, KvResult, RetryReason};
 use tessera_api::keys::{Key, Span};
-use tessera_api::txn::{Transaction, TxnId, TxnStatus};
+use tessera_api::txn::{SeqRange, Transaction, TxnId, TxnStatus};
 use tessera_api::Timestamp;
 use tessera_hlc::Clock;
 
@@ -198,6 +198,14 @@ fn read_span(req: &Request, res: &Response) -> Option<Span> {
     }
 }
 
+/// A point in a transaction to roll back to ([`Txn::savepoint`], [`Txn::rollback_to`]): the
+/// sequence number of the last write made before it, in its epoch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Savepoint {
+    seq: u32,
+    epoch: u32,
+}
+
 /// A running transaction.
 pub struct Txn {
     db: Db,
@@ -221,6 +229,45 @@ impl Txn {
     /// The transaction's id.
     pub fn id(&self) -> TxnId {
         self.txn.meta.id
+    }
+
+    /// Marks the current point of the transaction, to undo what follows with
+    /// [`Txn::rollback_to`]. Costs nothing: no request is sent.
+    pub fn savepoint(&self) -> Savepoint {
+        Savepoint {
+            seq: self.seq,
+            epoch: self.txn.meta.epoch,
+        }
+    }
+
+    /// Undoes every write made since `savepoint`: their sequence numbers join the
+    /// transaction's ignored list ([`tessera_api::txn::TxnMeta::ignored_seqs`]), so the
+    /// transaction's reads no longer see them and its commit discards them. No request is
+    /// sent; the intents stay (as locks) until the transaction ends. Reads made since the
+    /// savepoint stay in the read set: they are still refreshed at commit, as a
+    /// serializable transaction that made them must.
+    ///
+    /// Fails if the transaction can no longer be used (a retryable error, an abort, the end)
+    /// or if the savepoint is not one of this epoch's.
+    pub fn rollback_to(&mut self, savepoint: Savepoint) -> KvResult<()> {
+        self.check_usable()?;
+        if savepoint.epoch != self.txn.meta.epoch || savepoint.seq > self.seq {
+            return Err(KvError::InvalidRequest(format!(
+                "savepoint at sequence {} of epoch {} is not in this transaction (sequence {}, epoch {})",
+                savepoint.seq, savepoint.epoch, self.seq, self.txn.meta.epoch
+            )));
+        }
+        if self.seq > savepoint.seq {
+            self.txn.meta.ignore(SeqRange {
+                start: savepoint.seq + 1,
+                end: self.seq,
+            });
+            // A locking read writes its lock at the latest sequence number; give it one that
+            // is not undone, or a lock taken after the rollback would itself be ignored (and
+            // checked as a replay of an undone write).
+            self.seq += 1;
+        }
+        Ok(())
     }
 
     /// Reads a key.

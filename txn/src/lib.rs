@@ -25,6 +25,6 @@ pub mod eval;
 pub mod record;
 pub mod sender;
 
-pub use coordinator::{Db, Txn};
+pub use coordinator::{Db, Savepoint, Txn};
 
 pub use sender::Sender;

@@ -14,7 +14,7 @@
 
 use tessera_api::error::{KvError, KvResult};
 use tessera_api::keys::{Key, Span};
-use tessera_api::txn::{InFlightWrite, Transaction, TxnId, TxnMeta, TxnStatus};
+use tessera_api::txn::{InFlightWrite, SeqRange, Transaction, TxnId, TxnMeta, TxnStatus};
 use tessera_api::Timestamp;
 use tessera_encoding::key::encode_bytes;
 use tessera_encoding::Direction;
@@ -42,6 +42,14 @@ struct InFlightProto {
     key: Vec<u8>,
     #[prost(uint32, tag = "2")]
     sequence: u32,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct SeqRangeProto {
+    #[prost(uint32, tag = "1")]
+    start: u32,
+    #[prost(uint32, tag = "2")]
+    end: u32,
 }
 
 #[derive(Clone, PartialEq, prost::Message)]
@@ -74,6 +82,10 @@ struct RecordProto {
     in_flight: Vec<InFlightProto>,
     #[prost(string, tag = "14")]
     name: String,
+    /// Sequence numbers undone by rollbacks to savepoints: whoever resolves the
+    /// transaction's intents as COMMITTED from this record must not commit them.
+    #[prost(message, repeated, tag = "15")]
+    ignored_seqs: Vec<SeqRangeProto>,
 }
 
 fn status_code(s: TxnStatus) -> u32 {
@@ -130,6 +142,15 @@ pub fn encode(txn: &Transaction) -> Vec<u8> {
             })
             .collect(),
         name: txn.name.clone(),
+        ignored_seqs: txn
+            .meta
+            .ignored_seqs
+            .iter()
+            .map(|r| SeqRangeProto {
+                start: r.start,
+                end: r.end,
+            })
+            .collect(),
     };
     let body = prost::Message::encode_to_vec(&p);
     let mut out = crc32fast::hash(&body).to_be_bytes().to_vec();
@@ -165,6 +186,14 @@ pub fn decode(raw: &[u8]) -> KvResult<Transaction> {
             min_timestamp: Timestamp::new(p.min_wall, p.min_logical),
             priority: p.priority,
             sequence: 0,
+            ignored_seqs: p
+                .ignored_seqs
+                .into_iter()
+                .map(|r| SeqRange {
+                    start: r.start,
+                    end: r.end,
+                })
+                .collect(),
         },
         name: p.name,
         status: status_from(p.status)?,

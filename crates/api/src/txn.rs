@@ -5,7 +5,8 @@
 //! coordinator must refresh its reads before it may commit at the higher timestamp
 //! (`docs/transactions.md`). The `epoch` counts restarts: intents from an older epoch are
 //! ignored by the newer one. `sequence` numbers the writes within an epoch, so a replayed
-//! write is recognized.
+//! write is recognized. `ignored_seqs` lists the sequence numbers a rollback to a savepoint
+//! undid: their writes are invisible to the transaction's reads and are not committed.
 
 use std::fmt;
 
@@ -67,6 +68,55 @@ pub struct TxnMeta {
     pub priority: u32,
     /// The sequence number of the latest write sent by the coordinator in this epoch.
     pub sequence: u32,
+    /// The writes undone by rollbacks to savepoints in this epoch: sorted, disjoint,
+    /// inclusive ranges of sequence numbers. A write whose sequence lies in one is invisible
+    /// to the transaction's own reads and is discarded when its intent is resolved; the
+    /// value the key had before it (an earlier write of the transaction, or the committed
+    /// value) shows through. Carried in every batch, in `ResolveIntent` and in the record.
+    ///
+    /// HAZARD: an intent's lock record does not store this list; whoever resolves an intent
+    /// as COMMITTED must take the list from the committing transaction (its batch or its
+    /// record), or it would commit a value the transaction rolled back.
+    pub ignored_seqs: Vec<SeqRange>,
+}
+
+/// An inclusive range of sequence numbers, `start..=end`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SeqRange {
+    /// The first sequence of the range.
+    pub start: u32,
+    /// The last sequence of the range (inclusive).
+    pub end: u32,
+}
+
+impl TxnMeta {
+    /// Whether the write with sequence `seq` was undone by a rollback to a savepoint.
+    pub fn is_ignored(&self, seq: u32) -> bool {
+        self.ignored_seqs
+            .iter()
+            .any(|r| r.start <= seq && seq <= r.end)
+    }
+
+    /// Marks `range` as undone, keeping the list sorted and its ranges disjoint (an
+    /// overlapping or adjacent range is merged).
+    pub fn ignore(&mut self, range: SeqRange) {
+        if range.start > range.end {
+            return;
+        }
+        let mut merged = range;
+        let mut out = Vec::with_capacity(self.ignored_seqs.len() + 1);
+        for r in self.ignored_seqs.drain(..) {
+            if r.end.saturating_add(1) < merged.start || merged.end.saturating_add(1) < r.start {
+                out.push(r);
+            } else {
+                merged.start = merged.start.min(r.start);
+                merged.end = merged.end.max(r.end);
+            }
+        }
+        out.push(merged);
+        out.sort_by_key(|r| r.start);
+        self.ignored_seqs = out;
+    }
 }
 
 /// A write the coordinator sent with the commit and does not yet know succeeded.
@@ -132,6 +182,7 @@ impl Transaction {
                 min_timestamp: now,
                 priority,
                 sequence: 0,
+                ignored_seqs: Vec::new(),
             },
             name: name.to_string(),
             status: TxnStatus::Pending,
@@ -204,4 +255,30 @@ pub struct Intent {
     pub key: Key,
     /// The holder.
     pub txn: TxnMeta,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{SeqRange, TxnMeta};
+
+    fn r(start: u32, end: u32) -> SeqRange {
+        SeqRange { start, end }
+    }
+
+    #[test]
+    fn ignore_merges_overlapping_and_adjacent_ranges() {
+        let mut m = TxnMeta::default();
+        m.ignore(r(5, 7));
+        m.ignore(r(10, 12));
+        m.ignore(r(1, 2));
+        assert_eq!(m.ignored_seqs, vec![r(1, 2), r(5, 7), r(10, 12)]);
+        m.ignore(r(8, 9)); // adjacent on both sides
+        assert_eq!(m.ignored_seqs, vec![r(1, 2), r(5, 12)]);
+        m.ignore(r(2, 6));
+        assert_eq!(m.ignored_seqs, vec![r(1, 12)]);
+        m.ignore(r(4, 3)); // empty: no change
+        assert_eq!(m.ignored_seqs, vec![r(1, 12)]);
+        assert!(m.is_ignored(1) && m.is_ignored(12));
+        assert!(!m.is_ignored(0) && !m.is_ignored(13));
+    }
 }

@@ -17,8 +17,9 @@
 //! # Commands
 //!
 //! * `txn_begin NAME ts=T [epoch=E]`: starts a transaction writing (and reading) at `T`.
-//! * `txn_set NAME [ts=T] [epoch=E] [seq=S]`: changes the transaction's write timestamp,
-//!   epoch or latest sequence number (a push, a restart, a coordinator's counter).
+//! * `txn_set NAME [ts=T] [epoch=E] [seq=S] [ignore=A-B]`: changes the transaction's write
+//!   timestamp, epoch or latest sequence number (a push, a restart, a coordinator's
+//!   counter), or marks sequences `A..=B` as undone by a rollback to a savepoint.
 //! * `put k=K [v=V] [ts=T] [txn=NAME] [seq=S]`: writes `V` at `T` (without `v`: no value,
 //!   that is a tombstone). In a transaction `T` defaults to its write timestamp, and the
 //!   write carries sequence `S`, or without `seq` the transaction's next sequence number (as
@@ -47,7 +48,7 @@ use std::fmt::Write as _;
 use goldenscript::{ArgumentConsumer, Block, Context};
 use tessera_api::error::KvError;
 use tessera_api::keys::Pretty;
-use tessera_api::txn::{TxnId, TxnMeta, TxnStatus};
+use tessera_api::txn::{SeqRange, TxnId, TxnMeta, TxnStatus};
 use tessera_api::Timestamp;
 use tessera_storage::mvcc::{
     decode_version_key, encode_value, gc, get, put, resolve_intent, scan, scan_intents, IntentMeta,
@@ -293,6 +294,7 @@ impl goldenscript::Runner for Runner {
                     min_timestamp: at,
                     priority: 0,
                     sequence: 0,
+                    ignored_seqs: Vec::new(),
                 };
                 self.txns.insert(name.to_string(), meta);
             }
@@ -301,6 +303,7 @@ impl goldenscript::Runner for Runner {
                 let at = args.take_key("ts").map(parse_ts).transpose()?;
                 let epoch = args.take_key("epoch").map(str::parse).transpose()?;
                 let seq = args.take_key("seq").map(str::parse).transpose()?;
+                let ignore = args.take_key("ignore").map(parse_seq_range).transpose()?;
                 args.reject_next()?;
                 let txn = self
                     .txns
@@ -314,6 +317,9 @@ impl goldenscript::Runner for Runner {
                 }
                 if let Some(seq) = seq {
                     txn.sequence = seq;
+                }
+                if let Some(range) = ignore {
+                    txn.ignore(range);
                 }
             }
             "put" => {
@@ -467,4 +473,13 @@ fn stored_value(k: &[u8], raw: &[u8]) -> String {
         Some(payload) if raw == encode_value(k, Some(payload)).as_slice() => value(Some(payload)),
         _ => format!("<corrupt {} bytes>", raw.len()),
     }
+}
+
+/// Parses `A-B` (an inclusive range of sequence numbers).
+fn parse_seq_range(s: &str) -> Result<SeqRange, Box<dyn Error>> {
+    let (a, b) = s.split_once('-').ok_or("a sequence range is A-B")?;
+    Ok(SeqRange {
+        start: a.parse()?,
+        end: b.parse()?,
+    })
 }

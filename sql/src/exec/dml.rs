@@ -80,7 +80,7 @@ struct Upsert {
 }
 
 /// A compiled INSERT, UPDATE or DELETE, as a prepared statement's plan cache keeps it.
-pub(crate) struct CompiledDml(Dml);
+pub(crate) struct CompiledDml(Box<Dml>);
 
 /// A compiled INSERT, UPDATE or DELETE.
 enum Dml {
@@ -855,7 +855,7 @@ pub async fn execute_dml(
                 volatile: false,
             };
             let dml = compile_dml(node, txn, db_id, stmt, &mut ptypes).await?;
-            let plan = Arc::new(Plan::Dml(CompiledDml(dml)));
+            let plan = Arc::new(Plan::Dml(CompiledDml(Box::new(dml))));
             if let Some(slot) = slot.filter(|_| !ptypes.volatile) {
                 slot.put(version, db_id, &plan);
             }

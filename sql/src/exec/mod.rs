@@ -159,9 +159,9 @@ pub async fn execute(
                         sequence::substitute_calls(node, txn, db_id, q, false).await?;
                     ptypes.volatile |= substituted.is_some();
                     let q = substituted.as_ref().unwrap_or(q);
-                    let plan = Arc::new(Plan::Query(
+                    let plan = Arc::new(Plan::Query(Box::new(
                         select::plan_query(node, txn, db_id, q, &mut ptypes).await?,
-                    ));
+                    )));
                     if let Some(slot) = slot.filter(|_| !ptypes.volatile) {
                         slot.put(version, db_id, &plan);
                     }

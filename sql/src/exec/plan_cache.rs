@@ -26,8 +26,8 @@ use super::select::QueryPlan;
 
 /// A plan a prepared statement may reuse.
 pub(crate) enum Plan {
-    /// A query.
-    Query(QueryPlan),
+    /// A query (boxed: a plan is several hundred bytes, and a slot holds either kind).
+    Query(Box<QueryPlan>),
     /// An INSERT, UPDATE or DELETE.
     Dml(CompiledDml),
 }

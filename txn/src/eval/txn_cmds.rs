@@ -28,7 +28,14 @@ impl EvalState<'_, '_> {
                         TxnStatus::Committed if *commit => {
                             return Ok(Response::EndTxn(rec.clone()))
                         }
-                        TxnStatus::Aborted if !*commit => return Ok(Response::EndTxn(rec.clone())),
+                        TxnStatus::Aborted if !*commit => {
+                            // Aborted by a pusher, whose record does not list the intents:
+                            // resolve those the coordinator names.
+                            let mut out = rec.clone();
+                            out.lock_spans =
+                                resolve_local(self, lock_spans, &out.meta, TxnStatus::Aborted)?;
+                            return Ok(Response::EndTxn(out));
+                        }
                         TxnStatus::Aborted => {
                             return Err(KvError::TransactionAborted {
                                 txn_id: txn.meta.id,

@@ -203,6 +203,9 @@ impl IntentMeta {
                 min_timestamp: Timestamp::new(p.min_wall, p.min_logical),
                 priority: p.priority,
                 sequence: p.sequence,
+                // Not stored with the intent: the resolver brings the committing
+                // transaction's list (see `TxnMeta::ignored_seqs`).
+                ignored_seqs: Vec::new(),
             },
             history: p.history.into_iter().map(|h| (h.seq, h.value)).collect(),
         })

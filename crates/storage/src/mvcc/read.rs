@@ -86,6 +86,36 @@ enum IntentView {
     Skip(Option<Timestamp>),
     /// The reader's own current intent: read the version at this timestamp.
     Own(Timestamp),
+    /// The reader's own intent, whose latest write a rollback to a savepoint undid: the
+    /// value of an earlier write (`None`: a delete), reported at the intent's timestamp.
+    OwnEarlier(Timestamp, Option<Vec<u8>>),
+}
+
+/// Which of its own writes to a key (of the intent's epoch) a transaction sees, given the
+/// writes it rolled back ([`TxnMeta::ignored_seqs`]).
+pub(super) enum OwnWrite {
+    /// The latest write, the intent's provisional version.
+    Current,
+    /// An earlier write from the intent's history (`None`: a delete).
+    Earlier(Option<Vec<u8>>),
+    /// Every write of the transaction to this key was undone: the key is as if untouched.
+    Undone,
+}
+
+/// The newest of `intent`'s writes that `txn` has not rolled back.
+pub(super) fn own_write(intent: &IntentMeta, txn: &TxnMeta) -> OwnWrite {
+    if !txn.is_ignored(intent.txn.sequence) {
+        return OwnWrite::Current;
+    }
+    match intent
+        .history
+        .iter()
+        .rev()
+        .find(|(s, _)| !txn.is_ignored(*s))
+    {
+        Some((_, value)) => OwnWrite::Earlier(value.clone()),
+        None => OwnWrite::Undone,
+    }
 }
 
 fn classify(key: &[u8], intent: Option<&IntentMeta>, ctx: &ReadCtx) -> KvResult<IntentView> {
@@ -95,7 +125,12 @@ fn classify(key: &[u8], intent: Option<&IntentMeta>, ctx: &ReadCtx) -> KvResult<
     if let Some(txn) = &ctx.txn {
         if txn.id == intent.txn.id {
             return Ok(if intent.txn.epoch == txn.epoch {
-                IntentView::Own(intent.ts())
+                match own_write(intent, txn) {
+                    OwnWrite::Current => IntentView::Own(intent.ts()),
+                    OwnWrite::Earlier(value) => IntentView::OwnEarlier(intent.ts(), value),
+                    // The provisional version is a rolled-back write: read past it.
+                    OwnWrite::Undone => IntentView::Skip(Some(intent.ts())),
+                }
             } else {
                 IntentView::Skip(Some(intent.ts()))
             });
@@ -122,6 +157,13 @@ fn visible(
     let skip = match view {
         IntentView::Skip(ts) => *ts,
         IntentView::Own(_) => None,
+        IntentView::OwnEarlier(ts, value) => {
+            return Ok(value.as_ref().map(|value| KeyValue {
+                key: key.to_vec(),
+                value: value.clone(),
+                timestamp: *ts,
+            }));
+        }
     };
     for v in versions {
         let (ts, raw) = v?;
@@ -177,12 +219,15 @@ pub fn get(r: &dyn Reader, key: &[u8], ctx: &ReadCtx) -> KvResult<Option<KeyValu
             ))),
         };
     }
+    if let IntentView::OwnEarlier(..) = view {
+        return visible(key, std::iter::empty(), &view, ctx);
+    }
     let start = version_key(key, effective_limit(ctx));
     // Fast path: one seek finds the newest version at or below the limit, and unless it is a
     // version to skip (an older epoch's provisional value), it decides the read.
     let skip = match view {
         IntentView::Skip(ts) => ts,
-        IntentView::Own(_) => None,
+        IntentView::Own(_) | IntentView::OwnEarlier(..) => None,
     };
     match r.first_version(&start).map_err(storage_error)? {
         None => return Ok(None),

@@ -12,7 +12,7 @@ use tessera_api::Timestamp;
 use super::layout::{
     decode_value, decode_version_key, encode_value, version_key, version_prefix, IntentMeta,
 };
-use super::read::{read_intent, storage_error};
+use super::read::{own_write, read_intent, storage_error, OwnWrite};
 use crate::engine::{Cf, Reader};
 use crate::{BatchReader, WriteBatch};
 
@@ -208,17 +208,21 @@ pub fn resolve_intent(
     match status {
         TxnStatus::Committed | TxnStatus::Aborted => {
             batch.delete(Cf::Lock, key.to_vec());
-            if committed {
-                if txn.write_timestamp != intent.ts() {
-                    batch.delete(Cf::Data, old);
-                    batch.put(
-                        Cf::Data,
-                        version_key(key, txn.write_timestamp),
-                        encode_value(key, value.as_deref()),
-                    );
-                }
-            } else {
-                batch.delete(Cf::Data, old);
+            // Of a committed intent, the newest write the transaction did not roll back to a
+            // savepoint is what commits; if it rolled back every write, nothing does.
+            let kept = match committed.then(|| own_write(&intent, txn)) {
+                Some(OwnWrite::Current) if txn.write_timestamp == intent.ts() => return Ok(true),
+                Some(OwnWrite::Current) => Some(value),
+                Some(OwnWrite::Earlier(earlier)) => Some(earlier),
+                Some(OwnWrite::Undone) | None => None,
+            };
+            batch.delete(Cf::Data, old);
+            if let Some(kept) = kept {
+                batch.put(
+                    Cf::Data,
+                    version_key(key, txn.write_timestamp),
+                    encode_value(key, kept.as_deref()),
+                );
             }
         }
         TxnStatus::Pending | TxnStatus::Staging => {
