@@ -69,6 +69,10 @@ impl SqlState {
     pub const FEATURE_NOT_SUPPORTED: SqlState = SqlState("0A000");
     /// 25P02 in_failed_sql_transaction
     pub const IN_FAILED_SQL_TRANSACTION: SqlState = SqlState("25P02");
+    /// 25P01 no_active_sql_transaction
+    pub const NO_ACTIVE_SQL_TRANSACTION: SqlState = SqlState("25P01");
+    /// 3B001 invalid_savepoint_specification
+    pub const INVALID_SAVEPOINT_SPECIFICATION: SqlState = SqlState("3B001");
     /// 25001 active_sql_transaction
     pub const ACTIVE_SQL_TRANSACTION: SqlState = SqlState("25001");
     /// 40001 serialization_failure

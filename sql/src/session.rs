@@ -20,7 +20,7 @@ use tessera_txn::Db;
 
 use crate::catalog::Catalog;
 use crate::error::{SqlError, SqlResult, SqlState};
-use crate::txn::SqlTxn;
+use crate::txn::{SqlSavepoint, SqlTxn};
 use crate::types::SqlType;
 
 /// How many times a statement outside BEGIN is retried on a serialization failure.
@@ -86,6 +86,8 @@ impl SqlNode {
             pid: NEXT_PID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             txn: None,
             failed: false,
+            failed_retryable: false,
+            savepoints: Vec::new(),
             copy_in: None,
         })
     }
@@ -176,6 +178,13 @@ pub struct Session {
     txn: Option<SqlTxn>,
     /// Whether the explicit transaction failed.
     failed: bool,
+    /// Whether it failed with a serialization failure (40001): the KV transaction is gone,
+    /// and only a full restart (ROLLBACK, then the block again) can recover, not a
+    /// ROLLBACK TO SAVEPOINT.
+    failed_retryable: bool,
+    /// The savepoints of the explicit transaction, oldest first (names may repeat; the
+    /// newest of a name wins, as in PostgreSQL).
+    savepoints: Vec<(String, SqlSavepoint)>,
     /// A `COPY … FROM STDIN` waiting for its data.
     copy_in: Option<PendingCopy>,
 }
@@ -502,11 +511,14 @@ impl Session {
                 }
                 self.txn = Some(SqlTxn::new(self.node.db.begin("sql")));
                 self.failed = false;
+                self.failed_retryable = false;
+                self.savepoints.clear();
                 return Ok(Output::Command {
                     tag: "BEGIN".into(),
                 });
             }
             S::Commit { .. } => {
+                self.savepoints.clear();
                 let Some(mut txn) = self.txn.take() else {
                     return Ok(Output::Command {
                         tag: "COMMIT".into(),
@@ -522,7 +534,14 @@ impl Session {
                     tag: "COMMIT".into(),
                 });
             }
+            S::Rollback {
+                savepoint: Some(name),
+                ..
+            } => return self.rollback_to_savepoint(name),
+            S::Savepoint { name } => return self.savepoint(name),
+            S::ReleaseSavepoint { name } => return self.release_savepoint(name),
             S::Rollback { .. } => {
+                self.savepoints.clear();
                 self.failed = false;
                 if let Some(mut txn) = self.txn.take() {
                     txn.rollback().await.ok();
@@ -541,10 +560,7 @@ impl Session {
             _ => {}
         }
         if self.failed {
-            return Err(SqlError::new(
-                SqlState::IN_FAILED_SQL_TRANSACTION,
-                "current transaction is aborted, commands ignored until end of transaction block",
-            ));
+            return Err(in_failed_transaction());
         }
         let stmt_owned = Arc::clone(stmt);
         let params_owned: Arc<[Datum]> = params.into();
@@ -584,14 +600,94 @@ impl Session {
         res
     }
 
+    /// `SAVEPOINT name`: marks the current point of the explicit transaction.
+    fn savepoint(&mut self, name: &sqlparser::ast::Ident) -> SqlResult<Output> {
+        let Some(txn) = self.txn.as_ref() else {
+            return Err(no_transaction_block("SAVEPOINT"));
+        };
+        if self.failed {
+            return Err(in_failed_transaction());
+        }
+        let sp = txn.savepoint();
+        self.savepoints
+            .push((crate::exec::normalize_ident(name), sp));
+        Ok(Output::Command {
+            tag: "SAVEPOINT".into(),
+        })
+    }
+
+    /// The position of the newest savepoint named `name`, or 3B001 (which, as in
+    /// PostgreSQL, fails the transaction).
+    fn find_savepoint(&mut self, name: &sqlparser::ast::Ident) -> SqlResult<usize> {
+        let name = crate::exec::normalize_ident(name);
+        match self.savepoints.iter().rposition(|(n, _)| *n == name) {
+            Some(i) => Ok(i),
+            None => {
+                self.failed = true;
+                Err(SqlError::new(
+                    SqlState::INVALID_SAVEPOINT_SPECIFICATION,
+                    format!("savepoint \"{name}\" does not exist"),
+                ))
+            }
+        }
+    }
+
+    /// `RELEASE [SAVEPOINT] name`: forgets the savepoint and every later one; their writes
+    /// stay part of the transaction.
+    fn release_savepoint(&mut self, name: &sqlparser::ast::Ident) -> SqlResult<Output> {
+        if self.txn.is_none() {
+            return Err(no_transaction_block("RELEASE SAVEPOINT"));
+        }
+        if self.failed {
+            return Err(in_failed_transaction());
+        }
+        let i = self.find_savepoint(name)?;
+        self.savepoints.truncate(i);
+        Ok(Output::Command {
+            tag: "RELEASE".into(),
+        })
+    }
+
+    /// `ROLLBACK TO [SAVEPOINT] name`: undoes what the transaction did since the savepoint,
+    /// which stays; later savepoints are forgotten. It also recovers a failed transaction,
+    /// unless the failure was a serialization failure: that needs a full restart.
+    fn rollback_to_savepoint(&mut self, name: &sqlparser::ast::Ident) -> SqlResult<Output> {
+        if self.txn.is_none() {
+            return Err(no_transaction_block("ROLLBACK TO SAVEPOINT"));
+        }
+        let i = self.find_savepoint(name)?;
+        if self.failed_retryable {
+            return Err(SqlError::new(
+                SqlState::SERIALIZATION_FAILURE,
+                "restart transaction: a serialization failure cannot be undone by ROLLBACK TO \
+                 SAVEPOINT; roll the transaction back and run it again",
+            ));
+        }
+        let sp = self.savepoints[i].1;
+        let Some(txn) = self.txn.as_mut() else {
+            return Err(no_transaction_block("ROLLBACK TO SAVEPOINT"));
+        };
+        if let Err(e) = txn.rollback_to(&sp) {
+            self.failed = true;
+            self.failed_retryable |= e.state == SqlState::SERIALIZATION_FAILURE;
+            return Err(e);
+        }
+        self.savepoints.truncate(i + 1);
+        self.failed = false;
+        Ok(Output::Command {
+            tag: "ROLLBACK".into(),
+        })
+    }
+
     /// Runs `work` in the explicit transaction (failing it on an error), or in an implicit
     /// transaction that is committed after it and retried on serialization failures.
     async fn run_in_txn(&mut self, work: TxnWork<'_>) -> SqlResult<Output> {
         let node = Arc::clone(&self.node);
         if let Some(txn) = self.txn.as_mut() {
             let res = work(&node, txn, &self.database).await;
-            if res.is_err() {
+            if let Err(e) = &res {
                 self.failed = true;
+                self.failed_retryable |= e.state == SqlState::SERIALIZATION_FAILURE;
             }
             return res;
         }
@@ -619,4 +715,20 @@ impl Session {
             }
         }
     }
+}
+
+/// 25P02: a statement in a failed transaction block.
+fn in_failed_transaction() -> SqlError {
+    SqlError::new(
+        SqlState::IN_FAILED_SQL_TRANSACTION,
+        "current transaction is aborted, commands ignored until end of transaction block",
+    )
+}
+
+/// 25P01: a savepoint statement outside a transaction block.
+fn no_transaction_block(what: &str) -> SqlError {
+    SqlError::new(
+        SqlState::NO_ACTIVE_SQL_TRANSACTION,
+        format!("{what} can only be used in transaction blocks"),
+    )
 }

@@ -56,6 +56,15 @@ pub struct SqlTxn {
     constraints: Vec<(Key, String)>,
 }
 
+/// A savepoint of a [`SqlTxn`]: where to roll the KV transaction back to, and what the
+/// transaction knew of the catalog at that point.
+#[derive(Clone, Copy, Debug)]
+pub struct SqlSavepoint {
+    kv: tessera_txn::Savepoint,
+    catalog_version: Option<u64>,
+    changed_catalog: bool,
+}
+
 /// Increments the catalog version in `txn`. Every transaction that writes a descriptor key
 /// must do this once before it commits (see the module docs).
 pub async fn bump_catalog_version(txn: &mut Txn) -> KvResult<()> {
@@ -301,6 +310,26 @@ impl SqlTxn {
             Ok(()) => Ok(()),
             Err(e) => Err(self.write_error(e)),
         }
+    }
+
+    /// Marks a savepoint (`SAVEPOINT`): the KV transaction's point and the catalog facts
+    /// known there. Only explicit transactions have savepoints, so nothing is held unsent.
+    pub fn savepoint(&self) -> SqlSavepoint {
+        SqlSavepoint {
+            kv: self.kv.savepoint(),
+            catalog_version: self.catalog_version,
+            changed_catalog: self.changed_catalog,
+        }
+    }
+
+    /// Undoes everything since `savepoint` (`ROLLBACK TO SAVEPOINT`). A catalog change
+    /// undone with it takes its version increment along, so the transaction forgets it
+    /// changed the catalog: its next descriptor write must increment the version again.
+    pub fn rollback_to(&mut self, savepoint: &SqlSavepoint) -> SqlResult<()> {
+        self.kv.rollback_to(savepoint.kv)?;
+        self.catalog_version = savepoint.catalog_version;
+        self.changed_catalog = savepoint.changed_catalog;
+        Ok(())
     }
 
     /// Rolls back; held writes are dropped unsent.

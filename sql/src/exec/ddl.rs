@@ -31,7 +31,8 @@ fn command(tag: &str) -> Output {
     Output::Command { tag: tag.into() }
 }
 
-pub(super) fn ident(i: &sqlparser::ast::Ident) -> String {
+/// An identifier as PostgreSQL folds it: unquoted names are lower-cased.
+pub(crate) fn ident(i: &sqlparser::ast::Ident) -> String {
     if i.quote_style.is_some() {
         i.value.clone()
     } else {

@@ -37,6 +37,7 @@ use crate::error::{SqlError, SqlResult, SqlState};
 use crate::session::{Column, Output, SqlNode};
 use crate::types::SqlType;
 
+pub(crate) use ddl::ident as normalize_ident;
 pub use plan_cache::PlanSlot;
 pub use select::plan_query;
 
