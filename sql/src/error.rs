@@ -69,6 +69,10 @@ impl SqlState {
     pub const FEATURE_NOT_SUPPORTED: SqlState = SqlState("0A000");
     /// 25P02 in_failed_sql_transaction
     pub const IN_FAILED_SQL_TRANSACTION: SqlState = SqlState("25P02");
+    /// 26000 invalid_sql_statement_name
+    pub const INVALID_SQL_STATEMENT_NAME: SqlState = SqlState("26000");
+    /// 42P05 duplicate_prepared_statement
+    pub const DUPLICATE_PREPARED_STATEMENT: SqlState = SqlState("42P05");
     /// 25P01 no_active_sql_transaction
     pub const NO_ACTIVE_SQL_TRANSACTION: SqlState = SqlState("25P01");
     /// 3B001 invalid_savepoint_specification

@@ -87,6 +87,7 @@ impl SqlNode {
             txn: None,
             failed: false,
             failed_retryable: false,
+            statement_names: Default::default(),
             savepoints: Vec::new(),
             copy_in: None,
         })
@@ -133,6 +134,14 @@ pub enum Output {
         columns: usize,
         /// The lines, each ending in a newline.
         lines: Vec<String>,
+    },
+    /// `DEALLOCATE` or `DISCARD`: the wire layer drops these named prepared statements of
+    /// the connection from its store, then sends `tag`.
+    Deallocated {
+        /// The statement names.
+        statements: Vec<String>,
+        /// The tag.
+        tag: String,
     },
     /// A command: the tag PostgreSQL sends in CommandComplete (`INSERT 0 3`, `CREATE TABLE`).
     Command {
@@ -182,6 +191,9 @@ pub struct Session {
     /// and only a full restart (ROLLBACK, then the block again) can recover, not a
     /// ROLLBACK TO SAVEPOINT.
     failed_retryable: bool,
+    /// The names of the connection's prepared statements (extended-protocol Parse with a
+    /// name), which `DEALLOCATE` and `DISCARD ALL` drop.
+    statement_names: std::collections::BTreeSet<String>,
     /// The savepoints of the explicit transaction, oldest first (names may repeat; the
     /// newest of a name wins, as in PostgreSQL).
     savepoints: Vec<(String, SqlSavepoint)>,
@@ -562,6 +574,11 @@ impl Session {
         if self.failed {
             return Err(in_failed_transaction());
         }
+        match stmt.as_ref() {
+            S::Deallocate { name, .. } => return self.deallocate(name),
+            S::Discard { object_type } => return self.discard(*object_type),
+            _ => {}
+        }
         let stmt_owned = Arc::clone(stmt);
         let params_owned: Arc<[Datum]> = params.into();
         let types_owned: Arc<[SqlType]> = param_types.into();
@@ -598,6 +615,73 @@ impl Session {
             });
         }
         res
+    }
+
+    /// Records a named prepared statement of the connection (a Parse with a name).
+    pub fn statement_parsed(&mut self, name: &str) {
+        if !name.is_empty() {
+            self.statement_names.insert(name.to_string());
+        }
+    }
+
+    /// Forgets a prepared statement the client closed.
+    pub fn statement_closed(&mut self, name: &str) {
+        self.statement_names.remove(name);
+    }
+
+    /// `DEALLOCATE [PREPARE] name | ALL`: drops one or every prepared statement; an unknown
+    /// name is 26000 (and, as any error, fails an open block).
+    fn deallocate(&mut self, name: &sqlparser::ast::Ident) -> SqlResult<Output> {
+        if name.quote_style.is_none() && name.value.eq_ignore_ascii_case("all") {
+            return Ok(Output::Deallocated {
+                statements: std::mem::take(&mut self.statement_names)
+                    .into_iter()
+                    .collect(),
+                tag: "DEALLOCATE ALL".into(),
+            });
+        }
+        let name = crate::exec::normalize_ident(name);
+        if !self.statement_names.remove(&name) {
+            self.fail_txn();
+            return Err(SqlError::new(
+                SqlState::INVALID_SQL_STATEMENT_NAME,
+                format!("prepared statement \"{name}\" does not exist"),
+            ));
+        }
+        Ok(Output::Deallocated {
+            statements: vec![name],
+            tag: "DEALLOCATE".into(),
+        })
+    }
+
+    /// `DISCARD ALL | PLANS | SEQUENCES | TEMP`. `ALL` drops the prepared statements (and may
+    /// not run in a block: 25001). Plans are validated against the catalog version at every
+    /// use, sequences keep no session state and there are no temporary tables, so the others
+    /// have nothing to drop.
+    fn discard(&mut self, object: sqlparser::ast::DiscardObject) -> SqlResult<Output> {
+        use sqlparser::ast::DiscardObject as D;
+        let tag = match object {
+            D::ALL => "DISCARD ALL",
+            D::PLANS => "DISCARD PLANS",
+            D::SEQUENCES => "DISCARD SEQUENCES",
+            D::TEMP => "DISCARD TEMP",
+        };
+        if object != D::ALL {
+            return Ok(Output::Command { tag: tag.into() });
+        }
+        if self.txn.is_some() {
+            self.fail_txn();
+            return Err(SqlError::new(
+                SqlState::ACTIVE_SQL_TRANSACTION,
+                "DISCARD ALL cannot run inside a transaction block",
+            ));
+        }
+        Ok(Output::Deallocated {
+            statements: std::mem::take(&mut self.statement_names)
+                .into_iter()
+                .collect(),
+            tag: tag.into(),
+        })
     }
 
     /// `SAVEPOINT name`: marks the current point of the explicit transaction.

@@ -191,3 +191,29 @@ async fn tables_without_a_primary_key_get_a_hidden_rowid() {
         ]
     );
 }
+
+#[tokio::test]
+async fn deallocate_forgets_one_statement_by_name() {
+    let mut s = session().await;
+    s.statement_parsed("s1");
+    s.statement_parsed("s2");
+    s.statement_parsed(""); // the unnamed statement is never deallocated by name
+    match s.simple_query("DEALLOCATE s1").await.pop() {
+        Some(Ok(Output::Deallocated { statements, tag })) => {
+            assert_eq!(
+                (statements, tag.as_str()),
+                (vec!["s1".to_string()], "DEALLOCATE")
+            );
+        }
+        other => panic!("DEALLOCATE s1: {other:?}"),
+    }
+    assert_eq!(
+        err(&mut s, "DEALLOCATE s1").await,
+        SqlState::INVALID_SQL_STATEMENT_NAME
+    );
+    s.statement_closed("s2");
+    assert_eq!(
+        err(&mut s, "DEALLOCATE PREPARE s2").await,
+        SqlState::INVALID_SQL_STATEMENT_NAME
+    );
+}

@@ -66,7 +66,7 @@ use pgwire::api::query::{
     SimpleQueryHandler,
 };
 use pgwire::api::results::{CopyResponse, FieldFormat, FieldInfo, QueryResponse, Response, Tag};
-use pgwire::api::stmt::QueryParser;
+use pgwire::api::stmt::{QueryParser, StoredStatement};
 use pgwire::api::store::{Entry, PortalStore};
 use pgwire::api::{
     ClientInfo, ClientPortalStore, PgWireConnectionState, PgWireServerHandlers,
@@ -77,8 +77,8 @@ use pgwire::error::{ErrorInfo, PgWireError, PgWireResult, SEVERITY_ERROR, SEVERI
 use pgwire::messages::copy::{CopyData, CopyDone, CopyFail};
 use pgwire::messages::data::{DataRow, NoData, ParameterDescription, RowDescription};
 use pgwire::messages::extendedquery::{
-    Bind, BindComplete, Describe, Sync as PgSync, TARGET_TYPE_BYTE_PORTAL,
-    TARGET_TYPE_BYTE_STATEMENT,
+    Bind, BindComplete, Close, CloseComplete, Describe, Parse, ParseComplete, Sync as PgSync,
+    TARGET_TYPE_BYTE_PORTAL, TARGET_TYPE_BYTE_STATEMENT,
 };
 use pgwire::messages::response::{CommandComplete, EmptyQueryResponse, TransactionStatus};
 use pgwire::messages::simplequery::Query;
@@ -204,6 +204,16 @@ fn no_session() -> PgWireError {
         SqlState::PROTOCOL_VIOLATION,
         "no session: startup has not completed",
     ))
+}
+
+/// Drops from the connection's store the prepared statements a `DEALLOCATE` or `DISCARD ALL`
+/// named (the session has already forgotten them).
+fn drop_deallocated<S: PortalStore>(store: &S, out: &Output) {
+    if let Output::Deallocated { statements, .. } = out {
+        for name in statements {
+            store.rm_statement(name);
+        }
+    }
 }
 
 /// The ErrorResponse fields of a SQL error.
@@ -410,7 +420,9 @@ fn encode_rows(
 fn output_response(out: Output, format: &Format) -> SqlResult<Response> {
     Ok(match out {
         Output::Empty => Response::EmptyQuery,
-        Output::Command { tag } => Response::Execution(Tag::new(&tag)),
+        Output::Command { tag } | Output::Deallocated { tag, .. } => {
+            Response::Execution(Tag::new(&tag))
+        }
         Output::Rows { columns, rows } => {
             let rows = encode_rows(&columns, format, rows)?;
             let schema = Arc::new(fields(&columns, format));
@@ -509,7 +521,7 @@ impl SimpleQueryHandler for Connection {
         send_ready_for_query(client, status).await
     }
 
-    async fn do_query<C>(&self, _client: &mut C, query: &str) -> PgWireResult<Vec<Response>>
+    async fn do_query<C>(&self, client: &mut C, query: &str) -> PgWireResult<Vec<Response>>
     where
         C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
         C::PortalStore: PortalStore,
@@ -524,6 +536,9 @@ impl SimpleQueryHandler for Connection {
         Ok(results
             .into_iter()
             .map(|r| {
+                if let Ok(out) = &r {
+                    drop_deallocated(client.portal_store(), out);
+                }
                 r.and_then(|out| output_response(out, &Format::UnifiedText))
                     .unwrap_or_else(|e| Response::Error(Box::new(error_info(&e, SEVERITY_ERROR))))
             })
@@ -717,6 +732,63 @@ impl ExtendedQueryHandler for Connection {
         Arc::clone(&self.parser)
     }
 
+    /// pgwire's default, plus what PostgreSQL checks and keeps: a named statement may not
+    /// replace an existing one (42P05), and the session learns its name for `DEALLOCATE`.
+    async fn on_parse<C>(&self, client: &mut C, message: Parse) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let name = message.name.clone().unwrap_or_default();
+        if !name.is_empty() && client.portal_store().get_statement(&name).is_some() {
+            return Err(user_error(SqlError::new(
+                SqlState::DUPLICATE_PREPARED_STATEMENT,
+                format!("prepared statement \"{name}\" already exists"),
+            )));
+        }
+        let stored = StoredStatement::parse(client, &message, self.query_parser()).await?;
+        match stored {
+            Some(stmt) => client.portal_store().put_statement(Arc::new(stmt)),
+            None => client
+                .portal_store()
+                .put_empty_statement(if name.is_empty() { DEFAULT_NAME } else { &name }),
+        }
+        if let Some(session) = self.session.lock().await.as_mut() {
+            session.statement_parsed(&name);
+        }
+        client
+            .send(PgWireBackendMessage::ParseComplete(ParseComplete::new()))
+            .await?;
+        Ok(())
+    }
+
+    /// pgwire's default; a closed statement is also forgotten by the session.
+    async fn on_close<C>(&self, client: &mut C, message: Close) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let name = message.name.as_deref().unwrap_or(DEFAULT_NAME);
+        match message.target_type {
+            TARGET_TYPE_BYTE_STATEMENT => {
+                client.portal_store().rm_statement(name);
+                if let Some(session) = self.session.lock().await.as_mut() {
+                    session.statement_closed(name);
+                }
+            }
+            TARGET_TYPE_BYTE_PORTAL => client.portal_store().rm_portal(name),
+            _ => {}
+        }
+        client
+            .send(PgWireBackendMessage::CloseComplete(CloseComplete::new()))
+            .await?;
+        Ok(())
+    }
+
     /// pgwire's default, plus the checks PostgreSQL makes at Bind: the parameter count, the
     /// format-code counts, and every parameter value.
     async fn on_bind<C>(&self, client: &mut C, message: Bind) -> PgWireResult<()>
@@ -839,7 +911,7 @@ impl ExtendedQueryHandler for Connection {
 
     async fn do_query<C>(
         &self,
-        _client: &mut C,
+        client: &mut C,
         portal: &Portal<Prepared>,
         _max_rows: usize,
     ) -> PgWireResult<Response>
@@ -857,6 +929,9 @@ impl ExtendedQueryHandler for Connection {
             let session = guard.as_mut().ok_or_else(no_session)?;
             session.execute(prepared, &params).await
         };
+        if let Ok(out) = &out {
+            drop_deallocated(client.portal_store(), out);
+        }
         out.and_then(|out| output_response(out, &portal.result_column_format))
             .map_err(user_error)
     }
