@@ -103,6 +103,24 @@ async def test_transaction_commit_and_rollback(url):
 
 
 @run
+async def test_nested_transaction_is_a_savepoint(url):
+    conn = await connect(url)
+    try:
+        await create_table(conn, "apg_nested", "id INT PRIMARY KEY")
+        async with conn.transaction():
+            await conn.execute("INSERT INTO apg_nested VALUES ($1)", 1)
+            with pytest.raises(asyncpg.UniqueViolationError):
+                async with conn.transaction():  # SAVEPOINT, then ROLLBACK TO SAVEPOINT
+                    await conn.execute("INSERT INTO apg_nested VALUES ($1)", 2)
+                    await conn.execute("INSERT INTO apg_nested VALUES ($1)", 1)
+            async with conn.transaction():  # SAVEPOINT, then RELEASE SAVEPOINT
+                await conn.execute("INSERT INTO apg_nested VALUES ($1)", 3)
+        assert [r["id"] for r in await conn.fetch("SELECT id FROM apg_nested ORDER BY id")] == [1, 3]
+    finally:
+        await conn.close()
+
+
+@run
 async def test_type_round_trips(url):
     conn = await connect(url)
     try:

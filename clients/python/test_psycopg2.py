@@ -119,3 +119,23 @@ def test_copy_csv(conn):
         cur.copy_expert("COPY (SELECT id, name FROM pg2_copy_csv ORDER BY id) TO STDOUT WITH (FORMAT csv)", out)
         assert out.getvalue().splitlines() == ['1,"a,b"', "2,plain"]
     conn.commit()
+
+
+def test_savepoints(conn):
+    reset(conn, "pg2_sp")
+    with conn.cursor() as cur:
+        cur.execute("CREATE TABLE pg2_sp (id INT PRIMARY KEY, v TEXT)")
+        conn.commit()
+        cur.execute("INSERT INTO pg2_sp VALUES (1, 'a')")
+        cur.execute("SAVEPOINT s1")
+        cur.execute("UPDATE pg2_sp SET v = 'b' WHERE id = 1")
+        with pytest.raises(psycopg2.errors.UniqueViolation):
+            cur.execute("INSERT INTO pg2_sp VALUES (1, 'dup')")
+        cur.execute("ROLLBACK TO SAVEPOINT s1")
+        cur.execute("SELECT v FROM pg2_sp WHERE id = 1")
+        assert cur.fetchone() == ("a",)
+        cur.execute("RELEASE SAVEPOINT s1")
+        conn.commit()
+        cur.execute("SELECT id, v FROM pg2_sp")
+        assert cur.fetchall() == [(1, "a")]
+    conn.commit()

@@ -166,16 +166,30 @@ def test_transaction_block(conn):
     assert conn.execute("SELECT id FROM pg3_tx").fetchall() == [(1,)]
 
 
-@pytest.mark.xfail(
-    reason="tessera: psycopg clears its prepared statements with DEALLOCATE ALL on rollback"
-    " (and after DROP/ALTER) once any statement was prepared (prepare=True, or after 5"
-    " executions); tessera answers 0A000 'statement DEALLOCATE ALL is not supported'",
-    strict=True,
-)
+# A regression test: psycopg clears its prepared statements with DEALLOCATE ALL on rollback
+# (and after DROP/ALTER) once any statement was prepared, then prepares them again under the
+# same names; tessera answered DEALLOCATE ALL with 0A000.
 def test_rollback_after_prepared_statement(conn):
     assert conn.execute("SELECT %s::INT", (1,), prepare=True).fetchone() == (1,)
     conn.rollback()
     assert conn.execute("SELECT 2").fetchone() == (2,)
+    assert conn.execute("SELECT %s::INT", (3,), prepare=True).fetchone() == (3,)
+    conn.rollback()
+    assert conn.execute("SELECT %s::INT", (4,), prepare=True).fetchone() == (4,)
+
+
+def test_nested_transactions_use_savepoints(conn):
+    create_table(conn, "pg3_nested", "id INT PRIMARY KEY")
+    conn.autocommit = True
+    with conn.transaction():
+        conn.execute("INSERT INTO pg3_nested VALUES (1)")
+        with pytest.raises(psycopg.errors.UniqueViolation):
+            with conn.transaction():  # SAVEPOINT; ROLLBACK TO SAVEPOINT on the error
+                conn.execute("INSERT INTO pg3_nested VALUES (2)")
+                conn.execute("INSERT INTO pg3_nested VALUES (1)")
+        with conn.transaction():  # SAVEPOINT; RELEASE SAVEPOINT
+            conn.execute("INSERT INTO pg3_nested VALUES (3)")
+    assert conn.execute("SELECT id FROM pg3_nested ORDER BY id").fetchall() == [(1,), (3,)]
 
 
 # A regression test: typed parameters were stored unconverted (fixed in Compiler::coerce).

@@ -160,6 +160,24 @@ def test_create_all_and_orm_crud(engine):
         assert session.get(Book, 3) is None
 
 
+def test_begin_nested_is_a_savepoint(engine):
+    Base, Author, Book = fresh_schema(engine)
+    with orm.Session(engine) as session:
+        session.add(Author(id=1, name="Ann"))
+        session.flush()
+        with pytest.raises(sa.exc.IntegrityError):
+            with session.begin_nested():  # SAVEPOINT, rolled back on the error
+                session.add(Author(id=2, name="Bob"))
+                session.flush()
+                session.add(Author(id=1, name="Dup"))
+                session.flush()
+        with session.begin_nested():  # SAVEPOINT, released
+            session.add(Author(id=3, name="Cy"))
+        session.commit()
+    with orm.Session(engine) as session:
+        assert session.scalars(sa.select(Author.name).order_by(Author.id)).all() == ["Ann", "Cy"]
+
+
 def test_join_query(engine):
     Base, Author, Book = fresh_schema(engine)
     with orm.Session(engine) as session:

@@ -14,6 +14,8 @@
 //! `INSERT … ON CONFLICT` reads the arbiter key of each new row first: an existing row is
 //! left alone (DO NOTHING) or updated (DO UPDATE, with `excluded` naming the proposed row).
 
+mod joined;
+
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -105,6 +107,10 @@ enum Dml {
         access: Access,
         returning: Option<Returning>,
     },
+    /// `UPDATE … FROM`.
+    UpdateJoined(joined::JoinedDml),
+    /// `DELETE … USING`.
+    DeleteJoined(joined::JoinedDml),
 }
 
 /// Parses and compiles stored SQL text (a DEFAULT or CHECK expression) over `scope`.
@@ -453,8 +459,23 @@ async fn compile_dml(
             compile_insert_rest(node, txn, desc, alias, targets, source, ins, params).await
         }
         Statement::Update(up) => {
-            if up.from.is_some() || !up.table.joins.is_empty() {
-                return Err(SqlError::unsupported("UPDATE … FROM"));
+            if !up.table.joins.is_empty() {
+                return Err(SqlError::unsupported("UPDATE of a join"));
+            }
+            if let Some(
+                sqlparser::ast::UpdateTableFromKind::BeforeSet(from)
+                | sqlparser::ast::UpdateTableFromKind::AfterSet(from),
+            ) = &up.from
+            {
+                let stmt = joined::JoinedStatement {
+                    relation: &up.table.relation,
+                    others: from,
+                    assignments: &up.assignments,
+                    selection: up.selection.as_ref(),
+                    returning: up.returning.as_ref(),
+                };
+                let dml = joined::compile(node, txn, db_id, stmt, params).await?;
+                return Ok(Dml::UpdateJoined(dml));
             }
             let (name, alias) = table_of(&up.table.relation)?;
             let desc = resolve(node, txn, db_id, name).await?;
@@ -472,9 +493,6 @@ async fn compile_dml(
             })
         }
         Statement::Delete(del) => {
-            if del.using.is_some() {
-                return Err(SqlError::unsupported("DELETE … USING"));
-            }
             let from = match &del.from {
                 sqlparser::ast::FromTable::WithFromKeyword(f)
                 | sqlparser::ast::FromTable::WithoutKeyword(f) => f,
@@ -482,6 +500,20 @@ async fn compile_dml(
             let [twj] = from.as_slice() else {
                 return Err(SqlError::unsupported("DELETE from several tables"));
             };
+            if !twj.joins.is_empty() {
+                return Err(SqlError::unsupported("DELETE from a join"));
+            }
+            if let Some(using) = &del.using {
+                let stmt = joined::JoinedStatement {
+                    relation: &twj.relation,
+                    others: using,
+                    assignments: &[],
+                    selection: del.selection.as_ref(),
+                    returning: del.returning.as_ref(),
+                };
+                let dml = joined::compile(node, txn, db_id, stmt, params).await?;
+                return Ok(Dml::DeleteJoined(dml));
+            }
             let (name, alias) = table_of(&twj.relation)?;
             let desc = resolve(node, txn, db_id, name).await?;
             let scope = table_scope(&desc, alias.as_deref());
@@ -723,6 +755,7 @@ pub async fn describe_dml(
         Dml::Insert { returning, .. }
         | Dml::Update { returning, .. }
         | Dml::Delete { returning, .. } => returning,
+        Dml::UpdateJoined(j) | Dml::DeleteJoined(j) => j.returning().cloned(),
     };
     Ok(returning.map(|r| r.columns).unwrap_or_default())
 }
@@ -962,5 +995,7 @@ async fn run_dml(
             remove_references(node, txn, desc, &removed, None).await?;
             Ok(output("DELETE", n, returning.clone(), out))
         }
+        Dml::UpdateJoined(j) => j.update(node, txn, params).await,
+        Dml::DeleteJoined(j) => j.delete(node, txn, params).await,
     }
 }
