@@ -69,6 +69,8 @@ impl SqlState {
     pub const FEATURE_NOT_SUPPORTED: SqlState = SqlState("0A000");
     /// 25P02 in_failed_sql_transaction
     pub const IN_FAILED_SQL_TRANSACTION: SqlState = SqlState("25P02");
+    /// 57014 query_canceled
+    pub const QUERY_CANCELED: SqlState = SqlState("57014");
     /// 26000 invalid_sql_statement_name
     pub const INVALID_SQL_STATEMENT_NAME: SqlState = SqlState("26000");
     /// 42P05 duplicate_prepared_statement

@@ -87,6 +87,7 @@ impl SqlNode {
             txn: None,
             failed: false,
             failed_retryable: false,
+            running: false,
             statement_names: Default::default(),
             savepoints: Vec::new(),
             copy_in: None,
@@ -191,6 +192,12 @@ pub struct Session {
     /// and only a full restart (ROLLBACK, then the block again) can recover, not a
     /// ROLLBACK TO SAVEPOINT.
     failed_retryable: bool,
+    /// Whether a statement of the explicit transaction is executing. A statement whose
+    /// future was dropped before it finished (a CancelRequest, a closed connection) leaves
+    /// it set: the session then treats the block as failed, as PostgreSQL fails a block
+    /// whose statement was cancelled. Its partial writes are undone by the block's ROLLBACK
+    /// or by a ROLLBACK TO SAVEPOINT.
+    running: bool,
     /// The names of the connection's prepared statements (extended-protocol Parse with a
     /// name), which `DEALLOCATE` and `DISCARD ALL` drop.
     statement_names: std::collections::BTreeSet<String>,
@@ -290,10 +297,17 @@ impl Session {
 
     /// The transaction status for ReadyForQuery.
     pub fn txn_state(&self) -> TxnState {
-        match (&self.txn, self.failed) {
+        match (&self.txn, self.failed || self.running) {
             (None, _) => TxnState::Idle,
             (Some(_), false) => TxnState::InTransaction,
             (Some(_), true) => TxnState::Failed,
+        }
+    }
+
+    /// Fails the block if its last statement was abandoned mid-way (see `running`).
+    fn note_abandoned(&mut self) {
+        if std::mem::take(&mut self.running) {
+            self.fail_txn();
         }
     }
 
@@ -365,6 +379,7 @@ impl Session {
     /// Ends the COPY FROM STDIN in progress: parses its data and inserts the rows, all or
     /// none. Returns the `COPY n` tag.
     pub async fn copy_done(&mut self) -> SqlResult<Output> {
+        self.note_abandoned();
         let Some(pending) = self.copy_in.take() else {
             return Err(SqlError::new(
                 SqlState::PROTOCOL_VIOLATION,
@@ -513,6 +528,7 @@ impl Session {
         slot: Option<&crate::exec::PlanSlot>,
     ) -> SqlResult<Output> {
         use sqlparser::ast::Statement as S;
+        self.note_abandoned();
         match stmt.as_ref() {
             S::StartTransaction { .. } => {
                 if self.txn.is_some() {
@@ -768,7 +784,9 @@ impl Session {
     async fn run_in_txn(&mut self, work: TxnWork<'_>) -> SqlResult<Output> {
         let node = Arc::clone(&self.node);
         if let Some(txn) = self.txn.as_mut() {
+            self.running = true;
             let res = work(&node, txn, &self.database).await;
+            self.running = false;
             if let Err(e) = &res {
                 self.failed = true;
                 self.failed_retryable |= e.state == SqlState::SERIALIZATION_FAILURE;

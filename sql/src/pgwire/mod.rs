@@ -41,8 +41,16 @@
 //!
 //! pgwire 0.42 has no configurable maximum message length: it caps each frontend message
 //! type itself (Query, Parse and Bind at 1 GiB, startup packets at 10 000 bytes) and closes
-//! the connection on a longer one. Query cancellation (CancelRequest) is not wired yet: a
-//! cancel request is accepted and ignored.
+//! the connection on a longer one.
+//!
+//! # Cancellation
+//!
+//! Each connection registers its pid and secret key (sent in BackendKeyData) with pgwire's
+//! `ConnectionManager`. A CancelRequest naming them fires the connection's signal, and the
+//! running Query or Execute future is dropped at its next await point (a KV round trip, a
+//! lock wait): the client gets 57014. A statement that never awaits (pure computation over
+//! rows already read) runs to its end first. The session notices a dropped statement
+//! (`Session::running`) and fails its transaction block.
 
 mod values;
 
@@ -59,6 +67,7 @@ use pgwire::api::auth::{
     finish_authentication, protocol_negotiation, save_startup_parameters_to_metadata,
     ServerParameterProvider, StartupHandler,
 };
+use pgwire::api::cancel::{CancelHandler, DefaultCancelHandler};
 use pgwire::api::copy::CopyHandler;
 use pgwire::api::portal::{Format, Portal};
 use pgwire::api::query::{
@@ -69,9 +78,10 @@ use pgwire::api::results::{CopyResponse, FieldFormat, FieldInfo, QueryResponse, 
 use pgwire::api::stmt::{QueryParser, StoredStatement};
 use pgwire::api::store::{Entry, PortalStore};
 use pgwire::api::{
-    ClientInfo, ClientPortalStore, PgWireConnectionState, PgWireServerHandlers,
-    PidSecretKeyGenerator, RandomPidSecretKeyGenerator, Type, DEFAULT_NAME,
-    METADATA_APPLICATION_NAME, METADATA_DATABASE, METADATA_USER,
+    ClientInfo, ClientPortalStore, ConnectionGuard, ConnectionHandle, ConnectionManager,
+    PgWireConnectionState, PgWireServerHandlers, PidSecretKeyGenerator,
+    RandomPidSecretKeyGenerator, Type, DEFAULT_NAME, METADATA_APPLICATION_NAME, METADATA_DATABASE,
+    METADATA_USER,
 };
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult, SEVERITY_ERROR, SEVERITY_FATAL};
 use pgwire::messages::copy::{CopyData, CopyDone, CopyFail};
@@ -105,6 +115,7 @@ pub async fn serve<F: Future>(node: Arc<SqlNode>, listener: TcpListener, shutdow
     let shared = Arc::new(Shared {
         node,
         pids: RandomPidSecretKeyGenerator::default(),
+        cancels: Arc::new(ConnectionManager::new()),
     });
     let mut connections = JoinSet::new();
     tokio::pin!(shutdown);
@@ -141,6 +152,8 @@ pub async fn serve<F: Future>(node: Arc<SqlNode>, listener: TcpListener, shutdow
 struct Shared {
     node: Arc<SqlNode>,
     pids: RandomPidSecretKeyGenerator,
+    /// Every open connection by (pid, secret key), for CancelRequest.
+    cancels: Arc<ConnectionManager>,
 }
 
 /// The session of one connection: `None` until startup has opened it.
@@ -171,6 +184,14 @@ impl PgWireServerHandlers for ConnectionHandlers {
 
     fn copy_handler(&self) -> Arc<impl CopyHandler> {
         Arc::clone(&self.0)
+    }
+
+    /// A CancelRequest (on a connection of its own) names a connection by its pid and
+    /// secret key; pgwire's manager fires that connection's cancel signal.
+    fn cancel_handler(&self) -> Arc<impl CancelHandler> {
+        Arc::new(DefaultCancelHandler::new(Arc::clone(
+            &self.0.shared.cancels,
+        )))
     }
 }
 
@@ -204,6 +225,14 @@ fn no_session() -> PgWireError {
         SqlState::PROTOCOL_VIOLATION,
         "no session: startup has not completed",
     ))
+}
+
+/// 57014: the statement was cancelled by a CancelRequest.
+fn query_canceled() -> SqlError {
+    SqlError::new(
+        SqlState::QUERY_CANCELED,
+        "canceling statement due to user request",
+    )
 }
 
 /// Drops from the connection's store the prepared statements a `DEALLOCATE` or `DISCARD ALL`
@@ -300,7 +329,14 @@ impl StartupHandler for Connection {
         }
         *self.session.lock().await = Some(session);
         let (pid, secret_key) = self.shared.pids.generate(&*client);
-        client.set_pid_and_secret_key(pid, secret_key);
+        client.set_pid_and_secret_key(pid, secret_key.clone());
+        // Register for CancelRequest; the guard unregisters when the connection ends. The
+        // handle is where pgwire's Execute (and our Query) look for the cancel signal.
+        let (handle, guard) = self.shared.cancels.register(pid, secret_key);
+        client
+            .session_extensions()
+            .insert::<Arc<ConnectionHandle>>(handle);
+        client.session_extensions().insert::<ConnectionGuard>(guard);
         // AuthenticationOk, ParameterStatus × n, BackendKeyData, ReadyForQuery('I').
         finish_authentication(client, &StartupParameters(parameters)).await?;
         info!(peer = %client.socket_addr(), %user, %database, "session opened");
@@ -475,7 +511,24 @@ impl SimpleQueryHandler for Connection {
             return Err(PgWireError::NotReadyForQuery);
         }
         client.set_state(PgWireConnectionState::QueryInProgress);
-        let responses = SimpleQueryHandler::do_query(self, client, &query.query).await;
+        // A CancelRequest fires the connection's signal: the query's future is dropped at its
+        // next await (the session notices the abandoned statement, see Session::running).
+        let cancel = match client.session_extensions().get::<Arc<ConnectionHandle>>() {
+            Some(handle) => Some(handle.start_query().await),
+            None => None,
+        };
+        let responses = match cancel {
+            Some(cancel) => {
+                let query_future = SimpleQueryHandler::do_query(self, client, &query.query);
+                match futures::future::select(Box::pin(query_future), cancel).await {
+                    futures::future::Either::Left((responses, _)) => responses,
+                    futures::future::Either::Right(_) => Ok(vec![Response::Error(Box::new(
+                        error_info(&query_canceled(), SEVERITY_ERROR),
+                    ))]),
+                }
+            }
+            None => SimpleQueryHandler::do_query(self, client, &query.query).await,
+        };
         client.set_state(PgWireConnectionState::ReadyForQuery);
         for response in responses? {
             match response {
