@@ -552,6 +552,34 @@ impl Catalog {
         Ok(())
     }
 
+    /// Whether schema `name` exists in database `db_id`: `public` always does, any other
+    /// once CREATE SCHEMA made it.
+    pub async fn schema_exists(&self, txn: &mut SqlTxn, db_id: u64, name: &str) -> SqlResult<bool> {
+        if name == crate::exec::DEFAULT_SCHEMA {
+            return Ok(true);
+        }
+        Ok(txn.get(rowcodec::schema_key(db_id, name)).await?.is_some())
+    }
+
+    /// The schemas CREATE SCHEMA made in database `db_id`, in name order (read-only).
+    pub async fn list_schemas(&self, txn: &mut SqlTxn, db_id: u64) -> SqlResult<Vec<String>> {
+        use tessera_encoding::key::decode_bytes;
+        use tessera_encoding::Direction;
+        let prefix = rowcodec::schema_names_prefix(db_id);
+        let end = tessera_api::keys::prefix_end(&prefix);
+        let rows = txn
+            .scan(tessera_api::keys::Span::range(prefix.clone(), end), 0)
+            .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for kv in rows {
+            let mut rest = kv.key.get(prefix.len()..).unwrap_or_default();
+            let name = decode_bytes(&mut rest, Direction::Ascending)
+                .map_err(|e| corrupt(&e.to_string()))?;
+            out.push(String::from_utf8_lossy(&name).into_owned());
+        }
+        Ok(out)
+    }
+
     /// Whether a table or an index of `schema` is named `name` (one namespace, as in
     /// PostgreSQL).
     pub async fn relation_exists(

@@ -2,6 +2,7 @@
 //!
 //! ```text
 //!   0x01 'n' enc(database)                       → database id (u64 BE)
+//!   0x01 'c' u64(db id) enc(schema)              → 0x01: a schema made by CREATE SCHEMA
 //!   0x01 't' u64(db id) enc(schema) enc(name)    → table id (u64 BE)
 //!   0x01 'x' u64(db id) enc(schema) enc(name)    → the id of the table owning the index
 //!   0x01 's' u64(db id) enc(schema) enc(name)    → sequence descriptor (protobuf)
@@ -44,6 +45,20 @@ pub const PRIMARY_INDEX: u32 = 1;
 pub fn database_key(name: &str) -> Key {
     let mut k = vec![SYSTEM_PREFIX, b'n'];
     encode_bytes(&mut k, name.as_bytes(), Direction::Ascending);
+    k
+}
+
+/// The key of a schema made by CREATE SCHEMA (`public` is built in and has none).
+pub fn schema_key(db_id: u64, name: &str) -> Key {
+    let mut k = schema_names_prefix(db_id);
+    encode_bytes(&mut k, name.as_bytes(), Direction::Ascending);
+    k
+}
+
+/// The prefix of every schema key of a database.
+pub fn schema_names_prefix(db_id: u64) -> Key {
+    let mut k = vec![SYSTEM_PREFIX, b'c'];
+    encode_u64(&mut k, db_id, Direction::Ascending);
     k
 }
 
@@ -108,11 +123,14 @@ pub fn catalog_version_key() -> Key {
     vec![SYSTEM_PREFIX, b'v']
 }
 
-/// Whether `key` holds (part of) a descriptor: a database, table, index or sequence name, or
-/// a table descriptor. Writing one must bump the catalog version; sequence counters, the id
-/// counter and the version itself are not descriptors.
+/// Whether `key` holds (part of) a descriptor: a database, schema, table, index or sequence
+/// name, or a table descriptor. Writing one must bump the catalog version; sequence
+/// counters, the id counter and the version itself are not descriptors.
 pub fn is_descriptor_key(key: &[u8]) -> bool {
-    matches!(key, [SYSTEM_PREFIX, b'n' | b't' | b'x' | b's' | b'd', ..])
+    matches!(
+        key,
+        [SYSTEM_PREFIX, b'n' | b'c' | b't' | b'x' | b's' | b'd', ..]
+    )
 }
 
 /// The prefix of an index of a table.

@@ -585,6 +585,16 @@ impl Session {
                     "VACUUM cannot run inside a transaction block",
                 ));
             }
+            S::Drop {
+                object_type: sqlparser::ast::ObjectType::Database,
+                ..
+            } if self.txn.is_some() && !self.failed => {
+                self.failed = true;
+                return Err(SqlError::new(
+                    SqlState::ACTIVE_SQL_TRANSACTION,
+                    "DROP DATABASE cannot run inside a transaction block",
+                ));
+            }
             _ => {}
         }
         if self.failed {

@@ -9,12 +9,19 @@ use tessera_sql::{Output, Session, SqlNode, SqlState, TxnState};
 use tessera_storage::MemoryEngine;
 use tessera_txn::Db;
 
-async fn session() -> Session {
+async fn node() -> Arc<SqlNode> {
     let clock = Arc::new(HybridClock::default());
     let store = Store::new(Arc::new(MemoryEngine::new()), clock.clone(), &[]).expect("store");
     let db = Db::new(Arc::new(LocalSender::new(Arc::new(store))), clock, 1);
-    let node = SqlNode::start(db).await.expect("start");
-    node.session("defaultdb", "root").await.expect("session")
+    SqlNode::start(db).await.expect("start")
+}
+
+async fn session() -> Session {
+    node()
+        .await
+        .session("defaultdb", "root")
+        .await
+        .expect("session")
 }
 
 async fn rows(s: &mut Session, sql: &str) -> Vec<Vec<Datum>> {
@@ -216,4 +223,46 @@ async fn deallocate_forgets_one_statement_by_name() {
         err(&mut s, "DEALLOCATE PREPARE s2").await,
         SqlState::INVALID_SQL_STATEMENT_NAME
     );
+}
+
+#[tokio::test]
+async fn drop_database_removes_everything_in_it_but_not_the_open_one() {
+    let node = node().await;
+    let mut s = s_in(&node, "defaultdb").await;
+    assert_eq!(
+        err(&mut s, "DROP DATABASE defaultdb").await,
+        SqlState("55006")
+    );
+    ok(&mut s, "CREATE DATABASE scratch").await;
+    let mut other = s_in(&node, "scratch").await;
+    ok(&mut other, "CREATE SCHEMA app").await;
+    ok(&mut other, "CREATE TABLE app.t (a INT PRIMARY KEY)").await;
+    ok(
+        &mut other,
+        "CREATE TABLE u (a INT PRIMARY KEY, b INT REFERENCES app.t (a))",
+    )
+    .await;
+    ok(&mut other, "INSERT INTO app.t VALUES (1)").await;
+    ok(&mut other, "INSERT INTO u VALUES (1, 1)").await;
+    ok(&mut other, "CREATE SEQUENCE seq").await;
+    assert_eq!(ok(&mut s, "DROP DATABASE scratch").await, "DROP DATABASE");
+    // Made again, the database is empty: no table, schema or sequence survived.
+    ok(&mut s, "CREATE DATABASE scratch").await;
+    let mut again = s_in(&node, "scratch").await;
+    assert_eq!(
+        err(&mut again, "SELECT * FROM u").await,
+        SqlState::UNDEFINED_TABLE
+    );
+    assert_eq!(
+        err(&mut again, "CREATE TABLE app.t (a INT)").await,
+        SqlState("3F000")
+    );
+    ok(&mut again, "CREATE SEQUENCE seq").await;
+}
+
+/// A second session of the same node, connected to `database`.
+async fn s_in(node: &Arc<SqlNode>, database: &str) -> Session {
+    node.session(database, "root")
+        .await
+        .expect("session in the new database")
 }

@@ -116,12 +116,7 @@ pub async fn create_table(
     ct: &sqlparser::ast::CreateTable,
 ) -> SqlResult<Output> {
     let (schema, name) = split_name(&ct.name)?;
-    if schema != super::DEFAULT_SCHEMA {
-        return Err(SqlError::new(
-            SqlState("3F000"),
-            format!("schema \"{schema}\" does not exist"),
-        ));
-    }
+    super::schema::require_schema(node, txn, db_id, &schema).await?;
     if ct.if_not_exists
         && node
             .catalog

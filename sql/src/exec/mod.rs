@@ -20,6 +20,7 @@ mod pipeline;
 mod plan_cache;
 mod primary_key;
 mod relation;
+mod schema;
 mod select;
 mod sequence;
 mod setops;
@@ -261,6 +262,38 @@ pub async fn execute(
             Ok(Output::Command {
                 tag: "CREATE DATABASE".into(),
             })
+        }
+        Statement::CreateSchema {
+            schema_name,
+            if_not_exists,
+            ..
+        } => {
+            let db_id = node.catalog.require_database(txn, database).await?;
+            schema::create_schema(node, txn, db_id, schema_name, *if_not_exists).await
+        }
+        Statement::Drop {
+            object_type: sqlparser::ast::ObjectType::Schema,
+            if_exists,
+            names,
+            cascade,
+            ..
+        } => {
+            let db_id = node.catalog.require_database(txn, database).await?;
+            schema::drop_schemas(node, txn, db_id, names, *if_exists, *cascade).await
+        }
+        Statement::Drop {
+            object_type: sqlparser::ast::ObjectType::Database,
+            if_exists,
+            names,
+            ..
+        } => {
+            let [name] = names.as_slice() else {
+                return Err(SqlError::new(
+                    SqlState::SYNTAX_ERROR,
+                    "DROP DATABASE takes one database",
+                ));
+            };
+            schema::drop_database(node, txn, database, name, *if_exists).await
         }
         Statement::Insert(_) | Statement::Update(_) | Statement::Delete(_) => {
             let db_id = node.catalog.require_database(txn, database).await?;

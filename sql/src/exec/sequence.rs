@@ -67,6 +67,7 @@ pub async fn create_sequence(
     options: &[SequenceOptions],
 ) -> SqlResult<Output> {
     let (schema, name) = split_name(name)?;
+    super::schema::require_schema(node, txn, db_id, &schema).await?;
     let done = Output::Command {
         tag: "CREATE SEQUENCE".into(),
     };
@@ -197,15 +198,15 @@ pub async fn resolve(
         Some((s, n)) => (s.to_string(), n.to_string()),
         None => (super::DEFAULT_SCHEMA.to_string(), text.to_string()),
     };
-    node.catalog
-        .sequence(txn, db_id, &schema, &name)
-        .await?
-        .ok_or_else(|| {
-            SqlError::new(
-                SqlState::UNDEFINED_TABLE,
-                format!("relation \"{text}\" does not exist"),
-            )
-        })
+    if let Some(seq) = node.catalog.sequence(txn, db_id, &schema, &name).await? {
+        return Ok(seq);
+    }
+    // As PostgreSQL: a qualified name in a schema that does not exist is 3F000.
+    super::schema::require_schema(node, txn, db_id, &schema).await?;
+    Err(SqlError::new(
+        SqlState::UNDEFINED_TABLE,
+        format!("relation \"{text}\" does not exist"),
+    ))
 }
 
 /// The next value of a sequence (outside any transaction; see the module docs).

@@ -142,10 +142,12 @@ pub struct Snapshot {
     pub tables: Vec<TableDescriptor>,
     /// Every sequence of the current database with its schema.
     pub sequences: Vec<(String, SequenceDescriptor)>,
+    /// The schemas CREATE SCHEMA made in the current database.
+    pub schemas: Vec<String>,
 }
 
 impl Snapshot {
-    /// The namespaces: the built-in ones and every schema a table or sequence lives in.
+    /// The namespaces: the built-in ones and every schema CREATE SCHEMA made.
     pub fn namespaces(&self) -> Vec<(String, i64)> {
         let mut out = vec![
             ("information_schema".to_string(), INFORMATION_SCHEMA_OID),
@@ -154,9 +156,10 @@ impl Snapshot {
             ("public".to_string(), PUBLIC_OID),
         ];
         let schemas = self
-            .tables
+            .schemas
             .iter()
-            .map(|t| t.schema.as_str())
+            .map(String::as_str)
+            .chain(self.tables.iter().map(|t| t.schema.as_str()))
             .chain(self.sequences.iter().map(|(s, _)| s.as_str()));
         for s in schemas {
             if !out.iter().any(|(n, _)| n == s) {
@@ -327,6 +330,7 @@ pub async fn prepare(
     };
     let tables = node.catalog.list_tables(txn, db_id).await?;
     let sequences = node.catalog.list_sequences(txn, db_id).await?;
+    let schemas = node.catalog.list_schemas(txn, db_id).await?;
     Ok(Some(Arc::new(Snapshot {
         database,
         db_id,
@@ -337,6 +341,7 @@ pub async fn prepare(
         databases,
         tables,
         sequences,
+        schemas,
     })))
 }
 
