@@ -26,6 +26,7 @@ pub mod pg_syntax;
 pub mod pgwire;
 pub mod rowcodec;
 pub mod session;
+pub mod settings;
 pub mod txn;
 pub mod types;
 

@@ -12,6 +12,8 @@
 //!
 //! In `Failed`, every statement but ROLLBACK/COMMIT fails with 25P02, as in PostgreSQL.
 
+mod set;
+
 use std::sync::Arc;
 
 use sqlparser::ast::Statement;
@@ -20,6 +22,7 @@ use tessera_txn::Db;
 
 use crate::catalog::Catalog;
 use crate::error::{SqlError, SqlResult, SqlState};
+use crate::settings::{SettingsMark, SharedSettings};
 use crate::txn::{SqlSavepoint, SqlTxn};
 use crate::types::SqlType;
 
@@ -88,6 +91,8 @@ impl SqlNode {
             failed: false,
             failed_retryable: false,
             running: false,
+            settings: Default::default(),
+            settings_at_begin: None,
             statement_names: Default::default(),
             savepoints: Vec::new(),
             copy_in: None,
@@ -198,12 +203,16 @@ pub struct Session {
     /// whose statement was cancelled. Its partial writes are undone by the block's ROLLBACK
     /// or by a ROLLBACK TO SAVEPOINT.
     running: bool,
+    /// The session's settings (SET/SHOW/RESET), shared with its statements.
+    settings: SharedSettings,
+    /// The settings when the open block began, restored if it rolls back.
+    settings_at_begin: Option<SettingsMark>,
     /// The names of the connection's prepared statements (extended-protocol Parse with a
     /// name), which `DEALLOCATE` and `DISCARD ALL` drop.
     statement_names: std::collections::BTreeSet<String>,
     /// The savepoints of the explicit transaction, oldest first (names may repeat; the
     /// newest of a name wins, as in PostgreSQL).
-    savepoints: Vec<(String, SqlSavepoint)>,
+    savepoints: Vec<(String, SqlSavepoint, SettingsMark)>,
     /// A `COPY … FROM STDIN` waiting for its data.
     copy_in: Option<PendingCopy>,
 }
@@ -292,7 +301,24 @@ impl Session {
             database: self.database.clone(),
             user: self.user.clone(),
             pid: self.pid,
+            settings: Arc::clone(&self.settings),
+            in_block: self.txn.is_some(),
         }
+    }
+
+    /// Takes `application_name` from the startup packet: the value `RESET` returns to.
+    pub fn set_application_name(&mut self, name: &str) {
+        *self.settings.lock() = crate::settings::Settings::new(name);
+    }
+
+    /// The block ended: its `SET LOCAL` values end, and if it rolled back, so do its `SET`s.
+    fn end_block_settings(&mut self, rolled_back: bool) {
+        let mark = self.settings_at_begin.take();
+        let mut settings = self.settings.lock();
+        if let (true, Some(mark)) = (rolled_back, mark) {
+            settings.restore(mark);
+        }
+        settings.end_block();
     }
 
     /// The transaction status for ReadyForQuery.
@@ -541,6 +567,7 @@ impl Session {
                 self.failed = false;
                 self.failed_retryable = false;
                 self.savepoints.clear();
+                self.settings_at_begin = Some(self.settings.lock().mark());
                 return Ok(Output::Command {
                     tag: "BEGIN".into(),
                 });
@@ -553,12 +580,15 @@ impl Session {
                     });
                 };
                 if std::mem::take(&mut self.failed) {
+                    self.end_block_settings(true);
                     txn.rollback().await.ok();
                     return Ok(Output::Command {
                         tag: "ROLLBACK".into(),
                     });
                 }
-                return txn.commit().await.map(|()| Output::Command {
+                let res = txn.commit().await;
+                self.end_block_settings(res.is_err());
+                return res.map(|()| Output::Command {
                     tag: "COMMIT".into(),
                 });
             }
@@ -571,6 +601,9 @@ impl Session {
             S::Rollback { .. } => {
                 self.savepoints.clear();
                 self.failed = false;
+                if self.txn.is_some() {
+                    self.end_block_settings(true);
+                }
                 if let Some(mut txn) = self.txn.take() {
                     txn.rollback().await.ok();
                 }
@@ -603,6 +636,9 @@ impl Session {
         match stmt.as_ref() {
             S::Deallocate { name, .. } => return self.deallocate(name),
             S::Discard { object_type } => return self.discard(*object_type),
+            S::Set(set) => return self.set(set),
+            S::ShowVariable { variable } => return self.show(variable),
+            S::Reset(reset) => return self.reset(&reset.reset),
             _ => {}
         }
         let stmt_owned = Arc::clone(stmt);
@@ -680,8 +716,8 @@ impl Session {
         })
     }
 
-    /// `DISCARD ALL | PLANS | SEQUENCES | TEMP`. `ALL` drops the prepared statements (and may
-    /// not run in a block: 25001). Plans are validated against the catalog version at every
+    /// `DISCARD ALL | PLANS | SEQUENCES | TEMP`. `ALL` drops the prepared statements and
+    /// resets every setting (and may not run in a block: 25001). Plans are validated against the catalog version at every
     /// use, sequences keep no session state and there are no temporary tables, so the others
     /// have nothing to drop.
     fn discard(&mut self, object: sqlparser::ast::DiscardObject) -> SqlResult<Output> {
@@ -702,6 +738,7 @@ impl Session {
                 "DISCARD ALL cannot run inside a transaction block",
             ));
         }
+        self.settings.lock().reset(None)?;
         Ok(Output::Deallocated {
             statements: std::mem::take(&mut self.statement_names)
                 .into_iter()
@@ -719,8 +756,9 @@ impl Session {
             return Err(in_failed_transaction());
         }
         let sp = txn.savepoint();
+        let mark = self.settings.lock().mark();
         self.savepoints
-            .push((crate::exec::normalize_ident(name), sp));
+            .push((crate::exec::normalize_ident(name), sp, mark));
         Ok(Output::Command {
             tag: "SAVEPOINT".into(),
         })
@@ -730,7 +768,7 @@ impl Session {
     /// PostgreSQL, fails the transaction).
     fn find_savepoint(&mut self, name: &sqlparser::ast::Ident) -> SqlResult<usize> {
         let name = crate::exec::normalize_ident(name);
-        match self.savepoints.iter().rposition(|(n, _)| *n == name) {
+        match self.savepoints.iter().rposition(|(n, ..)| *n == name) {
             Some(i) => Ok(i),
             None => {
                 self.failed = true;
@@ -773,7 +811,7 @@ impl Session {
                  SAVEPOINT; roll the transaction back and run it again",
             ));
         }
-        let sp = self.savepoints[i].1;
+        let (_, sp, mark) = self.savepoints[i].clone();
         let Some(txn) = self.txn.as_mut() else {
             return Err(no_transaction_block("ROLLBACK TO SAVEPOINT"));
         };
@@ -783,6 +821,7 @@ impl Session {
             return Err(e);
         }
         self.savepoints.truncate(i + 1);
+        self.settings.lock().restore(mark);
         self.failed = false;
         Ok(Output::Command {
             tag: "ROLLBACK".into(),
@@ -793,9 +832,10 @@ impl Session {
     /// transaction that is committed after it and retried on serialization failures.
     async fn run_in_txn(&mut self, work: TxnWork<'_>) -> SqlResult<Output> {
         let node = Arc::clone(&self.node);
+        let timeout = self.settings.lock().statement_timeout();
         if let Some(txn) = self.txn.as_mut() {
             self.running = true;
-            let res = work(&node, txn, &self.database).await;
+            let res = with_timeout(timeout, work(&node, txn, &self.database)).await;
             self.running = false;
             if let Err(e) = &res {
                 self.failed = true;
@@ -808,10 +848,13 @@ impl Session {
         loop {
             attempt += 1;
             let mut txn = SqlTxn::implicit(node.db.begin("sql"));
-            let res = match work(&node, &mut txn, &self.database).await {
-                Ok(out) => txn.commit().await.map(|()| out),
-                Err(e) => Err(e),
-            };
+            let res = with_timeout(timeout, async {
+                match work(&node, &mut txn, &self.database).await {
+                    Ok(out) => txn.commit().await.map(|()| out),
+                    Err(e) => Err(e),
+                }
+            })
+            .await;
             match res {
                 Err(e)
                     if e.state == SqlState::SERIALIZATION_FAILURE
@@ -843,4 +886,21 @@ fn no_transaction_block(what: &str) -> SqlError {
         SqlState::NO_ACTIVE_SQL_TRANSACTION,
         format!("{what} can only be used in transaction blocks"),
     )
+}
+
+/// Runs `f`, failing with 57014 if `timeout` (the session's `statement_timeout`) passes
+/// first; `f` is then dropped at its current await point, as a CancelRequest drops it.
+async fn with_timeout<F: std::future::Future<Output = SqlResult<Output>>>(
+    timeout: Option<std::time::Duration>,
+    f: F,
+) -> SqlResult<Output> {
+    let Some(limit) = timeout else {
+        return f.await;
+    };
+    tokio::time::timeout(limit, f).await.unwrap_or_else(|_| {
+        Err(SqlError::new(
+            SqlState::QUERY_CANCELED,
+            "canceling statement due to statement timeout",
+        ))
+    })
 }

@@ -110,3 +110,52 @@ async fn a_statement_waiting_for_a_lock_is_cancelled() {
         .get(0);
     assert_eq!(v, 1, "only the holder's update committed");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statement_timeout_cancels_a_lock_wait() {
+    let (url, _stop) = support::start_node().await;
+    let holder = connect(&url).await;
+    let waiter = connect(&url).await;
+    holder
+        .batch_execute("CREATE TABLE t (k INT PRIMARY KEY, v INT); INSERT INTO t VALUES (1, 0)")
+        .await
+        .expect("setup");
+    holder
+        .batch_execute("BEGIN; UPDATE t SET v = 1 WHERE k = 1")
+        .await
+        .expect("hold the row");
+    waiter
+        .batch_execute("SET statement_timeout = '200ms'")
+        .await
+        .expect("set the timeout");
+    let started = Instant::now();
+    let e = waiter
+        .batch_execute("UPDATE t SET v = 2 WHERE k = 1")
+        .await
+        .expect_err("timed out");
+    assert_eq!(e.code(), Some(&SqlState::QUERY_CANCELED), "{e}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "the timeout ended the wait"
+    );
+    // In a block, the timed-out statement fails the block.
+    waiter.batch_execute("BEGIN").await.expect("begin");
+    let e = waiter
+        .batch_execute("UPDATE t SET v = 3 WHERE k = 1")
+        .await
+        .expect_err("timed out");
+    assert_eq!(e.code(), Some(&SqlState::QUERY_CANCELED), "{e}");
+    let e = waiter.batch_execute("SELECT 1").await.expect_err("failed");
+    assert_eq!(e.code(), Some(&SqlState::IN_FAILED_SQL_TRANSACTION), "{e}");
+    waiter
+        .batch_execute("ROLLBACK; RESET statement_timeout")
+        .await
+        .expect("rollback");
+    holder.batch_execute("COMMIT").await.expect("commit");
+    let v: i32 = waiter
+        .query_one("SELECT v FROM t WHERE k = 1", &[])
+        .await
+        .expect("read")
+        .get(0);
+    assert_eq!(v, 1);
+}

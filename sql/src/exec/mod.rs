@@ -111,10 +111,29 @@ pub async fn describe(
             name: "QUERY PLAN".into(),
             ty: SqlType::Text,
         }],
-        Statement::ShowVariable { .. } => vec![Column {
-            name: "setting".into(),
-            ty: SqlType::Text,
-        }],
+        Statement::ShowVariable { variable } => {
+            let name: Vec<String> = variable.iter().map(|i| i.value.to_lowercase()).collect();
+            let name = match name.join(" ").as_str() {
+                "transaction isolation level" => "transaction_isolation".to_string(),
+                "all" => {
+                    return Ok((
+                        params.types,
+                        ["name", "setting", "description"]
+                            .into_iter()
+                            .map(|c| Column {
+                                name: c.into(),
+                                ty: SqlType::Text,
+                            })
+                            .collect(),
+                    ))
+                }
+                other => crate::settings::display_name(other),
+            };
+            vec![Column {
+                name,
+                ty: SqlType::Text,
+            }]
+        }
         _ => Vec::new(),
     };
     let types = params
@@ -318,37 +337,6 @@ pub async fn execute(
                 Some(out) => out,
                 None => Err(SqlError::internal("not a schema statement")),
             }
-        }
-        // Session settings are accepted and not yet applied (docs/sql.md lists them).
-        Statement::Set(_) => Ok(Output::Command { tag: "SET".into() }),
-        Statement::ShowVariable { variable } => {
-            let name = variable
-                .iter()
-                .map(|i| i.value.to_lowercase())
-                .collect::<Vec<_>>()
-                .join(" ");
-            let value = match name.as_str() {
-                "transaction isolation level" | "transaction_isolation" => "serializable",
-                "server_version" => "15.0.0",
-                "timezone" => "UTC",
-                "datestyle" => "ISO, MDY",
-                "client_encoding" | "server_encoding" => "UTF8",
-                "standard_conforming_strings" => "on",
-                "search_path" => "\"$user\", public",
-                _ => {
-                    return Err(SqlError::new(
-                        SqlState("42704"),
-                        format!("unrecognized configuration parameter \"{name}\""),
-                    ))
-                }
-            };
-            Ok(Output::Rows {
-                columns: vec![Column {
-                    name: name.replace(' ', "_"),
-                    ty: SqlType::Text,
-                }],
-                rows: vec![vec![Datum::String(value.into())]],
-            })
         }
         other => Err(SqlError::unsupported(format!(
             "statement {}",

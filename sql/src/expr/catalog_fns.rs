@@ -540,6 +540,17 @@ impl Compiler<'_> {
         })
     }
 
+    /// The value of a constant text argument of `what` (a literal, or a parameter is not
+    /// one: 0A000).
+    fn constant_text(&self, arg: &Typed, what: &str) -> SqlResult<String> {
+        match &arg.expr {
+            ScalarExpr::Literal(Datum::String(s)) => Ok(s.clone()),
+            _ => Err(SqlError::unsupported(format!(
+                "{what} with a computed argument"
+            ))),
+        }
+    }
+
     /// `x = ANY(array)` over an array's text form.
     pub(super) fn any_op(&mut self, left: Typed, right: Typed) -> SqlResult<Typed> {
         let l = self.text_form(left)?;
@@ -621,23 +632,42 @@ impl Compiler<'_> {
                 expr: ScalarExpr::Literal(Datum::Int(i64::from(pgc::session().pid))),
                 ty: SqlType::Int4,
             },
-            ("current_setting", 1 | 2) => match &args[0].expr {
-                ScalarExpr::Literal(Datum::String(s)) => {
-                    let found = pgc::settings()
-                        .into_iter()
-                        .find(|(k, _, _)| k.eq_ignore_ascii_case(s));
-                    match found {
-                        Some((_, v, _)) => text(v),
-                        None => {
-                            return Err(SqlError::new(
-                                SqlState("42704"),
-                                format!("unrecognized configuration parameter \"{s}\""),
-                            ))
-                        }
+            ("current_setting", 1 | 2) => {
+                // Folded at planning from the session's settings: the plan is volatile.
+                self.params.volatile = true;
+                let name = self.constant_text(&args[0], "current_setting")?;
+                let missing_ok = match args.get(1).map(|a| &a.expr) {
+                    None => false,
+                    Some(ScalarExpr::Literal(Datum::Bool(b))) => *b,
+                    Some(_) => {
+                        return Err(SqlError::unsupported(
+                            "current_setting with a computed missing_ok",
+                        ))
                     }
+                };
+                match pgc::settings().lock().get(&name) {
+                    Ok(v) => text(v),
+                    Err(_) if missing_ok => Typed {
+                        expr: ScalarExpr::Literal(Datum::Null),
+                        ty: SqlType::Text,
+                    },
+                    Err(e) => return Err(e),
                 }
-                _ => return Err(SqlError::unsupported("current_setting of a computed name")),
-            },
+            }
+            ("set_config", 3) => {
+                // SET with a value: applied when the statement is planned, which for the
+                // constant arguments this takes is when it runs. Never cached.
+                self.params.volatile = true;
+                let name = self.constant_text(&args[0], "set_config")?;
+                let value = self.constant_text(&args[1], "set_config")?;
+                let ScalarExpr::Literal(Datum::Bool(local)) = args[2].expr else {
+                    return Err(SqlError::unsupported("set_config with a computed is_local"));
+                };
+                let settings = pgc::settings();
+                let in_block = pgc::session_in_block();
+                let v = settings.lock().set_text(&name, &value, local, in_block)?;
+                text(v)
+            }
             (
                 "has_table_privilege"
                 | "has_schema_privilege"

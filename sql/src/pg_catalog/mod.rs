@@ -51,7 +51,7 @@ mod info_schema;
 mod schema;
 mod tables;
 
-pub(crate) use tables::{constraints, format_type, index_def, indexes, relation_name, settings};
+pub(crate) use tables::{constraints, format_type, index_def, indexes, relation_name};
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -114,6 +114,10 @@ pub struct SessionInfo {
     pub user: String,
     /// The backend process id `pg_backend_pid()` reports (tessera's session number).
     pub pid: i32,
+    /// The session's settings (`current_setting`, `set_config`, `pg_settings`).
+    pub settings: crate::settings::SharedSettings,
+    /// Whether the statement runs in a transaction block (for `set_config(…, true)`).
+    pub in_block: bool,
 }
 
 tokio::task_local! {
@@ -273,6 +277,8 @@ pub fn session() -> SessionInfo {
             database: s.database.clone(),
             user: s.user.clone(),
             pid: s.pid,
+            settings: settings(),
+            in_block: session_in_block(),
         };
     }
     SESSION
@@ -281,7 +287,21 @@ pub fn session() -> SessionInfo {
             database: String::new(),
             user: "root".into(),
             pid: 0,
+            settings: Default::default(),
+            in_block: false,
         })
+}
+
+/// Whether the statement runs in a transaction block.
+pub fn session_in_block() -> bool {
+    SESSION.try_with(|s| s.in_block).unwrap_or(false)
+}
+
+/// The settings of the session the statement runs in (defaults outside a session).
+pub fn settings() -> crate::settings::SharedSettings {
+    SESSION
+        .try_with(|s| std::sync::Arc::clone(&s.settings))
+        .unwrap_or_default()
 }
 
 /// Whether `(schema, name)` names a catalog relation; an unqualified name arrives with

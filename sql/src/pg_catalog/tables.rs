@@ -459,17 +459,17 @@ pub(super) fn fill(name: &str, snap: &Snapshot, rows: &mut RowSet) {
             }
         }
         "pg_settings" => {
-            for (n, v, desc) in settings() {
+            for (n, v, desc) in super::settings().lock().all() {
                 rows.push(vec![
                     ("name", s(n)),
-                    ("setting", s(v)),
+                    ("setting", s(&v)),
                     ("category", s("Client Connection Defaults")),
                     ("short_desc", s(desc)),
                     ("context", s("user")),
                     ("vartype", s("string")),
                     ("source", s("default")),
-                    ("boot_val", s(v)),
-                    ("reset_val", s(v)),
+                    ("boot_val", s(&v)),
+                    ("reset_val", s(&v)),
                     ("pending_restart", b(false)),
                 ]);
             }
@@ -772,76 +772,4 @@ fn pg_proc(rows: &mut RowSet) {
             ("prosrc", s(*name)),
         ]);
     }
-}
-
-/// The settings `pg_settings` and `current_setting` show: (name, value, description).
-pub(crate) fn settings() -> Vec<(&'static str, &'static str, &'static str)> {
-    vec![
-        (
-            "DateStyle",
-            "ISO, MDY",
-            "Sets the display format for date and time values.",
-        ),
-        (
-            "IntervalStyle",
-            "postgres",
-            "Sets the display format for interval values.",
-        ),
-        (
-            "TimeZone",
-            "UTC",
-            "Sets the time zone for displaying and interpreting time stamps.",
-        ),
-        (
-            "client_encoding",
-            "UTF8",
-            "Sets the client's character set encoding.",
-        ),
-        (
-            "default_transaction_isolation",
-            "serializable",
-            "Sets the transaction isolation level of each new transaction.",
-        ),
-        (
-            "integer_datetimes",
-            "on",
-            "Shows whether datetimes are integer based.",
-        ),
-        (
-            "is_superuser",
-            "on",
-            "Shows whether the current user is a superuser.",
-        ),
-        (
-            "max_identifier_length",
-            "63",
-            "Shows the maximum identifier length.",
-        ),
-        (
-            "search_path",
-            "\"$user\", public",
-            "Sets the schema search order for names that are not schema-qualified.",
-        ),
-        (
-            "server_encoding",
-            "UTF8",
-            "Shows the server (database) character set encoding.",
-        ),
-        ("server_version", "15.0.0", "Shows the server version."),
-        (
-            "server_version_num",
-            "150000",
-            "Shows the server version as an integer.",
-        ),
-        (
-            "standard_conforming_strings",
-            "on",
-            "Causes '...' strings to treat backslashes literally.",
-        ),
-        (
-            "transaction_isolation",
-            "serializable",
-            "Sets the current transaction's isolation level.",
-        ),
-    ]
 }

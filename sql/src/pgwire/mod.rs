@@ -311,12 +311,13 @@ impl StartupHandler for Connection {
         let user = param(METADATA_USER, DEFAULT_USER);
         let database = param(METADATA_DATABASE, DEFAULT_DATABASE);
         let application_name = param(METADATA_APPLICATION_NAME, "");
-        let session = self
+        let mut session = self
             .shared
             .node
             .session(&database, &user)
             .await
             .map_err(|e| PgWireError::UserError(Box::new(error_info(&e, SEVERITY_FATAL))))?;
+        session.set_application_name(&application_name);
         let mut parameters: Vec<(String, String)> = session
             .startup_parameters()
             .into_iter()
