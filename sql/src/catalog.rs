@@ -563,21 +563,8 @@ impl Catalog {
 
     /// The schemas CREATE SCHEMA made in database `db_id`, in name order (read-only).
     pub async fn list_schemas(&self, txn: &mut SqlTxn, db_id: u64) -> SqlResult<Vec<String>> {
-        use tessera_encoding::key::decode_bytes;
-        use tessera_encoding::Direction;
-        let prefix = rowcodec::schema_names_prefix(db_id);
-        let end = tessera_api::keys::prefix_end(&prefix);
-        let rows = txn
-            .scan(tessera_api::keys::Span::range(prefix.clone(), end), 0)
-            .await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for kv in rows {
-            let mut rest = kv.key.get(prefix.len()..).unwrap_or_default();
-            let name = decode_bytes(&mut rest, Direction::Ascending)
-                .map_err(|e| corrupt(&e.to_string()))?;
-            out.push(String::from_utf8_lossy(&name).into_owned());
-        }
-        Ok(out)
+        let rows = scan_names(txn, rowcodec::schema_names_prefix(db_id)).await?;
+        Ok(rows.into_iter().map(|(name, _)| name).collect())
     }
 
     /// Whether a table or an index of `schema` is named `name` (one namespace, as in
@@ -882,45 +869,46 @@ impl Catalog {
         txn: &mut SqlTxn,
         db_id: u64,
     ) -> SqlResult<Vec<(String, SequenceDescriptor)>> {
-        use tessera_encoding::key::{decode_bytes, encode_u64};
+        use tessera_encoding::key::encode_u64;
         use tessera_encoding::Direction;
         let mut prefix = vec![rowcodec::SYSTEM_PREFIX, b's'];
         encode_u64(&mut prefix, db_id, Direction::Ascending);
-        let end = tessera_api::keys::prefix_end(&prefix);
-        let rows = txn
-            .scan(tessera_api::keys::Span::range(prefix.clone(), end), 0)
-            .await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for kv in rows {
-            let mut rest = kv.key.get(prefix.len()..).unwrap_or_default();
-            let schema = decode_bytes(&mut rest, Direction::Ascending)
-                .map_err(|e| corrupt(&e.to_string()))?;
+        let mut out = Vec::new();
+        for (schema, kv) in scan_names(txn, prefix).await? {
             let seq: SequenceDescriptor =
                 prost::Message::decode(kv.value.as_slice()).map_err(|e| corrupt(&e.to_string()))?;
-            out.push((String::from_utf8_lossy(&schema).into_owned(), seq));
+            out.push((schema, seq));
         }
         Ok(out)
     }
 
     /// Every database with its id, in name order (read-only).
     pub async fn list_databases(&self, txn: &mut SqlTxn) -> SqlResult<Vec<(String, u64)>> {
-        use tessera_encoding::key::decode_bytes;
-        use tessera_encoding::Direction;
-        let prefix = vec![rowcodec::SYSTEM_PREFIX, b'n'];
-        let end = tessera_api::keys::prefix_end(&prefix);
-        let rows = txn
-            .scan(tessera_api::keys::Span::range(prefix.clone(), end), 0)
-            .await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for kv in rows {
-            let mut rest = kv.key.get(prefix.len()..).unwrap_or_default();
-            let name = decode_bytes(&mut rest, Direction::Ascending)
-                .map_err(|e| corrupt(&e.to_string()))?;
-            out.push((
-                String::from_utf8_lossy(&name).into_owned(),
-                decode_id(&kv.value)?,
-            ));
-        }
-        Ok(out)
+        let rows = scan_names(txn, vec![rowcodec::SYSTEM_PREFIX, b'n']).await?;
+        rows.into_iter()
+            .map(|(name, kv)| Ok((name, decode_id(&kv.value)?)))
+            .collect()
     }
+}
+
+/// Every key under `prefix` (a read-only scan of name keys), with the name encoded right
+/// after the prefix: a database name, or the schema of a schema or sequence key.
+async fn scan_names(
+    txn: &mut SqlTxn,
+    prefix: tessera_api::keys::Key,
+) -> SqlResult<Vec<(String, tessera_api::batch::KeyValue)>> {
+    use tessera_encoding::key::decode_bytes;
+    use tessera_encoding::Direction;
+    let end = tessera_api::keys::prefix_end(&prefix);
+    let rows = txn
+        .scan(tessera_api::keys::Span::range(prefix.clone(), end), 0)
+        .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for kv in rows {
+        let mut rest = kv.key.get(prefix.len()..).unwrap_or_default();
+        let name =
+            decode_bytes(&mut rest, Direction::Ascending).map_err(|e| corrupt(&e.to_string()))?;
+        out.push((String::from_utf8_lossy(&name).into_owned(), kv));
+    }
+    Ok(out)
 }
