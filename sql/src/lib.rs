@@ -16,6 +16,7 @@
 //!
 //! SQL sees only the transaction handle: never a range, a replica or a Raft message.
 
+pub mod advisory;
 pub mod catalog;
 pub mod copy;
 pub mod error;

@@ -33,6 +33,8 @@ pub const AUTO_RETRY_ATTEMPTS: u32 = 20;
 pub struct SqlNode {
     pub(crate) db: Db,
     pub(crate) catalog: Catalog,
+    /// The advisory locks of every session of the node.
+    pub(crate) advisory: crate::advisory::AdvisoryLocks,
     /// The last `rowid` handed out (for tables without a primary key).
     last_rowid: std::sync::atomic::AtomicI64,
 }
@@ -45,6 +47,7 @@ impl SqlNode {
         let node = Arc::new(SqlNode {
             db,
             catalog,
+            advisory: Default::default(),
             last_rowid: std::sync::atomic::AtomicI64::new(0),
         });
         node.catalog.bootstrap(&node.db).await?;
@@ -311,8 +314,10 @@ impl Session {
         *self.settings.lock() = crate::settings::Settings::new(name);
     }
 
-    /// The block ended: its `SET LOCAL` values end, and if it rolled back, so do its `SET`s.
+    /// The block ended: its `SET LOCAL` values and transaction-level advisory locks end, and
+    /// if it rolled back, so do its `SET`s.
     fn end_block_settings(&mut self, rolled_back: bool) {
+        self.node.advisory.release(self.pid, false);
         let mark = self.settings_at_begin.take();
         let mut settings = self.settings.lock();
         if let (true, Some(mark)) = (rolled_back, mark) {
@@ -739,6 +744,7 @@ impl Session {
             ));
         }
         self.settings.lock().reset(None)?;
+        self.node.advisory.release(self.pid, true);
         Ok(Output::Deallocated {
             statements: std::mem::take(&mut self.statement_names)
                 .into_iter()
@@ -864,9 +870,13 @@ impl Session {
                 }
                 Err(e) => {
                     txn.rollback().await.ok();
+                    self.node.advisory.release(self.pid, false);
                     return Err(e);
                 }
-                Ok(out) => return Ok(out),
+                Ok(out) => {
+                    self.node.advisory.release(self.pid, false);
+                    return Ok(out);
+                }
             }
         }
     }
@@ -903,4 +913,11 @@ async fn with_timeout<F: std::future::Future<Output = SqlResult<Output>>>(
             "canceling statement due to statement timeout",
         ))
     })
+}
+
+impl Drop for Session {
+    /// A session's advisory locks end with it (its connection closed).
+    fn drop(&mut self) {
+        self.node.advisory.release(self.pid, true);
+    }
 }

@@ -159,3 +159,40 @@ async fn statement_timeout_cancels_a_lock_wait() {
         .get(0);
     assert_eq!(v, 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn advisory_lock_waits_for_its_holder_and_ends_with_the_session() {
+    let (url, _stop) = support::start_node().await;
+    let holder = connect(&url).await;
+    let waiter = std::sync::Arc::new(connect(&url).await);
+    holder
+        .batch_execute("SELECT pg_advisory_lock(99)")
+        .await
+        .expect("take the lock");
+    let tried: bool = waiter
+        .query_one("SELECT pg_try_advisory_lock(99)", &[])
+        .await
+        .expect("try")
+        .get(0);
+    assert!(!tried, "another session holds it");
+    // A waiting pg_advisory_lock can be cancelled.
+    let e = cancel_blocked(&waiter, "SELECT pg_advisory_lock(99)", false).await;
+    assert_eq!(e.code(), Some(&SqlState::QUERY_CANCELED), "{e}");
+    // It gets the lock once the holder's session ends.
+    let waiting = {
+        let waiter = std::sync::Arc::clone(&waiter);
+        tokio::spawn(async move { waiter.batch_execute("SELECT pg_advisory_lock(99)").await })
+    };
+    drop(holder);
+    tokio::time::timeout(Duration::from_secs(10), waiting)
+        .await
+        .expect("the lock was handed over within 10 s")
+        .expect("task")
+        .expect("lock");
+    let released: bool = waiter
+        .query_one("SELECT pg_advisory_unlock(99)", &[])
+        .await
+        .expect("unlock")
+        .get(0);
+    assert!(released);
+}

@@ -42,7 +42,7 @@ pub fn default_sequence(name: String, max: i64) -> SequenceDescriptor {
     }
 }
 
-fn constant(e: &Expr, what: &str) -> SqlResult<i64> {
+pub(super) fn constant(e: &Expr, what: &str) -> SqlResult<i64> {
     let scope = Scope::default();
     let mut params = Params::default();
     let mut c = Compiler::new(&scope, &mut params);
@@ -268,88 +268,9 @@ pub async fn setval(node: &SqlNode, seq: &SequenceDescriptor, value: i64) -> Sql
     Ok(value)
 }
 
-/// Replaces the `nextval('s')` and `setval('s', n)` calls of a FROM-less SELECT by their
-/// values (by 0 when `describe_only`, which must not consume values); 0A000 for a call in
-/// any other query.
-pub async fn substitute_calls(
-    node: &Arc<SqlNode>,
-    txn: &mut SqlTxn,
-    db_id: u64,
-    q: &sqlparser::ast::Query,
-    describe_only: bool,
-) -> SqlResult<Option<sqlparser::ast::Query>> {
-    let text = q.to_string().to_lowercase();
-    if !text.contains("nextval") && !text.contains("setval") {
-        return Ok(None);
-    }
-    let sqlparser::ast::SetExpr::Select(select) = q.body.as_ref() else {
-        return Ok(None);
-    };
-    let mut calls: Vec<Expr> = Vec::new();
-    for item in &select.projection {
-        if let sqlparser::ast::SelectItem::UnnamedExpr(e)
-        | sqlparser::ast::SelectItem::ExprWithAlias { expr: e, .. } = item
-        {
-            super::select::walk(e, &mut |x| {
-                if let Expr::Function(f) = x {
-                    let n = f.name.to_string().to_lowercase();
-                    if (n == "nextval" || n == "setval") && !calls.contains(x) {
-                        calls.push(x.clone());
-                    }
-                }
-            });
-        }
-    }
-    if calls.is_empty() {
-        return Ok(None);
-    }
-    if !select.from.is_empty() {
-        return Err(SqlError::unsupported("nextval/setval in a query with FROM"));
-    }
-    let mut values = Vec::with_capacity(calls.len());
-    for call in &calls {
-        values.push(if describe_only {
-            0
-        } else {
-            call_value(node, txn, db_id, call).await?
-        });
-    }
-    let mut q = q.clone();
-    if let sqlparser::ast::SetExpr::Select(select) = q.body.as_mut() {
-        for item in &mut select.projection {
-            let (original, alias) = match item {
-                sqlparser::ast::SelectItem::UnnamedExpr(e) => (
-                    e.clone(),
-                    sqlparser::ast::Ident::new(super::select::default_name(e)),
-                ),
-                sqlparser::ast::SelectItem::ExprWithAlias { expr, alias } => {
-                    (expr.clone(), alias.clone())
-                }
-                _ => continue,
-            };
-            let replaced = super::select::rewrite(&original, &mut |x| {
-                calls.iter().position(|c| c == x).map(|i| {
-                    Expr::Value(sqlparser::ast::Value::Number(values[i].to_string(), false).into())
-                })
-            });
-            if replaced != original {
-                // The values are bigint, as nextval's and setval's are.
-                *item = sqlparser::ast::SelectItem::ExprWithAlias {
-                    expr: Expr::Cast {
-                        kind: sqlparser::ast::CastKind::DoubleColon,
-                        expr: Box::new(replaced),
-                        data_type: sqlparser::ast::DataType::BigInt(None),
-                        format: None,
-                    },
-                    alias,
-                };
-            }
-        }
-    }
-    Ok(Some(q))
-}
-
-async fn call_value(
+/// The value of a `nextval('s')` or `setval('s', n[, called])` call (see
+/// [`super::effects`]).
+pub(super) async fn call_value(
     node: &Arc<SqlNode>,
     txn: &mut SqlTxn,
     db_id: u64,
