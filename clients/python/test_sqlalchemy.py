@@ -1,17 +1,12 @@
 """SQLAlchemy 2 (Core + ORM, reflection through pg_catalog) against tessera, with both the
-psycopg2 and the psycopg 3 dialects.
+psycopg2 and the psycopg 3 dialects, each with its default settings (the psycopg dialect
+looks hstore up with psycopg's TypeInfo.fetch inside a savepoint, and psycopg prepares
+repeated statements and deallocates them on rollback).
 
-Three settings work around tessera gaps, each pinned by an xfail test (here or in
-test_psycopg3.py) that uses the default instead:
-- the psycopg 3 dialect gets use_native_hstore=False: by default it looks the hstore type up
-  with psycopg's TypeInfo.fetch, which wraps the query in SAVEPOINT/RELEASE SAVEPOINT
-  (test_psycopg_dialect_default_connect);
-- the psycopg 3 dialect gets prepare_threshold=None: psycopg sends DEALLOCATE ALL on rollback
-  once it has prepared a statement, which the ORM's repeated statements trigger
-  (test_psycopg3.py::test_rollback_after_prepared_statement);
-- tables are created with create_all(checkfirst=False) after DROP TABLE IF EXISTS: the
-  default checkfirst=True asks pg_catalog with schema-qualified column references such as
-  pg_catalog.pg_class.relname (test_create_all_checkfirst, test_reflect).
+One workaround remains, pinned by xfail tests that use the default instead: tables are
+created with create_all(checkfirst=False) after DROP TABLE IF EXISTS, because the default
+checkfirst=True, like MetaData.reflect(), asks pg_catalog questions tessera cannot answer
+yet (test_create_all_checkfirst, test_reflect).
 """
 
 import datetime
@@ -32,15 +27,7 @@ def make_engine(url, driver, **kwargs):
 
 @pytest.fixture(params=DIALECTS)
 def engine(request, url):
-    if request.param == "psycopg":
-        eng = make_engine(
-            url,
-            "psycopg",
-            use_native_hstore=False,
-            connect_args={"connect_timeout": 10, "prepare_threshold": None},
-        )
-    else:
-        eng = make_engine(url, request.param)
+    eng = make_engine(url, request.param)
     yield eng
     eng.dispose()
 
@@ -100,11 +87,8 @@ REFLECTION_GAPS = (
 )
 
 
-@pytest.mark.xfail(
-    reason="tessera: psycopg's TypeInfo.fetch('hstore'), run by the psycopg dialect on"
-    " connect, sends SAVEPOINT \"_pg3_1\" (0A000 'statement SAVEPOINT ... is not supported')",
-    strict=True,
-)
+# A regression test: the psycopg dialect's connect fetches hstore's type with psycopg's
+# TypeInfo.fetch, which wraps to_regtype() in a SAVEPOINT (both were missing).
 def test_psycopg_dialect_default_connect(url):
     eng = make_engine(url, "psycopg")
     try:

@@ -43,6 +43,8 @@ pub enum CatalogFunc {
     ArrayElem,
     /// `array_upper(array, 1)`, `array_length(array, 1)`.
     ArrayUpper,
+    /// `to_regtype(name)`: the OID of a type name as `regtype` input takes it, or NULL.
+    ToRegtype,
 }
 
 /// A lookup table: text of the key → value; keys it lacks give `miss`, or with
@@ -211,6 +213,10 @@ impl CatalogFunc {
                     .cloned()
                     .flatten()
                     .map_or(Datum::Null, Datum::String),
+                _ => Datum::Null,
+            },
+            CatalogFunc::ToRegtype => match arg(0) {
+                Datum::String(name) => type_oid(&name).map_or(Datum::Null, Datum::Int),
                 _ => Datum::Null,
             },
             CatalogFunc::ArrayUpper => match (arg(0), arg(1)) {
@@ -825,6 +831,13 @@ impl Compiler<'_> {
                 match seq {
                     Some(s) => text(format!("{}.{s}", t.schema)),
                     None => null(SqlType::Text),
+                }
+            }
+            ("to_regtype", 1) => {
+                let name = self.text_form(args.remove(0))?;
+                Typed {
+                    expr: ScalarExpr::Func(Func::Catalog(CatalogFunc::ToRegtype), vec![name.expr]),
+                    ty: SqlType::Int8,
                 }
             }
             ("array_to_string", 2 | 3) => {
