@@ -30,13 +30,15 @@ pub struct Replica {
 /// Writes an evaluated batch. A synced write blocks its thread for a disk flush, so it runs
 /// on the blocking pool rather than on one of the few async workers: concurrent commits then
 /// reach the engine together, and RocksDB folds them into one group commit (one fsync for
-/// many transactions). An unsynced write is fast and stays inline.
+/// many transactions). An unsynced write, or any write of an engine without a disk (the
+/// memory engine: the hand-off to another thread would cost more than the write), stays
+/// inline.
 async fn write_batch(
     engine: &Arc<dyn Engine>,
     batch: tessera_storage::WriteBatch,
     sync: bool,
 ) -> KvResult<()> {
-    if !sync {
+    if !sync || !engine.sync_blocks() {
         return engine
             .write(batch, false)
             .map_err(tessera_storage::mvcc::storage_error);

@@ -211,6 +211,10 @@ impl Engine for RocksEngine {
     fn describe(&self) -> String {
         format!("rocksdb at {}", self.path.display())
     }
+
+    fn sync_blocks(&self) -> bool {
+        true
+    }
 }
 
 /// A RocksDB snapshot: a sequence number pinned until dropped.

@@ -121,6 +121,11 @@ pub trait Engine: Reader + Send + Sync + 'static {
 
     /// A short description for logs ("memory", "rocksdb at /path").
     fn describe(&self) -> String;
+
+    /// Whether a synced write blocks its thread waiting for the disk. Callers run such
+    /// writes off the async workers (so concurrent commits share one flush); the writes of an
+    /// engine that returns false are cheap enough to run inline.
+    fn sync_blocks(&self) -> bool;
 }
 
 impl fmt::Debug for dyn Engine {

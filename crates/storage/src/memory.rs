@@ -166,6 +166,10 @@ impl Engine for MemoryEngine {
     fn describe(&self) -> String {
         "memory".to_string()
     }
+
+    fn sync_blocks(&self) -> bool {
+        false
+    }
 }
 
 /// A frozen copy of a memory engine.

@@ -68,4 +68,8 @@ impl Engine for FaultyEngine {
     fn describe(&self) -> String {
         format!("faulty({})", self.inner.describe())
     }
+
+    fn sync_blocks(&self) -> bool {
+        self.inner.sync_blocks()
+    }
 }
