@@ -206,6 +206,9 @@ fn table_column(e: &Expr, scope: &Scope, offset: usize, width: usize) -> Option<
         Expr::CompoundIdentifier(p) if p.len() == 2 => scope
             .resolve(Some(&p[0].value.to_lowercase()), &p[1].value.to_lowercase())
             .ok()?,
+        Expr::CompoundIdentifier(p) if p.len() == 3 => scope
+            .resolve(Some(&p[1].value.to_lowercase()), &p[2].value.to_lowercase())
+            .ok()?,
         Expr::Nested(inner) => return table_column(inner, scope, offset, width),
         _ => return None,
     };

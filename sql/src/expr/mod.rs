@@ -464,6 +464,12 @@ impl Compiler<'_> {
                 Some(&parts[0].value.to_lowercase()),
                 &parts[1].value.to_lowercase(),
             )?,
+            // `schema.table.column` (SQLAlchemy writes `pg_catalog.pg_class.relname`): the
+            // table names the column; a FROM clause cannot hold two tables of one name.
+            Expr::CompoundIdentifier(parts) if parts.len() == 3 => self.column(
+                Some(&parts[1].value.to_lowercase()),
+                &parts[2].value.to_lowercase(),
+            )?,
             Expr::Subquery(q) => {
                 let plan = self.subquery(q)?;
                 let ty = plan_type(&plan)?;
@@ -707,6 +713,36 @@ impl Compiler<'_> {
             // Collations: tessera compares strings bytewise (the C collation) whatever the
             // COLLATE clause says.
             Expr::Collate { expr, .. } => self.compile(expr)?,
+            // `x = ANY (ARRAY[a, b])` is `x IN (a, b)`, and `x <> ALL (ARRAY[a, b])` is
+            // `x NOT IN (a, b)`: typed like the IN list, with its NULL semantics.
+            Expr::AnyOp {
+                left,
+                compare_op: BinaryOperator::Eq,
+                right,
+                ..
+            }
+            | Expr::AllOp {
+                left,
+                compare_op: BinaryOperator::NotEq,
+                right,
+            } if array_literal(right).is_some() => {
+                let items = array_literal(right).unwrap_or_default();
+                if items.is_empty() {
+                    // An empty array: ANY is false and ALL is true.
+                    let all = matches!(e, Expr::AllOp { .. });
+                    return Ok(Typed {
+                        expr: ScalarExpr::Literal(Datum::Bool(all)),
+                        ty: SqlType::Bool,
+                    });
+                }
+                let as_in = Expr::In {
+                    expr: left.clone(),
+                    target: sqlparser::ast::InTarget::List(items.to_vec()),
+                    negated: matches!(e, Expr::AllOp { .. }),
+                    global: false,
+                };
+                self.compile(&as_in)?
+            }
             Expr::AnyOp {
                 left,
                 compare_op: BinaryOperator::Eq,
@@ -1045,4 +1081,13 @@ fn number_literal(s: &str) -> SqlResult<Typed> {
         expr: ScalarExpr::Literal(Datum::Decimal(d)),
         ty: SqlType::Numeric,
     })
+}
+
+/// The elements of an `ARRAY[…]` constructor (in parentheses or not).
+fn array_literal(e: &Expr) -> Option<&[Expr]> {
+    match e {
+        Expr::Nested(inner) => array_literal(inner),
+        Expr::Array(a) => Some(&a.elem),
+        _ => None,
+    }
 }
