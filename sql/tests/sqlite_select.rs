@@ -3,8 +3,8 @@
 //! node, with the original harness's value formatting (I: integer, R: `%.3f`, T: text with
 //! `(empty)`; NULL as `NULL`) and hashed results (`N values hashing to <md5>`).
 //!
-//! select1–3 pass in full and run in the test command; select4 and select5 are not run by
-//! default (see [`selected`]). The test prints, per file, how many records ran and passed, and
+//! select1–3 pass in full and, with select4 (3,852 of its 3,857 records), run in the test
+//! command; select5 is not run by default (see [`selected`]). The test prints, per file, how many records ran and passed, and
 //! fails if fewer pass than the recorded baseline (`BASELINE` below): a ratchet that only moves
 //! up. Set `SQLITE_SELECT_VERBOSE=1` to print every failing record.
 
@@ -20,17 +20,18 @@ const BASELINE: [(&str, usize); 5] = [
     ("select1", 1031),
     ("select2", 1031),
     ("select3", 3351),
-    ("select4", 0),
+    ("select4", 3852),
     ("select5", 0),
 ];
 
-/// Files to run: select1–3 by default; `SQLITE_SELECT_FILES=select4,select5` picks others.
-/// select4 and select5 join up to nine tables, and the executor's nested loops (no join-order
-/// search or hash join yet) take far too long on them to run in the test command.
+/// Files to run: select1–4 by default; `SQLITE_SELECT_FILES=select5` picks others. The five
+/// select4 records that fail join six to eight tables in FROM order and stop at the 2,000,000
+/// intermediate-row limit (54000): without a join-order search the executor meets the tables
+/// that relate the others too late. select5 joins up to 64 tables and is not run by default.
 fn selected(name: &str) -> bool {
     match std::env::var("SQLITE_SELECT_FILES") {
         Ok(v) => v.split(',').any(|f| f == name),
-        Err(_) => matches!(name, "select1" | "select2" | "select3"),
+        Err(_) => matches!(name, "select1" | "select2" | "select3" | "select4"),
     }
 }
 
