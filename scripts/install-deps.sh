@@ -3,6 +3,8 @@
 # .ci/run. It installs only what a fresh machine lacks, so it is cheap to run every time.
 #
 # - clang + libclang-dev: RocksDB's Rust bindings (librocksdb-sys) run bindgen at build time.
+# - psql, pgbench (Debian's postgresql package) and sysbench: the real clients the SQL tests
+#   drive (sql/tests/psql.rs, sql/tests/pgbench.rs).
 # - cargo-nextest: the test runner (installed from crates.io if missing).
 # - python3 + python3-venv, and a virtualenv at ${TESSERA_PYENV:-$HOME/.cache/tessera-pyenv}
 #   holding the Python clients pinned in clients/python/requirements.txt (psycopg2, psycopg 3,
@@ -14,6 +16,9 @@ cd "$(dirname "$0")/.."
 need_apt=()
 command -v clang >/dev/null 2>&1 || need_apt+=(clang)
 ls /usr/lib/llvm-*/lib/libclang.so* >/dev/null 2>&1 || need_apt+=(libclang-dev)
+command -v psql >/dev/null 2>&1 || need_apt+=(postgresql-client)
+command -v pgbench >/dev/null 2>&1 || need_apt+=(postgresql)
+command -v sysbench >/dev/null 2>&1 || need_apt+=(sysbench)
 # Debian's own interpreter, not whatever python3 comes first on PATH.
 [[ -x /usr/bin/python3 ]] || need_apt+=(python3)
 /usr/bin/python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need_apt+=(python3-venv)

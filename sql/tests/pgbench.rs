@@ -1,15 +1,21 @@
-//! The real `pgbench` (PostgreSQL 15's) against an in-process tessera, unmodified: it
-//! initializes its tables both ways (`-i`: client-side COPY, VACUUM, ADD PRIMARY KEY; `-I
-//! dtGvpf`: server-side `INSERT … SELECT … generate_series` and foreign keys), then runs
+//! The real `pgbench` (PostgreSQL 15's) and `sysbench` (its `pgsql` driver) against an
+//! in-process tessera, unmodified.
+//!
+//! pgbench initializes its tables both ways (`-i`: client-side COPY, VACUUM, ADD PRIMARY KEY;
+//! `-I dtGvpf`: server-side `INSERT … SELECT … generate_series` and foreign keys), then runs
 //! the TPC-B-like script in the simple, prepared and extended query modes and the
 //! select-only script, two clients each. Every run must exit 0 with every transaction
 //! processed and none failed, and the TPC-B invariant must hold afterwards: the balances
 //! of accounts, tellers and branches moved by the same total, which is the sum of the
 //! history's deltas (pgbench truncates the history before each run).
 //!
-//! Issue 5 ("clients must work unmodified"). Skipped, with a message, where pgbench is not
-//! installed (`scripts/install-deps.sh` installs it). Set `PGBENCH_TEST_PRINT=1` to print
-//! what pgbench prints.
+//! sysbench runs `oltp_read_write` (prepare, a bounded run with two threads, cleanup): every
+//! event must complete (sysbench retries the ones that meet a 40001 itself), and the tables
+//! keep their row counts (each event deletes and re-inserts one row).
+//!
+//! Issue 5 ("clients must work unmodified"). Each test is skipped, with a message, where its
+//! tool is not installed (`scripts/install-deps.sh` installs both). Set
+//! `PGBENCH_TEST_PRINT=1` to print what the tools print.
 
 mod support;
 
@@ -27,8 +33,8 @@ const TRANSACTIONS: u32 = 100;
 /// Clients in each run.
 const CLIENTS: u32 = 2;
 
-fn pgbench_available() -> bool {
-    Command::new("pgbench")
+fn available(tool: &str) -> bool {
+    Command::new(tool)
         .arg("--version")
         .output()
         .is_ok_and(|o| o.status.success())
@@ -114,13 +120,13 @@ fn query(url: &str, sql: &str) -> Vec<String> {
     f.stdout.trim().split('|').map(str::to_string).collect()
 }
 
-/// The number after `label` in pgbench's report.
+/// The number after `label` in a pgbench or sysbench report.
 fn reported<'a>(report: &'a str, label: &str) -> &'a str {
     report
         .lines()
-        .find_map(|l| l.strip_prefix(label))
+        .find_map(|l| l.trim_start().strip_prefix(label))
         .map(str::trim)
-        .unwrap_or_else(|| panic!("no {label:?} in pgbench's report:\n{report}"))
+        .unwrap_or_else(|| panic!("no {label:?} in the report:\n{report}"))
 }
 
 /// The totals of the balances: accounts, tellers, branches.
@@ -211,7 +217,7 @@ fn check_initialized(url: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pgbench_runs_unmodified() {
-    if !pgbench_available() {
+    if !available("pgbench") {
         println!("skipped: pgbench is not installed (scripts/install-deps.sh installs it)");
         return;
     }
@@ -246,4 +252,70 @@ fn run(url: &str) {
     check_initialized(url);
     tpcb_run(url, "prepared");
     select_only_run(url);
+}
+
+/// Rows per sysbench table, tables, threads and events of the bounded run.
+const SYSBENCH_ROWS: u32 = 1000;
+const SYSBENCH_TABLES: u32 = 2;
+const SYSBENCH_EVENTS: u32 = 200;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sysbench_oltp_read_write_runs_unmodified() {
+    if !available("sysbench") {
+        println!("skipped: sysbench is not installed (scripts/install-deps.sh installs it)");
+        return;
+    }
+    let (url, _stop) = support::start_node().await;
+    tokio::task::spawn_blocking(move || sysbench_run(&url))
+        .await
+        .expect("sysbench checks");
+}
+
+fn sysbench_run(url: &str) {
+    // postgresql://root@HOST:PORT/defaultdb
+    let authority = url
+        .split('@')
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .expect("host:port in the URL");
+    let (host, port) = authority.rsplit_once(':').expect("a port in the URL");
+    let common = [
+        "oltp_read_write".to_string(),
+        "--db-driver=pgsql".to_string(),
+        format!("--pgsql-host={host}"),
+        format!("--pgsql-port={port}"),
+        "--pgsql-user=root".to_string(),
+        "--pgsql-db=defaultdb".to_string(),
+        format!("--tables={SYSBENCH_TABLES}"),
+        format!("--table-size={SYSBENCH_ROWS}"),
+    ];
+    let sysbench = |extra: &[&str]| {
+        let mut args: Vec<&str> = common.iter().map(String::as_str).collect();
+        args.extend_from_slice(extra);
+        let f = run_bounded("sysbench", &args);
+        assert!(
+            f.success,
+            "sysbench {extra:?} failed:\n{}\n{}",
+            f.stdout, f.stderr
+        );
+        f
+    };
+    sysbench(&["prepare"]);
+    let events = format!("--events={SYSBENCH_EVENTS}");
+    let run = sysbench(&["--threads=2", "--time=0", &events, "run"]);
+    assert!(
+        reported(&run.stdout, "transactions:").starts_with(&SYSBENCH_EVENTS.to_string()),
+        "not every event completed:\n{}",
+        run.stdout
+    );
+    for t in 1..=SYSBENCH_TABLES {
+        let rows = query(url, &format!("SELECT count(*) FROM sbtest{t}"));
+        assert_eq!(rows, [SYSBENCH_ROWS.to_string()], "rows of sbtest{t}");
+    }
+    sysbench(&["cleanup"]);
+    let left = query(
+        url,
+        "SELECT count(*) FROM information_schema.tables WHERE table_name LIKE 'sbtest%'",
+    );
+    assert_eq!(left, ["0"], "cleanup dropped the tables");
 }
