@@ -16,6 +16,7 @@ mod fk;
 mod from;
 mod index;
 mod join;
+mod join_order;
 mod maintenance;
 mod pipeline;
 mod plan_cache;

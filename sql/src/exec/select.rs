@@ -366,8 +366,11 @@ pub(super) fn plan_select_block(
         Ok(Arc::new(plan_select(sub, ctx, Some(scope), params)?))
     };
     let planner: &crate::expr::SubqueryPlanner<'_> = &planner;
-    // FROM: tables and computed relations joined left to right (a comma is a cross join).
-    let from = plan_from(&select.from, ctx, outer, params, planner)?;
+    // FROM: tables and computed relations joined left to right (a comma is a cross join),
+    // a plain comma list of tables in the order `join_order` picks.
+    let reordered = super::join_order::reorder(select, ctx, outer, params, planner)?;
+    let from_items = reordered.as_deref().unwrap_or(&select.from);
+    let from = plan_from(from_items, ctx, outer, params, planner)?;
     let star = star_items(&from);
     let FromClause {
         mut sources,
