@@ -202,12 +202,20 @@ struct ColumnFacts {
 /// The column of the table (at `offset..offset + width` in `scope`) an expression names.
 fn table_column(e: &Expr, scope: &Scope, offset: usize, width: usize) -> Option<usize> {
     let i = match e {
-        Expr::Identifier(id) => scope.resolve(None, &id.value.to_lowercase()).ok()?,
+        Expr::Identifier(id) => scope
+            .resolve(None, &crate::exec::normalize_ident(&id))
+            .ok()?,
         Expr::CompoundIdentifier(p) if p.len() == 2 => scope
-            .resolve(Some(&p[0].value.to_lowercase()), &p[1].value.to_lowercase())
+            .resolve(
+                Some(&crate::exec::normalize_ident(&p[0])),
+                &crate::exec::normalize_ident(&p[1]),
+            )
             .ok()?,
         Expr::CompoundIdentifier(p) if p.len() == 3 => scope
-            .resolve(Some(&p[1].value.to_lowercase()), &p[2].value.to_lowercase())
+            .resolve(
+                Some(&crate::exec::normalize_ident(&p[1])),
+                &crate::exec::normalize_ident(&p[2]),
+            )
             .ok()?,
         Expr::Nested(inner) => return table_column(inner, scope, offset, width),
         _ => return None,

@@ -350,7 +350,7 @@ async fn add_constraint(
             let mut cols = Vec::new();
             let mut names = Vec::new();
             for c in &u.columns {
-                let n = c.column.expr.to_string().to_lowercase();
+                let n = super::key_column_name(&c.column.expr);
                 cols.push(column_position(&desc.columns, &n, "key")?);
                 names.push(n);
             }

@@ -209,7 +209,7 @@ pub async fn create_table(
                 }
                 primary_key_name = pk.name.as_ref().map(ident);
                 for col in &pk.columns {
-                    let cname = col.column.expr.to_string().to_lowercase();
+                    let cname = super::key_column_name(&col.column.expr);
                     let i = column_position(&columns, &cname, "key")?;
                     columns[i].nullable = false;
                     primary_key.push(i);
@@ -220,7 +220,7 @@ pub async fn create_table(
                     .columns
                     .iter()
                     .map(|c| {
-                        column_position(&columns, &c.column.expr.to_string().to_lowercase(), "key")
+                        column_position(&columns, &super::key_column_name(&c.column.expr), "key")
                     })
                     .collect::<SqlResult<Vec<_>>>()?;
                 cons.uniques.push((u.name.as_ref().map(ident), cols));

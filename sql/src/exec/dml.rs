@@ -231,7 +231,7 @@ fn compile_sets(
         let sqlparser::ast::AssignmentTarget::ColumnName(cname) = &a.target else {
             return Err(SqlError::unsupported("tuple assignment"));
         };
-        let cname = cname.to_string().to_lowercase();
+        let cname = super::last_name_part(cname);
         let i = desc
             .column_index(&cname)
             .ok_or_else(|| undefined_column(desc, &cname))?;
@@ -387,7 +387,7 @@ async fn compile_dml(
                 ins.columns
                     .iter()
                     .map(|c| {
-                        let cname = c.to_string().to_lowercase();
+                        let cname = super::last_name_part(c);
                         desc.column_index(&cname)
                             .ok_or_else(|| undefined_column(&desc, &cname))
                     })

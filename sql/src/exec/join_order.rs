@@ -79,13 +79,13 @@ fn tables_read(e: &Expr, scope: &Scope, owner: &[usize]) -> BTreeSet<usize> {
     let mut out = BTreeSet::new();
     super::select::walk(e, &mut |x| {
         let found = match x {
-            Expr::Identifier(id) => scope.resolve(None, &id.value.to_lowercase()).ok(),
+            Expr::Identifier(id) => scope.resolve(None, &crate::exec::normalize_ident(&id)).ok(),
             Expr::CompoundIdentifier(p) if p.len() >= 2 => {
                 let n = p.len();
                 scope
                     .resolve(
-                        Some(&p[n - 2].value.to_lowercase()),
-                        &p[n - 1].value.to_lowercase(),
+                        Some(&crate::exec::normalize_ident(&p[n - 2])),
+                        &crate::exec::normalize_ident(&p[n - 1]),
                     )
                     .ok()
             }

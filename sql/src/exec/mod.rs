@@ -77,6 +77,23 @@ pub(crate) fn split_name(name: &ObjectName) -> SqlResult<(String, String)> {
     }
 }
 
+/// The column an entry of a key or index list names (`a`, `"A"`), folded as PostgreSQL
+/// folds identifiers: unquoted names lower-cased, quoted ones kept as written.
+pub(crate) fn key_column_name(e: &sqlparser::ast::Expr) -> String {
+    match e {
+        sqlparser::ast::Expr::Identifier(i) => ddl::ident(i),
+        other => other.to_string().to_lowercase(),
+    }
+}
+
+/// The last part of a possibly qualified name (`t.a`, `"A"`), folded as [`key_column_name`].
+pub(crate) fn last_name_part(n: &ObjectName) -> String {
+    match n.0.last().and_then(|p| p.as_ident()) {
+        Some(i) => ddl::ident(i),
+        None => n.to_string().to_lowercase(),
+    }
+}
+
 /// Describes a statement without running it: its parameter types and result columns.
 pub async fn describe(
     node: &Arc<SqlNode>,

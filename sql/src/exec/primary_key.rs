@@ -65,7 +65,7 @@ pub async fn add_primary_key(
     };
     let mut key = Vec::with_capacity(pk.columns.len());
     for c in &pk.columns {
-        let n = c.column.expr.to_string().to_lowercase();
+        let n = super::key_column_name(&c.column.expr);
         let i = desc
             .column_index(&n)
             .filter(|&i| !desc.columns[i].hidden)

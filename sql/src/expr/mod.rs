@@ -459,16 +459,16 @@ impl Compiler<'_> {
                 }
                 other => return Err(SqlError::unsupported(format!("literal {other}"))),
             },
-            Expr::Identifier(id) => self.column(None, &id.value.to_lowercase())?,
+            Expr::Identifier(id) => self.column(None, &crate::exec::normalize_ident(&id))?,
             Expr::CompoundIdentifier(parts) if parts.len() == 2 => self.column(
-                Some(&parts[0].value.to_lowercase()),
-                &parts[1].value.to_lowercase(),
+                Some(&crate::exec::normalize_ident(&parts[0])),
+                &crate::exec::normalize_ident(&parts[1]),
             )?,
             // `schema.table.column` (SQLAlchemy writes `pg_catalog.pg_class.relname`): the
             // table names the column; a FROM clause cannot hold two tables of one name.
             Expr::CompoundIdentifier(parts) if parts.len() == 3 => self.column(
-                Some(&parts[1].value.to_lowercase()),
-                &parts[2].value.to_lowercase(),
+                Some(&crate::exec::normalize_ident(&parts[1])),
+                &crate::exec::normalize_ident(&parts[2]),
             )?,
             Expr::Subquery(q) => {
                 let plan = self.subquery(q)?;

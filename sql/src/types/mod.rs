@@ -563,18 +563,26 @@ pub fn parse_text(s: &str, ty: &SqlType) -> SqlResult<Datum> {
         }
         SqlType::Date => {
             let days = parse_date(t)
-                .ok_or_else(|| invalid(ty, s))?
+                .ok_or_else(|| invalid(ty, s).with_state(SqlState("22007")))?
                 .map_err(|()| out_of_range(s))?;
             Datum::Date(i32::try_from(days).map_err(|_| out_of_range(s))?)
         }
         SqlType::Timestamp | SqlType::TimestampTz => {
-            let t = t.trim_end_matches("+00").trim_end_matches('Z');
+            // PostgreSQL reports bad date/time text as 22007.
+            let bad = || invalid(ty, s).with_state(SqlState("22007"));
             let (date, time) = t.split_once([' ', 'T']).unwrap_or((t, "00:00:00"));
+            let (time, offset_secs) = split_utc_offset(time.trim()).ok_or_else(bad)?;
             let days = parse_date(date)
-                .ok_or_else(|| invalid(ty, s))?
+                .ok_or_else(bad)?
                 .map_err(|()| out_of_range(s))?;
-            let micros = parse_time(time).ok_or_else(|| invalid(ty, s))?;
-            Datum::Timestamp(days * 86_400_000_000 + micros)
+            let micros = parse_time(time).ok_or_else(bad)?;
+            // A timestamptz is stored in UTC; a timestamp ignores an offset, as PostgreSQL's does.
+            let offset = if *ty == SqlType::TimestampTz {
+                offset_secs * 1_000_000
+            } else {
+                0
+            };
+            Datum::Timestamp(days * 86_400_000_000 + micros - offset)
         }
         // PostgreSQL reports bad date/time text as 22007 and impossible values as 22008.
         SqlType::Time => match interval::parse_time(t) {
@@ -632,6 +640,40 @@ pub fn check_int_range(v: i64, ty: &SqlType) -> SqlResult<()> {
             format!("{} out of range", ty.name()),
         ))
     }
+}
+
+/// Splits a UTC offset off the time part of timestamp text: `Z`, ` UTC`, ` GMT`, `+05`,
+/// `-0530`, `+05:30`, `+05:30:15`. Returns the time and the offset in seconds east of UTC
+/// (0 when there is none), or `None` for an offset that does not parse.
+fn split_utc_offset(time: &str) -> Option<(&str, i64)> {
+    if let Some(rest) = time.strip_suffix(['Z', 'z']) {
+        return Some((rest.trim_end(), 0));
+    }
+    let upper = time.to_ascii_uppercase();
+    if upper.ends_with("UTC") || upper.ends_with("GMT") {
+        return Some((time[..time.len() - 3].trim_end(), 0));
+    }
+    let Some(pos) = time.rfind(['+', '-']) else {
+        return Some((time, 0));
+    };
+    let sign = if time[pos..].starts_with('-') { -1 } else { 1 };
+    let digits: Vec<&str> = time[pos + 1..].split(':').collect();
+    let num = |p: &str| {
+        (p.len() <= 2 && !p.is_empty())
+            .then(|| p.parse::<i64>().ok())
+            .flatten()
+    };
+    let (h, m, sec) = match digits.as_slice() {
+        [hhmm] if hhmm.len() == 4 => (num(&hhmm[..2])?, num(&hhmm[2..])?, 0),
+        [h] => (num(h)?, 0, 0),
+        [h, m] => (num(h)?, num(m)?, 0),
+        [h, m, sec] => (num(h)?, num(m)?, num(sec)?),
+        _ => return None,
+    };
+    if h > 15 || m > 59 || sec > 59 {
+        return None;
+    }
+    Some((time[..pos].trim_end(), sign * (h * 3600 + m * 60 + sec)))
 }
 
 #[cfg(test)]

@@ -87,7 +87,7 @@ pub(super) async fn compile(
         let AssignmentTarget::ColumnName(cname) = &a.target else {
             return Err(SqlError::unsupported("tuple assignment"));
         };
-        let cname = cname.to_string().to_lowercase();
+        let cname = crate::exec::last_name_part(cname);
         let i = desc
             .column_index(&cname)
             .ok_or_else(|| undefined_column(&desc, &cname))?;
