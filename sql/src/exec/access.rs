@@ -203,7 +203,7 @@ struct ColumnFacts {
 fn table_column(e: &Expr, scope: &Scope, offset: usize, width: usize) -> Option<usize> {
     let i = match e {
         Expr::Identifier(id) => scope
-            .resolve(None, &crate::exec::normalize_ident(&id))
+            .resolve(None, &crate::exec::normalize_ident(id))
             .ok()?,
         Expr::CompoundIdentifier(p) if p.len() == 2 => scope
             .resolve(

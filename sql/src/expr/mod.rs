@@ -459,7 +459,7 @@ impl Compiler<'_> {
                 }
                 other => return Err(SqlError::unsupported(format!("literal {other}"))),
             },
-            Expr::Identifier(id) => self.column(None, &crate::exec::normalize_ident(&id))?,
+            Expr::Identifier(id) => self.column(None, &crate::exec::normalize_ident(id))?,
             Expr::CompoundIdentifier(parts) if parts.len() == 2 => self.column(
                 Some(&crate::exec::normalize_ident(&parts[0])),
                 &crate::exec::normalize_ident(&parts[1]),
