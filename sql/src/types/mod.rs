@@ -724,7 +724,7 @@ mod tests {
     }
 
     #[test]
-    fn bad_text_is_22p02_and_out_of_range_is_22003() {
+    fn bad_text_is_22p02_or_22007_and_out_of_range_is_22003() {
         assert_eq!(
             parse_text("abc", &SqlType::Int4).map_err(|e| e.state),
             Err(SqlState::INVALID_TEXT_REPRESENTATION)
@@ -737,9 +737,10 @@ mod tests {
             parse_text("2023-02-30", &SqlType::Date).map_err(|e| e.state),
             Err(SqlState("22008"))
         );
+        // PostgreSQL: 22007 invalid_datetime_format for date/time text.
         assert_eq!(
             parse_text("yesterday-ish", &SqlType::Date).map_err(|e| e.state),
-            Err(SqlState::INVALID_TEXT_REPRESENTATION)
+            Err(SqlState("22007"))
         );
         assert_eq!(
             parse_text("abcd", &SqlType::Varchar(Some(3))).map_err(|e| e.state),
