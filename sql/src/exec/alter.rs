@@ -15,6 +15,9 @@
 //!   keys that use it (as `DROP COLUMN … CASCADE` would; PostgreSQL drops the indexes and
 //!   CHECKs without CASCADE too).
 //!
+//! - ALTER COLUMN TYPE checks every value against the new type; between string types or
+//!   between integer types the stored form does not change, otherwise the rows are
+//!   rewritten (see `change_column_type`).
 //! - ADD PRIMARY KEY on a table keyed by its hidden rowid rebuilds the table under the new
 //!   key (`primary_key.rs`).
 //!
@@ -174,6 +177,9 @@ async fn apply(
                     }
                     desc.columns[i].nullable = false;
                 }
+                AlterColumnOperation::SetDataType {
+                    data_type, using, ..
+                } => change_column_type(txn, desc, i, data_type, using.as_ref()).await?,
                 other => return Err(SqlError::unsupported(format!("ALTER COLUMN {other}"))),
             }
             node.catalog.update_table(txn, desc).await
@@ -188,6 +194,67 @@ async fn apply(
                 .join(" ")
         ))),
     }
+}
+
+/// `ALTER COLUMN c [SET DATA] TYPE t`: every value is converted as an assignment converts
+/// it, so a value that does not fit (22001, 22003, 22P02) fails the statement and changes
+/// nothing. Between text and `varchar(n)`, or between integer types, a value is stored the
+/// same way, so it is only checked and the column may be part of a key or an index (ORMs
+/// widen `varchar` columns this way); any other conversion rewrites the rows, and is refused
+/// (0A000) for a column that a key or an index uses. `USING` is not supported yet.
+async fn change_column_type(
+    txn: &mut SqlTxn,
+    desc: &mut TableDescriptor,
+    i: usize,
+    data_type: &sqlparser::ast::DataType,
+    using: Option<&Expr>,
+) -> SqlResult<()> {
+    if using.is_some() {
+        return Err(SqlError::unsupported("ALTER COLUMN TYPE … USING"));
+    }
+    let from = desc.columns[i].ty.clone();
+    let to = SqlType::from_ast(data_type)?;
+    if from == to {
+        return Ok(());
+    }
+    if from.is_string() && !to.is_string() {
+        // No assignment cast from text: PostgreSQL asks for USING.
+        return Err(SqlError::new(
+            SqlState::DATATYPE_MISMATCH,
+            format!(
+                "column \"{}\" cannot be cast automatically to type {}",
+                desc.columns[i].name,
+                to.name()
+            ),
+        ));
+    }
+    let unpadded_string = |t: &SqlType| t.is_string() && !matches!(t, SqlType::Bpchar(_));
+    let same_form =
+        (unpadded_string(&from) && unpadded_string(&to)) || (from.is_integer() && to.is_integer());
+    let in_key =
+        desc.primary_key.contains(&i) || desc.indexes.iter().any(|x| x.columns.contains(&i));
+    if !same_form && in_key {
+        return Err(SqlError::unsupported(format!(
+            "ALTER COLUMN TYPE from {} to {} of a column in a key or an index",
+            from.name(),
+            to.name()
+        )));
+    }
+    let old = desc.clone();
+    let convert = |mut row: Vec<Datum>| -> SqlResult<Vec<Datum>> {
+        row[i] = crate::expr::cast_datum(&row[i], &from, &to)?;
+        Ok(row)
+    };
+    if same_form {
+        for (_, row) in scan_table(txn, &old).await? {
+            convert(row)?;
+        }
+    }
+    desc.columns[i].ty = to.clone();
+    if !same_form {
+        rewrite_rows(txn, &old, desc, &convert).await?;
+    }
+    Ok(())
 }
 
 fn contains_nulls(desc: &TableDescriptor, i: usize) -> SqlError {
