@@ -273,10 +273,14 @@ impl Settings {
         self.local.clear();
     }
 
-    /// `statement_timeout`, if one is set (0 means none).
+    /// `statement_timeout`, if one is set (0 means none). Read before every statement, so
+    /// it looks the value up without allocating; unset, it is the default 0.
     pub fn statement_timeout(&self) -> Option<Duration> {
-        let v = self.get("statement_timeout").ok()?;
-        let ms = parse_duration_ms(&v)?;
+        const KEY: &str = "statement_timeout";
+        let v = [&self.local, &self.session, &self.startup]
+            .into_iter()
+            .find_map(|m| m.get(KEY))?;
+        let ms = parse_duration_ms(v)?;
         (ms > 0).then(|| Duration::from_millis(ms))
     }
 }
