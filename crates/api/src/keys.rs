@@ -80,7 +80,17 @@ impl Span {
 
     /// Whether two spans share at least one key.
     pub fn overlaps(&self, other: &Span) -> bool {
-        self.key < other.exclusive_end() && other.key < self.exclusive_end()
+        other.starts_before_end(&self.key) && self.starts_before_end(&other.key)
+    }
+
+    /// Whether `k < self.exclusive_end()`, without building the end: for a point span the
+    /// successor of `key` is its immediate successor, so `k < key\0` exactly when `k ≤ key`.
+    fn starts_before_end(&self, k: &[u8]) -> bool {
+        if self.is_point() {
+            k <= self.key.as_slice()
+        } else {
+            k < self.end_key.as_slice()
+        }
     }
 }
 
@@ -128,5 +138,13 @@ mod tests {
         assert!(!s.contains_key(b"d"));
         assert!(s.overlaps(&Span::point(b"b".to_vec())));
         assert!(!s.overlaps(&Span::range(b"d".to_vec(), b"e".to_vec())));
+        // Point spans: a point overlaps a range ending right after it, and itself only.
+        let p = Span::point(b"c".to_vec());
+        assert!(p.overlaps(&Span::range(b"a".to_vec(), b"c\0".to_vec())));
+        assert!(!p.overlaps(&Span::range(b"a".to_vec(), b"c".to_vec())));
+        assert!(p.overlaps(&Span::point(b"c".to_vec())));
+        assert!(!p.overlaps(&Span::point(b"c\0".to_vec())));
+        assert!(Span::range(b"c\0".to_vec(), b"z".to_vec()).overlaps(&Span::point(b"c\0".to_vec())));
+        assert!(!Span::range(b"c\0".to_vec(), b"z".to_vec()).overlaps(&p));
     }
 }
