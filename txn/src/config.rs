@@ -26,8 +26,10 @@ pub const MAX_SERVER_RETRIES: u32 = 3;
 /// priority pushes through.
 pub const NORMAL_PRIORITY: u32 = 1;
 
-/// Point entries in the timestamp cache before it folds them into its low-water mark.
+/// Point entries kept in the timestamp cache (two generations of half as many; the older is
+/// evicted into the low-water mark when the newer fills).
 pub const TSCACHE_MAX_POINTS: usize = 100_000;
 
-/// Span entries in the timestamp cache before it folds them into its low-water mark.
+/// Span entries kept in the timestamp cache before its oldest generation is evicted into the
+/// low-water mark.
 pub const TSCACHE_MAX_SPANS: usize = 1_024;

@@ -322,6 +322,7 @@ pub(crate) async fn run_txn<S: Prepared, A: Attempt<S>>(
             }
             retries += 1;
             rec.retry(op);
+            tracing::debug!("{}: retry {retries}: {}", rec.name(op), describe(&err));
             let cap = 2u64.saturating_pow(retries.min(7)).min(100);
             let backoff = rand::thread_rng().gen_range(0..=cap);
             tokio::time::sleep(Duration::from_millis(backoff)).await;

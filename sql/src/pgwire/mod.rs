@@ -43,6 +43,12 @@
 //! type itself (Query, Parse and Bind at 1 GiB, startup packets at 10 000 bytes) and closes
 //! the connection on a longer one.
 //!
+//! # Batched replies
+//!
+//! Extended-protocol replies (`ParseComplete`, `BindComplete`, `ParameterDescription`,
+//! `RowDescription`/`NoData`, `CloseComplete`, rows and `CommandComplete`) are buffered and
+//! leave in one write at `Sync` or `Flush`, as PostgreSQL does (`flush_at_sync.rs`).
+//!
 //! # Cancellation
 //!
 //! Each connection registers its pid and secret key (sent in BackendKeyData) with pgwire's
@@ -52,6 +58,7 @@
 //! rows already read) runs to its end first. The session notices a dropped statement
 //! (`Session::running`) and fails its transaction block.
 
+mod flush_at_sync;
 mod values;
 
 use std::collections::HashMap;
@@ -87,8 +94,8 @@ use pgwire::error::{ErrorInfo, PgWireError, PgWireResult, SEVERITY_ERROR, SEVERI
 use pgwire::messages::copy::{CopyData, CopyDone, CopyFail};
 use pgwire::messages::data::{DataRow, NoData, ParameterDescription, RowDescription};
 use pgwire::messages::extendedquery::{
-    Bind, BindComplete, Close, CloseComplete, Describe, Parse, ParseComplete, Sync as PgSync,
-    TARGET_TYPE_BYTE_PORTAL, TARGET_TYPE_BYTE_STATEMENT,
+    Bind, BindComplete, Close, CloseComplete, Describe, Execute, Parse, ParseComplete,
+    Sync as PgSync, TARGET_TYPE_BYTE_PORTAL, TARGET_TYPE_BYTE_STATEMENT,
 };
 use pgwire::messages::response::{CommandComplete, EmptyQueryResponse, TransactionStatus};
 use pgwire::messages::simplequery::Query;
@@ -102,6 +109,7 @@ use tracing::{debug, info, warn};
 use crate::error::{SqlError, SqlResult, SqlState};
 use crate::session::{Column, Output, Prepared, Session, SqlNode, TxnState};
 use crate::types::SqlType;
+use flush_at_sync::FlushAtSync;
 
 /// The database a connection uses when its startup packet names none.
 pub const DEFAULT_DATABASE: &str = "defaultdb";
@@ -773,7 +781,7 @@ where
             fields.iter().map(Into::into).collect(),
         ))
     };
-    client.send(message).await?;
+    client.feed(message).await?;
     Ok(())
 }
 
@@ -813,7 +821,7 @@ impl ExtendedQueryHandler for Connection {
             session.statement_parsed(&name);
         }
         client
-            .send(PgWireBackendMessage::ParseComplete(ParseComplete::new()))
+            .feed(PgWireBackendMessage::ParseComplete(ParseComplete::new()))
             .await?;
         Ok(())
     }
@@ -838,7 +846,7 @@ impl ExtendedQueryHandler for Connection {
             _ => {}
         }
         client
-            .send(PgWireBackendMessage::CloseComplete(CloseComplete::new()))
+            .feed(PgWireBackendMessage::CloseComplete(CloseComplete::new()))
             .await?;
         Ok(())
     }
@@ -894,7 +902,7 @@ impl ExtendedQueryHandler for Connection {
             None => return Err(PgWireError::StatementNotFound(shown_name.to_owned())),
         }
         client
-            .send(PgWireBackendMessage::BindComplete(BindComplete::new()))
+            .feed(PgWireBackendMessage::BindComplete(BindComplete::new()))
             .await?;
         Ok(())
     }
@@ -924,7 +932,7 @@ impl ExtendedQueryHandler for Connection {
                     None => return Err(PgWireError::StatementNotFound(shown_name.to_owned())),
                 };
                 client
-                    .send(PgWireBackendMessage::ParameterDescription(
+                    .feed(PgWireBackendMessage::ParameterDescription(
                         ParameterDescription::new(params),
                     ))
                     .await?;
@@ -945,6 +953,17 @@ impl ExtendedQueryHandler for Connection {
                 "invalid DESCRIBE message subtype {other}"
             ))),
         }
+    }
+
+    /// pgwire's default, with its flushes deferred to Sync or Flush (see `flush_at_sync`).
+    async fn on_execute<C>(&self, client: &mut C, message: Execute) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        self._on_execute(&mut FlushAtSync(client), message).await
     }
 
     /// Sync: ReadyForQuery with the session's transaction status.
