@@ -441,10 +441,10 @@ impl Txn {
                 {
                     // Reading at the uncertain value's timestamp sees it; our earlier reads
                     // must still hold there.
-                    if !self.refresh_to(existing_ts).await? {
+                    if let Err(why) = self.refresh_to(existing_ts).await? {
                         return Err(self.fail_retry(
                             RetryReason::Uncertainty,
-                            "uncertain value and refresh failed",
+                            &format!("uncertain value and refresh failed: {why}"),
                         ));
                     }
                 }
@@ -489,9 +489,11 @@ impl Txn {
         for _ in 0..=MAX_REFRESH_ATTEMPTS {
             if self.txn.meta.write_timestamp > self.txn.read_timestamp {
                 let to = self.txn.meta.write_timestamp;
-                if !self.refresh_to(to).await? {
-                    let e =
-                        self.fail_retry(RetryReason::RefreshFailed, "reads changed before commit");
+                if let Err(why) = self.refresh_to(to).await? {
+                    let e = self.fail_retry(
+                        RetryReason::RefreshFailed,
+                        &format!("reads changed before commit: {why}"),
+                    );
                     self.rollback().await.ok();
                     return Err(e);
                 }
@@ -589,10 +591,12 @@ impl Txn {
 
     /// Refreshes every read span from the read timestamp up to `to`. Returns whether all of
     /// them still hold; on success the transaction reads (and writes) at `to`.
-    async fn refresh_to(&mut self, to: Timestamp) -> KvResult<bool> {
+    /// Moves the read timestamp up to `to` if every read still holds there. `Ok(Err(why))`:
+    /// a read no longer holds (`why` names the key), the transaction must restart.
+    async fn refresh_to(&mut self, to: Timestamp) -> KvResult<Result<(), String>> {
         let from = self.txn.read_timestamp;
         if to <= from {
-            return Ok(true);
+            return Ok(Ok(()));
         }
         let mut refreshed = self.txn.clone();
         refreshed.read_timestamp = to;
@@ -612,15 +616,16 @@ impl Txn {
                 Ok(_) => {}
                 Err(KvError::TransactionRetry {
                     reason: RetryReason::RefreshFailed,
+                    message,
                     ..
-                }) => return Ok(false),
-                Err(KvError::WriteIntent { .. }) => return Ok(false),
+                }) => return Ok(Err(message)),
+                Err(e @ KvError::WriteIntent { .. }) => return Ok(Err(e.to_string())),
                 Err(e) => return Err(e),
             }
         }
         self.txn.read_timestamp = to;
         self.txn.meta.write_timestamp = refreshed.meta.write_timestamp;
-        Ok(true)
+        Ok(Ok(()))
     }
 
     fn absorb(&mut self, t: &Transaction) {

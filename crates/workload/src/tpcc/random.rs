@@ -17,6 +17,8 @@ pub const ITEMS: u32 = 100_000;
 pub const UNUSED_ITEM: u32 = ITEMS + 1;
 /// Districts per warehouse.
 pub const DISTRICTS: u32 = 10;
+/// The most lines of one order (clause 2.4.1.3: 5 to 15).
+pub const MAX_LINES: usize = 15;
 /// Customers per district.
 pub const CUSTOMERS: u32 = 3_000;
 /// Initial orders per district.

@@ -28,7 +28,7 @@ use serde::Serialize;
 
 use super::random::{
     customer_id, item_id, money, random_last_name, think_time, Constants, Deck, TxnType, DISTRICTS,
-    UNUSED_ITEM,
+    MAX_LINES, UNUSED_ITEM,
 };
 use super::txn::{
     CustomerKey, Delivery, NewOrder, NewOrderOutcome, OrderLineInput, OrderStatus, Payment,
@@ -379,14 +379,22 @@ pub(crate) fn new_order_input(
     w_id: u32,
     warehouses: u32,
 ) -> NewOrder {
-    let ol_cnt = rng.gen_range(5..=15);
+    let ol_cnt = rng.gen_range(5..=MAX_LINES);
     let rollback = rng.gen_range(1..=100) == 1;
+    // Distinct items, so that an order's stock rows are locked and updated by one
+    // statement each (a repeated NURand draw is drawn again, as CockroachDB's driver does).
+    let mut drawn = std::collections::HashSet::with_capacity(ol_cnt);
     let mut lines: Vec<OrderLineInput> = (0..ol_cnt)
         .map(|n| {
             let i_id = if rollback && n == ol_cnt - 1 {
                 UNUSED_ITEM
             } else {
-                item_id(rng, k)
+                loop {
+                    let i = item_id(rng, k);
+                    if drawn.insert(i) {
+                        break i;
+                    }
+                }
             };
             let supply = if rng.gen_range(1..=100) == 1 {
                 remote_warehouse(rng, w_id, warehouses)

@@ -223,24 +223,78 @@ pub const NO_INSERT_ORDER: &str = "INSERT INTO orders \
 /// The new-order row.
 pub const NO_INSERT_NEW_ORDER: &str =
     "INSERT INTO new_order (no_o_id, no_d_id, no_w_id) VALUES ($1, $2, $3)";
-/// One item (none for the unused id of a rolled-back order).
-pub const NO_ITEM: &str = "SELECT i_price, i_name, i_data FROM item WHERE i_id = $1";
-/// The stock of one item at its supplying warehouse, with the district's info column.
-pub fn no_stock(d_id: u32) -> String {
+/// `$first, $first+1, …` for `n` parameters.
+fn params(first: usize, n: usize) -> String {
+    (first..first + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The `n` items of an order in one statement (an unused id of a rolled-back order is
+/// missing from the result).
+pub fn no_items(n: usize) -> String {
     format!(
-        "SELECT s_quantity, s_data, s_dist_{d_id:02} FROM stock \
-         WHERE s_w_id = $1 AND s_i_id = $2 FOR UPDATE"
+        "SELECT i_id, i_price, i_name, i_data FROM item WHERE i_id IN ({})",
+        params(1, n)
     )
 }
-/// Updates the stock of one item.
-pub const NO_UPDATE_STOCK: &str = "UPDATE stock SET s_quantity = $1, s_ytd = s_ytd + $2, \
-     s_order_cnt = s_order_cnt + 1, s_remote_cnt = s_remote_cnt + $3 \
-     WHERE s_w_id = $4 AND s_i_id = $5";
-/// One order line.
-pub const NO_INSERT_ORDER_LINE: &str = "INSERT INTO order_line \
-     (ol_o_id, ol_d_id, ol_w_id, ol_number, ol_i_id, ol_supply_w_id, ol_delivery_d, \
-     ol_quantity, ol_amount, ol_dist_info) \
-     VALUES ($1, $2, $3, $4, $5, $6, NULL, $7, $8, $9)";
+
+/// Locks the stock of `n` items of one supplying warehouse (`$1`), with every district's
+/// info column (the statement is shared by the ten districts).
+pub fn no_stock(n: usize) -> String {
+    format!(
+        "SELECT s_i_id, s_quantity, s_data, s_dist_01, s_dist_02, s_dist_03, s_dist_04, \
+         s_dist_05, s_dist_06, s_dist_07, s_dist_08, s_dist_09, s_dist_10 FROM stock \
+         WHERE s_w_id = $1 AND s_i_id IN ({}) FOR UPDATE",
+        params(2, n)
+    )
+}
+
+/// Updates the stock of `n` items of one supplying warehouse (`$1`) in one statement:
+/// `$2` is 1 for a remote warehouse, then (item, new quantity, ordered quantity) per line.
+pub fn no_update_stock(n: usize) -> String {
+    let when = |value: usize| {
+        (0..n)
+            .map(|k| format!("WHEN ${}::int THEN ${}::int", 3 + 3 * k, 3 + 3 * k + value))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let items = (0..n)
+        .map(|k| format!("${}", 3 + 3 * k))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "UPDATE stock SET s_quantity = CASE s_i_id {} END, \
+         s_ytd = s_ytd + CASE s_i_id {} END, s_order_cnt = s_order_cnt + 1, \
+         s_remote_cnt = s_remote_cnt + $2 WHERE s_w_id = $1 AND s_i_id IN ({items})",
+        when(1),
+        when(2)
+    )
+}
+
+/// The `n` order lines of an order in one statement: `$1..$3` are the order, then
+/// (number, item, supplying warehouse, quantity, amount, dist info) per line.
+pub fn no_insert_order_lines(n: usize) -> String {
+    let rows = (0..n)
+        .map(|k| {
+            let b = 4 + 6 * k;
+            format!(
+                "($1, $2, $3, ${b}, ${}, ${}, NULL, ${}, ${}, ${})",
+                b + 1,
+                b + 2,
+                b + 3,
+                b + 4,
+                b + 5
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "INSERT INTO order_line (ol_o_id, ol_d_id, ol_w_id, ol_number, ol_i_id, \
+         ol_supply_w_id, ol_delivery_d, ol_quantity, ol_amount, ol_dist_info) VALUES {rows}"
+    )
+}
 
 // ---- Payment (clause 2.5) ---------------------------------------------------------------
 
