@@ -14,10 +14,12 @@
 # Both servers are stopped on exit (also on error or ^C).
 #
 #   bench/tpcc.sh [--warehouses 10] [--duration 120s] [--wait-warehouses "1 2 5 10"]
-#                 [--wait-duration 120s] [--seed 1]
+#                 [--wait-duration 120s] [--wait-ramp 30s] [--seed 1]
 #
 # Every flag also reads an environment variable: WAREHOUSES, DURATION, WAIT_WAREHOUSES
-# (empty: skip step 2), WAIT_DURATION, SEED. Other environment:
+# (empty: skip step 2), WAIT_DURATION, WAIT_RAMP, SEED. A waits-on run first runs WAIT_RAMP
+# unmeasured (`tpcc run --ramp`): every terminal begins with a keying time, so counting from
+# the start would undercount by up to a cycle. Other environment:
 #   TESSERA       tessera binary (default /root/.cache/tessera-target/release/tessera);
 #                 copied to a temp dir first, so a rebuild during the run does not matter
 #   PG_ORACLE     pg-oracle script (default /work/shared/tools/pg-oracle)
@@ -27,7 +29,7 @@
 #                 there on exit (errors tolerated during a run are only counted, per type,
 #                 in the JSON; the driver's stderr holds the message of a command that failed)
 #
-# How long: the runs take 2 × DURATION + 2 × |WAIT_WAREHOUSES| × WAIT_DURATION, plus loading
+# How long: the runs take 2 × DURATION + 2 × |WAIT_WAREHOUSES| × (WAIT_RAMP + WAIT_DURATION), plus loading
 # and checks. A warehouse is ~500,000 rows (plus 100,000 items once); on this 2-core machine
 # (2026-11-25) tessera loaded 2,600–6,500 rows/s depending on the other builds' load,
 # PostgreSQL 34,000–44,000 rows/s. With the defaults that is 4 + 16 min of runs, 13–32 min
@@ -46,6 +48,7 @@ warehouses=${WAREHOUSES:-10}
 duration=${DURATION:-120s}
 wait_warehouses=${WAIT_WAREHOUSES-"1 2 5 10"}
 wait_duration=${WAIT_DURATION:-120s}
+wait_ramp=${WAIT_RAMP:-30s}
 seed=${SEED:-1}
 while [[ $# -gt 0 ]]; do
   case $1 in
@@ -53,8 +56,9 @@ while [[ $# -gt 0 ]]; do
     --duration) duration=$2; shift 2 ;;
     --wait-warehouses) wait_warehouses=$2; shift 2 ;;
     --wait-duration) wait_duration=$2; shift 2 ;;
+    --wait-ramp) wait_ramp=$2; shift 2 ;;
     --seed) seed=$2; shift 2 ;;
-    -h|--help) sed -n '2,42p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,44p' "$0"; exit 0 ;;
     *) echo "tpcc.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -125,7 +129,7 @@ note() { echo "tpcc.sh: $(date -u '+%H:%M:%S') $*" >&2; }
 echo "tpcc.sh: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "tpcc.sh: tessera $turl (RocksDB, every commit synced; binary of $(date -u -r "$tessera_src" '+%Y-%m-%d %H:%M UTC'))"
 echo "tpcc.sh: PostgreSQL $pg_version $purl (fsync=$pg_fsync)"
-echo "tpcc.sh: --wait=false at $warehouses warehouse(s) for $duration; waits on at [${wait_warehouses% }] for $wait_duration each; seed $seed"
+echo "tpcc.sh: --wait=false at $warehouses warehouse(s) for $duration; waits on at [${wait_warehouses% }] for $wait_duration each after a $wait_ramp ramp-up; seed $seed"
 
 failed=0
 loaded=0
@@ -148,13 +152,14 @@ load() {
     '"\($t) \($n) \(.rows) \(.elapsed_s * 10 | round / 10) \(.rows_per_s | round) \($wall)"' "$f" >>"$tmp/loads"
 }
 
-# run SYSTEM NAME N DURATION WAIT: one `tpcc run`, JSON in run-SYSTEM-NAME.json (removed on
-# failure). The same seed for both systems: the same terminals, inputs, keying and think times.
+# run SYSTEM NAME N DURATION WAIT [RAMP]: one `tpcc run`, JSON in run-SYSTEM-NAME.json (removed
+# on failure). The same seed for both systems: the same terminals, inputs, keying and think times.
 run() {
-  local target=$1 name=$2 n=$3 d=$4 wait=$5 f="$tmp/run-$1-$2.json"
-  note "run $target, $n warehouse(s), wait=$wait, $d…"
+  local target=$1 name=$2 n=$3 d=$4 wait=$5 ramp=${6:-0s} f="$tmp/run-$1-$2.json"
+  note "run $target, $n warehouse(s), wait=$wait, $d after a $ramp ramp-up…"
   if ! "${driver[@]}" run --url "$(url_of "$target")" --warehouses "$n" --duration "$d" \
-      --wait="$wait" --tolerate-errors --json --seed "$seed" >"$f" 2>"$tmp/run-$target-$name.err"; then
+      --ramp "$ramp" --wait="$wait" --tolerate-errors --json --seed "$seed" \
+      >"$f" 2>"$tmp/run-$target-$name.err"; then
     echo "tpcc.sh: run $target $name failed: $(tail -n 1 "$tmp/run-$target-$name.err")" >&2
     rm -f "$f"
     failed=1
@@ -238,7 +243,7 @@ if [[ -n ${wait_warehouses// /} ]]; then
       for target in tessera postgres; do load "$target" "$n" || exit 1; done
       loaded=$n
     fi
-    for target in tessera postgres; do run "$target" "wait-$n" "$n" "$wait_duration" true; done
+    for target in tessera postgres; do run "$target" "wait-$n" "$n" "$wait_duration" true "$wait_ramp"; done
   done
   tcheck=$(check tessera wait)
   pcheck=$(check postgres wait)

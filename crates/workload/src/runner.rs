@@ -175,8 +175,10 @@ pub(crate) struct RunSpec {
     pub ops: &'static [&'static str],
     /// Number of workers.
     pub workers: usize,
-    /// Length of the run.
+    /// Length of the measurement interval.
     pub duration: Duration,
+    /// Warm-up before it: workers run, their recorders count nothing.
+    pub ramp: Duration,
     /// Transaction flags.
     pub txn: TxnArgs,
     /// Show the progress display.
@@ -187,7 +189,7 @@ pub(crate) struct RunSpec {
 
 /// What a run measured.
 pub(crate) struct RunResult {
-    /// Wall time from the start to the deadline (or to the stop).
+    /// Wall time from the end of the ramp-up to the deadline (or to the stop).
     pub elapsed: Duration,
     /// Merged latency histograms, one per operation.
     pub hists: Vec<Histogram<u64>>,
@@ -228,7 +230,8 @@ where
 {
     let live = LiveCounters::new(spec.ops);
     let start = Instant::now();
-    let deadline = start + spec.duration;
+    let measure_from = start + spec.ramp;
+    let deadline = measure_from + spec.duration;
     let hard_deadline = deadline + GRACE.min(spec.txn.txn_timeout);
     let (stop_tx, stop_rx) = watch::channel(false);
     let policy = TxnPolicy {
@@ -239,7 +242,7 @@ where
     };
     let progress = Progress::start(
         spec.progress,
-        Some(spec.duration),
+        Some(spec.ramp + spec.duration),
         rate_renderer(live.clone(), spec.headline),
     );
     let mut set = JoinSet::new();
@@ -251,7 +254,7 @@ where
                 deadline,
             },
             policy,
-            rec: Recorder::new(live.clone()),
+            rec: Recorder::new(live.clone(), measure_from),
         };
         set.spawn(worker(ctx));
     }
@@ -296,7 +299,7 @@ where
     }
     let end = stopped_at.unwrap_or(deadline).min(deadline);
     Ok(RunResult {
-        elapsed: end.saturating_duration_since(start),
+        elapsed: end.saturating_duration_since(measure_from),
         hists,
         live,
     })

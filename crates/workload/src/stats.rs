@@ -10,7 +10,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 use serde::Serialize;
@@ -79,13 +79,24 @@ impl LiveCounters {
 pub(crate) struct Recorder {
     live: Arc<LiveCounters>,
     hists: Vec<Histogram<u64>>,
+    /// Events before this instant (the ramp-up) are not counted.
+    measure_from: Instant,
 }
 
 impl Recorder {
-    /// A recorder counting into `live`.
-    pub fn new(live: Arc<LiveCounters>) -> Self {
+    /// A recorder counting into `live` what happens from `measure_from` on.
+    pub fn new(live: Arc<LiveCounters>, measure_from: Instant) -> Self {
         let hists = live.names.iter().map(|_| new_histogram()).collect();
-        Recorder { live, hists }
+        Recorder {
+            live,
+            hists,
+            measure_from,
+        }
+    }
+
+    /// Whether the measurement interval has begun (the ramp-up is over).
+    pub fn measuring(&self) -> bool {
+        Instant::now() >= self.measure_from
     }
 
     /// The name of operation `op`.
@@ -95,6 +106,9 @@ impl Recorder {
 
     /// Records a completed operation and its latency.
     pub fn record(&mut self, op: usize, latency: Duration) {
+        if !self.measuring() {
+            return;
+        }
         if let Some(h) = self.hists.get_mut(op) {
             let micros = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
             h.saturating_record(micros.clamp(1, MAX_MICROS));
@@ -106,6 +120,9 @@ impl Recorder {
 
     /// Counts a failed operation.
     pub fn error(&mut self, op: usize) {
+        if !self.measuring() {
+            return;
+        }
         if let Some(c) = self.live.ops.get(op) {
             c.errors.fetch_add(1, Ordering::Relaxed);
         }
@@ -113,6 +130,9 @@ impl Recorder {
 
     /// Counts a retry.
     pub fn retry(&mut self, op: usize) {
+        if !self.measuring() {
+            return;
+        }
         if let Some(c) = self.live.ops.get(op) {
             c.retries.fetch_add(1, Ordering::Relaxed);
         }
@@ -231,8 +251,8 @@ mod tests {
     #[test]
     fn merging_adds_counts() {
         let live = LiveCounters::new(&["a", "b"]);
-        let mut r1 = Recorder::new(live.clone());
-        let mut r2 = Recorder::new(live.clone());
+        let mut r1 = Recorder::new(live.clone(), Instant::now());
+        let mut r2 = Recorder::new(live.clone(), Instant::now());
         r1.record(0, Duration::from_millis(5));
         r2.record(0, Duration::from_millis(7));
         r2.record(1, Duration::from_millis(1));

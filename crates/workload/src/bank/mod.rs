@@ -318,6 +318,7 @@ pub async fn run(args: BankRunArgs) -> Result<(), WorkloadError> {
         ops: OPS,
         workers: args.concurrency + 1,
         duration: args.duration,
+        ramp: Duration::ZERO,
         txn: args.txn.clone(),
         progress: crate::progress::enabled(args.common.json),
         headline: None,

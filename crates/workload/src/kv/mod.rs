@@ -301,6 +301,7 @@ pub async fn run(args: KvRunArgs) -> Result<(), WorkloadError> {
         ops: OPS,
         workers: args.concurrency,
         duration: args.duration,
+        ramp: Duration::ZERO,
         txn: args.txn.clone(),
         progress: crate::progress::enabled(args.common.json),
         headline: None,

@@ -444,6 +444,7 @@ pub async fn run(args: SqlbenchRunArgs) -> Result<(), WorkloadError> {
         ops: op.names(),
         workers,
         duration: args.duration,
+        ramp: Duration::ZERO,
         txn: args.txn.clone(),
         progress: crate::progress::enabled(args.common.json),
         headline: None,

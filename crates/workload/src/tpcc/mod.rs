@@ -13,7 +13,7 @@
 //!
 //! What differs from an audited TPC-C: no separate terminal emulator (the driver is the
 //! client), Delivery runs directly instead of through a deferred queue, the measurement
-//! interval is `--duration` (no ramp-up or steady-state rules), and the database is
+//! interval is `--duration` after an optional `--ramp` ramp-up (no steady-state checks), and the database is
 //! checked for consistency only by the conditions 1–4.
 
 mod check;
@@ -79,6 +79,11 @@ pub struct TpccRunArgs {
     /// How long to run (the measurement interval).
     #[arg(long, default_value = "60s", value_parser = crate::parse_duration)]
     pub duration: Duration,
+    /// Ramp-up before the measurement interval (clause 5.5): terminals run, but what
+    /// completes in it is not counted. With keying and think times every terminal's first
+    /// cycle starts with a keying time, so a run without a ramp-up undercounts.
+    #[arg(long, default_value = "0s", value_parser = crate::parse_duration)]
+    pub ramp: Duration,
     /// Keying and think times of clause 5.2.5.7 (`--wait=false`: full speed).
     #[arg(long, default_value_t = true, value_parser = crate::parse_bool, num_args = 0..=1, default_missing_value = "true")]
     pub wait: bool,

@@ -154,8 +154,8 @@ pub(crate) async fn run(args: TpccRunArgs) -> Result<(), WorkloadError> {
     status(
         json,
         format!(
-            "tpcc run: {} warehouse(s), {terminals} terminals on {conns} connections, wait={}, {:?}",
-            args.warehouses, args.wait, args.duration
+            "tpcc run: {} warehouse(s), {terminals} terminals on {conns} connections, wait={}, {:?} after a ramp-up of {:?}",
+            args.warehouses, args.wait, args.duration, args.ramp
         ),
     );
     let shared = Arc::new(Shared {
@@ -170,6 +170,7 @@ pub(crate) async fn run(args: TpccRunArgs) -> Result<(), WorkloadError> {
         ops: OPS,
         workers: terminals,
         duration: args.duration,
+        ramp: args.ramp,
         txn: args.txn.clone(),
         progress: crate::progress::enabled(json),
         headline: Some((TxnType::NewOrder.index(), "tpmC")),
@@ -291,7 +292,9 @@ async fn terminal(
                 let mut input = new_order_input(&mut rng, k, w_id, shared.warehouses);
                 match run_txn(slot, policy, rec, op, &mut input).await? {
                     Outcome::Done(NewOrderOutcome::RolledBack) => {
-                        shared.rolled_back.fetch_add(1, Ordering::Relaxed);
+                        if rec.measuring() {
+                            shared.rolled_back.fetch_add(1, Ordering::Relaxed);
+                        }
                         false
                     }
                     Outcome::Abandoned => true,
