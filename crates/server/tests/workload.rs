@@ -1,13 +1,14 @@
 //! `tessera workload` against a real `tessera start-single-node`: TPC-C (init with one
 //! warehouse, a 30-second run at full speed, the consistency check of clause 3.3.2), bank
 //! (the total is unchanged) and kv, each driven through the binary as a user would.
-//! Also the bad input of issue 6: a URL that does not answer and a database without the
-//! schema end with a clear message and a non-zero exit.
+//! Also the bad input of issue 6: a URL that does not answer, a database without the
+//! schema and a server killed in the middle of a run end with a clear message and a non-zero
+//! exit.
 
 mod support;
 
-use std::process::Command;
-use std::time::Duration;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use support::{run_bounded, Server};
 
@@ -151,4 +152,48 @@ fn bad_targets_fail_clearly() {
         "the message says to run init: {stderr}"
     );
     assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn server_killed_mid_run_fails_clearly() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path());
+    let url = server.url();
+    let (ok, _, _) = workload(
+        &url,
+        &["kv", "init", "--keys", "1000"],
+        Duration::from_secs(120),
+    );
+    assert!(ok, "kv init");
+    let mut run = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(["workload", "kv", "run", "--duration", "120s", "--url", &url])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn the run");
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(
+        run.try_wait().expect("try_wait").is_none(),
+        "the run is still going before the server dies"
+    );
+    // SIGKILL: every connection drops at once, and reconnecting finds nothing listening.
+    drop(server);
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while run.try_wait().expect("try_wait").is_none() {
+        if Instant::now() >= deadline {
+            let _ = run.kill();
+            panic!("the run did not stop within 90 s of the server's death");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = run.wait_with_output().expect("collect output");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    eprintln!("{stderr}");
+    assert!(!out.status.success(), "a run whose server died fails");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        stderr.contains("connection") || stderr.contains("connect"),
+        "the message says the connection was lost: {stderr}"
+    );
 }

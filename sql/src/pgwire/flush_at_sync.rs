@@ -11,6 +11,10 @@
 //! connection's write buffer in order, but a flush is a no-op, so they leave with the next
 //! real flush: `Sync`, `Flush`, an error reply (pgwire sends errors with a flush), or the
 //! codec's own back-pressure when the buffer fills (a large result still streams).
+//!
+//! HAZARD: a reply the client waits for *before* it sends Sync must still be flushed by the
+//! caller. The one such reply is `CopyInResponse` (the client sends its data, then `CopyDone`,
+//! then `Sync`); `on_execute` flushes it, and `sql/tests/copy.rs` hangs if it does not.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

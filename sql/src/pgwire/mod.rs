@@ -955,7 +955,8 @@ impl ExtendedQueryHandler for Connection {
         }
     }
 
-    /// pgwire's default, with its flushes deferred to Sync or Flush (see `flush_at_sync`).
+    /// pgwire's default, with its flushes deferred to Sync or Flush (see `flush_at_sync`),
+    /// except that entering COPY FROM STDIN flushes its CopyInResponse at once.
     async fn on_execute<C>(&self, client: &mut C, message: Execute) -> PgWireResult<()>
     where
         C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
@@ -963,7 +964,12 @@ impl ExtendedQueryHandler for Connection {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        self._on_execute(&mut FlushAtSync(client), message).await
+        let result = self._on_execute(&mut FlushAtSync(client), message).await;
+        if matches!(client.state(), PgWireConnectionState::CopyInProgress(_)) {
+            // The client waits for CopyInResponse before it sends the data: no Sync comes.
+            client.flush().await?;
+        }
+        result
     }
 
     /// Sync: ReadyForQuery with the session's transaction status.

@@ -5,11 +5,11 @@
 //!
 //! ```text
 //!   items 1..100000 in 10 units ─┐
-//!   per warehouse w:             ├─► queue ─► conn 1..N: multi-row INSERTs of --batch-size
+//!   per warehouse w:             ├─► queue ─► conn 1..N: COPY … FROM STDIN of --batch-size rows
 //!     stock in 10 units          │
 //!     per district: district + customers + history
 //!     per district: orders + order lines + new orders
-//!   when the last unit of w is done: INSERT the warehouse row (w is complete)
+//!   when the last unit of w is done: COPY the warehouse row (w is complete)
 //! ```
 //!
 //! Resumable: a warehouse row exists only once everything of that warehouse is loaded, so a
@@ -36,12 +36,15 @@ use super::random::{
 use super::{sql, TpccInitArgs, WORKLOAD};
 use crate::conn::Connector;
 use crate::error::WorkloadError;
-use crate::loader::{execute_ddl, get, insert_rows, query, quote, table_exists};
+use crate::loader::{copy_rows, execute_ddl, get, query, table_exists};
 use crate::progress::Progress;
 use crate::report::{emit, status, InitReport};
 
 /// Items per item unit and stock rows per stock unit.
 const CHUNK: u32 = 10_000;
+
+/// NULL in COPY's text format.
+const NULL: &str = "\\N";
 
 #[derive(Debug, Clone, Copy)]
 enum Unit {
@@ -79,7 +82,7 @@ fn splitmix(mut x: u64) -> u64 {
 }
 
 /// `'YYYY-MM-DD HH:MM:SS'`: a timestamp literal (UTC) for the load.
-pub(crate) fn timestamp_literal(t: SystemTime) -> String {
+pub(crate) fn timestamp_text(t: SystemTime) -> String {
     let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let days = i64::try_from(secs / 86_400).unwrap_or(0);
     let rem = secs % 86_400;
@@ -94,7 +97,7 @@ pub(crate) fn timestamp_literal(t: SystemTime) -> String {
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
     format!(
-        "'{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}'",
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
         rem / 3600,
         (rem / 60) % 60,
         rem % 60
@@ -213,7 +216,7 @@ pub(crate) async fn init(args: TpccInitArgs) -> Result<(), WorkloadError> {
         failed: AtomicBool::new(false),
         seed,
         batch: args.batch_size,
-        now: timestamp_literal(SystemTime::now()),
+        now: timestamp_text(SystemTime::now()),
     });
     let progress = {
         let state = state.clone();
@@ -297,16 +300,16 @@ async fn load_units(client: &Client, state: &LoadState) -> Result<(), WorkloadEr
                 // The last unit of w: the warehouse row marks it complete.
                 let mut rng = StdRng::seed_from_u64(splitmix(state.seed ^ u64::from(w)));
                 let row = format!(
-                    "({w}, {}, {}, {}, {}, {}, {}, {}, 300000.00)",
-                    quote(&a_string(&mut rng, 6, 10)),
-                    quote(&a_string(&mut rng, 10, 20)),
-                    quote(&a_string(&mut rng, 10, 20)),
-                    quote(&a_string(&mut rng, 10, 20)),
-                    quote(&state_code(&mut rng)),
-                    quote(&zip(&mut rng)),
+                    "{w}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t300000.00",
+                    a_string(&mut rng, 6, 10),
+                    a_string(&mut rng, 10, 20),
+                    a_string(&mut rng, 10, 20),
+                    a_string(&mut rng, 10, 20),
+                    state_code(&mut rng),
+                    zip(&mut rng),
                     rate(&mut rng, 2000),
                 );
-                let n = insert_rows(client, "warehouse", sql::WAREHOUSE_COLUMNS, &[row], 1).await?;
+                let n = copy_rows(client, "warehouse", sql::WAREHOUSE_COLUMNS, &[row], 1).await?;
                 state.rows.fetch_add(n, Ordering::Relaxed);
                 state.warehouses_done.fetch_add(1, Ordering::Relaxed);
             }
@@ -326,44 +329,44 @@ async fn load_unit(
             let rows: Vec<String> = (from..(from + CHUNK).min(ITEMS + 1))
                 .map(|i| {
                     format!(
-                        "({i}, {}, {}, {}, {})",
+                        "{i}\t{}\t{}\t{}\t{}",
                         rng.gen_range(1..=10_000),
-                        quote(&a_string(rng, 14, 24)),
+                        a_string(rng, 14, 24),
                         money(rng, 100, 10_000),
-                        quote(&data_with_original(rng)),
+                        data_with_original(rng),
                     )
                 })
                 .collect();
-            insert_rows(client, "item", sql::ITEM_COLUMNS, &rows, batch).await
+            copy_rows(client, "item", sql::ITEM_COLUMNS, &rows, batch).await
         }
         Unit::Stock { w, from } => {
             let rows: Vec<String> = (from..(from + CHUNK).min(ITEMS + 1))
                 .map(|i| {
-                    let mut row = format!("({i}, {w}, {}", rng.gen_range(10..=100));
+                    let mut row = format!("{i}\t{w}\t{}", rng.gen_range(10..=100));
                     for _ in 0..10 {
-                        row.push_str(", ");
-                        row.push_str(&quote(&a_string(rng, 24, 24)));
+                        row.push('\t');
+                        row.push_str(&a_string(rng, 24, 24));
                     }
-                    row.push_str(&format!(", 0, 0, 0, {})", quote(&data_with_original(rng))));
+                    row.push_str(&format!("\t0\t0\t0\t{}", data_with_original(rng)));
                     row
                 })
                 .collect();
-            insert_rows(client, "stock", sql::STOCK_COLUMNS, &rows, batch).await
+            copy_rows(client, "stock", sql::STOCK_COLUMNS, &rows, batch).await
         }
         Unit::Customers { w, d } => {
             let district = format!(
-                "({d}, {w}, {}, {}, {}, {}, {}, {}, {}, 30000.00, {})",
-                quote(&a_string(rng, 6, 10)),
-                quote(&a_string(rng, 10, 20)),
-                quote(&a_string(rng, 10, 20)),
-                quote(&a_string(rng, 10, 20)),
-                quote(&state_code(rng)),
-                quote(&zip(rng)),
+                "{d}\t{w}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t30000.00\t{}",
+                a_string(rng, 6, 10),
+                a_string(rng, 10, 20),
+                a_string(rng, 10, 20),
+                a_string(rng, 10, 20),
+                state_code(rng),
+                zip(rng),
                 rate(rng, 2000),
                 ORDERS + 1,
             );
             let mut n =
-                insert_rows(client, "district", sql::DISTRICT_COLUMNS, &[district], 1).await?;
+                copy_rows(client, "district", sql::DISTRICT_COLUMNS, &[district], 1).await?;
             let constants = Constants::for_load(rng);
             let mut customers = Vec::with_capacity(CUSTOMERS as usize);
             let mut history = Vec::with_capacity(CUSTOMERS as usize);
@@ -379,29 +382,29 @@ async fn load_unit(
                     "GC"
                 };
                 customers.push(format!(
-                    "({c}, {d}, {w}, {}, 'OE', {}, {}, {}, {}, {}, {}, {}, {}, '{credit}', \
-                     50000.00, {}, -10.00, 10.00, 1, 0, {})",
-                    quote(&a_string(rng, 8, 16)),
-                    quote(&last),
-                    quote(&a_string(rng, 10, 20)),
-                    quote(&a_string(rng, 10, 20)),
-                    quote(&a_string(rng, 10, 20)),
-                    quote(&state_code(rng)),
-                    quote(&zip(rng)),
-                    quote(&n_string(rng, 16, 16)),
+                    "{c}\t{d}\t{w}\t{}\tOE\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{credit}\t\
+                     50000.00\t{}\t-10.00\t10.00\t1\t0\t{}",
+                    a_string(rng, 8, 16),
+                    last,
+                    a_string(rng, 10, 20),
+                    a_string(rng, 10, 20),
+                    a_string(rng, 10, 20),
+                    state_code(rng),
+                    zip(rng),
+                    n_string(rng, 16, 16),
                     state.now,
                     rate(rng, 5000),
-                    quote(&a_string(rng, 300, 500)),
+                    a_string(rng, 300, 500),
                 ));
                 history.push(format!(
-                    "({}, {c}, {d}, {w}, {d}, {w}, {}, 10.00, {})",
+                    "{}\t{c}\t{d}\t{w}\t{d}\t{w}\t{}\t10.00\t{}",
                     rng.gen_range(0..i64::MAX),
                     state.now,
-                    quote(&a_string(rng, 12, 24)),
+                    a_string(rng, 12, 24),
                 ));
             }
-            n += insert_rows(client, "customer", sql::CUSTOMER_COLUMNS, &customers, batch).await?;
-            n += insert_rows(client, "history", sql::HISTORY_COLUMNS, &history, batch).await?;
+            n += copy_rows(client, "customer", sql::CUSTOMER_COLUMNS, &customers, batch).await?;
+            n += copy_rows(client, "history", sql::HISTORY_COLUMNS, &history, batch).await?;
             Ok(n)
         }
         Unit::Orders { w, d } => {
@@ -416,31 +419,31 @@ async fn load_unit(
                 let carrier = if delivered {
                     rng.gen_range(1..=10).to_string()
                 } else {
-                    "NULL".to_string()
+                    NULL.to_string()
                 };
                 orders.push(format!(
-                    "({o}, {d}, {w}, {c}, {}, {carrier}, {ol_cnt}, 1)",
+                    "{o}\t{d}\t{w}\t{c}\t{}\t{carrier}\t{ol_cnt}\t1",
                     state.now
                 ));
                 for number in 1..=ol_cnt {
                     let (delivery, amount) = if delivered {
                         (state.now.clone(), "0.00".to_string())
                     } else {
-                        ("NULL".to_string(), money(rng, 1, 999_999).to_string())
+                        (NULL.to_string(), money(rng, 1, 999_999).to_string())
                     };
                     lines.push(format!(
-                        "({o}, {d}, {w}, {number}, {}, {w}, {delivery}, 5, {amount}, {})",
+                        "{o}\t{d}\t{w}\t{number}\t{}\t{w}\t{delivery}\t5\t{amount}\t{}",
                         rng.gen_range(1..=ITEMS),
-                        quote(&a_string(rng, 24, 24)),
+                        a_string(rng, 24, 24),
                     ));
                 }
                 if !delivered {
-                    new_orders.push(format!("({o}, {d}, {w})"));
+                    new_orders.push(format!("{o}\t{d}\t{w}"));
                 }
             }
-            let mut n = insert_rows(client, "orders", sql::ORDERS_COLUMNS, &orders, batch).await?;
-            n += insert_rows(client, "order_line", sql::ORDER_LINE_COLUMNS, &lines, batch).await?;
-            n += insert_rows(
+            let mut n = copy_rows(client, "orders", sql::ORDERS_COLUMNS, &orders, batch).await?;
+            n += copy_rows(client, "order_line", sql::ORDER_LINE_COLUMNS, &lines, batch).await?;
+            n += copy_rows(
                 client,
                 "new_order",
                 sql::NEW_ORDER_COLUMNS,
@@ -460,9 +463,9 @@ mod tests {
 
     #[test]
     fn timestamps_format_as_utc() {
-        assert_eq!(timestamp_literal(UNIX_EPOCH), "'1970-01-01 00:00:00'");
+        assert_eq!(timestamp_text(UNIX_EPOCH), "1970-01-01 00:00:00");
         let t = UNIX_EPOCH + Duration::from_secs(1_709_210_096); // 2024-02-29 12:34:56
-        assert_eq!(timestamp_literal(t), "'2024-02-29 12:34:56'");
+        assert_eq!(timestamp_text(t), "2024-02-29 12:34:56");
     }
 
     #[test]

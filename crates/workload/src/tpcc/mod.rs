@@ -59,8 +59,8 @@ pub struct TpccInitArgs {
     /// Connections loading in parallel.
     #[arg(long, default_value_t = 4)]
     pub load_conns: usize,
-    /// Rows per INSERT statement.
-    #[arg(long, default_value_t = 250)]
+    /// Rows per `COPY … FROM STDIN` (one transaction each).
+    #[arg(long, default_value_t = 1000)]
     pub batch_size: usize,
 }
 
