@@ -77,7 +77,12 @@ pub struct GcReport {
 
 /// One pass over every range of `store`, sending through `sender`. The first error stops
 /// the pass (the next pass retries; `Gc` is idempotent).
-pub async fn gc_pass(store: &Store, sender: &dyn Sender, ttl: Duration) -> KvResult<GcReport> {
+///
+/// The chunk boundaries come from a scan of the whole range, which on a large store takes
+/// minutes: it runs on tokio's blocking pool. On an async worker it once stalled a node for
+/// three minutes after a 25-million-row load (a blocked worker keeps the tasks queued on it,
+/// the accept loop among them: no connection was answered).
+pub async fn gc_pass(store: &Arc<Store>, sender: &dyn Sender, ttl: Duration) -> KvResult<GcReport> {
     let now = store.clock().now();
     let wall = now
         .wall
@@ -91,7 +96,13 @@ pub async fn gc_pass(store: &Store, sender: &dyn Sender, ttl: Duration) -> KvRes
         return Ok(report);
     }
     for desc in store.descriptors() {
-        for span in chunks(store, &desc, CHUNK_VERSIONS)? {
+        let spans = {
+            let (store, desc) = (Arc::clone(store), desc.clone());
+            tokio::task::spawn_blocking(move || chunks(&store, &desc, CHUNK_VERSIONS))
+                .await
+                .map_err(|e| tessera_api::error::KvError::Internal(format!("GC scan: {e}")))??
+        };
+        for span in spans {
             let mut ba = BatchRequest::at(now, vec![Request::Gc { span, threshold }]);
             ba.header.range_id = Some(desc.range_id);
             ba.header.now = now;

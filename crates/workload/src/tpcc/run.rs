@@ -324,6 +324,8 @@ async fn terminal(
                     w_id: w_id as i32,
                     carrier_id: rng.gen_range(1..=10),
                     date: SystemTime::now(),
+                    next_district: 1,
+                    delivered: 0,
                 };
                 matches!(
                     run_txn(slot, policy, rec, op, &mut input).await?,
