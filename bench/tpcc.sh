@@ -31,12 +31,11 @@
 #
 # How long: the runs take 2 × DURATION + 2 × |WAIT_WAREHOUSES| × (WAIT_RAMP + WAIT_DURATION), plus loading
 # and checks. A warehouse is ~500,000 rows (plus 100,000 items once); on this 2-core machine
-# (2026-11-25) tessera loaded 2,600–6,500 rows/s depending on the other builds' load,
-# PostgreSQL 34,000–44,000 rows/s. With the defaults that is 4 + 16 min of runs, 13–32 min
-# of loading into tessera, 2–3 min into PostgreSQL and a minute of checks: about 40 min on
-# a quiet machine, up to an hour on a busy one. `WAREHOUSES=2 DURATION=60s
-# WAIT_WAREHOUSES="1 2 4" WAIT_DURATION=120s` took 25 min (benchmarks.md); with
-# `WAIT_WAREHOUSES="1 2" WAIT_DURATION=60s` it is about 10 min.
+# (2026-12-06, COPY loading) tessera loaded 80,000 rows/s up to 10 warehouses and 39,000
+# rows/s from 10 to 50, PostgreSQL 190,000–260,000 rows/s. `WAREHOUSES=10 DURATION=120s
+# WAIT_WAREHOUSES="10 50"` took 28 min (benchmarks.md): 4 min of full-speed runs, 10 min of
+# waits-on runs, 11 min of loading, 2 min of checks. With `WAREHOUSES=2 DURATION=60s
+# WAIT_WAREHOUSES="1 2" WAIT_DURATION=60s` it is about 8 min.
 #
 # Reading the numbers: with waits, one warehouse yields at most ~12.86 New-Orders a minute,
 # so a 120 s run at 1 warehouse counts only ~26 of them and its efficiency moves by ±20%
