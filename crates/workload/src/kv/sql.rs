@@ -16,8 +16,8 @@ pub const BOUNDS: &str = "SELECT count(*), min(k), max(k) FROM kv";
 /// One page of rows for `check`.
 pub const PAGE: &str = "SELECT k, v FROM kv WHERE k > $1 ORDER BY k LIMIT 1000";
 
-/// `$first, $first+1, …` for `n` parameters.
-fn placeholders(first: usize, n: usize) -> String {
+/// `$first, $first+1, …` for `n` parameters (shared with TPC-C's batched New-Order).
+pub(crate) fn placeholders(first: usize, n: usize) -> String {
     (first..first + n)
         .map(|i| format!("${i}"))
         .collect::<Vec<_>>()

@@ -17,6 +17,8 @@
 //!   every table has a primary key.
 //! - Timestamps are bound as parameters (never `now()`).
 
+use crate::kv::sql::placeholders;
+
 /// The tables, in the order they are created (dropped in reverse).
 pub const TABLES: &[&str] = &[
     "warehouse",
@@ -223,20 +225,12 @@ pub const NO_INSERT_ORDER: &str = "INSERT INTO orders \
 /// The new-order row.
 pub const NO_INSERT_NEW_ORDER: &str =
     "INSERT INTO new_order (no_o_id, no_d_id, no_w_id) VALUES ($1, $2, $3)";
-/// `$first, $first+1, …` for `n` parameters.
-fn params(first: usize, n: usize) -> String {
-    (first..first + n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// The `n` items of an order in one statement (an unused id of a rolled-back order is
 /// missing from the result).
 pub fn no_items(n: usize) -> String {
     format!(
         "SELECT i_id, i_price, i_name, i_data FROM item WHERE i_id IN ({})",
-        params(1, n)
+        placeholders(1, n)
     )
 }
 
@@ -247,7 +241,7 @@ pub fn no_stock(n: usize) -> String {
         "SELECT s_i_id, s_quantity, s_data, s_dist_01, s_dist_02, s_dist_03, s_dist_04, \
          s_dist_05, s_dist_06, s_dist_07, s_dist_08, s_dist_09, s_dist_10 FROM stock \
          WHERE s_w_id = $1 AND s_i_id IN ({}) FOR UPDATE",
-        params(2, n)
+        placeholders(2, n)
     )
 }
 
@@ -386,3 +380,41 @@ pub const CHK_NEW_ORDERS: &str = "SELECT count(*), min(no_o_id), max(no_o_id) FR
 /// A district's order lines.
 pub const CHK_ORDER_LINES: &str =
     "SELECT count(*) FROM order_line WHERE ol_w_id = $1 AND ol_d_id = $2";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The highest `$n` in a statement: the number of parameters the driver must bind.
+    fn max_param(sql: &str) -> usize {
+        sql.split('$')
+            .skip(1)
+            .filter_map(|s| {
+                let digits: String = s.chars().take_while(char::is_ascii_digit).collect();
+                digits.parse().ok()
+            })
+            .max()
+            .unwrap_or(0)
+    }
+
+    #[test]
+    fn batched_new_order_statements_number_their_parameters() {
+        assert_eq!(
+            no_update_stock(2),
+            "UPDATE stock SET s_quantity = CASE s_i_id WHEN $3::int THEN $4::int \
+             WHEN $6::int THEN $7::int END, s_ytd = s_ytd + CASE s_i_id WHEN $3::int THEN \
+             $5::int WHEN $6::int THEN $8::int END, s_order_cnt = s_order_cnt + 1, \
+             s_remote_cnt = s_remote_cnt + $2 WHERE s_w_id = $1 AND s_i_id IN ($3, $6)"
+        );
+        assert!(no_insert_order_lines(2).ends_with(
+            "VALUES ($1, $2, $3, $4, $5, $6, NULL, $7, $8, $9), \
+             ($1, $2, $3, $10, $11, $12, NULL, $13, $14, $15)"
+        ));
+        for n in 1..=15 {
+            assert_eq!(max_param(&no_items(n)), n);
+            assert_eq!(max_param(&no_stock(n)), 1 + n);
+            assert_eq!(max_param(&no_update_stock(n)), 2 + 3 * n);
+            assert_eq!(max_param(&no_insert_order_lines(n)), 3 + 6 * n);
+        }
+    }
+}
