@@ -27,6 +27,14 @@ fn workload(url: &str, args: &[&str], timeout: Duration) -> (bool, String, Strin
     (out.status.success(), stdout, stderr)
 }
 
+/// A server on a fresh store in `dir`, with `tessera workload <init…>` run against it.
+fn loaded_server(dir: &std::path::Path, init: &[&str], timeout: Duration) -> Server {
+    let server = Server::start(dir);
+    let (ok, _, _) = workload(&server.url(), init, timeout);
+    assert!(ok, "{}", init.join(" "));
+    server
+}
+
 fn json(stdout: &str) -> serde_json::Value {
     serde_json::from_str(stdout.trim()).expect("--json prints one JSON object")
 }
@@ -34,14 +42,12 @@ fn json(stdout: &str) -> serde_json::Value {
 #[test]
 fn tpcc_init_run_check() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = Server::start(dir.path());
-    let url = server.url();
-    let (ok, _, _) = workload(
-        &url,
+    let server = loaded_server(
+        dir.path(),
         &["tpcc", "init", "--warehouses", "1"],
         Duration::from_secs(600),
     );
-    assert!(ok, "tpcc init");
+    let url = server.url();
     let (ok, stdout, _) = workload(
         &url,
         &[
@@ -68,14 +74,12 @@ fn tpcc_init_run_check() {
 #[test]
 fn bank_total_is_unchanged() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = Server::start(dir.path());
-    let url = server.url();
-    let (ok, _, _) = workload(
-        &url,
+    let server = loaded_server(
+        dir.path(),
         &["bank", "init", "--accounts", "100"],
         Duration::from_secs(120),
     );
-    assert!(ok, "bank init");
+    let url = server.url();
     let (ok, stdout, _) = workload(
         &url,
         &[
@@ -102,14 +106,12 @@ fn bank_total_is_unchanged() {
 #[test]
 fn kv_runs_and_checks() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = Server::start(dir.path());
-    let url = server.url();
-    let (ok, _, _) = workload(
-        &url,
+    let server = loaded_server(
+        dir.path(),
         &["kv", "init", "--keys", "2000"],
         Duration::from_secs(120),
     );
-    assert!(ok, "kv init");
+    let url = server.url();
     let (ok, _, _) = workload(
         &url,
         &[
@@ -157,14 +159,12 @@ fn bad_targets_fail_clearly() {
 #[test]
 fn server_killed_mid_run_fails_clearly() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = Server::start(dir.path());
-    let url = server.url();
-    let (ok, _, _) = workload(
-        &url,
+    let server = loaded_server(
+        dir.path(),
         &["kv", "init", "--keys", "1000"],
         Duration::from_secs(120),
     );
-    assert!(ok, "kv init");
+    let url = server.url();
     let mut run = Command::new(env!("CARGO_BIN_EXE_tessera"))
         .args(["workload", "kv", "run", "--duration", "120s", "--url", &url])
         .stdin(Stdio::null())

@@ -34,6 +34,32 @@ pub(crate) fn bytea_literal(bytes: &[u8]) -> String {
     s
 }
 
+/// Runs one batch (`load`, called again for each attempt), bounded by [`BATCH_TIMEOUT`],
+/// retrying it after a 40001/40P01 conflict at most [`BATCH_RETRIES`] times.
+async fn load_batch<T, F, Fut>(table: &str, mut load: F) -> Result<T, WorkloadError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, tokio_postgres::Error>>,
+{
+    let mut attempt = 0;
+    loop {
+        match tokio::time::timeout(BATCH_TIMEOUT, load()).await {
+            Ok(Ok(out)) => return Ok(out),
+            Ok(Err(e)) if is_retryable(&e) && attempt < BATCH_RETRIES => {
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(10 * u64::from(attempt))).await;
+            }
+            Ok(Err(e)) => return Err(WorkloadError::sql(format!("loading {table}"), &e)),
+            Err(_) => {
+                return Err(WorkloadError::Timeout {
+                    op: format!("loading {table}"),
+                    timeout: BATCH_TIMEOUT,
+                })
+            }
+        }
+    }
+}
+
 /// Inserts `rows` (each a parenthesized tuple of literals) into `table (columns)` in
 /// statements of at most `batch` rows. Returns the number of rows inserted.
 pub(crate) async fn insert_rows(
@@ -49,25 +75,7 @@ pub(crate) async fn insert_rows(
             "INSERT INTO {table} ({columns}) VALUES {}",
             chunk.join(", ")
         );
-        let mut attempt = 0;
-        loop {
-            match tokio::time::timeout(BATCH_TIMEOUT, client.batch_execute(&sql)).await {
-                Ok(Ok(())) => break,
-                Ok(Err(e)) if is_retryable(&e) && attempt < BATCH_RETRIES => {
-                    attempt += 1;
-                    tokio::time::sleep(Duration::from_millis(10 * u64::from(attempt))).await;
-                }
-                Ok(Err(e)) => {
-                    return Err(WorkloadError::sql(format!("loading {table}"), &e));
-                }
-                Err(_) => {
-                    return Err(WorkloadError::Timeout {
-                        op: format!("loading {table}"),
-                        timeout: BATCH_TIMEOUT,
-                    })
-                }
-            }
-        }
+        load_batch(table, || client.batch_execute(&sql)).await?;
         inserted += chunk.len() as u64;
     }
     Ok(inserted)
@@ -92,32 +100,13 @@ pub(crate) async fn copy_rows(
             data.push('\n');
         }
         let data = bytes::Bytes::from(data);
-        let mut attempt = 0;
-        loop {
-            let copy = async {
-                let sink = client.copy_in::<_, bytes::Bytes>(sql.as_str()).await?;
-                futures::pin_mut!(sink);
-                sink.send(data.clone()).await?;
-                sink.finish().await
-            };
-            match tokio::time::timeout(BATCH_TIMEOUT, copy).await {
-                Ok(Ok(n)) => {
-                    loaded += n;
-                    break;
-                }
-                Ok(Err(e)) if is_retryable(&e) && attempt < BATCH_RETRIES => {
-                    attempt += 1;
-                    tokio::time::sleep(Duration::from_millis(10 * u64::from(attempt))).await;
-                }
-                Ok(Err(e)) => return Err(WorkloadError::sql(format!("loading {table}"), &e)),
-                Err(_) => {
-                    return Err(WorkloadError::Timeout {
-                        op: format!("loading {table}"),
-                        timeout: BATCH_TIMEOUT,
-                    })
-                }
-            }
-        }
+        loaded += load_batch(table, || async {
+            let sink = client.copy_in::<_, bytes::Bytes>(sql.as_str()).await?;
+            futures::pin_mut!(sink);
+            sink.send(data.clone()).await?;
+            sink.finish().await
+        })
+        .await?;
     }
     Ok(loaded)
 }

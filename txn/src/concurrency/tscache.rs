@@ -178,6 +178,9 @@ impl TimestampCache {
                 }
             }
         }
+        if s.spans.is_empty() && s.sealed.is_empty() {
+            return max;
+        }
         let end = span.exclusive_end();
         for (start, span_end, e) in &s.spans {
             if start.as_slice() < end.as_slice() && span.key < *span_end {

@@ -187,11 +187,17 @@ impl Attempt<TpccStmts> for NewOrder {
         for item in &items {
             prices.insert(item.try_get::<_, i32>(0)?, item.try_get::<_, Numeric>(1)?);
         }
-        if prices.len() < n {
-            // An unused item: the 1% of orders that roll back (clause 2.4.2.3).
+        // Each line's price, in line order; a missing item is the unused one of the 1% of
+        // orders that roll back (clause 2.4.2.3).
+        let Some(line_prices) = self
+            .lines
+            .iter()
+            .map(|l| prices.get(&l.i_id).copied())
+            .collect::<Option<Vec<Numeric>>>()
+        else {
             tx.rollback().await?;
             return Ok(NewOrderOutcome::RolledBack);
-        }
+        };
         let all_local = i32::from(self.lines.iter().all(|l| l.supply_w_id == w));
         let ol_cnt = n as i32;
         tx.execute(
@@ -252,8 +258,7 @@ impl Attempt<TpccStmts> for NewOrder {
         }
 
         let mut lines: Vec<(i32, Numeric, String)> = Vec::with_capacity(n);
-        for (number, line) in self.lines.iter().enumerate() {
-            let price = &prices[&line.i_id];
+        for (number, (line, price)) in self.lines.iter().zip(&line_prices).enumerate() {
             let amount = Numeric::new(price.mantissa_at_scale(2) * i128::from(line.quantity), 2);
             total += amount.to_f64();
             let info = dist_info
