@@ -14,6 +14,8 @@
 //! * Decimals: numeric value, scale ignored (`1.0 == 1.00`); see [`crate::decimal`].
 //! * Strings: byte order of their UTF-8, which is code point order (PostgreSQL's `C`
 //!   collation). Bytes and UUIDs: byte order.
+//! * Arrays: element by element, a NULL element above every other value, then the shorter
+//!   array first (PostgreSQL's `array_cmp`).
 //! * Intervals: by total span with a month counted as 30 days and a day as 24 hours, as
 //!   PostgreSQL does, so `1 mon` equals `30 days`.
 //! * Values of different types are not comparable in SQL; the SQL layer must coerce first.
@@ -70,6 +72,9 @@ pub enum Datum {
     },
     /// `UUID`, as its 16 bytes.
     Uuid([u8; 16]),
+    /// A one-dimensional array (lower bound 1) of one element type; elements may be `Null`
+    /// but never arrays themselves. The SQL layer knows the element type.
+    Array(Vec<Datum>),
 }
 
 impl Datum {
@@ -88,6 +93,7 @@ impl Datum {
             Self::Timestamp(_) => 9,
             Self::Interval { .. } => 10,
             Self::Uuid(_) => 11,
+            Self::Array(_) => 12,
         }
     }
 }
@@ -119,8 +125,27 @@ pub fn compare(a: &Datum, b: &Datum) -> Ordering {
             },
         ) => interval_span(*am, *ad, *au).cmp(&interval_span(*bm, *bd, *bu)),
         (Uuid(x), Uuid(y)) => x.cmp(y),
+        (Array(x), Array(y)) => compare_arrays(x, y),
         _ => a.type_rank().cmp(&b.type_rank()),
     }
+}
+
+/// Compares arrays as PostgreSQL's `array_cmp` does: element by element, a NULL element
+/// above every non-NULL one (unlike a NULL column, which sorts first), and when one array
+/// is a prefix of the other, the shorter first.
+fn compare_arrays(a: &[Datum], b: &[Datum]) -> Ordering {
+    for (x, y) in a.iter().zip(b) {
+        let ord = match (x, y) {
+            (Datum::Null, Datum::Null) => Ordering::Equal,
+            (Datum::Null, _) => Ordering::Greater,
+            (_, Datum::Null) => Ordering::Less,
+            _ => compare(x, y),
+        };
+        if ord != Ordering::Equal {
+            return ord;
+        }
+    }
+    a.len().cmp(&b.len())
 }
 
 /// Compares floats as PostgreSQL does: `-0.0 == 0.0`, `NaN == NaN`, `NaN` above everything.
@@ -191,6 +216,16 @@ impl fmt::Display for Datum {
             } => {
                 write!(f, "interval {months} mon {days} days {micros}us")
             }
+            Self::Array(elems) => {
+                write!(f, "[")?;
+                for (i, e) in elems.iter().enumerate() {
+                    if i > 0 {
+                        write!(f, ", ")?;
+                    }
+                    write!(f, "{e}")?;
+                }
+                write!(f, "]")
+            }
             Self::Uuid(u) => {
                 for (i, byte) in u.iter().enumerate() {
                     if matches!(i, 4 | 6 | 8 | 10) {
@@ -238,6 +273,18 @@ mod tests {
             })
         );
         assert_eq!(interval_from_span(i128::MAX), None);
+    }
+
+    #[test]
+    fn arrays_compare_as_postgres_array_cmp() {
+        let arr = |v: &[Option<i64>]| {
+            Datum::Array(v.iter().map(|x| x.map_or(Datum::Null, Datum::Int)).collect())
+        };
+        assert_eq!(compare(&arr(&[Some(1)]), &arr(&[Some(1), Some(0)])), Ordering::Less);
+        assert_eq!(compare(&arr(&[Some(2)]), &arr(&[Some(1), Some(9)])), Ordering::Greater);
+        assert_eq!(compare(&arr(&[None]), &arr(&[Some(i64::MAX)])), Ordering::Greater);
+        assert_eq!(compare(&arr(&[None]), &arr(&[None])), Ordering::Equal);
+        assert_eq!(compare(&arr(&[]), &arr(&[None])), Ordering::Less);
     }
 
     #[test]

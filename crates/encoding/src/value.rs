@@ -26,6 +26,7 @@
 //!   0x0a  TIMESTAMP  zigzag varint micros
 //!   0x0b  INTERVAL   zigzag varint months, zigzag varint days, zigzag varint micros
 //!   0x0c  UUID       16 bytes
+//!   0x0d  ARRAY      uvarint element count, then each element as a datum (never an array)
 //! ```
 //!
 //! A uvarint is LEB128: seven bits a byte, least significant group first, high bit set on
@@ -55,6 +56,7 @@ const TAG_TIME: u8 = 0x09;
 const TAG_TIMESTAMP: u8 = 0x0A;
 const TAG_INTERVAL: u8 = 0x0B;
 const TAG_UUID: u8 = 0x0C;
+const TAG_ARRAY: u8 = 0x0D;
 
 const DECIMAL_POSITIVE: u8 = 0;
 const DECIMAL_NEGATIVE: u8 = 1;
@@ -155,6 +157,13 @@ pub fn encode_value(buf: &mut Vec<u8>, datum: &Datum) {
             buf.push(TAG_UUID);
             buf.extend_from_slice(u);
         }
+        Datum::Array(elems) => {
+            buf.push(TAG_ARRAY);
+            encode_uvarint(buf, elems.len() as u64);
+            for e in elems {
+                encode_value(buf, e);
+            }
+        }
     }
 }
 
@@ -254,6 +263,19 @@ pub fn decode_value(input: &mut &[u8]) -> Result<Datum, DecodeError> {
                 .ok_or(DecodeError::UnexpectedEnd)?;
             cursor = rest;
             Datum::Uuid(*bytes)
+        }
+        TAG_ARRAY => {
+            // Every element takes at least one byte.
+            let count = decode_len(&mut cursor)?;
+            let mut elems = Vec::with_capacity(count);
+            for _ in 0..count {
+                // Elements are scalars; refusing a nested tag also bounds the recursion.
+                if cursor.first() == Some(&TAG_ARRAY) {
+                    return Err(DecodeError::InvalidMarker(TAG_ARRAY));
+                }
+                elems.push(decode_value(&mut cursor)?);
+            }
+            Datum::Array(elems)
         }
         other => return Err(DecodeError::InvalidMarker(other)),
     };
@@ -368,6 +390,18 @@ mod tests {
             Ok([Datum::Decimal(back)]) => assert_eq!(back.to_string(), "-12.340"),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn arrays_round_trip_and_refuse_nesting() {
+        let a = Datum::Array(vec![Datum::Int(1), Datum::Null, Datum::String("x".into())]);
+        let row = encode_row(std::slice::from_ref(&a));
+        assert_eq!(decode_row(&row), Ok(vec![a]));
+        for len in 0..row.len() {
+            assert!(decode_row(&row[..len]).is_err(), "prefix of {len} bytes");
+        }
+        let nested = encode_row(&[Datum::Array(vec![Datum::Array(vec![])])]);
+        assert_eq!(decode_row(&nested), Err(DecodeError::InvalidMarker(TAG_ARRAY)));
     }
 
     #[test]

@@ -26,6 +26,8 @@ pub(super) enum AggFunc {
     Avg,
     /// `string_agg(text, separator)`: the separator is a constant.
     StringAgg,
+    /// `array_agg(x)`: every value, NULLs included, in input order.
+    ArrayAgg,
 }
 
 #[derive(Clone, Debug)]
@@ -47,6 +49,7 @@ pub(super) fn agg_func(name: &str) -> Option<AggFunc> {
         "max" => AggFunc::Max,
         "avg" => AggFunc::Avg,
         "string_agg" => AggFunc::StringAgg,
+        "array_agg" => AggFunc::ArrayAgg,
         _ => return None,
     })
 }
@@ -133,6 +136,10 @@ pub(super) fn compile_agg(
             }
             let ty = match func {
                 AggFunc::StringAgg => SqlType::Text,
+                AggFunc::ArrayAgg if matches!(t.ty, SqlType::Array(_)) => {
+                    return Err(SqlError::unsupported("array_agg of arrays"))
+                }
+                AggFunc::ArrayAgg => SqlType::Array(Box::new(t.ty.clone())),
                 AggFunc::Count | AggFunc::CountStar => SqlType::Int8,
                 AggFunc::Min | AggFunc::Max => t.ty.clone(),
                 AggFunc::Sum => match t.ty {
@@ -197,12 +204,15 @@ pub(super) enum AggState {
     AvgNumeric(Option<Decimal>, i64),
     /// string_agg's text so far (None before the first value).
     Text(Option<String>),
+    /// array_agg's values so far (None before the first row).
+    Values(Option<Vec<Datum>>),
 }
 
 pub(super) fn init(agg: &Agg) -> AggState {
     match (agg.func, &agg.arg_ty) {
         (AggFunc::Count | AggFunc::CountStar, _) => AggState::Count(0),
         (AggFunc::StringAgg, _) => AggState::Text(None),
+        (AggFunc::ArrayAgg, _) => AggState::Values(None),
         (AggFunc::Sum, t) if t.is_integer() => AggState::SumInt(0, false),
         (AggFunc::Sum, SqlType::Numeric | SqlType::NumericMod { .. }) => AggState::SumNumeric(None),
         (AggFunc::Avg, SqlType::Numeric | SqlType::NumericMod { .. }) => {
@@ -220,6 +230,10 @@ pub(super) fn accumulate(agg: &Agg, state: &mut AggState, v: &Datum) -> SqlResul
         if let AggState::Count(n) = state {
             *n += 1;
         }
+        return Ok(());
+    }
+    if let AggState::Values(values) = state {
+        values.get_or_insert_with(Vec::new).push(v.clone());
         return Ok(());
     }
     if *v == Datum::Null {
@@ -345,6 +359,7 @@ pub(super) fn finish(agg: &Agg, state: &AggState) -> SqlResult<Datum> {
         }
         AggState::MinMax(d) => d.clone(),
         AggState::Text(t) => t.clone().map_or(Datum::Null, Datum::String),
+        AggState::Values(v) => v.clone().map_or(Datum::Null, Datum::Array),
         AggState::SumNumeric(s) => s.clone().map_or(Datum::Null, Datum::Decimal),
         AggState::AvgNumeric(None, _) => Datum::Null,
         // PostgreSQL's numeric_avg: the exact sum divided by the count with numeric

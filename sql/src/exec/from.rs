@@ -27,7 +27,7 @@ use sqlparser::ast::{
 use tessera_encoding::Datum;
 
 use super::join::{FromSource, JoinKind, JoinStep};
-use super::relation::{plan_series, rename_columns, PlanCtx, RelPlan, Relation};
+use super::relation::{plan_series, plan_unnest, rename_columns, PlanCtx, RelPlan, Relation};
 use super::select::{plan_select, walk};
 use super::setops::unify_types;
 use super::split_name;
@@ -158,6 +158,7 @@ fn plan_factor(
             let label = lower_alias(alias).unwrap_or_else(|| fname.clone());
             let mut rel = match fname.as_str() {
                 "generate_series" => plan_series(&args.args, &label, outer, params)?,
+                "unnest" => plan_unnest(&args.args, &label, outer, params)?,
                 "pg_partition_ancestors" => plan_ancestors(&args.args, &label, outer, params)?,
                 _ => {
                     return Err(SqlError::new(

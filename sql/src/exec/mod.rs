@@ -26,6 +26,7 @@ mod schema;
 mod select;
 mod sequence;
 mod setops;
+mod srf;
 mod table;
 mod topk;
 mod window;
@@ -41,6 +42,7 @@ use crate::session::{Column, Output, SqlNode};
 use crate::types::SqlType;
 
 pub(crate) use ddl::ident as normalize_ident;
+pub(crate) use srf::is_srf_name;
 pub use plan_cache::PlanSlot;
 pub use select::plan_query;
 

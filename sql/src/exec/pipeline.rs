@@ -158,6 +158,7 @@ impl QueryPlan {
             distinct: false,
             distinct_on: Vec::new(),
             windows: Vec::new(),
+            srfs: Vec::new(),
             limit: None,
             offset: None,
             ctes: Vec::new(),
@@ -299,6 +300,9 @@ impl QueryPlan {
         if !self.windows.is_empty() {
             lines.push(format!("window: {} function(s)", self.windows.len()));
         }
+        if !self.srfs.is_empty() {
+            lines.push(format!("set-returning: {} function(s)", self.srfs.len()));
+        }
         if self.distinct {
             lines.push("distinct".into());
         }
@@ -437,6 +441,9 @@ impl QueryPlan {
         }
         if !self.windows.is_empty() {
             input = super::window::apply(&self.windows, input, ctx)?;
+        }
+        if !self.srfs.is_empty() {
+            input = super::srf::expand(&self.srfs, input, ctx)?;
         }
         let bound = |e: &Option<ScalarExpr>, what: &str| -> SqlResult<Option<usize>> {
             match e {

@@ -6,6 +6,7 @@
 //!   VALUES (1, 'a'), (2, 'b')         Relation::Values    constant rows
 //!   SELECT … UNION [ALL] SELECT …     Relation::SetOp     see setops.rs
 //!   generate_series(a, b [, step])    Relation::Series    integers
+//!   unnest(a [, b …])                 Relation::Unnest    array elements, side by side
 //!   a CTE, referenced by name         Relation::Stored    rows materialized once per statement
 //!   WITH RECURSIVE t AS (… UNION …)   Relation::Recursive a fixpoint over a work table
 //!   pg_catalog.pg_class, information_schema.tables, …
@@ -149,6 +150,8 @@ pub enum Relation {
         /// The increment (1 when absent).
         step: Option<ScalarExpr>,
     },
+    /// `unnest(a [, b …])`: row i holds element i of each array (NULL past an array's end).
+    Unnest(Vec<ScalarExpr>),
     /// Rows stored in the statement's [`TableData`] (a CTE or a recursive work table).
     Stored {
         /// The entry's id.
@@ -396,6 +399,48 @@ pub(super) fn plan_series(
             ty,
         }],
         unknown: vec![false],
+    })
+}
+
+/// Plans `unnest(a [, b …])` over arrays; each column is named `name`.
+pub(super) fn plan_unnest(
+    args: &[FunctionArg],
+    name: &str,
+    outer: Option<&Scope>,
+    params: &mut Params,
+) -> SqlResult<RelPlan> {
+    let empty = Scope::default();
+    let mut c = Compiler::new(&empty, params);
+    c.outer = outer;
+    let mut arrays = Vec::new();
+    let mut columns = Vec::new();
+    for a in args {
+        let FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) = a else {
+            return Err(SqlError::unsupported("named arguments to unnest"));
+        };
+        let t = c.compile(e)?;
+        let SqlType::Array(elem) = &t.ty else {
+            return Err(SqlError::new(
+                SqlState::UNDEFINED_FUNCTION,
+                format!("function unnest({}) does not exist", t.ty.name()),
+            ));
+        };
+        columns.push(Column {
+            name: name.to_string(),
+            ty: (**elem).clone(),
+        });
+        arrays.push(t.expr);
+    }
+    if arrays.is_empty() {
+        return Err(SqlError::new(
+            SqlState::UNDEFINED_FUNCTION,
+            "function unnest() does not exist",
+        ));
+    }
+    Ok(RelPlan {
+        rel: Relation::Unnest(arrays),
+        unknown: vec![false; columns.len()],
+        columns,
     })
 }
 
@@ -654,7 +699,8 @@ fn too_many_rows() -> SqlError {
     )
 }
 
-fn series(start: Datum, stop: Datum, step: Option<Datum>) -> SqlResult<Vec<Vec<Datum>>> {
+/// The integers of `generate_series(start, stop[, step])` (none when an argument is NULL).
+pub(super) fn series(start: Datum, stop: Datum, step: Option<Datum>) -> SqlResult<Vec<Datum>> {
     let (Datum::Int(start), Datum::Int(stop)) = (start, stop) else {
         return Ok(Vec::new());
     };
@@ -672,7 +718,7 @@ fn series(start: Datum, stop: Datum, step: Option<Datum>) -> SqlResult<Vec<Vec<D
     let mut out = Vec::new();
     let mut v = start;
     while (step > 0 && v <= stop) || (step < 0 && v >= stop) {
-        out.push(vec![Datum::Int(v)]);
+        out.push(Datum::Int(v));
         if out.len() > MAX_JOIN_ROWS {
             return Err(too_many_rows());
         }
@@ -805,11 +851,31 @@ impl RelPlan {
                 apply_casts(&mut r, right_casts)?;
                 Ok(combine(*op, *all, l, r))
             }
-            Relation::Series { start, stop, step } => series(
+            Relation::Series { start, stop, step } => Ok(series(
                 eval_ctx(start, &[], ctx)?,
                 eval_ctx(stop, &[], ctx)?,
                 step.as_ref().map(|s| eval_ctx(s, &[], ctx)).transpose()?,
-            ),
+            )?
+            .into_iter()
+            .map(|v| vec![v])
+            .collect()),
+            Relation::Unnest(arrays) => {
+                let sets = arrays
+                    .iter()
+                    .map(|a| match eval_ctx(a, &[], ctx)? {
+                        Datum::Array(elems) => Ok(elems),
+                        _ => Ok(Vec::new()),
+                    })
+                    .collect::<SqlResult<Vec<_>>>()?;
+                let n = sets.iter().map(Vec::len).max().unwrap_or(0);
+                Ok((0..n)
+                    .map(|i| {
+                        sets.iter()
+                            .map(|s| s.get(i).cloned().unwrap_or(Datum::Null))
+                            .collect()
+                    })
+                    .collect())
+            }
             Relation::Catalog { rows, .. } => Ok(rows.as_ref().clone()),
             Relation::Stored { id, name } => ctx
                 .tables
@@ -859,6 +925,7 @@ impl RelPlan {
             }
             Relation::Values(_)
             | Relation::Series { .. }
+            | Relation::Unnest(_)
             | Relation::Stored { .. }
             | Relation::Catalog { .. } => Vec::new(),
         }
@@ -877,6 +944,7 @@ impl RelPlan {
                 )
             }
             Relation::Series { .. } => "generate_series".into(),
+            Relation::Unnest(_) => "unnest".into(),
             Relation::Stored { name, .. } => format!("cte {name}"),
             Relation::Catalog { name, .. } => format!("catalog {name}"),
             Relation::Recursive { name, .. } => format!("recursive cte {name}"),

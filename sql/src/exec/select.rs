@@ -35,6 +35,7 @@ use super::join::{hash_keys, FromSource, JoinKind, JoinStep};
 use super::relation::{
     plan_ctes, plan_relation_query, plan_set_expr, CteScope, PlanCtx, RelPlan, FIRST_RELATION_ID,
 };
+use super::srf::{is_srf, plan_srf, Srf};
 use super::window::{is_window, plan_windows, WindowFunc};
 use crate::catalog::TableDescriptor;
 use crate::error::{SqlError, SqlResult, SqlState};
@@ -135,6 +136,8 @@ pub struct QueryPlan {
     pub(super) distinct_on: Vec<ScalarExpr>,
     /// Window functions, appended to each row after HAVING.
     pub(super) windows: Vec<WindowFunc>,
+    /// Set-returning calls of the select list, expanded after the windows (srf.rs).
+    pub(super) srfs: Vec<Srf>,
     pub(super) limit: Option<ScalarExpr>,
     pub(super) offset: Option<ScalarExpr>,
     /// The CTEs of this query's WITH, materialized (in order) before it runs.
@@ -602,6 +605,52 @@ pub(super) fn plan_select_block(
             };
             (windows, scope, Box::new(f))
         };
+    // Set-returning calls of the select list and ORDER BY (srf.rs): each a slot after the
+    // windows', filled when the row is expanded.
+    let mut srf_asts: Vec<Expr> = Vec::new();
+    let mut collect_srfs = |e: &Expr| {
+        walk(e, &mut |x| {
+            if is_srf(x) && !srf_asts.contains(x) {
+                srf_asts.push(x.clone());
+            }
+        })
+    };
+    items.iter().for_each(|(e, _)| collect_srfs(e));
+    order_items.iter().for_each(|o| collect_srfs(&o.expr));
+    let (srfs, proj_scope, proj_rewrite): (Vec<Srf>, Scope, ScopedRewriter<'_>) =
+        if srf_asts.is_empty() {
+            (Vec::new(), proj_scope, proj_rewrite)
+        } else {
+            let mut srfs = Vec::new();
+            let mut scope = proj_scope.clone();
+            for (j, ast) in srf_asts.iter().enumerate() {
+                let mut compile = |a: &Expr, ty: Option<&SqlType>| -> SqlResult<Typed> {
+                    let mut c = Compiler::new(&proj_scope, params).with_subqueries(outer, planner);
+                    let t = c.compile(&proj_rewrite(a))?;
+                    match ty {
+                        Some(ty) => c.coerce(t, ty, "argument"),
+                        None => Ok(t),
+                    }
+                };
+                let (srf, ty) = plan_srf(ast, &mut compile)?;
+                srfs.push(srf);
+                scope.columns.push(ScopeColumn {
+                    table: None,
+                    name: format!("__srf{j}"),
+                    ty,
+                });
+            }
+            let inner = proj_rewrite;
+            let f = move |e: &Expr| {
+                inner(&rewrite(e, &mut |x| {
+                    srf_asts
+                        .iter()
+                        .position(|s| s == x)
+                        .map(|j| slot(format!("__srf{j}")))
+                }))
+            };
+            (srfs, scope, Box::new(f))
+        };
     let mut projection = Vec::new();
     let mut columns = Vec::new();
     let mut compiled_items: Vec<Typed> = Vec::new();
@@ -738,6 +787,7 @@ pub(super) fn plan_select_block(
         distinct,
         distinct_on,
         windows,
+        srfs,
         limit,
         offset,
         ctes: Vec::new(),

@@ -41,6 +41,7 @@ impl Func {
                 | Func::Least
                 | Func::NullIf
                 | Func::Catalog(_)
+                | Func::Array(_)
         )
     }
 }
@@ -67,6 +68,7 @@ pub(super) fn call(f: &Func, args: &[Datum]) -> SqlResult<Datum> {
     }
     Ok(match (f, args) {
         (Func::Catalog(c), _) => c.eval(args)?,
+        (Func::Array(a), _) => a.eval(args)?,
         (Func::NullIf, [a, b]) => {
             if *a != Datum::Null && *b != Datum::Null && compare(a, b) == Ordering::Equal {
                 Datum::Null

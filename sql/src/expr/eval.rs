@@ -72,12 +72,54 @@ pub(super) fn overflow(ty: &SqlType) -> SqlError {
     )
 }
 
+/// The widest type of a value's kind: what a Cast node, which does not keep its source type,
+/// converts from. An array's is an array of its first non-NULL element's.
+fn datum_type(d: &Datum) -> SqlType {
+    match d {
+        Datum::Int(_) => SqlType::Int8,
+        Datum::Float(_) => SqlType::Float8,
+        Datum::Decimal(_) => SqlType::Numeric,
+        Datum::Bool(_) => SqlType::Bool,
+        Datum::Bytes(_) => SqlType::Bytea,
+        Datum::Date(_) => SqlType::Date,
+        Datum::Timestamp(_) => SqlType::Timestamp,
+        Datum::Time(_) => SqlType::Time,
+        Datum::Interval { .. } => SqlType::Interval,
+        Datum::Uuid(_) => SqlType::Uuid,
+        Datum::Array(elems) => SqlType::Array(Box::new(
+            elems
+                .iter()
+                .find(|e| **e != Datum::Null)
+                .map_or(SqlType::Text, datum_type),
+        )),
+        Datum::Null | Datum::String(_) => SqlType::Text,
+    }
+}
+
 /// Converts a value between types (CAST and implicit coercions).
 pub fn cast_datum(d: &Datum, from: &SqlType, to: &SqlType) -> SqlResult<Datum> {
     if d == &Datum::Null {
         return Ok(Datum::Null);
     }
     Ok(match (d, to) {
+        (Datum::Array(elems), SqlType::Array(to_elem)) => {
+            let from_elem = match from {
+                SqlType::Array(f) => (**f).clone(),
+                _ => SqlType::Text,
+            };
+            Datum::Array(
+                elems
+                    .iter()
+                    .map(|e| match (e, &from_elem) {
+                        // A String element of an unknown array type: its own text.
+                        (Datum::String(_), _) | (_, SqlType::Text) => {
+                            cast_datum(e, &datum_type(e), to_elem)
+                        }
+                        _ => cast_datum(e, &from_elem, to_elem),
+                    })
+                    .collect::<SqlResult<_>>()?,
+            )
+        }
         // character(n) to another string type loses its padding, as in PostgreSQL.
         (Datum::String(s), SqlType::Text | SqlType::Varchar(_))
             if matches!(from, SqlType::Bpchar(_)) =>
@@ -219,13 +261,11 @@ pub fn eval_ctx(e: &ScalarExpr, row: &[Datum], ctx: &EvalCtx) -> SqlResult<Datum
             let rows = plan.rows(ctx, row)?;
             match kind {
                 SubKind::Exists => Datum::Bool(!rows.is_empty()),
-                SubKind::Array(ty) => {
-                    let elems: Vec<Option<String>> = rows
-                        .iter()
-                        .map(|r| r.first().and_then(|d| crate::types::format_text(d, ty)))
-                        .collect();
-                    Datum::String(super::catalog_fns::format_array(&elems))
-                }
+                SubKind::Array => Datum::Array(
+                    rows.into_iter()
+                        .map(|r| r.into_iter().next().unwrap_or(Datum::Null))
+                        .collect(),
+                ),
                 SubKind::Scalar => match rows.as_slice() {
                     [] => Datum::Null,
                     [only] => only.first().cloned().unwrap_or(Datum::Null),
@@ -290,20 +330,7 @@ pub fn eval_ctx(e: &ScalarExpr, row: &[Datum], ctx: &EvalCtx) -> SqlResult<Datum
         }
         ScalarExpr::Cast(x, ty) => {
             let v = eval_ctx(x, row, ctx)?;
-            let from = match &v {
-                Datum::Int(_) => SqlType::Int8,
-                Datum::Float(_) => SqlType::Float8,
-                Datum::Decimal(_) => SqlType::Numeric,
-                Datum::Bool(_) => SqlType::Bool,
-                Datum::Bytes(_) => SqlType::Bytea,
-                Datum::Date(_) => SqlType::Date,
-                Datum::Timestamp(_) => SqlType::Timestamp,
-                Datum::Time(_) => SqlType::Time,
-                Datum::Interval { .. } => SqlType::Interval,
-                Datum::Uuid(_) => SqlType::Uuid,
-                _ => SqlType::Text,
-            };
-            cast_datum(&v, &from, ty)?
+            cast_datum(&v, &datum_type(&v), ty)?
         }
         ScalarExpr::Case(arms, else_) => {
             for (cond, result) in arms {
@@ -346,7 +373,7 @@ pub fn eval_ctx(e: &ScalarExpr, row: &[Datum], ctx: &EvalCtx) -> SqlResult<Datum
     })
 }
 
-fn binary(a: &Datum, op: BinOp, b: &Datum) -> SqlResult<Datum> {
+pub(super) fn binary(a: &Datum, op: BinOp, b: &Datum) -> SqlResult<Datum> {
     match op {
         BinOp::And => {
             return Ok(match (a, b) {

@@ -22,8 +22,8 @@ impl Compiler<'_> {
                 let (plan, types) = self.subquery(q)?;
                 let ty = super::plan_type(&(plan.clone(), types))?;
                 return Ok(Typed {
-                    expr: ScalarExpr::Subquery(plan, super::SubKind::Array(ty)),
-                    ty: SqlType::Text,
+                    expr: ScalarExpr::Subquery(plan, super::SubKind::Array),
+                    ty: SqlType::Array(Box::new(ty)),
                 });
             }
         }
@@ -299,6 +299,14 @@ impl Compiler<'_> {
             _ => {
                 if let Some(t) = self.datetime_call(name, &mut args)? {
                     return Ok(t);
+                }
+                if let Some(t) = self.array_call(name, &mut args)? {
+                    return Ok(t);
+                }
+                if crate::exec::is_srf_name(name) {
+                    return Err(SqlError::unsupported(format!(
+                        "set-returning function {name} here (only in FROM or the select list)"
+                    )));
                 }
                 if let Some(t) = self.catalog_call(name, &mut args)? {
                     return Ok(t);

@@ -16,8 +16,10 @@
 //!   eval.rs       evaluation, comparison, casts between values
 //!   builtins.rs   evaluating built-in functions
 //!   numeric.rs    NUMERIC arithmetic with PostgreSQL's result scales
+//!   arrays.rs     array constructors, subscripts, operators and functions
 //! ```
 
+mod arrays;
 mod builtins;
 pub mod catalog_fns;
 mod datetime;
@@ -257,8 +259,10 @@ pub enum Func {
     DateTrunc,
     /// ascii(s).
     Ascii,
-    /// A catalog or array function (see `catalog_fns.rs`).
+    /// A catalog function, or an array function over catalog text (see `catalog_fns.rs`).
     Catalog(catalog_fns::CatalogFunc),
+    /// An array constructor, operator or function (see `arrays.rs`).
+    Array(arrays::ArrayFunc),
 }
 
 /// A compiled expression with its type.
@@ -371,8 +375,8 @@ pub enum SubKind {
     Exists,
     /// `x IN (SELECT …)`.
     In(Box<ScalarExpr>),
-    /// `ARRAY(SELECT …)`: the values (of the given type) in PostgreSQL's array text form.
-    Array(SqlType),
+    /// `ARRAY(SELECT …)`: the values of the first column as an array.
+    Array,
 }
 
 fn mismatch(msg: String) -> SqlError {
@@ -714,7 +718,8 @@ impl Compiler<'_> {
             // COLLATE clause says.
             Expr::Collate { expr, .. } => self.compile(expr)?,
             // `x = ANY (ARRAY[a, b])` is `x IN (a, b)`, and `x <> ALL (ARRAY[a, b])` is
-            // `x NOT IN (a, b)`: typed like the IN list, with its NULL semantics.
+            // `x NOT IN (a, b)`: typed like the IN list, with its NULL semantics (and its
+            // access paths).
             Expr::AnyOp {
                 left,
                 compare_op: BinaryOperator::Eq,
@@ -725,16 +730,8 @@ impl Compiler<'_> {
                 left,
                 compare_op: BinaryOperator::NotEq,
                 right,
-            } if array_literal(right).is_some() => {
+            } if array_literal(right).is_some_and(|items| !items.is_empty()) => {
                 let items = array_literal(right).unwrap_or_default();
-                if items.is_empty() {
-                    // An empty array: ANY is false and ALL is true.
-                    let all = matches!(e, Expr::AllOp { .. });
-                    return Ok(Typed {
-                        expr: ScalarExpr::Literal(Datum::Bool(all)),
-                        ty: SqlType::Bool,
-                    });
-                }
                 let as_in = Expr::In {
                     expr: left.clone(),
                     target: sqlparser::ast::InTarget::List(items.to_vec()),
@@ -743,27 +740,89 @@ impl Compiler<'_> {
                 };
                 self.compile(&as_in)?
             }
+            // `x = ANY (SELECT …)` is `x IN (SELECT …)`; `x <> ALL (SELECT …)` is NOT IN.
             Expr::AnyOp {
                 left,
                 compare_op: BinaryOperator::Eq,
                 right,
                 ..
+            }
+            | Expr::AllOp {
+                left,
+                compare_op: BinaryOperator::NotEq,
+                right,
+            } if matches!(unnest(right), Expr::Subquery(_)) => {
+                let Expr::Subquery(q) = unnest(right) else {
+                    return Err(SqlError::internal("ANY subquery"));
+                };
+                let as_in = Expr::In {
+                    expr: left.clone(),
+                    target: sqlparser::ast::InTarget::Subquery(q.clone()),
+                    negated: matches!(e, Expr::AllOp { .. }),
+                    global: false,
+                };
+                self.compile(&as_in)?
+            }
+            Expr::AnyOp {
+                left,
+                compare_op,
+                right,
+                ..
+            }
+            | Expr::AllOp {
+                left,
+                compare_op,
+                right,
             } => {
+                let all = matches!(e, Expr::AllOp { .. });
+                if matches!(unnest(right), Expr::Subquery(_)) {
+                    return Err(SqlError::unsupported(format!(
+                        "{compare_op} {} (subquery)",
+                        if all { "ALL" } else { "ANY" }
+                    )));
+                }
                 let l = self.compile(left)?;
-                let r = self.compile(right)?;
-                self.any_op(l, r)?
+                let r = match array_literal(right) {
+                    // An empty ARRAY[] takes the element type of the left side.
+                    Some([]) => Typed {
+                        expr: ScalarExpr::Literal(Datum::Array(Vec::new())),
+                        ty: SqlType::Array(Box::new(l.ty.clone())),
+                    },
+                    _ => self.compile(right)?,
+                };
+                if r.ty.is_string() && !all && *compare_op == BinaryOperator::Eq {
+                    // A catalog array column, held as its text form.
+                    self.any_op(l, r)?
+                } else {
+                    self.array_compare(l, compare_op, r, all)?
+                }
             }
             Expr::CompoundFieldAccess { root, access_chain } if access_chain.len() == 1 => {
-                let sqlparser::ast::AccessExpr::Subscript(sqlparser::ast::Subscript::Index {
-                    index,
-                }) = &access_chain[0]
-                else {
-                    return Err(SqlError::unsupported(format!("expression {e}")));
-                };
+                use sqlparser::ast::{AccessExpr, Subscript};
                 let a = self.compile(root)?;
-                let i = self.compile(index)?;
-                self.array_elem(a, i)?
+                match &access_chain[0] {
+                    AccessExpr::Subscript(Subscript::Index { index }) => {
+                        let i = self.compile(index)?;
+                        if a.ty.is_string() {
+                            // A catalog array column, held as its text form.
+                            self.array_elem(a, i)?
+                        } else {
+                            self.array_subscript(a, Some(i), None)?
+                        }
+                    }
+                    AccessExpr::Subscript(Subscript::Slice {
+                        lower_bound,
+                        upper_bound,
+                        stride: None,
+                    }) => {
+                        let lo = lower_bound.as_ref().map(|b| self.compile(b)).transpose()?;
+                        let hi = upper_bound.as_ref().map(|b| self.compile(b)).transpose()?;
+                        self.array_subscript(a, None, Some((lo, hi)))?
+                    }
+                    _ => return Err(SqlError::unsupported(format!("expression {e}"))),
+                }
             }
+            Expr::Array(a) => self.array_constructor(&a.elem)?,
             other => match self.special_form(other)? {
                 Some(t) => t,
                 None => return Err(SqlError::unsupported(format!("expression {other}"))),
@@ -849,6 +908,12 @@ impl Compiler<'_> {
                 ty: ty.clone(),
             }),
             (a, b) if a.is_string() && b.is_string() => self.cast(t, ty),
+            // An array converts element by element where its elements would.
+            (SqlType::Array(a), SqlType::Array(b))
+                if a.is_numeric() && b.is_numeric() || a.is_string() && b.is_string() =>
+            {
+                self.cast(t, ty)
+            }
             // date, timestamp and timestamptz convert to each other on assignment, as in
             // PostgreSQL (`INSERT … VALUES (CURRENT_TIMESTAMP)` into a timestamp column).
             (a, b) if is_date_or_timestamp(a) && is_date_or_timestamp(b) => Ok(Typed {
@@ -881,6 +946,19 @@ impl Compiler<'_> {
                 ty: ty.clone(),
             });
         }
+        // An array's text form needs its element type (`timestamptz` elements print an
+        // offset), which a Cast node does not carry.
+        if matches!(t.ty, SqlType::Array(_)) && ty.is_string() {
+            let text = Typed {
+                expr: ScalarExpr::Func(Func::ToText(t.ty), vec![t.expr]),
+                ty: SqlType::Text,
+            };
+            return if *ty == SqlType::Text {
+                Ok(text)
+            } else {
+                self.cast(text, ty)
+            };
+        }
         // Fold casts of constants now, so bad literals fail at plan time as in PostgreSQL.
         if let ScalarExpr::Literal(d) = &t.expr {
             let v = cast_datum(d, &t.ty, ty)?;
@@ -896,6 +974,9 @@ impl Compiler<'_> {
     }
 
     pub(super) fn binary(&mut self, l: Typed, op: &BinaryOperator, r: Typed) -> SqlResult<Typed> {
+        if let Some(t) = self.array_binary(&l, op, &r)? {
+            return Ok(t);
+        }
         let bop = match op {
             BinaryOperator::Plus => BinOp::Add,
             BinaryOperator::Minus => BinOp::Sub,
@@ -1081,6 +1162,14 @@ fn number_literal(s: &str) -> SqlResult<Typed> {
         expr: ScalarExpr::Literal(Datum::Decimal(d)),
         ty: SqlType::Numeric,
     })
+}
+
+/// An expression without its parentheses.
+fn unnest(e: &Expr) -> &Expr {
+    match e {
+        Expr::Nested(inner) => unnest(inner),
+        other => other,
+    }
 }
 
 /// The elements of an `ARRAY[…]` constructor (in parentheses or not).

@@ -20,12 +20,20 @@ fn data_type(ty: &SqlType) -> String {
         SqlType::NumericMod { .. } => "numeric".into(),
         SqlType::Varchar(_) => "character varying".into(),
         SqlType::Bpchar(_) => "character".into(),
+        SqlType::Array(_) => "ARRAY".into(),
         other => other.name(),
     }
 }
 
-/// `udt_name`: the type's `pg_type.typname`.
-fn udt_name(ty: &SqlType) -> &'static str {
+/// `udt_name`: the type's `pg_type.typname` (`_int4` for `integer[]`).
+fn udt_name(ty: &SqlType) -> String {
+    match ty {
+        SqlType::Array(elem) => format!("_{}", udt_name(elem)),
+        scalar => scalar_udt_name(scalar).into(),
+    }
+}
+
+fn scalar_udt_name(ty: &SqlType) -> &'static str {
     match ty {
         SqlType::Bool => "bool",
         SqlType::Int2 => "int2",
@@ -44,7 +52,7 @@ fn udt_name(ty: &SqlType) -> &'static str {
         SqlType::TimestampTz => "timestamptz",
         SqlType::Interval => "interval",
         SqlType::Uuid => "uuid",
-        SqlType::Unknown => "unknown",
+        SqlType::Unknown | SqlType::Array(_) => "unknown",
     }
 }
 

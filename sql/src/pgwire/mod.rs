@@ -390,7 +390,21 @@ fn type_size(ty: &SqlType) -> i16 {
         | SqlType::Text
         | SqlType::Varchar(_)
         | SqlType::Bpchar(_)
-        | SqlType::Bytea => -1,
+        | SqlType::Bytea
+        | SqlType::Array(_) => -1,
+    }
+}
+
+/// `atttypmod` as RowDescription carries it: the declared length plus 4 for the string
+/// types, the numeric encoding for `numeric(p, s)`, an array's element's; else -1.
+fn field_typmod(ty: &SqlType) -> i32 {
+    match ty {
+        SqlType::Varchar(Some(n)) | SqlType::Bpchar(n) => {
+            i32::try_from(*n).map_or(-1, |n| n.saturating_add(4))
+        }
+        SqlType::NumericMod { .. } => ty.typmod().and_then(|m| i32::try_from(m).ok()).unwrap_or(-1),
+        SqlType::Array(elem) => field_typmod(elem),
+        _ => -1,
     }
 }
 
@@ -405,17 +419,7 @@ fn fields(columns: &[Column], format: &Format) -> Vec<FieldInfo> {
             } else {
                 FieldFormat::Text
             };
-            let typmod = match c.ty {
-                SqlType::Varchar(Some(n)) | SqlType::Bpchar(n) => {
-                    i32::try_from(n).map_or(-1, |n| n.saturating_add(4))
-                }
-                SqlType::NumericMod { .. } => {
-                    c.ty.typmod()
-                        .and_then(|m| i32::try_from(m).ok())
-                        .unwrap_or(-1)
-                }
-                _ => -1,
-            };
+            let typmod = field_typmod(&c.ty);
             FieldInfo::new(c.name.clone(), None, None, pg_type(&c.ty), ff)
                 .with_type_size(type_size(&c.ty))
                 .with_type_modifier(typmod)

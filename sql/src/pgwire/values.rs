@@ -17,7 +17,13 @@
 //!   interval        int8 microseconds, int4 days, int4 months
 //!   numeric         int2 ndigits, int2 weight, uint2 sign, uint2 dscale, ndigits × int2
 //!                   base-10000 digits (converted through the decimal's text form)
+//!   arrays          int4 ndim (0 or 1), int4 has-nulls flag, int4 element OID, then for
+//!                   one dimension int4 length and int4 lower bound; then per element an
+//!                   int4 byte length (-1 for NULL) and the element's binary form
 //! ```
+//!
+//! An array received with a lower bound other than 1 keeps its elements and gets lower
+//! bound 1 (tessera's arrays all start at 1).
 //!
 //! Every function here is total over client input: a malformed value is an error with the
 //! SQLSTATE PostgreSQL gives (22P02 for bad text, 08P01 for a binary value of the wrong
@@ -120,7 +126,102 @@ fn decode_binary(bytes: &[u8], ty: &SqlType) -> SqlResult<Datum> {
         SqlType::NumericMod { precision, scale } => Datum::Decimal(
             crate::expr::numeric::apply_typmod(&decode_numeric(bytes)?, *precision, *scale)?,
         ),
+        SqlType::Array(elem) => decode_array(bytes, elem)?,
     })
+}
+
+/// PostgreSQL's `array_recv` for a one-dimensional array of `elem`.
+fn decode_array(bytes: &[u8], elem: &SqlType) -> SqlResult<Datum> {
+    let bad = |what: &str| {
+        SqlError::new(
+            INVALID_BINARY_REPRESENTATION,
+            format!("invalid binary array: {what}"),
+        )
+    };
+    let mut rest = bytes;
+    let mut int4 = || -> SqlResult<i32> {
+        let (head, tail) = rest
+            .split_first_chunk::<4>()
+            .ok_or_else(|| bad("truncated"))?;
+        rest = tail;
+        Ok(i32::from_be_bytes(*head))
+    };
+    let ndim = int4()?;
+    let _has_nulls = int4()?;
+    let elem_oid = int4()?;
+    if u32::try_from(elem_oid).ok() != Some(elem.oid()) {
+        return Err(SqlError::new(
+            SqlState::DATATYPE_MISMATCH,
+            format!(
+                "binary data has array element type {elem_oid} instead of expected {} ({})",
+                elem.oid(),
+                elem.name()
+            ),
+        ));
+    }
+    let len = match ndim {
+        0 => 0,
+        1 => {
+            let len = int4()?;
+            let _lower_bound = int4()?;
+            usize::try_from(len).map_err(|_| bad("negative length"))?
+        }
+        n if n > 1 => return Err(SqlError::unsupported("multidimensional arrays")),
+        _ => return Err(bad("negative number of dimensions")),
+    };
+    // Every element takes at least its four-byte length: check before allocating.
+    let mut cursor = rest;
+    if len > cursor.len() / 4 {
+        return Err(bad("more elements than bytes"));
+    }
+    let mut elems = Vec::with_capacity(len);
+    for _ in 0..len {
+        let (head, tail) = cursor
+            .split_first_chunk::<4>()
+            .ok_or_else(|| bad("truncated"))?;
+        cursor = tail;
+        match i32::from_be_bytes(*head) {
+            -1 => elems.push(Datum::Null),
+            n => {
+                let n = usize::try_from(n).map_err(|_| bad("negative element length"))?;
+                if n > cursor.len() {
+                    return Err(bad("truncated element"));
+                }
+                let (value, tail) = cursor.split_at(n);
+                cursor = tail;
+                elems.push(decode_binary(value, elem)?);
+            }
+        }
+    }
+    if !cursor.is_empty() {
+        return Err(bad("trailing bytes"));
+    }
+    Ok(Datum::Array(elems))
+}
+
+/// PostgreSQL's `array_send` for a one-dimensional array of `elem`.
+fn encode_array(elems: &[Datum], elem: &SqlType, out: &mut BytesMut) -> SqlResult<()> {
+    let too_long = || SqlError::new(SqlState::PROGRAM_LIMIT_EXCEEDED, "array too large to send");
+    let len = i32::try_from(elems.len()).map_err(|_| too_long())?;
+    out.put_i32(i32::from(len > 0));
+    out.put_i32(i32::from(elems.contains(&Datum::Null)));
+    out.put_u32(elem.oid());
+    if len > 0 {
+        out.put_i32(len);
+        out.put_i32(1);
+    }
+    let mut value = BytesMut::new();
+    for e in elems {
+        if *e == Datum::Null {
+            out.put_i32(-1);
+            continue;
+        }
+        value.clear();
+        encode_binary(e, elem, &mut value)?;
+        out.put_i32(i32::try_from(value.len()).map_err(|_| too_long())?);
+        out.put_slice(&value);
+    }
+    Ok(())
 }
 
 /// Appends the text form of a non-NULL datum (the caller writes the length).
@@ -167,6 +268,7 @@ pub fn encode_binary(d: &Datum, ty: &SqlType, out: &mut BytesMut) -> SqlResult<(
             out.put_i64(*micros)
         }
         (SqlType::Uuid, Datum::Uuid(u)) => out.put_slice(u),
+        (SqlType::Array(elem), Datum::Array(elems)) => encode_array(elems, elem, out)?,
         (SqlType::Time, Datum::Time(micros)) => out.put_i64(*micros),
         (
             SqlType::Interval,
@@ -384,6 +486,38 @@ mod tests {
         let mut buf = BytesMut::new();
         encode_numeric(&"12.34".parse().expect("decimal"), &mut buf).expect("encodes");
         assert_eq!(&buf[..], &[0, 2, 0, 0, 0, 0, 0, 2, 0, 12, 0x0d, 0x48]);
+    }
+
+    #[test]
+    fn arrays_round_trip_through_the_binary_format() {
+        let ty = SqlType::Array(Box::new(SqlType::Int4));
+        for a in [
+            Datum::Array(vec![]),
+            Datum::Array(vec![Datum::Int(7), Datum::Null, Datum::Int(-1)]),
+        ] {
+            let mut buf = BytesMut::new();
+            encode_binary(&a, &ty, &mut buf).expect("encodes");
+            assert_eq!(decode_param(Some(&buf), true, &ty), Ok(a));
+        }
+        // PostgreSQL's layout of '{7}'::int4[]: 1 dim, no NULLs, OID 23, length 1, lower
+        // bound 1, then a 4-byte element.
+        let mut buf = BytesMut::new();
+        encode_binary(&Datum::Array(vec![Datum::Int(7)]), &ty, &mut buf).expect("encodes");
+        assert_eq!(
+            &buf[..],
+            &[0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 23, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 4, 0, 0, 0, 7]
+        );
+        // A wrong element type, a truncated element, a huge claimed length.
+        let mut wrong = buf.to_vec();
+        wrong[11] = 20;
+        assert_eq!(
+            decode_param(Some(&wrong), true, &ty).map_err(|e| e.state),
+            Err(SqlState::DATATYPE_MISMATCH)
+        );
+        assert!(decode_param(Some(&buf[..buf.len() - 1]), true, &ty).is_err());
+        let mut huge = buf.to_vec();
+        huge[12..16].copy_from_slice(&i32::MAX.to_be_bytes());
+        assert!(decode_param(Some(&huge), true, &ty).is_err());
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! PostgreSQL's output functions for the default settings (DateStyle ISO, MDY; IntervalStyle
 //! postgres; extra_float_digits 1).
 
+pub mod array;
 pub mod interval;
 
 use std::fmt::Write as _;
@@ -59,6 +60,9 @@ pub enum SqlType {
     Interval,
     /// uuid
     Uuid,
+    /// A one-dimensional array of the element type (never itself an array); see
+    /// [`array`].
+    Array(Box<SqlType>),
     /// The type of an untyped literal or parameter before it is resolved (PostgreSQL's
     /// `unknown`).
     Unknown,
@@ -85,6 +89,7 @@ impl SqlType {
             SqlType::Timestamp => 1114,
             SqlType::TimestampTz => 1184,
             SqlType::Uuid => 2950,
+            SqlType::Array(elem) => array::array_oid(elem.oid()),
             SqlType::Unknown => 705,
         }
     }
@@ -111,6 +116,7 @@ impl SqlType {
             SqlType::Timestamp => "timestamp without time zone".into(),
             SqlType::TimestampTz => "timestamp with time zone".into(),
             SqlType::Uuid => "uuid".into(),
+            SqlType::Array(elem) => format!("{}[]", elem.name()),
             SqlType::Unknown => "unknown".into(),
         }
     }
@@ -143,7 +149,10 @@ impl SqlType {
             1184 => SqlType::TimestampTz,
             2950 => SqlType::Uuid,
             705 => SqlType::Unknown,
-            _ => return None,
+            other => SqlType::Array(Box::new(SqlType::from_oid(
+                array::element_oid(other)?,
+                typmod,
+            )?)),
         })
     }
 
@@ -154,6 +163,7 @@ impl SqlType {
             SqlType::Varchar(n) => *n,
             SqlType::Bpchar(n) => Some(*n),
             SqlType::NumericMod { precision, scale } => Some(((precision << 16) | scale) + 4),
+            SqlType::Array(elem) => elem.typmod(),
             _ => None,
         }
     }
@@ -233,6 +243,16 @@ impl SqlType {
                 _ => SqlType::Timestamp,
             },
             D::Uuid => SqlType::Uuid,
+            D::Array(
+                sqlparser::ast::ArrayElemTypeDef::SquareBracket(elem, _)
+                | sqlparser::ast::ArrayElemTypeDef::AngleBracket(elem)
+                | sqlparser::ast::ArrayElemTypeDef::Qualified(elem, _),
+            ) => match SqlType::from_ast(elem)? {
+                SqlType::Array(_) => {
+                    return Err(SqlError::unsupported("multidimensional arrays"))
+                }
+                elem => SqlType::Array(Box::new(elem)),
+            },
             other => return Err(SqlError::unsupported(format!("type {other}"))),
         })
     }
@@ -435,6 +455,13 @@ pub fn format_text(d: &Datum, ty: &SqlType) -> Option<String> {
                 &h[20..32]
             )
         }
+        Datum::Array(elems) => {
+            let elem = match ty {
+                SqlType::Array(e) => e,
+                _ => &SqlType::Unknown,
+            };
+            array::format_array(elems, elem)
+        }
     })
 }
 
@@ -611,6 +638,7 @@ pub fn parse_text(s: &str, ty: &SqlType) -> SqlResult<Datum> {
             }
             Datum::Uuid(u)
         }
+        SqlType::Array(elem) => array::parse_array(s, elem)?,
         SqlType::Unknown => Datum::String(s.to_string()),
     })
 }

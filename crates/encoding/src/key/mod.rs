@@ -53,7 +53,13 @@
 //!   0x60    TIMESTAMP  8 bytes: i64 micros, sign bit flipped
 //!   0x68    INTERVAL   16 bytes: i128 total span in micros, sign bit flipped
 //!   0x70    UUID       16 bytes as they are
+//!   0x78    ARRAY      per element: 0x01 and the element's ascending datum, or 0x02 for a
+//!                      NULL element; then 0x00
 //! ```
+//!
+//! An array's element bytes make the order PostgreSQL's `array_cmp`: elements compare in
+//! turn, a NULL element (0x02) above any other (0x01 …), and an array that ends (0x00)
+//! below any longer array it is a prefix of.
 //!
 //! The markers of different types are ordered as [`crate::datum::compare`] orders types, so
 //! the encoding agrees with `compare` even across types.
@@ -127,6 +133,12 @@ const MARKER_TIME: u8 = 0x58;
 const MARKER_TIMESTAMP: u8 = 0x60;
 const MARKER_INTERVAL: u8 = 0x68;
 const MARKER_UUID: u8 = 0x70;
+const MARKER_ARRAY: u8 = 0x78;
+
+/// Inside an array: the end of the elements, a non-NULL element follows, a NULL element.
+const ARRAY_END: u8 = 0x00;
+const ARRAY_ELEMENT: u8 = 0x01;
+const ARRAY_NULL_ELEMENT: u8 = 0x02;
 
 /// Reads `N` bytes in `dir` and returns them in ascending form.
 fn take<const N: usize>(input: &mut &[u8], dir: Direction) -> Result<[u8; N], DecodeError> {
@@ -278,8 +290,41 @@ pub fn encode_key_datum(buf: &mut Vec<u8>, datum: &Datum, dir: Direction) {
             buf.push(MARKER_UUID);
             buf.extend_from_slice(u);
         }
+        Datum::Array(elems) => {
+            buf.push(MARKER_ARRAY);
+            for e in elems {
+                if *e == Datum::Null {
+                    buf.push(ARRAY_NULL_ELEMENT);
+                } else {
+                    buf.push(ARRAY_ELEMENT);
+                    encode_key_datum(buf, e, asc);
+                }
+            }
+            buf.push(ARRAY_END);
+        }
     }
     dir.apply(&mut buf[start..]);
+}
+
+/// Decodes the elements of an array after its marker. Elements are scalars: a nested array
+/// or a NULL written as an element datum (the encoder writes 0x02 instead) is rejected, so
+/// decoding never recurses more than one level.
+fn decode_array_elements(input: &mut &[u8], dir: Direction) -> Result<Vec<Datum>, DecodeError> {
+    let mut elems = Vec::new();
+    loop {
+        match take::<1>(input, dir)? {
+            [ARRAY_END] => return Ok(elems),
+            [ARRAY_NULL_ELEMENT] => elems.push(Datum::Null),
+            [ARRAY_ELEMENT] => {
+                let marker = input.first().map(|b| b ^ dir.mask());
+                if matches!(marker, Some(MARKER_ARRAY | MARKER_NULL)) {
+                    return Err(DecodeError::NonCanonical("array element"));
+                }
+                elems.push(decode_key_datum(input, dir)?);
+            }
+            [other] => return Err(DecodeError::InvalidMarker(other)),
+        }
+    }
 }
 
 /// Decodes one datum written by [`encode_key_datum`] in the same direction and advances
@@ -310,6 +355,7 @@ pub fn decode_key_datum(input: &mut &[u8], dir: Direction) -> Result<Datum, Deco
             interval_from_span(span).ok_or(DecodeError::OutOfRange("interval span"))?
         }
         MARKER_UUID => Datum::Uuid(take(&mut cursor, dir)?),
+        MARKER_ARRAY => Datum::Array(decode_array_elements(&mut cursor, dir)?),
         other => return Err(DecodeError::InvalidMarker(other)),
     };
     *input = cursor;
@@ -374,6 +420,48 @@ mod tests {
         assert!(enc(i64::MIN) < enc(-1));
         assert!(enc(1) < enc(i64::MAX));
         assert_eq!(enc(0), [MARKER_INT, 0x80, 0, 0, 0, 0, 0, 0, 0]);
+    }
+
+    #[test]
+    fn arrays_sort_as_postgres_and_round_trip() {
+        let arr = |v: &[Option<i64>]| {
+            Datum::Array(v.iter().map(|x| x.map_or(Datum::Null, Datum::Int)).collect())
+        };
+        // Ascending in PostgreSQL's order: shorter prefix first, a NULL element last.
+        let sorted = [
+            arr(&[]),
+            arr(&[Some(-1)]),
+            arr(&[Some(1)]),
+            arr(&[Some(1), Some(2)]),
+            arr(&[Some(1), None]),
+            arr(&[Some(2)]),
+            arr(&[None]),
+            arr(&[None, None]),
+        ];
+        for dir in [Direction::Ascending, Direction::Descending] {
+            let keys: Vec<Vec<u8>> = sorted.iter().map(|d| encode_key(d, dir)).collect();
+            for (i, pair) in keys.windows(2).enumerate() {
+                let expected = match dir {
+                    Direction::Ascending => std::cmp::Ordering::Less,
+                    Direction::Descending => std::cmp::Ordering::Greater,
+                };
+                assert_eq!(pair[0].cmp(&pair[1]), expected, "{dir:?} pair {i}");
+                assert_eq!(
+                    crate::datum::compare(&sorted[i], &sorted[i + 1]),
+                    std::cmp::Ordering::Less
+                );
+            }
+            for (d, k) in sorted.iter().zip(&keys) {
+                let mut input = &k[..];
+                assert_eq!(decode_key_datum(&mut input, dir).as_ref(), Ok(d));
+                assert!(input.is_empty());
+            }
+        }
+        // A nested array inside an array is not an encoding the encoder writes.
+        let mut nested = encode_key(&arr(&[]), Direction::Ascending);
+        nested.splice(1..1, [ARRAY_ELEMENT]);
+        nested.splice(2..2, [MARKER_ARRAY, ARRAY_END]);
+        assert!(decode_key_datum(&mut &nested[..], Direction::Ascending).is_err());
     }
 
     #[test]
