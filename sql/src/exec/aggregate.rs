@@ -1,6 +1,11 @@
 //! Aggregate functions: which calls are aggregates, their result types, and the running state
 //! each one keeps per group (used by GROUP BY and by window functions).
 //!
+//! An aggregate may carry `ORDER BY` (`array_agg(x ORDER BY y)`, `string_agg(s, ',' ORDER
+//! BY s DESC)`): its values are buffered with their sort keys and fed to the aggregate in
+//! that order when the group finishes. `FILTER (WHERE …)` drops the rows it rejects before
+//! the aggregate sees them.
+//!
 //! Sums of integers are kept in 128 bits and finished to PostgreSQL's result type (`sum(int8)`
 //! is numeric, `sum(int4)` is bigint); `avg` of integers is numeric with PostgreSQL's division
 //! scale, so results print exactly as PostgreSQL prints them.
@@ -10,7 +15,8 @@ use std::cmp::Ordering;
 use sqlparser::ast::{Expr, FunctionArg, FunctionArgExpr, FunctionArguments};
 use tessera_encoding::{Datum, Decimal};
 
-use super::select::walk;
+use super::pipeline::order_rows;
+use super::select::{walk, SortKey};
 use crate::error::{SqlError, SqlResult, SqlState};
 use crate::expr::{Compiler, Params, ScalarExpr, Scope};
 use crate::types::SqlType;
@@ -39,6 +45,10 @@ pub(super) struct Agg {
     pub(super) distinct: bool,
     /// string_agg's separator.
     pub(super) separator: Option<String>,
+    /// `ORDER BY` inside the call: the order the values are aggregated in.
+    pub(super) order: Vec<SortKey>,
+    /// `FILTER (WHERE …)`: only rows where it is true are aggregated.
+    pub(super) filter: Option<ScalarExpr>,
 }
 
 pub(super) fn agg_func(name: &str) -> Option<AggFunc> {
@@ -85,6 +95,44 @@ pub(super) fn compile_agg(
         list.duplicate_treatment,
         Some(sqlparser::ast::DuplicateTreatment::Distinct)
     );
+    if !f.within_group.is_empty() || f.null_treatment.is_some() {
+        return Err(SqlError::unsupported(format!("this form of {name}")));
+    }
+    let mut order = Vec::new();
+    for clause in &list.clauses {
+        let sqlparser::ast::FunctionArgumentClause::OrderBy(keys) = clause else {
+            return Err(SqlError::unsupported(format!("{clause} in an aggregate")));
+        };
+        for k in keys {
+            if contains_aggregate(&k.expr) {
+                return Err(SqlError::new(
+                    SqlState::GROUPING_ERROR,
+                    "aggregate function calls cannot be nested",
+                ));
+            }
+            let mut c = Compiler::new(scope, params);
+            let desc = matches!(k.options.sort, Some(sqlparser::ast::OrderBySort::Desc));
+            order.push(SortKey {
+                expr: c.compile(&k.expr)?.expr,
+                desc,
+                nulls_first: k.options.nulls_first.unwrap_or(desc),
+            });
+        }
+    }
+    let filter = match &f.filter {
+        Some(cond) => {
+            if contains_aggregate(cond) {
+                return Err(SqlError::new(
+                    SqlState::GROUPING_ERROR,
+                    "aggregate functions are not allowed in FILTER",
+                ));
+            }
+            let mut c = Compiler::new(scope, params);
+            let t = c.compile(cond)?;
+            Some(c.coerce(t, &SqlType::Bool, "argument of FILTER")?.expr)
+        }
+        None => None,
+    };
     let (args, separator) = match (func, list.args.as_slice()) {
         (AggFunc::StringAgg, [a, FunctionArg::Unnamed(FunctionArgExpr::Expr(sep))]) => {
             let mut c = Compiler::new(scope, params);
@@ -116,6 +164,8 @@ pub(super) fn compile_agg(
                 arg_ty: SqlType::Int8,
                 distinct: false,
                 separator: None,
+                order,
+                filter,
             },
             SqlType::Int8,
         )),
@@ -178,6 +228,8 @@ pub(super) fn compile_agg(
                     arg_ty: t.ty,
                     distinct,
                     separator,
+                    order,
+                    filter,
                 },
                 ty,
             ))
@@ -206,9 +258,19 @@ pub(super) enum AggState {
     Text(Option<String>),
     /// array_agg's values so far (None before the first row).
     Values(Option<Vec<Datum>>),
+    /// An aggregate with ORDER BY: each value with its sort keys, aggregated at the end.
+    Sorted(Vec<(Datum, Vec<Datum>)>),
 }
 
 pub(super) fn init(agg: &Agg) -> AggState {
+    if agg.order.is_empty() {
+        init_unordered(agg)
+    } else {
+        AggState::Sorted(Vec::new())
+    }
+}
+
+fn init_unordered(agg: &Agg) -> AggState {
     match (agg.func, &agg.arg_ty) {
         (AggFunc::Count | AggFunc::CountStar, _) => AggState::Count(0),
         (AggFunc::StringAgg, _) => AggState::Text(None),
@@ -222,6 +284,22 @@ pub(super) fn init(agg: &Agg) -> AggState {
         (AggFunc::Avg, t) if t.is_integer() => AggState::AvgInt(0, 0),
         (AggFunc::Avg, _) => AggState::AvgFloat(0.0, 0),
         (AggFunc::Min | AggFunc::Max, _) => AggState::MinMax(Datum::Null),
+    }
+}
+
+/// Adds a value with the sort keys of its row (`keys` is empty without ORDER BY).
+pub(super) fn accumulate_row(
+    agg: &Agg,
+    state: &mut AggState,
+    v: &Datum,
+    keys: Vec<Datum>,
+) -> SqlResult<()> {
+    match state {
+        AggState::Sorted(values) => {
+            values.push((v.clone(), keys));
+            Ok(())
+        }
+        _ => accumulate(agg, state, v),
     }
 }
 
@@ -310,6 +388,15 @@ fn div_scale(num: i128, den: i64) -> u32 {
 
 pub(super) fn finish(agg: &Agg, state: &AggState) -> SqlResult<Datum> {
     Ok(match state {
+        AggState::Sorted(values) => {
+            let mut sorted: Vec<&(Datum, Vec<Datum>)> = values.iter().collect();
+            sorted.sort_by(|a, b| order_rows(&a.1, &b.1, &agg.order));
+            let mut inner = init_unordered(agg);
+            for (v, _) in sorted {
+                accumulate(agg, &mut inner, v)?;
+            }
+            finish(agg, &inner)?
+        }
         AggState::Count(n) => Datum::Int(*n),
         AggState::SumInt(_, false) | AggState::SumFloat(_, false) => Datum::Null,
         AggState::SumInt(s, true) => {

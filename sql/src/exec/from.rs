@@ -158,7 +158,6 @@ fn plan_factor(
             let label = lower_alias(alias).unwrap_or_else(|| fname.clone());
             let mut rel = match fname.as_str() {
                 "generate_series" => plan_series(&args.args, &label, outer, params)?,
-                "unnest" => plan_unnest(&args.args, &label, outer, params)?,
                 "pg_partition_ancestors" => plan_ancestors(&args.args, &label, outer, params)?,
                 _ => {
                     return Err(SqlError::new(
@@ -167,6 +166,23 @@ fn plan_factor(
                     ))
                 }
             };
+            if *with_ordinality {
+                add_ordinality(&mut rel)?;
+            }
+            if let Some(a) = alias {
+                rename_columns(&mut rel.columns, &a.columns, &label)?;
+            }
+            Ok(relation_factor(rel, &label))
+        }
+        TableFactor::UNNEST {
+            alias,
+            array_exprs,
+            with_offset: false,
+            with_ordinality,
+            ..
+        } => {
+            let label = lower_alias(alias).unwrap_or_else(|| "unnest".into());
+            let mut rel = plan_unnest(array_exprs, &label, outer, params)?;
             if *with_ordinality {
                 add_ordinality(&mut rel)?;
             }
@@ -248,6 +264,7 @@ fn add_ordinality(rel: &mut RelPlan) -> SqlResult<()> {
                 row.push(ScalarExpr::Literal(Datum::Int(n as i64 + 1)));
             }
         }
+        Relation::Unnest { ordinality, .. } => *ordinality = true,
         _ => return Err(SqlError::unsupported("WITH ORDINALITY on this function")),
     }
     rel.columns.push(crate::session::Column {
@@ -551,6 +568,7 @@ fn collect_factor<'a>(
             }
         }
         TableFactor::Derived { subquery, .. } => collect_tables(subquery, ctes, out)?,
+        TableFactor::UNNEST { array_exprs, .. } => exprs.extend(array_exprs),
         TableFactor::NestedJoin {
             table_with_joins, ..
         } => collect_joins(table_with_joins, ctes, out, exprs)?,
@@ -601,6 +619,12 @@ fn collect_select(
                 target: sqlparser::ast::InTarget::Subquery(sub),
                 ..
             } => nested.push((**sub).clone()),
+            // `ARRAY(SELECT …)`.
+            Expr::Function(f) => {
+                if let sqlparser::ast::FunctionArguments::Subquery(sub) = &f.args {
+                    nested.push((**sub).clone());
+                }
+            }
             _ => {}
         });
     }

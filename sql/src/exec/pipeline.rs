@@ -22,7 +22,7 @@ use futures::future::BoxFuture;
 use tessera_encoding::Datum;
 
 use super::access::{read_for_rows, read_rows};
-use super::aggregate::{accumulate, finish, init, AggState};
+use super::aggregate::{accumulate_row, finish, init, AggState};
 use super::join::{join_found, join_rows, FromSource};
 use super::relation::materialize_sync;
 use super::select::{QueryPlan, SortKey};
@@ -406,6 +406,11 @@ impl QueryPlan {
                 });
                 let (_, states, seen) = &mut groups[i];
                 for (j, agg) in g.aggs.iter().enumerate() {
+                    if let Some(f) = &agg.filter {
+                        if eval_ctx(f, row, ctx)? != Datum::Bool(true) {
+                            continue;
+                        }
+                    }
                     let v = match &agg.arg {
                         Some(a) => eval_ctx(a, row, ctx)?,
                         None => Datum::Null,
@@ -415,7 +420,12 @@ impl QueryPlan {
                     {
                         continue;
                     }
-                    accumulate(agg, &mut states[j], &v)?;
+                    let keys = agg
+                        .order
+                        .iter()
+                        .map(|k| eval_ctx(&k.expr, row, ctx))
+                        .collect::<SqlResult<Vec<_>>>()?;
+                    accumulate_row(agg, &mut states[j], &v, keys)?;
                 }
             }
             if groups.is_empty() && g.keys.is_empty() {

@@ -150,8 +150,14 @@ pub enum Relation {
         /// The increment (1 when absent).
         step: Option<ScalarExpr>,
     },
-    /// `unnest(a [, b …])`: row i holds element i of each array (NULL past an array's end).
-    Unnest(Vec<ScalarExpr>),
+    /// `unnest(a [, b …]) [WITH ORDINALITY]`: row i holds element i of each array (NULL
+    /// past an array's end), then with ordinality i itself (from 1).
+    Unnest {
+        /// The arrays.
+        arrays: Vec<ScalarExpr>,
+        /// WITH ORDINALITY.
+        ordinality: bool,
+    },
     /// Rows stored in the statement's [`TableData`] (a CTE or a recursive work table).
     Stored {
         /// The entry's id.
@@ -404,7 +410,7 @@ pub(super) fn plan_series(
 
 /// Plans `unnest(a [, b …])` over arrays; each column is named `name`.
 pub(super) fn plan_unnest(
-    args: &[FunctionArg],
+    args: &[Expr],
     name: &str,
     outer: Option<&Scope>,
     params: &mut Params,
@@ -414,10 +420,7 @@ pub(super) fn plan_unnest(
     c.outer = outer;
     let mut arrays = Vec::new();
     let mut columns = Vec::new();
-    for a in args {
-        let FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) = a else {
-            return Err(SqlError::unsupported("named arguments to unnest"));
-        };
+    for e in args {
         let t = c.compile(e)?;
         let SqlType::Array(elem) = &t.ty else {
             return Err(SqlError::new(
@@ -438,7 +441,10 @@ pub(super) fn plan_unnest(
         ));
     }
     Ok(RelPlan {
-        rel: Relation::Unnest(arrays),
+        rel: Relation::Unnest {
+            arrays,
+            ordinality: false,
+        },
         unknown: vec![false; columns.len()],
         columns,
     })
@@ -859,7 +865,7 @@ impl RelPlan {
             .into_iter()
             .map(|v| vec![v])
             .collect()),
-            Relation::Unnest(arrays) => {
+            Relation::Unnest { arrays, ordinality } => {
                 let sets = arrays
                     .iter()
                     .map(|a| match eval_ctx(a, &[], ctx)? {
@@ -870,9 +876,14 @@ impl RelPlan {
                 let n = sets.iter().map(Vec::len).max().unwrap_or(0);
                 Ok((0..n)
                     .map(|i| {
-                        sets.iter()
+                        let mut row: Vec<Datum> = sets
+                            .iter()
                             .map(|s| s.get(i).cloned().unwrap_or(Datum::Null))
-                            .collect()
+                            .collect();
+                        if *ordinality {
+                            row.push(Datum::Int(i as i64 + 1));
+                        }
+                        row
                     })
                     .collect())
             }
@@ -925,7 +936,7 @@ impl RelPlan {
             }
             Relation::Values(_)
             | Relation::Series { .. }
-            | Relation::Unnest(_)
+            | Relation::Unnest { .. }
             | Relation::Stored { .. }
             | Relation::Catalog { .. } => Vec::new(),
         }
@@ -944,7 +955,7 @@ impl RelPlan {
                 )
             }
             Relation::Series { .. } => "generate_series".into(),
-            Relation::Unnest(_) => "unnest".into(),
+            Relation::Unnest { .. } => "unnest".into(),
             Relation::Stored { name, .. } => format!("cte {name}"),
             Relation::Catalog { name, .. } => format!("catalog {name}"),
             Relation::Recursive { name, .. } => format!("recursive cte {name}"),

@@ -194,6 +194,12 @@ pub(super) fn walk(e: &Expr, f: &mut dyn FnMut(&Expr)) {
                 }
             }
         }
+        Expr::AnyOp { left, right, .. } | Expr::AllOp { left, right, .. } => {
+            walk(left, f);
+            walk(right, f);
+        }
+        Expr::Array(a) => a.elem.iter().for_each(|x| walk(x, f)),
+        Expr::CompoundFieldAccess { root, .. } => walk(root, f),
         _ => {}
     }
 }
@@ -257,6 +263,16 @@ pub(super) fn rewrite(e: &Expr, f: &mut dyn FnMut(&Expr) -> Option<Expr>) -> Exp
                 }
             }
         }
+        Expr::AnyOp { left, right, .. } | Expr::AllOp { left, right, .. } => {
+            **left = rewrite(left, f);
+            **right = rewrite(right, f);
+        }
+        Expr::Array(a) => {
+            for x in a.elem.iter_mut() {
+                *x = rewrite(x, f);
+            }
+        }
+        Expr::CompoundFieldAccess { root, .. } => **root = rewrite(root, f),
         _ => {}
     }
     out

@@ -152,6 +152,11 @@ pub(super) fn plan_windows(
                 let mut plain = f.clone();
                 plain.over = None;
                 let (agg, ty) = compile_agg(&rewrite(&Expr::Function(plain)), scope, params)?;
+                if !agg.order.is_empty() || agg.filter.is_some() {
+                    return Err(SqlError::unsupported(
+                        "ORDER BY or FILTER in a window aggregate",
+                    ));
+                }
                 (WindowKind::Agg(agg), ty)
             }
             _ => {

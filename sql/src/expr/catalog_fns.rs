@@ -419,10 +419,13 @@ impl Compiler<'_> {
                     _ => return Ok(None),
                 }
             }
-            DataType::Array(_) => {
+            // An array of a catalog type (`oid[]`, `name[]`, `regtype[]`) stays in its text
+            // form, as catalog array columns are.
+            DataType::Array(_) if SqlType::from_ast(ty).is_err() => {
                 let inner = self.compile(e)?;
                 return Ok(Some(self.text_form(inner)?));
             }
+            DataType::Array(_) => return Ok(None),
             DataType::Char(_) | DataType::Character(_) => "bpchar".into(),
             _ => return Ok(None),
         };

@@ -304,9 +304,10 @@ impl Compiler<'_> {
                     return Ok(t);
                 }
                 if crate::exec::is_srf_name(name) {
-                    return Err(SqlError::unsupported(format!(
-                        "set-returning function {name} here (only in FROM or the select list)"
-                    )));
+                    return Err(SqlError::new(
+                        SqlState::FEATURE_NOT_SUPPORTED,
+                        format!("set-returning functions are not allowed in this clause ({name})"),
+                    ));
                 }
                 if let Some(t) = self.catalog_call(name, &mut args)? {
                     return Ok(t);

@@ -587,6 +587,13 @@ impl Compiler<'_> {
                     return Ok(t);
                 }
                 let target = SqlType::from_ast(data_type)?;
+                if let (Some([]), SqlType::Array(_)) = (array_literal(expr), &target) {
+                    // `ARRAY[]::int[]`: the cast gives the empty constructor its type.
+                    return Ok(Typed {
+                        expr: ScalarExpr::Literal(Datum::Array(Vec::new())),
+                        ty: target,
+                    });
+                }
                 let inner = self.compile(expr)?;
                 self.cast(inner, &target)?
             }

@@ -218,7 +218,7 @@ mod tests {
         ] {
             assert_eq!(round_trip(input, &SqlType::Text), out, "{input}");
         }
-        let bytea = Datum::Array(vec![Datum::Bytes(vec![1, 0xab])]);
+        let bytea = [Datum::Bytes(vec![1, 0xab])];
         assert_eq!(format_array(&bytea, &SqlType::Bytea), r#"{"\\x01ab"}"#);
     }
 
