@@ -81,3 +81,65 @@ async fn discard_all_drops_statements_outside_a_block_only() {
     let e = client.query_one(&one, &[]).await.expect_err("dropped");
     assert_eq!(code(&e), SqlState::INVALID_SQL_STATEMENT_NAME, "{e}");
 }
+
+/// Arrays travel in the binary format both ways (tokio-postgres sends and reads `int4[]`,
+/// `text[]` and `int8[]` as binary), NULL elements included, and a Django-style
+/// `INSERT … SELECT * FROM unnest($1::text[], $2::int[])` inserts one row per element.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn arrays_bind_and_return_in_the_binary_format() {
+    let (url, _stop) = support::start_node().await;
+    let client = connect(&url).await;
+    client
+        .batch_execute("CREATE TABLE a (id INT PRIMARY KEY, nums INT[], names TEXT[])")
+        .await
+        .expect("create");
+    let nums: Vec<Option<i32>> = vec![Some(3), None, Some(-7)];
+    let names: Vec<&str> = vec!["x", "y z", ""];
+    client
+        .execute("INSERT INTO a VALUES (1, $1, $2)", &[&nums, &names])
+        .await
+        .expect("insert arrays");
+    let row = client
+        .query_one(
+            "SELECT nums, names, nums[1], array_length(names, 1) FROM a WHERE id = 1",
+            &[],
+        )
+        .await
+        .expect("select");
+    assert_eq!(row.get::<_, Vec<Option<i32>>>(0), nums);
+    assert_eq!(row.get::<_, Vec<String>>(1), vec!["x", "y z", ""]);
+    assert_eq!(row.get::<_, i32>(2), 3);
+    assert_eq!(row.get::<_, i32>(3), 3);
+    // = ANY($1) with a bound array, and an empty array.
+    let ids: Vec<i32> = vec![5, 1];
+    let n: i64 = client
+        .query_one("SELECT count(*) FROM a WHERE id = ANY($1)", &[&ids])
+        .await
+        .expect("any")
+        .get(0);
+    assert_eq!(n, 1);
+    let none: Vec<i32> = Vec::new();
+    let n: i64 = client
+        .query_one("SELECT count(*) FROM a WHERE id = ANY($1)", &[&none])
+        .await
+        .expect("empty any")
+        .get(0);
+    assert_eq!(n, 0);
+    // Django's bulk_create shape.
+    let new_names = vec!["p".to_string(), "q".to_string()];
+    let new_ids = vec![10i32, 11];
+    let inserted = client
+        .execute(
+            "INSERT INTO a (names, id) SELECT ARRAY[n], i FROM unnest($1::text[], $2::int[]) AS u(n, i)",
+            &[&new_names, &new_ids],
+        )
+        .await
+        .expect("insert from unnest");
+    assert_eq!(inserted, 2);
+    let rows = client
+        .query("SELECT id, names[1] FROM a WHERE id >= 10 ORDER BY id", &[])
+        .await
+        .expect("read back");
+    let got: Vec<(i32, String)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    assert_eq!(got, vec![(10, "p".into()), (11, "q".into())]);
+}

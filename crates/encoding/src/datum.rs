@@ -278,11 +278,24 @@ mod tests {
     #[test]
     fn arrays_compare_as_postgres_array_cmp() {
         let arr = |v: &[Option<i64>]| {
-            Datum::Array(v.iter().map(|x| x.map_or(Datum::Null, Datum::Int)).collect())
+            Datum::Array(
+                v.iter()
+                    .map(|x| x.map_or(Datum::Null, Datum::Int))
+                    .collect(),
+            )
         };
-        assert_eq!(compare(&arr(&[Some(1)]), &arr(&[Some(1), Some(0)])), Ordering::Less);
-        assert_eq!(compare(&arr(&[Some(2)]), &arr(&[Some(1), Some(9)])), Ordering::Greater);
-        assert_eq!(compare(&arr(&[None]), &arr(&[Some(i64::MAX)])), Ordering::Greater);
+        assert_eq!(
+            compare(&arr(&[Some(1)]), &arr(&[Some(1), Some(0)])),
+            Ordering::Less
+        );
+        assert_eq!(
+            compare(&arr(&[Some(2)]), &arr(&[Some(1), Some(9)])),
+            Ordering::Greater
+        );
+        assert_eq!(
+            compare(&arr(&[None]), &arr(&[Some(i64::MAX)])),
+            Ordering::Greater
+        );
         assert_eq!(compare(&arr(&[None]), &arr(&[None])), Ordering::Equal);
         assert_eq!(compare(&arr(&[]), &arr(&[None])), Ordering::Less);
     }

@@ -401,7 +401,10 @@ mod tests {
             assert!(decode_row(&row[..len]).is_err(), "prefix of {len} bytes");
         }
         let nested = encode_row(&[Datum::Array(vec![Datum::Array(vec![])])]);
-        assert_eq!(decode_row(&nested), Err(DecodeError::InvalidMarker(TAG_ARRAY)));
+        assert_eq!(
+            decode_row(&nested),
+            Err(DecodeError::InvalidMarker(TAG_ARRAY))
+        );
     }
 
     #[test]

@@ -42,9 +42,9 @@ use crate::session::{Column, Output, SqlNode};
 use crate::types::SqlType;
 
 pub(crate) use ddl::ident as normalize_ident;
-pub(crate) use srf::is_srf_name;
 pub use plan_cache::PlanSlot;
 pub use select::plan_query;
+pub(crate) use srf::is_srf_name;
 
 use plan_cache::Plan;
 

@@ -56,7 +56,11 @@ fn name_of(e: &Expr) -> Option<String> {
     match e {
         Expr::Function(f) if f.over.is_none() => {
             let full = f.name.to_string().to_lowercase();
-            Some(full.strip_prefix("pg_catalog.").unwrap_or(&full).to_string())
+            Some(
+                full.strip_prefix("pg_catalog.")
+                    .unwrap_or(&full)
+                    .to_string(),
+            )
         }
         _ => None,
     }
@@ -146,7 +150,11 @@ fn no_function(name: &str, types: &[SqlType]) -> SqlError {
         SqlState::UNDEFINED_FUNCTION,
         format!(
             "function {name}({}) does not exist",
-            types.iter().map(SqlType::name).collect::<Vec<_>>().join(", ")
+            types
+                .iter()
+                .map(SqlType::name)
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     )
 }
@@ -180,7 +188,10 @@ fn values(srf: &Srf, row: &[Datum], ctx: &EvalCtx) -> SqlResult<Vec<Datum>> {
         }
         (SrfKind::Series, _) => {
             let mut it = args.into_iter();
-            let (start, stop) = (it.next().unwrap_or(Datum::Null), it.next().unwrap_or(Datum::Null));
+            let (start, stop) = (
+                it.next().unwrap_or(Datum::Null),
+                it.next().unwrap_or(Datum::Null),
+            );
             super::relation::series(start, stop, it.next())?
         }
         _ => Vec::new(),
@@ -205,7 +216,10 @@ pub(super) fn expand(
         }
         for i in 0..n {
             let mut r = row.clone();
-            r.extend(sets.iter().map(|s| s.get(i).cloned().unwrap_or(Datum::Null)));
+            r.extend(
+                sets.iter()
+                    .map(|s| s.get(i).cloned().unwrap_or(Datum::Null)),
+            );
             out.push(r);
         }
     }

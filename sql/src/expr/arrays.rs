@@ -116,7 +116,11 @@ impl Compiler<'_> {
             ty = common_elem(&ty, &t.ty).ok_or_else(|| {
                 SqlError::new(
                     SqlState::DATATYPE_MISMATCH,
-                    format!("ARRAY types {} and {} cannot be matched", ty.name(), t.ty.name()),
+                    format!(
+                        "ARRAY types {} and {} cannot be matched",
+                        ty.name(),
+                        t.ty.name()
+                    ),
                 )
             })?;
         }
@@ -135,7 +139,7 @@ impl Compiler<'_> {
 
     /// Converts `t` to an array of `elem`: an untyped literal or parameter becomes one, an
     /// array of another numeric or string element type is converted element by element.
-    fn to_array(&mut self, t: Typed, elem: &SqlType, ctx: &str) -> SqlResult<Typed> {
+    fn coerce_array(&mut self, t: Typed, elem: &SqlType, ctx: &str) -> SqlResult<Typed> {
         let want = array_of(elem.clone());
         match &t.ty {
             SqlType::Unknown => self.coerce(t, &want, ctx),
@@ -146,7 +150,11 @@ impl Compiler<'_> {
             }),
             other => Err(SqlError::new(
                 SqlState::DATATYPE_MISMATCH,
-                format!("{ctx} must be type {}, not type {}", want.name(), other.name()),
+                format!(
+                    "{ctx} must be type {}, not type {}",
+                    want.name(),
+                    other.name()
+                ),
             )),
         }
     }
@@ -166,12 +174,16 @@ impl Compiler<'_> {
             BinaryOperator::LtEq => BinOp::LtEq,
             BinaryOperator::Gt => BinOp::Gt,
             BinaryOperator::GtEq => BinOp::GtEq,
-            other => return Err(SqlError::unsupported(format!("operator {other} with ANY/ALL"))),
+            other => {
+                return Err(SqlError::unsupported(format!(
+                    "operator {other} with ANY/ALL"
+                )))
+            }
         };
         let elem = match (&left.ty, elem_type(&right.ty)) {
-            (l, Some(e)) => common_elem(l, e).ok_or_else(|| {
-                super::no_operator(l, &format!("{op}"), e)
-            })?,
+            (l, Some(e)) => {
+                common_elem(l, e).ok_or_else(|| super::no_operator(l, &format!("{op}"), e))?
+            }
             (SqlType::Unknown, None) => SqlType::Text,
             (l, None) if right.ty == SqlType::Unknown => l.clone(),
             (_, None) => {
@@ -187,7 +199,7 @@ impl Compiler<'_> {
             elem
         };
         let l = self.coerce(left, &elem, "ANY/ALL")?;
-        let r = self.to_array(right, &elem, "ANY/ALL")?;
+        let r = self.coerce_array(right, &elem, "ANY/ALL")?;
         Ok(Typed {
             expr: ScalarExpr::Func(
                 Func::Array(ArrayFunc::Compare { op: bop, all }),
@@ -217,10 +229,7 @@ impl Compiler<'_> {
         if let Some(i) = index {
             let i = int(i, self)?;
             return Ok(Typed {
-                expr: ScalarExpr::Func(
-                    Func::Array(ArrayFunc::Subscript),
-                    vec![array.expr, i.expr],
-                ),
+                expr: ScalarExpr::Func(Func::Array(ArrayFunc::Subscript), vec![array.expr, i.expr]),
                 ty: elem,
             });
         }
@@ -263,8 +272,8 @@ impl Compiler<'_> {
                 (None, None) => None,
             }
             .ok_or_else(|| super::no_operator(&l.ty, &format!("{op}"), &r.ty))?;
-            let l = c.to_array(l, &e, "operand")?;
-            let r = c.to_array(r, &e, "operand")?;
+            let l = c.coerce_array(l, &e, "operand")?;
+            let r = c.coerce_array(r, &e, "operand")?;
             Ok((l, r, e))
         };
         Ok(Some(match op {
@@ -278,7 +287,7 @@ impl Compiler<'_> {
                 }
                 (Some(e), None) if r.ty == SqlType::Unknown && !is_null_literal(&r) => {
                     // `a || '{3}'`: an untyped literal beside an array is an array.
-                    let r = self.to_array(r, &e, "operand")?;
+                    let r = self.coerce_array(r, &e, "operand")?;
                     Typed {
                         expr: ScalarExpr::Func(Func::Array(ArrayFunc::Cat), vec![l.expr, r.expr]),
                         ty: array_of(e),
@@ -324,7 +333,8 @@ impl Compiler<'_> {
             | BinaryOperator::LtEq
             | BinaryOperator::Gt
             | BinaryOperator::GtEq => {
-                let plain = |e: Option<&SqlType>, t: &SqlType| e.is_none() && *t != SqlType::Unknown;
+                let plain =
+                    |e: Option<&SqlType>, t: &SqlType| e.is_none() && *t != SqlType::Unknown;
                 if plain(le, &l.ty) || plain(re, &r.ty) {
                     return Err(mismatch());
                 }
@@ -366,7 +376,10 @@ impl Compiler<'_> {
                 SqlState::UNDEFINED_FUNCTION,
                 format!(
                     "function {name}({}) does not exist",
-                    args.iter().map(|a| a.ty.name()).collect::<Vec<_>>().join(", ")
+                    args.iter()
+                        .map(|a| a.ty.name())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             )
         };
@@ -378,7 +391,11 @@ impl Compiler<'_> {
             for a in args.drain(..) {
                 out.push(self.coerce(a, &SqlType::Text, name)?.expr);
             }
-            return Ok(Some(call(ArrayFunc::StringToArray, out, array_of(SqlType::Text))));
+            return Ok(Some(call(
+                ArrayFunc::StringToArray,
+                out,
+                array_of(SqlType::Text),
+            )));
         }
         if name == "array_prepend" && n == 2 {
             let a = args.remove(1);
@@ -387,7 +404,11 @@ impl Compiler<'_> {
                 return Err(no_function(&[x, a]));
             };
             let x = self.coerce(x, &e, name)?;
-            return Ok(Some(call(ArrayFunc::Prepend, vec![x.expr, a.expr], array_of(e))));
+            return Ok(Some(call(
+                ArrayFunc::Prepend,
+                vec![x.expr, a.expr],
+                array_of(e),
+            )));
         }
         const ARRAY_FUNCTIONS: &[&str] = &[
             "array_length",
@@ -459,8 +480,8 @@ impl Compiler<'_> {
                 let e = elem_type(&b.ty)
                     .and_then(|b| common_elem(&elem, b))
                     .ok_or_else(|| no_function(&[a.clone(), b.clone()]))?;
-                let a = self.to_array(a, &e, name)?;
-                let b = self.to_array(b, &e, name)?;
+                let a = self.coerce_array(a, &e, name)?;
+                let b = self.coerce_array(b, &e, name)?;
                 call(ArrayFunc::Cat, vec![a.expr, b.expr], array_of(e))
             }
             ("array_to_string", 2 | 3) => {
@@ -493,7 +514,10 @@ fn not_distinct(a: &Datum, b: &Datum) -> bool {
 
 /// Whether `x` equals some non-NULL element of `elems`.
 fn has_equal(elems: &[Datum], x: &Datum) -> bool {
-    *x != Datum::Null && elems.iter().any(|e| *e != Datum::Null && compare(e, x) == Ordering::Equal)
+    *x != Datum::Null
+        && elems
+            .iter()
+            .any(|e| *e != Datum::Null && compare(e, x) == Ordering::Equal)
 }
 
 fn int(d: &Datum) -> Option<i64> {

@@ -402,7 +402,10 @@ fn field_typmod(ty: &SqlType) -> i32 {
         SqlType::Varchar(Some(n)) | SqlType::Bpchar(n) => {
             i32::try_from(*n).map_or(-1, |n| n.saturating_add(4))
         }
-        SqlType::NumericMod { .. } => ty.typmod().and_then(|m| i32::try_from(m).ok()).unwrap_or(-1),
+        SqlType::NumericMod { .. } => ty
+            .typmod()
+            .and_then(|m| i32::try_from(m).ok())
+            .unwrap_or(-1),
         SqlType::Array(elem) => field_typmod(elem),
         _ => -1,
     }

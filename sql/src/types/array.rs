@@ -55,7 +55,10 @@ pub fn array_oid(elem: u32) -> u32 {
 
 /// The element OID of an array type OID, if it is one tessera has.
 pub fn element_oid(array: u32) -> Option<u32> {
-    ARRAY_OIDS.iter().find(|(_, a)| *a == array).map(|(e, _)| *e)
+    ARRAY_OIDS
+        .iter()
+        .find(|(_, a)| *a == array)
+        .map(|(e, _)| *e)
 }
 
 /// The text form of an array whose elements have type `elem`.
@@ -211,7 +214,10 @@ mod tests {
             assert_eq!(round_trip(input, &SqlType::Int4), out, "{input}");
         }
         for (input, out) in [
-            ("{a,\"b c\",\"\",\"NULL\",\"x\\\"y\",\"\\\\\"}", r#"{a,"b c","","NULL","x\"y","\\"}"#),
+            (
+                "{a,\"b c\",\"\",\"NULL\",\"x\\\"y\",\"\\\\\"}",
+                r#"{a,"b c","","NULL","x\"y","\\"}"#,
+            ),
             ("{ a b , c }", r#"{"a b",c}"#),
             (r"{a\,b}", r#"{"a,b"}"#),
             ("{\"{}\"}", r#"{"{}"}"#),
@@ -224,7 +230,9 @@ mod tests {
 
     #[test]
     fn malformed_text_is_an_error() {
-        for bad in ["", "1,2", "{1,2", "{1,,2}", "{,}", "{\"a\"b}", "{a\"b\"}", "{\"a}"] {
+        for bad in [
+            "", "1,2", "{1,2", "{1,,2}", "{,}", "{\"a\"b}", "{a\"b\"}", "{\"a}",
+        ] {
             assert_eq!(
                 parse_array(bad, &SqlType::Text).map_err(|e| e.state),
                 Err(SqlState::INVALID_TEXT_REPRESENTATION),

@@ -248,9 +248,7 @@ impl SqlType {
                 | sqlparser::ast::ArrayElemTypeDef::AngleBracket(elem)
                 | sqlparser::ast::ArrayElemTypeDef::Qualified(elem, _),
             ) => match SqlType::from_ast(elem)? {
-                SqlType::Array(_) => {
-                    return Err(SqlError::unsupported("multidimensional arrays"))
-                }
+                SqlType::Array(_) => return Err(SqlError::unsupported("multidimensional arrays")),
                 elem => SqlType::Array(Box::new(elem)),
             },
             other => return Err(SqlError::unsupported(format!("type {other}"))),

@@ -425,7 +425,11 @@ mod tests {
     #[test]
     fn arrays_sort_as_postgres_and_round_trip() {
         let arr = |v: &[Option<i64>]| {
-            Datum::Array(v.iter().map(|x| x.map_or(Datum::Null, Datum::Int)).collect())
+            Datum::Array(
+                v.iter()
+                    .map(|x| x.map_or(Datum::Null, Datum::Int))
+                    .collect(),
+            )
         };
         // Ascending in PostgreSQL's order: shorter prefix first, a NULL element last.
         let sorted = [
