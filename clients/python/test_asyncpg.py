@@ -207,12 +207,6 @@ async def test_type_introspection_through_pg_catalog(url):
         await conn.close()
 
 
-@pytest.mark.xfail(
-    reason="tessera has no array types: SELECT ARRAY[1, 2, 3] fails with 0A000 'expression"
-    " ARRAY[1, 2, 3] is not supported' (and a column of type INT[] with 0A000 'type INT[] is"
-    " not supported')",
-    strict=True,
-)
 @run
 async def test_arrays(url):
     conn = await connect(url)
@@ -220,5 +214,18 @@ async def test_arrays(url):
         assert await conn.fetchval("SELECT ARRAY[1, 2, 3]") == [1, 2, 3]
         assert await conn.fetchval("SELECT $1::INT[]", [4, 5]) == [4, 5]
         assert await conn.fetchval("SELECT $1::TEXT[]", ["a", None]) == ["a", None]
+        # asyncpg introspects int4[] through pg_type with `$1::oid[]`: oid columns and
+        # oid[] parameters must have PostgreSQL's types for that to terminate.
+        await conn.execute("DROP TABLE IF EXISTS apg_arrays")
+        await conn.execute("CREATE TABLE apg_arrays (id INT PRIMARY KEY, tags TEXT[], n BIGINT[])")
+        await conn.executemany(
+            "INSERT INTO apg_arrays VALUES ($1, $2, $3)",
+            [(1, ["x", "y"], [10, None]), (2, [], None)],
+        )
+        rows = await conn.fetch("SELECT id, tags, n FROM apg_arrays ORDER BY id")
+        assert [tuple(r) for r in rows] == [(1, ["x", "y"], [10, None]), (2, [], None)]
+        assert await conn.fetchval(
+            "SELECT count(*) FROM apg_arrays WHERE 'y' = ANY(tags)"
+        ) == 1
     finally:
         await conn.close()

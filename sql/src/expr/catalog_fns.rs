@@ -15,7 +15,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use sqlparser::ast::{DataType, Expr, ObjectName};
+use sqlparser::ast::{ArrayElemTypeDef, DataType, Expr, ObjectName};
 use tessera_encoding::Datum;
 
 use super::{Compiler, Func, ScalarExpr, Typed};
@@ -388,6 +388,17 @@ impl Compiler<'_> {
     /// `name`, `"char"`, an array type, a `pg_catalog.`-qualified type); `None` for the
     /// other casts.
     pub(super) fn catalog_cast(&mut self, e: &Expr, ty: &DataType) -> SqlResult<Option<Typed>> {
+        /// The lower-case name of a catalog type (`oid`, `pg_catalog.name`, `regclass`).
+        fn catalog_type_name(ty: &DataType) -> Option<String> {
+            match ty {
+                DataType::Regclass => Some("regclass".into()),
+                DataType::Custom(ObjectName(parts), _) => parts
+                    .last()
+                    .and_then(|p| p.as_ident())
+                    .map(|i| i.value.to_lowercase()),
+                _ => None,
+            }
+        }
         // `x::regclass::text`: the name, even when `x` is a name (tessera's reg types are
         // the OID itself, so the name is looked up again).
         if is_text_type(ty) {
@@ -419,11 +430,24 @@ impl Compiler<'_> {
                     _ => return Ok(None),
                 }
             }
-            // An array of a catalog type (`oid[]`, `name[]`, `regtype[]`) stays in its text
-            // form, as catalog array columns are.
-            DataType::Array(_) if SqlType::from_ast(ty).is_err() => {
+            // An array of a catalog type is an array of what tessera holds that type as:
+            // `oid[]` and the reg types are `bigint[]`, `name[]` is `text[]`. Others stay in
+            // their text form, as catalog array columns are.
+            DataType::Array(
+                ArrayElemTypeDef::SquareBracket(elem, _) | ArrayElemTypeDef::AngleBracket(elem),
+            ) if SqlType::from_ast(ty).is_err() => {
                 let inner = self.compile(e)?;
-                return Ok(Some(self.text_form(inner)?));
+                let mapped = match catalog_type_name(elem).as_deref() {
+                    Some("oid") => SqlType::Oid,
+                    Some("xid" | "regclass" | "regtype" | "regproc" | "regnamespace") => {
+                        SqlType::Int8
+                    }
+                    Some("name" | "char") => SqlType::Text,
+                    _ => return Ok(Some(self.text_form(inner)?)),
+                };
+                return self
+                    .cast(inner, &SqlType::Array(Box::new(mapped)))
+                    .map(Some);
             }
             DataType::Array(_) => return Ok(None),
             DataType::Char(_) | DataType::Character(_) => "bpchar".into(),

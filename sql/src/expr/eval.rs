@@ -133,7 +133,7 @@ pub fn cast_datum(d: &Datum, from: &SqlType, to: &SqlType) -> SqlResult<Datum> {
         (_, SqlType::Varchar(Some(_)) | SqlType::Bpchar(_)) => {
             parse_text(&crate::types::format_text(d, from).unwrap_or_default(), to)?
         }
-        (Datum::Int(i), SqlType::Int2 | SqlType::Int4 | SqlType::Int8) => {
+        (Datum::Int(i), SqlType::Int2 | SqlType::Int4 | SqlType::Int8 | SqlType::Oid) => {
             check_int_range(*i, to)?;
             Datum::Int(*i)
         }

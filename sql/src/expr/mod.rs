@@ -395,6 +395,7 @@ pub(super) fn numeric_supertype(a: &SqlType, b: &SqlType) -> SqlType {
     use SqlType::*;
     let unconstrained = |t: &SqlType| match t {
         NumericMod { .. } => Numeric,
+        Oid => Int8,
         t => t.clone(),
     };
     match (&unconstrained(a), &unconstrained(b)) {
@@ -936,7 +937,7 @@ impl Compiler<'_> {
     }
 
     /// An explicit cast.
-    fn cast(&mut self, t: Typed, ty: &SqlType) -> SqlResult<Typed> {
+    pub(super) fn cast(&mut self, t: Typed, ty: &SqlType) -> SqlResult<Typed> {
         // character(n) loses its padding on the way to another string type.
         let t = match (&t.ty, ty) {
             (SqlType::Bpchar(_), SqlType::Text | SqlType::Varchar(_)) => Typed {

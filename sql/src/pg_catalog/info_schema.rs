@@ -52,6 +52,7 @@ fn scalar_udt_name(ty: &SqlType) -> &'static str {
         SqlType::TimestampTz => "timestamptz",
         SqlType::Interval => "interval",
         SqlType::Uuid => "uuid",
+        SqlType::Oid => "oid",
         SqlType::Unknown | SqlType::Array(_) => "unknown",
     }
 }

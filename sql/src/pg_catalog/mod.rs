@@ -25,7 +25,7 @@
 //! ## Names and types
 //!
 //! Relation and column names, column order and types follow PostgreSQL 15 (see
-//! `schema.rs`), with these documented differences: `oid` and `xid` columns are `bigint`,
+//! `schema.rs`), with these documented differences: `oid` columns are of the `oid` type, `xid` ones `bigint`;
 //! `name`, `"char"`, `regproc`, `regtype`, array and `pg_node_tree` columns are `text` (an
 //! array column holds PostgreSQL's array text form, `{a,b}`). Unqualified `pg_class` resolves
 //! to `pg_catalog.pg_class`, as pg_catalog is implicitly first on PostgreSQL's search path;
@@ -368,7 +368,7 @@ pub async fn prepare(
 /// How a PostgreSQL catalog column type is represented (see the module docs).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Ty {
-    /// `oid` and `xid`: bigint.
+    /// `oid`: tessera's `oid` type (unsigned 32 bits, held as an integer).
     Oid,
     /// `regproc`, `regclass`, `regtype`: the name, as text.
     Reg,
@@ -400,7 +400,8 @@ impl Ty {
     /// The tessera type of a column.
     pub fn sql_type(self) -> SqlType {
         match self {
-            Ty::Oid | Ty::Int8 => SqlType::Int8,
+            Ty::Oid => SqlType::Oid,
+            Ty::Int8 => SqlType::Int8,
             Ty::Reg | Ty::Name | Ty::Char | Ty::Text => SqlType::Text,
             Ty::Bool => SqlType::Bool,
             Ty::Int2 => SqlType::Int2,

@@ -7,6 +7,7 @@
 //! ```text
 //!   bool            1 byte, 0 or 1
 //!   int2/int4/int8  big-endian two's complement, 2/4/8 bytes
+//!   oid             big-endian unsigned, 4 bytes
 //!   float4/float8   big-endian IEEE 754, 4/8 bytes
 //!   text/varchar    the UTF-8 bytes
 //!   bytea           the bytes
@@ -94,6 +95,7 @@ fn decode_binary(bytes: &[u8], ty: &SqlType) -> SqlResult<Datum> {
         SqlType::Int2 => Datum::Int(i64::from(i16::from_be_bytes(fixed(bytes, ty)?))),
         SqlType::Int4 => Datum::Int(i64::from(i32::from_be_bytes(fixed(bytes, ty)?))),
         SqlType::Int8 => Datum::Int(i64::from_be_bytes(fixed(bytes, ty)?)),
+        SqlType::Oid => Datum::Int(i64::from(u32::from_be_bytes(fixed(bytes, ty)?))),
         SqlType::Float4 => Datum::Float(f64::from(f32::from_be_bytes(fixed(bytes, ty)?))),
         SqlType::Float8 => Datum::Float(f64::from_be_bytes(fixed(bytes, ty)?)),
         // The string types go through the text input function for its checks (varchar(n)).
@@ -248,6 +250,9 @@ pub fn encode_binary(d: &Datum, ty: &SqlType, out: &mut BytesMut) -> SqlResult<(
             out.put_i32(i32::try_from(*i).map_err(|_| out_of_range())?)
         }
         (SqlType::Int8, Datum::Int(i)) => out.put_i64(*i),
+        (SqlType::Oid, Datum::Int(i)) => {
+            out.put_u32(u32::try_from(*i).map_err(|_| out_of_range())?)
+        }
         (SqlType::Float4, Datum::Float(f)) => out.put_f32(*f as f32),
         (SqlType::Float8, Datum::Float(f)) => out.put_f64(*f),
         (SqlType::Float4, Datum::Int(i)) => out.put_f32(*i as f32),

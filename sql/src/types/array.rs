@@ -42,6 +42,7 @@ const ARRAY_OIDS: &[(u32, u32)] = &[
     (1186, 1187), // interval
     (1700, 1231), // numeric
     (2950, 2951), // uuid
+    (26, 1028),   // oid
 ];
 
 /// The OID of the array type whose elements have OID `elem`; `unknown` elements (an

@@ -60,6 +60,10 @@ pub enum SqlType {
     Interval,
     /// uuid
     Uuid,
+    /// oid: an unsigned 32-bit object identifier. tessera's catalog columns hold OIDs as
+    /// `bigint`; this type exists for casts and parameters (`$1::oid[]`, as asyncpg's type
+    /// introspection sends), and mixes with the integer types as `bigint` does.
+    Oid,
     /// A one-dimensional array of the element type (never itself an array); see
     /// [`array`].
     Array(Box<SqlType>),
@@ -89,6 +93,7 @@ impl SqlType {
             SqlType::Timestamp => 1114,
             SqlType::TimestampTz => 1184,
             SqlType::Uuid => 2950,
+            SqlType::Oid => 26,
             SqlType::Array(elem) => array::array_oid(elem.oid()),
             SqlType::Unknown => 705,
         }
@@ -116,6 +121,7 @@ impl SqlType {
             SqlType::Timestamp => "timestamp without time zone".into(),
             SqlType::TimestampTz => "timestamp with time zone".into(),
             SqlType::Uuid => "uuid".into(),
+            SqlType::Oid => "oid".into(),
             SqlType::Array(elem) => format!("{}[]", elem.name()),
             SqlType::Unknown => "unknown".into(),
         }
@@ -148,6 +154,7 @@ impl SqlType {
             1114 => SqlType::Timestamp,
             1184 => SqlType::TimestampTz,
             2950 => SqlType::Uuid,
+            26 => SqlType::Oid,
             705 => SqlType::Unknown,
             other => SqlType::Array(Box::new(SqlType::from_oid(
                 array::element_oid(other)?,
@@ -170,7 +177,10 @@ impl SqlType {
 
     /// Whether the type is one of the integer types.
     pub fn is_integer(&self) -> bool {
-        matches!(self, SqlType::Int2 | SqlType::Int4 | SqlType::Int8)
+        matches!(
+            self,
+            SqlType::Int2 | SqlType::Int4 | SqlType::Int8 | SqlType::Oid
+        )
     }
 
     /// Whether the type is numeric (integers, floats, numeric).
@@ -530,7 +540,7 @@ pub fn parse_text(s: &str, ty: &SqlType) -> SqlResult<Datum> {
             "f" | "false" | "no" | "n" | "off" | "0" => Datum::Bool(false),
             _ => return Err(invalid(ty, s)),
         },
-        SqlType::Int2 | SqlType::Int4 | SqlType::Int8 => {
+        SqlType::Int2 | SqlType::Int4 | SqlType::Int8 | SqlType::Oid => {
             let v: i64 =
                 t.parse()
                     .map_err(|e: std::num::ParseIntError| match e.kind() {
@@ -656,6 +666,7 @@ pub fn check_int_range(v: i64, ty: &SqlType) -> SqlResult<()> {
     let ok = match ty {
         SqlType::Int2 => i16::try_from(v).is_ok(),
         SqlType::Int4 => i32::try_from(v).is_ok(),
+        SqlType::Oid => u32::try_from(v).is_ok(),
         _ => true,
     };
     if ok {
