@@ -352,7 +352,8 @@ impl Compiler<'_> {
                     ty: SqlType::Bool,
                 }
             }
-            _ => return Err(mismatch()),
+            // Not an array operator (`jsonb ?| text[]`, or an error the caller reports).
+            _ => return Ok(None),
         }))
     }
 

@@ -42,6 +42,7 @@ impl Func {
                 | Func::NullIf
                 | Func::Catalog(_)
                 | Func::Array(_)
+                | Func::Json(_)
         )
     }
 }
@@ -69,6 +70,7 @@ pub(super) fn call(f: &Func, args: &[Datum]) -> SqlResult<Datum> {
     Ok(match (f, args) {
         (Func::Catalog(c), _) => c.eval(args)?,
         (Func::Array(a), _) => a.eval(args)?,
+        (Func::Json(j), _) => j.eval(args)?,
         (Func::NullIf, [a, b]) => {
             if *a != Datum::Null && *b != Datum::Null && compare(a, b) == Ordering::Equal {
                 Datum::Null

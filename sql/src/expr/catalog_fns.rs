@@ -825,9 +825,41 @@ impl Compiler<'_> {
                     ScalarExpr::Literal(Datum::String(column)),
                 ) = (&args[0].expr, &args[1].expr)
                 else {
-                    return Err(SqlError::unsupported(
-                        "pg_get_serial_sequence of computed names",
-                    ));
+                    // Names computed per row (SQLAlchemy's reflection passes
+                    // `attrelid::regclass::text` and `attname`): a lookup of
+                    // "table\u{1}column" in every serial column of the snapshot.
+                    let snap = snapshot()?;
+                    let mut map = HashMap::new();
+                    for t in &snap.tables {
+                        for col in &t.columns {
+                            let seq = t.owned_sequences.iter().find(|s| {
+                                col.default
+                                    .as_deref()
+                                    .is_some_and(|d| d.contains(&format!("'{s}'")))
+                            });
+                            if let Some(seq) = seq {
+                                let v = Datum::String(format!("{}.{seq}", t.schema));
+                                for name in [t.name.clone(), format!("{}.{}", t.schema, t.name)] {
+                                    map.insert(format!("{name}\u{1}{}", col.name), v.clone());
+                                }
+                            }
+                        }
+                    }
+                    let column = self.text_form(args.remove(1))?;
+                    let table = self.text_form(args.remove(0))?;
+                    let key = ScalarExpr::Binary(
+                        Box::new(ScalarExpr::Binary(
+                            Box::new(table.expr),
+                            super::BinOp::Concat,
+                            Box::new(ScalarExpr::Literal(Datum::String("\u{1}".into()))),
+                        )),
+                        super::BinOp::Concat,
+                        Box::new(column.expr),
+                    );
+                    return Ok(Some(Typed {
+                        expr: ScalarExpr::Func(lookup(map, Datum::Null), vec![key]),
+                        ty: SqlType::Text,
+                    }));
                 };
                 let snap = snapshot()?;
                 let wanted = normalize_relname(table);

@@ -303,6 +303,9 @@ impl Compiler<'_> {
                 if let Some(t) = self.array_call(name, &mut args)? {
                     return Ok(t);
                 }
+                if let Some(t) = self.json_call(name, &mut args)? {
+                    return Ok(t);
+                }
                 if crate::exec::is_srf_name(name) {
                     return Err(SqlError::new(
                         SqlState::FEATURE_NOT_SUPPORTED,

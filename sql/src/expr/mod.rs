@@ -17,6 +17,7 @@
 //!   builtins.rs   evaluating built-in functions
 //!   numeric.rs    NUMERIC arithmetic with PostgreSQL's result scales
 //!   arrays.rs     array constructors, subscripts, operators and functions
+//!   json.rs       json/jsonb operators and functions
 //! ```
 
 mod arrays;
@@ -25,6 +26,7 @@ pub mod catalog_fns;
 mod datetime;
 mod eval;
 mod functions;
+mod json;
 pub mod numeric;
 
 use std::collections::HashMap;
@@ -263,6 +265,8 @@ pub enum Func {
     Catalog(catalog_fns::CatalogFunc),
     /// An array constructor, operator or function (see `arrays.rs`).
     Array(arrays::ArrayFunc),
+    /// A json/jsonb operator or function (see `json.rs`).
+    Json(json::JsonFunc),
 }
 
 /// A compiled expression with its type.
@@ -983,6 +987,9 @@ impl Compiler<'_> {
 
     pub(super) fn binary(&mut self, l: Typed, op: &BinaryOperator, r: Typed) -> SqlResult<Typed> {
         if let Some(t) = self.array_binary(&l, op, &r)? {
+            return Ok(t);
+        }
+        if let Some(t) = self.json_binary(&l, op, &r)? {
             return Ok(t);
         }
         let bop = match op {

@@ -391,6 +391,8 @@ fn type_size(ty: &SqlType) -> i16 {
         | SqlType::Varchar(_)
         | SqlType::Bpchar(_)
         | SqlType::Bytea
+        | SqlType::Json
+        | SqlType::Jsonb
         | SqlType::Array(_) => -1,
     }
 }

@@ -8,6 +8,7 @@
 //!   bool            1 byte, 0 or 1
 //!   int2/int4/int8  big-endian two's complement, 2/4/8 bytes
 //!   oid             big-endian unsigned, 4 bytes
+//!   json            the text; jsonb: a version byte (1), then the text
 //!   float4/float8   big-endian IEEE 754, 4/8 bytes
 //!   text/varchar    the UTF-8 bytes
 //!   bytea           the bytes
@@ -129,6 +130,16 @@ fn decode_binary(bytes: &[u8], ty: &SqlType) -> SqlResult<Datum> {
             crate::expr::numeric::apply_typmod(&decode_numeric(bytes)?, *precision, *scale)?,
         ),
         SqlType::Array(elem) => decode_array(bytes, elem)?,
+        SqlType::Json => parse_text(utf8(bytes)?, ty)?,
+        SqlType::Jsonb => match bytes.split_first() {
+            Some((1, text)) => parse_text(utf8(text)?, ty)?,
+            _ => {
+                return Err(SqlError::new(
+                    INVALID_BINARY_REPRESENTATION,
+                    "unsupported jsonb version number",
+                ))
+            }
+        },
     })
 }
 
@@ -274,6 +285,11 @@ pub fn encode_binary(d: &Datum, ty: &SqlType, out: &mut BytesMut) -> SqlResult<(
         }
         (SqlType::Uuid, Datum::Uuid(u)) => out.put_slice(u),
         (SqlType::Array(elem), Datum::Array(elems)) => encode_array(elems, elem, out)?,
+        (SqlType::Json, Datum::String(s)) => out.put_slice(s.as_bytes()),
+        (SqlType::Jsonb, Datum::String(s)) => {
+            out.put_u8(1);
+            out.put_slice(s.as_bytes());
+        }
         (SqlType::Time, Datum::Time(micros)) => out.put_i64(*micros),
         (
             SqlType::Interval,

@@ -43,6 +43,8 @@ const ARRAY_OIDS: &[(u32, u32)] = &[
     (1700, 1231), // numeric
     (2950, 2951), // uuid
     (26, 1028),   // oid
+    (114, 199),   // json
+    (3802, 3807), // jsonb
 ];
 
 /// The OID of the array type whose elements have OID `elem`; `unknown` elements (an

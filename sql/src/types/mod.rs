@@ -7,6 +7,7 @@
 
 pub mod array;
 pub mod interval;
+pub mod json;
 
 use std::fmt::Write as _;
 
@@ -60,6 +61,10 @@ pub enum SqlType {
     Interval,
     /// uuid
     Uuid,
+    /// json: the text as written, checked to be JSON (see [`json`]).
+    Json,
+    /// jsonb: the canonical text of a JSON document (see [`json`]).
+    Jsonb,
     /// oid: an unsigned 32-bit object identifier. tessera's catalog columns hold OIDs as
     /// `bigint`; this type exists for casts and parameters (`$1::oid[]`, as asyncpg's type
     /// introspection sends), and mixes with the integer types as `bigint` does.
@@ -94,6 +99,8 @@ impl SqlType {
             SqlType::TimestampTz => 1184,
             SqlType::Uuid => 2950,
             SqlType::Oid => 26,
+            SqlType::Json => 114,
+            SqlType::Jsonb => 3802,
             SqlType::Array(elem) => array::array_oid(elem.oid()),
             SqlType::Unknown => 705,
         }
@@ -122,6 +129,8 @@ impl SqlType {
             SqlType::TimestampTz => "timestamp with time zone".into(),
             SqlType::Uuid => "uuid".into(),
             SqlType::Oid => "oid".into(),
+            SqlType::Json => "json".into(),
+            SqlType::Jsonb => "jsonb".into(),
             SqlType::Array(elem) => format!("{}[]", elem.name()),
             SqlType::Unknown => "unknown".into(),
         }
@@ -155,6 +164,8 @@ impl SqlType {
             1184 => SqlType::TimestampTz,
             2950 => SqlType::Uuid,
             26 => SqlType::Oid,
+            114 => SqlType::Json,
+            3802 => SqlType::Jsonb,
             705 => SqlType::Unknown,
             other => SqlType::Array(Box::new(SqlType::from_oid(
                 array::element_oid(other)?,
@@ -253,6 +264,8 @@ impl SqlType {
                 _ => SqlType::Timestamp,
             },
             D::Uuid => SqlType::Uuid,
+            D::JSON => SqlType::Json,
+            D::JSONB => SqlType::Jsonb,
             D::Array(
                 sqlparser::ast::ArrayElemTypeDef::SquareBracket(elem, _)
                 | sqlparser::ast::ArrayElemTypeDef::AngleBracket(elem)
@@ -647,6 +660,7 @@ pub fn parse_text(s: &str, ty: &SqlType) -> SqlResult<Datum> {
             Datum::Uuid(u)
         }
         SqlType::Array(elem) => array::parse_array(s, elem)?,
+        SqlType::Json | SqlType::Jsonb => json::input(s, ty)?,
         SqlType::Unknown => Datum::String(s.to_string()),
     })
 }
