@@ -34,6 +34,10 @@ pub(super) enum AggFunc {
     StringAgg,
     /// `array_agg(x)`: every value, NULLs included, in input order.
     ArrayAgg,
+    /// `bool_and(x)` (and `every(x)`).
+    BoolAnd,
+    /// `bool_or(x)`.
+    BoolOr,
 }
 
 #[derive(Clone, Debug)]
@@ -60,6 +64,8 @@ pub(super) fn agg_func(name: &str) -> Option<AggFunc> {
         "avg" => AggFunc::Avg,
         "string_agg" => AggFunc::StringAgg,
         "array_agg" => AggFunc::ArrayAgg,
+        "bool_and" | "every" => AggFunc::BoolAnd,
+        "bool_or" => AggFunc::BoolOr,
         _ => return None,
     })
 }
@@ -190,6 +196,10 @@ pub(super) fn compile_agg(
                     return Err(SqlError::unsupported("array_agg of arrays"))
                 }
                 AggFunc::ArrayAgg => SqlType::Array(Box::new(t.ty.clone())),
+                AggFunc::BoolAnd | AggFunc::BoolOr => {
+                    t = c.coerce(t, &SqlType::Bool, &name)?;
+                    SqlType::Bool
+                }
                 AggFunc::Count | AggFunc::CountStar => SqlType::Int8,
                 AggFunc::Min | AggFunc::Max => t.ty.clone(),
                 AggFunc::Sum => match t.ty {
@@ -258,6 +268,8 @@ pub(super) enum AggState {
     Text(Option<String>),
     /// array_agg's values so far (None before the first row).
     Values(Option<Vec<Datum>>),
+    /// bool_and / bool_or so far (None before the first non-NULL value).
+    Bool(Option<bool>),
     /// An aggregate with ORDER BY: each value with its sort keys, aggregated at the end.
     Sorted(Vec<(Datum, Vec<Datum>)>),
 }
@@ -275,6 +287,7 @@ fn init_unordered(agg: &Agg) -> AggState {
         (AggFunc::Count | AggFunc::CountStar, _) => AggState::Count(0),
         (AggFunc::StringAgg, _) => AggState::Text(None),
         (AggFunc::ArrayAgg, _) => AggState::Values(None),
+        (AggFunc::BoolAnd | AggFunc::BoolOr, _) => AggState::Bool(None),
         (AggFunc::Sum, t) if t.is_integer() => AggState::SumInt(0, false),
         (AggFunc::Sum, SqlType::Numeric | SqlType::NumericMod { .. }) => AggState::SumNumeric(None),
         (AggFunc::Avg, SqlType::Numeric | SqlType::NumericMod { .. }) => {
@@ -332,6 +345,13 @@ pub(super) fn accumulate(agg: &Agg, state: &mut AggState, v: &Datum) -> SqlResul
             *n += 1;
         }
         (AggState::Count(n), _) => *n += 1,
+        (AggState::Bool(acc), Datum::Bool(b)) => {
+            *acc = Some(match (agg.func, *acc) {
+                (_, None) => *b,
+                (AggFunc::BoolAnd, Some(a)) => a && *b,
+                (_, Some(a)) => a || *b,
+            })
+        }
         (AggState::Text(acc), Datum::String(v)) => match acc {
             None => *acc = Some(v.clone()),
             Some(a) => {
@@ -447,6 +467,7 @@ pub(super) fn finish(agg: &Agg, state: &AggState) -> SqlResult<Datum> {
         AggState::MinMax(d) => d.clone(),
         AggState::Text(t) => t.clone().map_or(Datum::Null, Datum::String),
         AggState::Values(v) => v.clone().map_or(Datum::Null, Datum::Array),
+        AggState::Bool(b) => b.map_or(Datum::Null, Datum::Bool),
         AggState::SumNumeric(s) => s.clone().map_or(Datum::Null, Datum::Decimal),
         AggState::AvgNumeric(None, _) => Datum::Null,
         // PostgreSQL's numeric_avg: the exact sum divided by the count with numeric

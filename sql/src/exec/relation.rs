@@ -422,7 +422,7 @@ pub(super) fn plan_unnest(
     let mut columns = Vec::new();
     for e in args {
         let t = c.compile(e)?;
-        let SqlType::Array(elem) = &t.ty else {
+        let Some(elem) = t.ty.element() else {
             return Err(SqlError::new(
                 SqlState::UNDEFINED_FUNCTION,
                 format!("function unnest({}) does not exist", t.ty.name()),
@@ -430,7 +430,7 @@ pub(super) fn plan_unnest(
         };
         columns.push(Column {
             name: name.to_string(),
-            ty: (**elem).clone(),
+            ty: elem.clone(),
         });
         arrays.push(t.expr);
     }

@@ -41,6 +41,8 @@ enum SrfKind {
 pub(super) struct Srf {
     kind: SrfKind,
     args: Vec<ScalarExpr>,
+    /// The first subscript of the array argument (1, or 0 for `int2vector`).
+    lower_bound: i64,
 }
 
 fn kind_of(name: &str) -> Option<SrfKind> {
@@ -102,10 +104,7 @@ pub(super) fn plan_srf(e: &Expr, compile: &mut ArgCompiler<'_>) -> SqlResult<(Sr
         types.push(t.ty.clone());
         args.push(t);
     }
-    let elem = |t: &SqlType| match t {
-        SqlType::Array(e) => Some((**e).clone()),
-        _ => None,
-    };
+    let elem = |t: &SqlType| t.element().cloned();
     let mut out = Vec::new();
     let ty = match (kind, types.as_slice()) {
         (SrfKind::Unnest, [a]) => {
@@ -142,7 +141,15 @@ pub(super) fn plan_srf(e: &Expr, compile: &mut ArgCompiler<'_>) -> SqlResult<(Sr
         }
         _ => return Err(no_function(&name, &types)),
     };
-    Ok((Srf { kind, args: out }, ty))
+    let lower_bound = types.first().map_or(1, SqlType::lower_bound);
+    Ok((
+        Srf {
+            kind,
+            args: out,
+            lower_bound,
+        },
+        ty,
+    ))
 }
 
 fn no_function(name: &str, types: &[SqlType]) -> SqlError {
@@ -180,7 +187,10 @@ fn values(srf: &Srf, row: &[Datum], ctx: &EvalCtx) -> SqlResult<Vec<Datum>> {
     Ok(match (srf.kind, args.first()) {
         (SrfKind::Unnest, Some(Datum::Array(elems))) => elems.clone(),
         (SrfKind::Subscripts, Some(Datum::Array(elems))) if int(1) == Some(1) => {
-            let mut subs: Vec<Datum> = (1..=elems.len() as i64).map(Datum::Int).collect();
+            let first = srf.lower_bound;
+            let mut subs: Vec<Datum> = (first..first + elems.len() as i64)
+                .map(Datum::Int)
+                .collect();
             if args.get(2) == Some(&Datum::Bool(true)) {
                 subs.reverse();
             }

@@ -28,8 +28,9 @@ use crate::types::{format_text, SqlType};
 pub enum ArrayFunc {
     /// `ARRAY[a, b, …]`: the arguments are the elements.
     Construct,
-    /// `a[i]` (1-based; NULL out of range).
-    Subscript,
+    /// `a[i]` (NULL out of range), counting from the lower bound (1, or 0 for the
+    /// vector types).
+    Subscript(i64),
     /// `a[lo:hi]`: arguments `a, lo, hi`, a NULL bound meaning the array's own.
     Slice,
     /// `x op ANY (a)` / `x op ALL (a)`.
@@ -74,10 +75,7 @@ pub enum ArrayFunc {
 }
 
 fn elem_type(t: &SqlType) -> Option<&SqlType> {
-    match t {
-        SqlType::Array(e) => Some(e),
-        _ => None,
-    }
+    t.element()
 }
 
 fn array_of(t: SqlType) -> SqlType {
@@ -141,14 +139,14 @@ impl Compiler<'_> {
     /// array of another numeric or string element type is converted element by element.
     fn coerce_array(&mut self, t: Typed, elem: &SqlType, ctx: &str) -> SqlResult<Typed> {
         let want = array_of(elem.clone());
-        match &t.ty {
-            SqlType::Unknown => self.coerce(t, &want, ctx),
-            SqlType::Array(e) if **e == *elem => Ok(t),
-            SqlType::Array(e) if common_elem(e, elem).as_ref() == Some(elem) => Ok(Typed {
+        match (&t.ty, t.ty.element()) {
+            (SqlType::Unknown, _) => self.coerce(t, &want, ctx),
+            (_, Some(e)) if e == elem => Ok(t),
+            (_, Some(e)) if common_elem(e, elem).as_ref() == Some(elem) => Ok(Typed {
                 expr: ScalarExpr::Cast(Box::new(t.expr), want.clone()),
                 ty: want,
             }),
-            other => Err(SqlError::new(
+            (other, _) => Err(SqlError::new(
                 SqlState::DATATYPE_MISMATCH,
                 format!(
                     "{ctx} must be type {}, not type {}",
@@ -229,7 +227,10 @@ impl Compiler<'_> {
         if let Some(i) = index {
             let i = int(i, self)?;
             return Ok(Typed {
-                expr: ScalarExpr::Func(Func::Array(ArrayFunc::Subscript), vec![array.expr, i.expr]),
+                expr: ScalarExpr::Func(
+                    Func::Array(ArrayFunc::Subscript(array.ty.lower_bound())),
+                    vec![array.expr, i.expr],
+                ),
                 ty: elem,
             });
         }
@@ -547,10 +548,11 @@ impl ArrayFunc {
         };
         Ok(match self {
             ArrayFunc::Construct => Datum::Null,
-            ArrayFunc::Subscript => match (elems(&a), int(&b)) {
-                (Some(e), Some(i)) if i >= 1 => {
-                    e.into_iter().nth(i as usize - 1).unwrap_or(Datum::Null)
-                }
+            ArrayFunc::Subscript(lower) => match (elems(&a), int(&b)) {
+                (Some(e), Some(i)) if i >= *lower => usize::try_from(i - lower)
+                    .ok()
+                    .and_then(|i| e.into_iter().nth(i))
+                    .unwrap_or(Datum::Null),
                 _ => Datum::Null,
             },
             ArrayFunc::Slice => {

@@ -716,6 +716,9 @@ impl Compiler<'_> {
                 "pg_table_is_visible"
                 | "pg_type_is_visible"
                 | "pg_function_is_visible"
+                | "pg_collation_is_visible"
+                | "pg_operator_is_visible"
+                | "pg_opclass_is_visible"
                 | "pg_relation_is_publishable",
                 1,
             ) => boolean(true),

@@ -809,6 +809,40 @@ impl Compiler<'_> {
                     self.array_compare(l, compare_op, r, all)?
                 }
             }
+            // `t.col[i]` arrives as a field access on `t`: the dotted names first.
+            Expr::CompoundFieldAccess { root, access_chain }
+                if access_chain.len() > 1
+                    && matches!(root.as_ref(), Expr::Identifier(_))
+                    && matches!(
+                        access_chain[0],
+                        sqlparser::ast::AccessExpr::Dot(Expr::Identifier(_))
+                    ) =>
+            {
+                let dots = access_chain
+                    .iter()
+                    .take_while(|a| {
+                        matches!(a, sqlparser::ast::AccessExpr::Dot(Expr::Identifier(_)))
+                    })
+                    .count();
+                let mut parts = Vec::new();
+                if let Expr::Identifier(id) = root.as_ref() {
+                    parts.push(id.clone());
+                }
+                for a in &access_chain[..dots] {
+                    if let sqlparser::ast::AccessExpr::Dot(Expr::Identifier(id)) = a {
+                        parts.push(id.clone());
+                    }
+                }
+                let rest = access_chain[dots..].to_vec();
+                let column = Expr::CompoundIdentifier(parts);
+                if rest.is_empty() {
+                    return self.compile(&column);
+                }
+                self.compile(&Expr::CompoundFieldAccess {
+                    root: Box::new(column),
+                    access_chain: rest,
+                })?
+            }
             Expr::CompoundFieldAccess { root, access_chain } if access_chain.len() == 1 => {
                 use sqlparser::ast::{AccessExpr, Subscript};
                 let a = self.compile(root)?;
@@ -960,7 +994,7 @@ impl Compiler<'_> {
         }
         // An array's text form needs its element type (`timestamptz` elements print an
         // offset), which a Cast node does not carry.
-        if matches!(t.ty, SqlType::Array(_)) && ty.is_string() {
+        if t.ty.element().is_some() && ty.is_string() {
             let text = Typed {
                 expr: ScalarExpr::Func(Func::ToText(t.ty), vec![t.expr]),
                 ty: SqlType::Text,

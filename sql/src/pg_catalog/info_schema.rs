@@ -53,6 +53,8 @@ fn scalar_udt_name(ty: &SqlType) -> &'static str {
         SqlType::Interval => "interval",
         SqlType::Uuid => "uuid",
         SqlType::Oid => "oid",
+        SqlType::Int2Vector => "int2vector",
+        SqlType::OidVector => "oidvector",
         SqlType::Json => "json",
         SqlType::Jsonb => "jsonb",
         SqlType::Unknown | SqlType::Array(_) => "unknown",

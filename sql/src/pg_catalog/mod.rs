@@ -25,9 +25,11 @@
 //! ## Names and types
 //!
 //! Relation and column names, column order and types follow PostgreSQL 15 (see
-//! `schema.rs`), with these documented differences: `oid` columns are of the `oid` type, `xid` ones `bigint`;
-//! `name`, `"char"`, `regproc`, `regtype`, array and `pg_node_tree` columns are `text` (an
-//! array column holds PostgreSQL's array text form, `{a,b}`). Unqualified `pg_class` resolves
+//! `schema.rs`), with these documented differences: `xid` columns are `bigint`; `name`,
+//! `"char"`, `regproc`, `regtype` and `pg_node_tree` columns are `text`, and so are the
+//! array columns other than `indkey`, `indclass`, `indcollation`, `indoption`,
+//! `proargtypes` (vectors) and `conkey`, `confkey` (`int2[]`): they hold PostgreSQL's array
+//! text form, `{a,b}`. Unqualified `pg_class` resolves
 //! to `pg_catalog.pg_class`, as pg_catalog is implicitly first on PostgreSQL's search path;
 //! `information_schema` relations must be qualified.
 //!
@@ -374,6 +376,12 @@ pub enum Ty {
     Reg,
     /// `name`: text.
     Name,
+    /// `int2vector` (`indkey`).
+    Int2Vector,
+    /// `oidvector` (`proargtypes`, `indclass`).
+    OidVector,
+    /// `int2[]` (`conkey`).
+    Int2Array,
     /// `"char"`: a one-character text.
     Char,
     /// text, arrays, `pg_node_tree` and the other types without a tessera counterpart.
@@ -401,6 +409,9 @@ impl Ty {
     pub fn sql_type(self) -> SqlType {
         match self {
             Ty::Oid => SqlType::Oid,
+            Ty::Int2Vector => SqlType::Int2Vector,
+            Ty::OidVector => SqlType::OidVector,
+            Ty::Int2Array => SqlType::Array(Box::new(SqlType::Int2)),
             Ty::Int8 => SqlType::Int8,
             Ty::Reg | Ty::Name | Ty::Char | Ty::Text => SqlType::Text,
             Ty::Bool => SqlType::Bool,

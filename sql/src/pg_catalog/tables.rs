@@ -216,10 +216,9 @@ pub(crate) fn constraints(snap: &Snapshot, t: &TableDescriptor) -> Vec<Constrain
     out
 }
 
-/// The attribute numbers of columns, as an `int2[]` text (`{1,2}`).
-fn attnum_array(cols: &[usize]) -> String {
-    let nums: Vec<String> = cols.iter().map(|c| (c + 1).to_string()).collect();
-    format!("{{{}}}", nums.join(","))
+/// The attribute numbers of columns (from 1), as an array (`int2[]` or `int2vector`).
+fn attnums(cols: &[usize]) -> Datum {
+    Datum::Array(cols.iter().map(|c| Datum::Int(*c as i64 + 1)).collect())
 }
 
 /// `atttypmod`: PostgreSQL's type modifier (`n + 4` for varchar(n)), or -1.
@@ -309,8 +308,7 @@ pub(super) fn fill(name: &str, snap: &Snapshot, rows: &mut RowSet) {
         "pg_index" => {
             for t in &snap.tables {
                 for x in indexes(t) {
-                    let keys: Vec<String> = x.columns.iter().map(|c| (c + 1).to_string()).collect();
-                    let zeros = vec!["0"; x.columns.len()].join(" ");
+                    let zeros = Datum::Array(vec![Datum::Int(0); x.columns.len()]);
                     rows.push(vec![
                         ("indexrelid", i(x.oid)),
                         ("indrelid", i(object_oid(t.id))),
@@ -322,10 +320,10 @@ pub(super) fn fill(name: &str, snap: &Snapshot, rows: &mut RowSet) {
                         ("indisvalid", b(true)),
                         ("indisready", b(true)),
                         ("indislive", b(true)),
-                        ("indkey", s(keys.join(" "))),
-                        ("indcollation", s(zeros.clone())),
-                        ("indclass", s(zeros.clone())),
-                        ("indoption", s(zeros)),
+                        ("indkey", attnums(&x.columns)),
+                        ("indcollation", zeros.clone()),
+                        ("indclass", zeros.clone()),
+                        ("indoption", zeros),
                     ]);
                 }
             }
@@ -343,7 +341,7 @@ pub(super) fn fill(name: &str, snap: &Snapshot, rows: &mut RowSet) {
                         ("conindid", i(c.index)),
                         ("conislocal", b(true)),
                         ("connoinherit", b(c.kind != "c")),
-                        ("conkey", s(attnum_array(&c.columns))),
+                        ("conkey", attnums(&c.columns)),
                     ];
                     if c.kind == "c" {
                         row.push(("conkey", Datum::Null));
@@ -357,7 +355,7 @@ pub(super) fn fill(name: &str, snap: &Snapshot, rows: &mut RowSet) {
                             ("confupdtype", s("a")),
                             ("confdeltype", s(c.on_delete)),
                             ("confmatchtype", s("s")),
-                            ("confkey", s(attnum_array(&c.ref_columns))),
+                            ("confkey", attnums(&c.ref_columns)),
                         ]);
                     } else {
                         row.extend([
@@ -753,7 +751,7 @@ const PROCS: &[(&str, &[i64], i64)] = &[
 
 fn pg_proc(rows: &mut RowSet) {
     for (n, (name, args, result)) in PROCS.iter().enumerate() {
-        let argtypes: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        let argtypes = Datum::Array(args.iter().map(|a| Datum::Int(i64::from(*a))).collect());
         rows.push(vec![
             ("oid", i(14_000 + n as i64)),
             ("proname", s(*name)),
@@ -768,7 +766,7 @@ fn pg_proc(rows: &mut RowSet) {
             ("proparallel", s("s")),
             ("pronargs", i(args.len() as i64)),
             ("prorettype", i(*result)),
-            ("proargtypes", s(argtypes.join(" "))),
+            ("proargtypes", argtypes),
             ("prosrc", s(*name)),
         ]);
     }

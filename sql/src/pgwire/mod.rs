@@ -393,6 +393,8 @@ fn type_size(ty: &SqlType) -> i16 {
         | SqlType::Bytea
         | SqlType::Json
         | SqlType::Jsonb
+        | SqlType::Int2Vector
+        | SqlType::OidVector
         | SqlType::Array(_) => -1,
     }
 }

@@ -130,6 +130,9 @@ fn decode_binary(bytes: &[u8], ty: &SqlType) -> SqlResult<Datum> {
             crate::expr::numeric::apply_typmod(&decode_numeric(bytes)?, *precision, *scale)?,
         ),
         SqlType::Array(elem) => decode_array(bytes, elem)?,
+        SqlType::Int2Vector | SqlType::OidVector => {
+            decode_array(bytes, ty.element().unwrap_or(&SqlType::Int8))?
+        }
         SqlType::Json => parse_text(utf8(bytes)?, ty)?,
         SqlType::Jsonb => match bytes.split_first() {
             Some((1, text)) => parse_text(utf8(text)?, ty)?,
@@ -212,8 +215,14 @@ fn decode_array(bytes: &[u8], elem: &SqlType) -> SqlResult<Datum> {
     Ok(Datum::Array(elems))
 }
 
-/// PostgreSQL's `array_send` for a one-dimensional array of `elem`.
-fn encode_array(elems: &[Datum], elem: &SqlType, out: &mut BytesMut) -> SqlResult<()> {
+/// PostgreSQL's `array_send` for a one-dimensional array of `elem` whose first subscript
+/// is `lower_bound`.
+fn encode_array(
+    elems: &[Datum],
+    elem: &SqlType,
+    lower_bound: i32,
+    out: &mut BytesMut,
+) -> SqlResult<()> {
     let too_long = || SqlError::new(SqlState::PROGRAM_LIMIT_EXCEEDED, "array too large to send");
     let len = i32::try_from(elems.len()).map_err(|_| too_long())?;
     out.put_i32(i32::from(len > 0));
@@ -221,7 +230,7 @@ fn encode_array(elems: &[Datum], elem: &SqlType, out: &mut BytesMut) -> SqlResul
     out.put_u32(elem.oid());
     if len > 0 {
         out.put_i32(len);
-        out.put_i32(1);
+        out.put_i32(lower_bound);
     }
     let mut value = BytesMut::new();
     for e in elems {
@@ -284,7 +293,10 @@ pub fn encode_binary(d: &Datum, ty: &SqlType, out: &mut BytesMut) -> SqlResult<(
             out.put_i64(*micros)
         }
         (SqlType::Uuid, Datum::Uuid(u)) => out.put_slice(u),
-        (SqlType::Array(elem), Datum::Array(elems)) => encode_array(elems, elem, out)?,
+        (SqlType::Array(elem), Datum::Array(elems)) => encode_array(elems, elem, 1, out)?,
+        (SqlType::Int2Vector | SqlType::OidVector, Datum::Array(elems)) => {
+            encode_array(elems, ty.element().unwrap_or(&SqlType::Int8), 0, out)?
+        }
         (SqlType::Json, Datum::String(s)) => out.put_slice(s.as_bytes()),
         (SqlType::Jsonb, Datum::String(s)) => {
             out.put_u8(1);

@@ -65,6 +65,11 @@ pub enum SqlType {
     Json,
     /// jsonb: the canonical text of a JSON document (see [`json`]).
     Jsonb,
+    /// int2vector: `pg_index.indkey`, a one-dimensional `smallint` array with lower bound 0,
+    /// written as space-separated numbers.
+    Int2Vector,
+    /// oidvector: `pg_proc.proargtypes`, as `int2vector` with `oid` elements.
+    OidVector,
     /// oid: an unsigned 32-bit object identifier. tessera's catalog columns hold OIDs as
     /// `bigint`; this type exists for casts and parameters (`$1::oid[]`, as asyncpg's type
     /// introspection sends), and mixes with the integer types as `bigint` does.
@@ -99,6 +104,8 @@ impl SqlType {
             SqlType::TimestampTz => 1184,
             SqlType::Uuid => 2950,
             SqlType::Oid => 26,
+            SqlType::Int2Vector => 22,
+            SqlType::OidVector => 30,
             SqlType::Json => 114,
             SqlType::Jsonb => 3802,
             SqlType::Array(elem) => array::array_oid(elem.oid()),
@@ -129,6 +136,8 @@ impl SqlType {
             SqlType::TimestampTz => "timestamp with time zone".into(),
             SqlType::Uuid => "uuid".into(),
             SqlType::Oid => "oid".into(),
+            SqlType::Int2Vector => "int2vector".into(),
+            SqlType::OidVector => "oidvector".into(),
             SqlType::Json => "json".into(),
             SqlType::Jsonb => "jsonb".into(),
             SqlType::Array(elem) => format!("{}[]", elem.name()),
@@ -164,6 +173,8 @@ impl SqlType {
             1184 => SqlType::TimestampTz,
             2950 => SqlType::Uuid,
             26 => SqlType::Oid,
+            22 => SqlType::Int2Vector,
+            30 => SqlType::OidVector,
             114 => SqlType::Json,
             3802 => SqlType::Jsonb,
             705 => SqlType::Unknown,
@@ -183,6 +194,24 @@ impl SqlType {
             SqlType::NumericMod { precision, scale } => Some(((precision << 16) | scale) + 4),
             SqlType::Array(elem) => elem.typmod(),
             _ => None,
+        }
+    }
+
+    /// The element type of an array or vector type.
+    pub fn element(&self) -> Option<&SqlType> {
+        match self {
+            SqlType::Array(e) => Some(e),
+            SqlType::Int2Vector => Some(&SqlType::Int2),
+            SqlType::OidVector => Some(&SqlType::Oid),
+            _ => None,
+        }
+    }
+
+    /// The subscript of an array type's first element: 0 for the vector types, else 1.
+    pub fn lower_bound(&self) -> i64 {
+        match self {
+            SqlType::Int2Vector | SqlType::OidVector => 0,
+            _ => 1,
         }
     }
 
@@ -476,13 +505,15 @@ pub fn format_text(d: &Datum, ty: &SqlType) -> Option<String> {
                 &h[20..32]
             )
         }
-        Datum::Array(elems) => {
-            let elem = match ty {
-                SqlType::Array(e) => e,
-                _ => &SqlType::Unknown,
-            };
-            array::format_array(elems, elem)
-        }
+        Datum::Array(elems) => match ty {
+            SqlType::Int2Vector | SqlType::OidVector => elems
+                .iter()
+                .filter_map(|e| format_text(e, &SqlType::Int8))
+                .collect::<Vec<_>>()
+                .join(" "),
+            SqlType::Array(e) => array::format_array(elems, e),
+            _ => array::format_array(elems, &SqlType::Unknown),
+        },
     })
 }
 
@@ -661,6 +692,14 @@ pub fn parse_text(s: &str, ty: &SqlType) -> SqlResult<Datum> {
         }
         SqlType::Array(elem) => array::parse_array(s, elem)?,
         SqlType::Json | SqlType::Jsonb => json::input(s, ty)?,
+        SqlType::Int2Vector | SqlType::OidVector => {
+            let elem = ty.element().unwrap_or(&SqlType::Int8);
+            Datum::Array(
+                t.split_ascii_whitespace()
+                    .map(|n| parse_text(n, elem))
+                    .collect::<SqlResult<_>>()?,
+            )
+        }
         SqlType::Unknown => Datum::String(s.to_string()),
     })
 }
