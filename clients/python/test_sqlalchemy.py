@@ -3,9 +3,10 @@ psycopg2 and the psycopg 3 dialects, each with its default settings (the psycopg
 looks hstore up with psycopg's TypeInfo.fetch inside a savepoint, and psycopg prepares
 repeated statements and deallocates them on rollback).
 
-MetaData.reflect() asks pg_catalog questions tessera cannot answer yet (test_reflect, an
-xfail); the other tests create their tables with create_all(checkfirst=False) after DROP TABLE
-IF EXISTS, and test_create_all_checkfirst checks the default checkfirst=True.
+MetaData.reflect() reads columns, keys, foreign keys, indexes and identity options through
+pg_catalog (unnest/generate_subscripts over indkey, array_agg, json_build_object); the other
+tests create their tables with create_all(checkfirst=False) after DROP TABLE IF EXISTS, and
+test_create_all_checkfirst checks the default checkfirst=True.
 """
 
 import datetime
@@ -73,13 +74,6 @@ def fresh_schema(engine):
             conn.execute(sa.text(f"DROP TABLE IF EXISTS {table.name}"))
     Base.metadata.create_all(engine, checkfirst=False)
     return Base, Author, Book
-
-
-REFLECTION_GAPS = (
-    "tessera cannot answer MetaData.reflect()'s pg_catalog queries: pg_get_serial_sequence of"
-    " column values (0A000 'pg_get_serial_sequence of computed names is not supported'),"
-    " json_build_object (42883), and arrays (array_agg, unnest(indkey), generate_subscripts)"
-)
 
 
 # A regression test: the psycopg dialect's connect fetches hstore's type with psycopg's
@@ -199,7 +193,6 @@ def test_foreign_key_violation(engine):
         assert session.scalar(sa.select(sa.func.count()).select_from(Book)) == 0
 
 
-@pytest.mark.xfail(reason=REFLECTION_GAPS, strict=True)
 def test_reflect(engine):
     fresh_schema(engine)
     authors, books = names(prefix_of(engine))
@@ -216,3 +209,26 @@ def test_reflect(engine):
     assert [c.name for c in b.primary_key] == ["id"]
     (fk,) = b.foreign_keys
     assert fk.parent.name == "author_id" and fk.column.table.name == authors and fk.column.name == "id"
+    # The unique constraint comes back too (indkey through unnest/generate_subscripts).
+    uniques = [c for c in a.constraints if isinstance(c, sa.UniqueConstraint)]
+    assert [[x.name for x in c.columns] for c in uniques] == [["name"]]
+
+
+def test_reflect_arrays_and_jsonb(engine):
+    """Array and jsonb columns reflect as ARRAY of their element type and JSONB, and their
+    values round-trip through both drivers."""
+    name = prefix_of(engine) + "arrays"
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {name}")
+        conn.exec_driver_sql(
+            f"CREATE TABLE {name} (id BIGSERIAL PRIMARY KEY, tags TEXT[], doc JSONB)"
+        )
+    meta = sa.MetaData()
+    t = sa.Table(name, meta, autoload_with=engine)
+    assert isinstance(t.c.id.type, sa.BigInteger) and t.c.id.autoincrement
+    assert isinstance(t.c.tags.type, sa.ARRAY) and isinstance(t.c.tags.type.item_type, sa.Text)
+    assert isinstance(t.c.doc.type, sa.dialects.postgresql.JSONB)
+    with engine.begin() as conn:
+        conn.execute(t.insert(), [{"tags": ["a", "b"], "doc": {"k": [1, 2]}}])
+        row = conn.execute(sa.select(t.c.tags, t.c.doc)).one()
+    assert row.tags == ["a", "b"] and row.doc == {"k": [1, 2]}

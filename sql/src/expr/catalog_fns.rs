@@ -504,6 +504,12 @@ impl Compiler<'_> {
     /// its name.
     fn reg_cast(&mut self, t: Typed, kind: &str) -> SqlResult<Typed> {
         let snap = snapshot()?;
+        // A parameter (`$1::regclass`, as psycopg 3 binds SQLAlchemy's reflection queries)
+        // carries a name, as text.
+        let t = match (&t.expr, &t.ty) {
+            (ScalarExpr::Param(_), SqlType::Unknown) => self.coerce(t, &SqlType::Text, kind)?,
+            _ => t,
+        };
         if let (ScalarExpr::Literal(Datum::String(s)), SqlType::Unknown) = (&t.expr, &t.ty) {
             if let Ok(n) = s.trim().parse::<i64>() {
                 return Ok(Typed {
@@ -668,6 +674,21 @@ impl Compiler<'_> {
             ("current_setting", 1 | 2) => {
                 // Folded at planning from the session's settings: the plan is volatile.
                 self.params.volatile = true;
+                if !matches!(args[0].expr, ScalarExpr::Literal(_)) && args.len() == 1 {
+                    // A name bound as a parameter (psycopg 3's server-side binding): a lookup
+                    // in the session's settings as they are now; an unknown name is NULL.
+                    let map: HashMap<String, Datum> = pgc::settings()
+                        .lock()
+                        .all()
+                        .into_iter()
+                        .map(|(name, value, _)| (name.to_string(), Datum::String(value)))
+                        .collect();
+                    let name = self.text_form(args.remove(0))?;
+                    return Ok(Some(Typed {
+                        expr: ScalarExpr::Func(lookup(map, Datum::Null), vec![name.expr]),
+                        ty: SqlType::Text,
+                    }));
+                }
                 let name = self.constant_text(&args[0], "current_setting")?;
                 let missing_ok = match args.get(1).map(|a| &a.expr) {
                     None => false,
