@@ -27,11 +27,12 @@ use sqlparser::ast::{
 use tessera_encoding::Datum;
 
 use super::join::{FromSource, JoinKind, JoinStep};
-use super::relation::{plan_series, plan_unnest, rename_columns, PlanCtx, RelPlan, Relation};
+use super::relation::{rename_columns, PlanCtx, RelPlan, Relation};
 use super::select::{plan_select, walk};
 use super::setops::unify_types;
 use super::split_name;
 use super::table::table_scope;
+use super::table_functions::{plan_series, plan_unnest};
 use crate::error::{SqlError, SqlResult, SqlState};
 use crate::expr::{Compiler, Params, ScalarExpr, Scope, ScopeColumn, SubqueryPlanner, Typed};
 use crate::types::SqlType;
@@ -60,6 +61,17 @@ fn lower_alias(alias: &Option<sqlparser::ast::TableAlias>) -> Option<String> {
     alias.as_ref().map(|a| a.name.value.to_lowercase())
 }
 
+/// A table function's item: a relation, or a LATERAL one.
+fn function_factor(rel: RelPlan, lateral: bool, label: &str) -> Factor {
+    let mut f = relation_factor(rel, label);
+    if lateral {
+        if let FromSource::Relation(rel) = f.source {
+            f.source = FromSource::Lateral(rel);
+        }
+    }
+    f
+}
+
 fn relation_factor(rel: RelPlan, label: &str) -> Factor {
     let columns = rel
         .columns
@@ -77,8 +89,11 @@ fn relation_factor(rel: RelPlan, label: &str) -> Factor {
     }
 }
 
+/// Plans one FROM item; `left` is the scope of the items before it (which only a LATERAL
+/// table function reads).
 fn plan_factor(
     factor: &TableFactor,
+    left: &Scope,
     ctx: PlanCtx<'_>,
     outer: Option<&Scope>,
     params: &mut Params,
@@ -156,9 +171,11 @@ fn plan_factor(
                 .to_string();
             // A one-column function's alias names its column too, unless a column alias does.
             let label = lower_alias(alias).unwrap_or_else(|| fname.clone());
-            let mut rel = match fname.as_str() {
-                "generate_series" => plan_series(&args.args, &label, outer, params)?,
-                "pg_partition_ancestors" => plan_ancestors(&args.args, &label, outer, params)?,
+            let (mut rel, lateral) = match fname.as_str() {
+                "generate_series" => plan_series(&args.args, &label, left, outer, params)?,
+                "pg_partition_ancestors" => {
+                    (plan_ancestors(&args.args, &label, outer, params)?, false)
+                }
                 _ => {
                     return Err(SqlError::new(
                         SqlState::UNDEFINED_FUNCTION,
@@ -172,7 +189,7 @@ fn plan_factor(
             if let Some(a) = alias {
                 rename_columns(&mut rel.columns, &a.columns, &label)?;
             }
-            Ok(relation_factor(rel, &label))
+            Ok(function_factor(rel, lateral, &label))
         }
         TableFactor::UNNEST {
             alias,
@@ -182,14 +199,14 @@ fn plan_factor(
             ..
         } => {
             let label = lower_alias(alias).unwrap_or_else(|| "unnest".into());
-            let mut rel = plan_unnest(array_exprs, &label, outer, params)?;
+            let (mut rel, lateral) = plan_unnest(array_exprs, &label, left, outer, params)?;
             if *with_ordinality {
                 add_ordinality(&mut rel)?;
             }
             if let Some(a) = alias {
                 rename_columns(&mut rel.columns, &a.columns, &label)?;
             }
-            Ok(relation_factor(rel, &label))
+            Ok(function_factor(rel, lateral, &label))
         }
         TableFactor::Derived {
             lateral,
@@ -311,12 +328,12 @@ pub(super) fn plan_from<'q>(
         star: Vec::new(),
     };
     for twj in from {
-        let f = plan_factor(&twj.relation, ctx, outer, params)?;
+        let f = plan_factor(&twj.relation, &out.scope, ctx, outer, params)?;
         push_factor(&mut out, f, JoinKind::Cross);
         for join in &twj.joins {
             let (kind, constraint) = join_kind(&join.join_operator)?;
             let left_star = out.star.clone();
-            let f = plan_factor(&join.relation, ctx, outer, params)?;
+            let f = plan_factor(&join.relation, &out.scope, ctx, outer, params)?;
             let offset = out.scope.columns.len();
             let right_star: Vec<usize> = f
                 .visible
@@ -505,6 +522,18 @@ pub(super) fn star_items(from: &FromClause<'_>) -> Vec<(Expr, String)> {
         .iter()
         .map(|&i| {
             let c = &from.scope.columns[i];
+            let shared = from
+                .scope
+                .columns
+                .iter()
+                .filter(|o| o.name == c.name && o.table == c.table)
+                .count()
+                > 1;
+            if shared {
+                // Another column has the same table and name: refer to this one by position.
+                let e = Expr::Identifier(Ident::new(format!("{}{i}", crate::expr::POSITIONAL)));
+                return (e, c.name.clone());
+            }
             let e = match &c.table {
                 Some(t) if !t.is_empty() => Expr::CompoundIdentifier(vec![
                     Ident::new(t.clone()),

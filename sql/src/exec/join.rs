@@ -59,6 +59,9 @@ pub enum FromSource {
     Table(Box<TableDescriptor>),
     /// Rows computed before the join (a subquery, CTE, VALUES or table function).
     Relation(Arc<RelPlan>),
+    /// A table function whose arguments read the row joined so far: its rows are computed
+    /// for each left row and joined to that row only (`table_functions.rs`).
+    Lateral(Arc<RelPlan>),
 }
 
 /// One item of FROM and how it joins.

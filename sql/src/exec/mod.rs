@@ -28,6 +28,7 @@ mod sequence;
 mod setops;
 mod srf;
 mod table;
+mod table_functions;
 mod topk;
 mod window;
 

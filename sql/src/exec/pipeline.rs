@@ -28,6 +28,7 @@ use super::relation::materialize_sync;
 use super::select::{QueryPlan, SortKey};
 use super::setops::row_key;
 use super::table::scan_table;
+use super::table_functions::lateral_rows;
 use super::topk::SortBuffer;
 use crate::catalog::TableDescriptor;
 use crate::error::{SqlError, SqlResult, SqlState};
@@ -127,7 +128,7 @@ impl crate::expr::SubPlan for QueryPlan {
         for s in &self.sources {
             match &s.source {
                 FromSource::Table(d) => out.push(d.as_ref().clone()),
-                FromSource::Relation(r) => out.extend(r.tables()),
+                FromSource::Relation(r) | FromSource::Lateral(r) => out.extend(r.tables()),
             }
         }
         for (_, cte) in &self.ctes {
@@ -219,6 +220,11 @@ impl QueryPlan {
                         input = join_rows(&input, &rows, step, &ctx)?;
                         continue;
                     }
+                    FromSource::Lateral(rel) => {
+                        let found = lateral_rows(rel, &input, &ctx)?;
+                        input = join_found(&input, &found, step, &ctx)?;
+                        continue;
+                    }
                 };
                 input = if step.lookup {
                     let mut next = Vec::new();
@@ -259,6 +265,7 @@ impl QueryPlan {
             let read = match &step.source {
                 FromSource::Table(desc) => step.access.describe(desc),
                 FromSource::Relation(rel) => rel.describe(),
+                FromSource::Lateral(rel) => format!("lateral {}", rel.describe()),
             };
             let how = if i == 0 {
                 "scan".to_string()
@@ -368,6 +375,10 @@ impl QueryPlan {
                 FromSource::Relation(rel) => {
                     let rows = rel.rows(&ctx)?;
                     join_rows(&input, &rows, step, &ctx)?
+                }
+                FromSource::Lateral(rel) => {
+                    let found = lateral_rows(rel, &input, &ctx)?;
+                    join_found(&input, &found, step, &ctx)?
                 }
             };
         }

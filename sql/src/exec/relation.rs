@@ -14,8 +14,10 @@
 //!                                                         when the statement is planned
 //! ```
 //!
-//! A relation is computed whole before the join step that reads it (none of them is LATERAL,
-//! so none depends on the rows joined before it), then joined like a table's rows.
+//! A relation is computed whole before the join step that reads it, then joined like a
+//! table's rows; only a table function whose arguments read the FROM items before it
+//! (`FROM pg_index i, unnest(i.indkey)`, an implicit LATERAL) is computed per left row
+//! instead (`table_functions.rs`).
 //!
 //! CTEs are materialized once per statement, before the query that defines them runs, into
 //! the same [`TableData`] map that holds the tables subqueries read, under ids above
@@ -36,8 +38,7 @@ use std::sync::Arc;
 use crate::txn::SqlTxn;
 use futures::future::BoxFuture;
 use sqlparser::ast::{
-    Expr, FunctionArg, FunctionArgExpr, LimitClause, OrderByKind, Query, SetExpr, SetOperator,
-    SetQuantifier, Values, With,
+    Expr, LimitClause, OrderByKind, Query, SetExpr, SetOperator, SetQuantifier, Values, With,
 };
 use tessera_encoding::Datum;
 
@@ -349,107 +350,6 @@ pub(super) fn plan_values(v: &Values, params: &mut Params) -> SqlResult<RelPlan>
     })
 }
 
-/// Plans `generate_series(start, stop[, step])` over integers; the column is named `name`.
-pub(super) fn plan_series(
-    args: &[FunctionArg],
-    name: &str,
-    outer: Option<&Scope>,
-    params: &mut Params,
-) -> SqlResult<RelPlan> {
-    let empty = Scope::default();
-    let mut c = Compiler::new(&empty, params);
-    // The bounds may reference the enclosing query (inside a correlated subquery).
-    c.outer = outer;
-    let mut typed = Vec::new();
-    for a in args {
-        let FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) = a else {
-            return Err(SqlError::unsupported("named arguments to generate_series"));
-        };
-        typed.push(c.compile(e)?);
-    }
-    if !(2..=3).contains(&typed.len()) {
-        return Err(SqlError::new(
-            SqlState::UNDEFINED_FUNCTION,
-            "function generate_series with these arguments does not exist",
-        ));
-    }
-    let mut ty = SqlType::Int4;
-    for t in &typed {
-        ty = match &t.ty {
-            SqlType::Unknown | SqlType::Int2 | SqlType::Int4 => ty,
-            SqlType::Int8 => SqlType::Int8,
-            other => {
-                return Err(SqlError::unsupported(format!(
-                    "generate_series over {}",
-                    other.name()
-                )))
-            }
-        };
-    }
-    let mut exprs = Vec::new();
-    for t in typed {
-        exprs.push(c.coerce(t, &SqlType::Int8, "generate_series")?.expr);
-    }
-    let mut it = exprs.into_iter();
-    let (Some(start), Some(stop)) = (it.next(), it.next()) else {
-        return Err(SqlError::internal("generate_series arguments"));
-    };
-    Ok(RelPlan {
-        rel: Relation::Series {
-            start,
-            stop,
-            step: it.next(),
-        },
-        columns: vec![Column {
-            name: name.to_string(),
-            ty,
-        }],
-        unknown: vec![false],
-    })
-}
-
-/// Plans `unnest(a [, b …])` over arrays; each column is named `name`.
-pub(super) fn plan_unnest(
-    args: &[Expr],
-    name: &str,
-    outer: Option<&Scope>,
-    params: &mut Params,
-) -> SqlResult<RelPlan> {
-    let empty = Scope::default();
-    let mut c = Compiler::new(&empty, params);
-    c.outer = outer;
-    let mut arrays = Vec::new();
-    let mut columns = Vec::new();
-    for e in args {
-        let t = c.compile(e)?;
-        let Some(elem) = t.ty.element() else {
-            return Err(SqlError::new(
-                SqlState::UNDEFINED_FUNCTION,
-                format!("function unnest({}) does not exist", t.ty.name()),
-            ));
-        };
-        columns.push(Column {
-            name: name.to_string(),
-            ty: elem.clone(),
-        });
-        arrays.push(t.expr);
-    }
-    if arrays.is_empty() {
-        return Err(SqlError::new(
-            SqlState::UNDEFINED_FUNCTION,
-            "function unnest() does not exist",
-        ));
-    }
-    Ok(RelPlan {
-        rel: Relation::Unnest {
-            arrays,
-            ordinality: false,
-        },
-        unknown: vec![false; columns.len()],
-        columns,
-    })
-}
-
 /// Plans the CTEs of a WITH clause: returns the scope the query body sees and the plans that
 /// materialize them, in order.
 pub(super) fn plan_ctes<'a>(
@@ -698,42 +598,11 @@ pub(super) fn relation_step(rel: RelPlan, offset: usize) -> JoinStep {
     }
 }
 
-fn too_many_rows() -> SqlError {
+pub(super) fn too_many_rows() -> SqlError {
     SqlError::new(
         SqlState::PROGRAM_LIMIT_EXCEEDED,
         format!("a computed relation produced more than {MAX_JOIN_ROWS} rows"),
     )
-}
-
-/// The integers of `generate_series(start, stop[, step])` (none when an argument is NULL).
-pub(super) fn series(start: Datum, stop: Datum, step: Option<Datum>) -> SqlResult<Vec<Datum>> {
-    let (Datum::Int(start), Datum::Int(stop)) = (start, stop) else {
-        return Ok(Vec::new());
-    };
-    let step = match step {
-        None => 1,
-        Some(Datum::Int(s)) => s,
-        Some(_) => return Ok(Vec::new()),
-    };
-    if step == 0 {
-        return Err(SqlError::new(
-            SqlState::INVALID_PARAMETER_VALUE,
-            "step size cannot equal zero",
-        ));
-    }
-    let mut out = Vec::new();
-    let mut v = start;
-    while (step > 0 && v <= stop) || (step < 0 && v >= stop) {
-        out.push(Datum::Int(v));
-        if out.len() > MAX_JOIN_ROWS {
-            return Err(too_many_rows());
-        }
-        match v.checked_add(step) {
-            Some(n) => v = n,
-            None => break,
-        }
-    }
-    Ok(out)
 }
 
 /// The state of a recursive CTE between iterations.
@@ -857,35 +726,8 @@ impl RelPlan {
                 apply_casts(&mut r, right_casts)?;
                 Ok(combine(*op, *all, l, r))
             }
-            Relation::Series { start, stop, step } => Ok(series(
-                eval_ctx(start, &[], ctx)?,
-                eval_ctx(stop, &[], ctx)?,
-                step.as_ref().map(|s| eval_ctx(s, &[], ctx)).transpose()?,
-            )?
-            .into_iter()
-            .map(|v| vec![v])
-            .collect()),
-            Relation::Unnest { arrays, ordinality } => {
-                let sets = arrays
-                    .iter()
-                    .map(|a| match eval_ctx(a, &[], ctx)? {
-                        Datum::Array(elems) => Ok(elems),
-                        _ => Ok(Vec::new()),
-                    })
-                    .collect::<SqlResult<Vec<_>>>()?;
-                let n = sets.iter().map(Vec::len).max().unwrap_or(0);
-                Ok((0..n)
-                    .map(|i| {
-                        let mut row: Vec<Datum> = sets
-                            .iter()
-                            .map(|s| s.get(i).cloned().unwrap_or(Datum::Null))
-                            .collect();
-                        if *ordinality {
-                            row.push(Datum::Int(i as i64 + 1));
-                        }
-                        row
-                    })
-                    .collect())
+            Relation::Series { .. } | Relation::Unnest { .. } => {
+                super::table_functions::function_rows(&self.rel, &[], ctx)
             }
             Relation::Catalog { rows, .. } => Ok(rows.as_ref().clone()),
             Relation::Stored { id, name } => ctx

@@ -202,7 +202,7 @@ fn values(srf: &Srf, row: &[Datum], ctx: &EvalCtx) -> SqlResult<Vec<Datum>> {
                 it.next().unwrap_or(Datum::Null),
                 it.next().unwrap_or(Datum::Null),
             );
-            super::relation::series(start, stop, it.next())?
+            super::table_functions::series(start, stop, it.next())?
         }
         _ => Vec::new(),
     })

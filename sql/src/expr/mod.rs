@@ -59,11 +59,20 @@ pub struct Scope {
     pub columns: Vec<ScopeColumn>,
 }
 
+/// The prefix of a name that refers to a scope column by position (`SELECT *` over columns
+/// that share a name, such as `unnest(a, b)`'s): no SQL identifier can start with it.
+pub const POSITIONAL: &str = "\u{1}#";
+
 impl Scope {
     /// Finds a column by (optional table and) name. An unqualified name that several
     /// columns share resolves to the one without a table, if exactly one has none: that is
     /// the merged column of `JOIN … USING` / NATURAL JOIN, which PostgreSQL prefers.
     pub fn resolve(&self, table: Option<&str>, name: &str) -> SqlResult<usize> {
+        if let Some(i) = name.strip_prefix(POSITIONAL).and_then(|i| i.parse().ok()) {
+            if i < self.columns.len() {
+                return Ok(i);
+            }
+        }
         let matches = |c: &&ScopeColumn| {
             c.name == name && table.is_none_or(|t| c.table.as_deref() == Some(t))
         };

@@ -751,7 +751,7 @@ const PROCS: &[(&str, &[i64], i64)] = &[
 
 fn pg_proc(rows: &mut RowSet) {
     for (n, (name, args, result)) in PROCS.iter().enumerate() {
-        let argtypes = Datum::Array(args.iter().map(|a| Datum::Int(i64::from(*a))).collect());
+        let argtypes = Datum::Array(args.iter().map(|a| Datum::Int(*a)).collect());
         rows.push(vec![
             ("oid", i(14_000 + n as i64)),
             ("proname", s(*name)),

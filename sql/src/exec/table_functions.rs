@@ -1,0 +1,248 @@
+//! Functions in FROM: `generate_series(a, b [, step])` and `unnest(a [, b …])`, plain or
+//! LATERAL.
+//!
+//! Their arguments are compiled first against nothing but the enclosing query (a function
+//! in a correlated subquery may read its row). When that fails on an unknown column and
+//! FROM items come before the function, they are compiled against those items instead: the
+//! function is then an implicit LATERAL item, as PostgreSQL treats every function in FROM,
+//! and its rows are computed once per left row and joined to that row only
+//! ([`FromSource::Lateral`]):
+//!
+//! ```text
+//!   FROM pg_index i, unnest(i.indkey, i.indoption) WITH ORDINALITY k(key, opt, n)
+//!        ──────────  ─────────────────────────────────────────────────────────────
+//!        left rows   for each left row: evaluate i.indkey, i.indoption on it, unnest
+//! ```
+//!
+//! [`FromSource::Lateral`]: super::join::FromSource::Lateral
+
+use sqlparser::ast::{Expr, FunctionArg, FunctionArgExpr};
+use tessera_encoding::Datum;
+
+use super::join::MAX_JOIN_ROWS;
+use super::relation::{too_many_rows, RelPlan, Relation};
+use crate::error::{SqlError, SqlResult, SqlState};
+use crate::expr::{eval_ctx, Compiler, EvalCtx, Params, Scope, Typed};
+use crate::session::Column;
+use crate::types::SqlType;
+
+/// Compiles a function's arguments: against the enclosing query only, or else (`true`) as a
+/// LATERAL item against `left`, the FROM items before it (see the module docs).
+fn compile_args(
+    args: &[&Expr],
+    left: &Scope,
+    outer: Option<&Scope>,
+    params: &mut Params,
+) -> SqlResult<(Vec<Typed>, bool)> {
+    let mut attempt = |scope: &Scope| -> SqlResult<Vec<Typed>> {
+        let mut c = Compiler::new(scope, params);
+        c.outer = outer;
+        args.iter().map(|e| c.compile(e)).collect()
+    };
+    match attempt(&Scope::default()) {
+        Err(e) if e.state == SqlState::UNDEFINED_COLUMN && !left.columns.is_empty() => {
+            Ok((attempt(left)?, true))
+        }
+        other => other.map(|t| (t, false)),
+    }
+}
+
+/// Converts compiled arguments (the conversion does not depend on the scope).
+fn coerce(t: Typed, ty: &SqlType, what: &str, params: &mut Params) -> SqlResult<Typed> {
+    let empty = Scope::default();
+    Compiler::new(&empty, params).coerce(t, ty, what)
+}
+
+/// Plans `generate_series(start, stop[, step])` over integers; the column is named `name`.
+/// Returns the plan and whether it is LATERAL.
+pub(super) fn plan_series(
+    args: &[FunctionArg],
+    name: &str,
+    left: &Scope,
+    outer: Option<&Scope>,
+    params: &mut Params,
+) -> SqlResult<(RelPlan, bool)> {
+    let mut exprs = Vec::new();
+    for a in args {
+        let FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) = a else {
+            return Err(SqlError::unsupported("named arguments to generate_series"));
+        };
+        exprs.push(e);
+    }
+    let (typed, lateral) = compile_args(&exprs, left, outer, params)?;
+    if !(2..=3).contains(&typed.len()) {
+        return Err(SqlError::new(
+            SqlState::UNDEFINED_FUNCTION,
+            "function generate_series with these arguments does not exist",
+        ));
+    }
+    let mut ty = SqlType::Int4;
+    for t in &typed {
+        ty = match &t.ty {
+            SqlType::Unknown | SqlType::Int2 | SqlType::Int4 => ty,
+            SqlType::Int8 => SqlType::Int8,
+            other => {
+                return Err(SqlError::unsupported(format!(
+                    "generate_series over {}",
+                    other.name()
+                )))
+            }
+        };
+    }
+    let mut bounds = Vec::new();
+    for t in typed {
+        bounds.push(coerce(t, &SqlType::Int8, "generate_series", params)?.expr);
+    }
+    let mut it = bounds.into_iter();
+    let (Some(start), Some(stop)) = (it.next(), it.next()) else {
+        return Err(SqlError::internal("generate_series arguments"));
+    };
+    let plan = RelPlan {
+        rel: Relation::Series {
+            start,
+            stop,
+            step: it.next(),
+        },
+        columns: vec![Column {
+            name: name.to_string(),
+            ty,
+        }],
+        unknown: vec![false],
+    };
+    Ok((plan, lateral))
+}
+
+/// Plans `unnest(a [, b …])` over arrays; each column is named `name`. Returns the plan and
+/// whether it is LATERAL.
+pub(super) fn plan_unnest(
+    args: &[Expr],
+    name: &str,
+    left: &Scope,
+    outer: Option<&Scope>,
+    params: &mut Params,
+) -> SqlResult<(RelPlan, bool)> {
+    let exprs: Vec<&Expr> = args.iter().collect();
+    let (typed, lateral) = compile_args(&exprs, left, outer, params)?;
+    let mut arrays = Vec::new();
+    let mut columns = Vec::new();
+    for t in typed {
+        let Some(elem) = t.ty.element() else {
+            return Err(SqlError::new(
+                SqlState::UNDEFINED_FUNCTION,
+                format!("function unnest({}) does not exist", t.ty.name()),
+            ));
+        };
+        columns.push(Column {
+            name: name.to_string(),
+            ty: elem.clone(),
+        });
+        arrays.push(t.expr);
+    }
+    if arrays.is_empty() {
+        return Err(SqlError::new(
+            SqlState::UNDEFINED_FUNCTION,
+            "function unnest() does not exist",
+        ));
+    }
+    let plan = RelPlan {
+        rel: Relation::Unnest {
+            arrays,
+            ordinality: false,
+        },
+        unknown: vec![false; columns.len()],
+        columns,
+    };
+    Ok((plan, lateral))
+}
+
+/// The integers of `generate_series(start, stop[, step])` (none when an argument is NULL).
+pub(super) fn series(start: Datum, stop: Datum, step: Option<Datum>) -> SqlResult<Vec<Datum>> {
+    let (Datum::Int(start), Datum::Int(stop)) = (start, stop) else {
+        return Ok(Vec::new());
+    };
+    let step = match step {
+        None => 1,
+        Some(Datum::Int(s)) => s,
+        Some(_) => return Ok(Vec::new()),
+    };
+    if step == 0 {
+        return Err(SqlError::new(
+            SqlState::INVALID_PARAMETER_VALUE,
+            "step size cannot equal zero",
+        ));
+    }
+    let mut out = Vec::new();
+    let mut v = start;
+    while (step > 0 && v <= stop) || (step < 0 && v >= stop) {
+        out.push(Datum::Int(v));
+        if out.len() > MAX_JOIN_ROWS {
+            return Err(too_many_rows());
+        }
+        match v.checked_add(step) {
+            Some(n) => v = n,
+            None => break,
+        }
+    }
+    Ok(out)
+}
+
+/// The rows of a table function, its arguments evaluated on `row` (the left row of a
+/// LATERAL item; empty otherwise).
+pub(super) fn function_rows(
+    rel: &Relation,
+    row: &[Datum],
+    ctx: &EvalCtx,
+) -> SqlResult<Vec<Vec<Datum>>> {
+    match rel {
+        Relation::Series { start, stop, step } => Ok(series(
+            eval_ctx(start, row, ctx)?,
+            eval_ctx(stop, row, ctx)?,
+            step.as_ref().map(|s| eval_ctx(s, row, ctx)).transpose()?,
+        )?
+        .into_iter()
+        .map(|v| vec![v])
+        .collect()),
+        Relation::Unnest { arrays, ordinality } => {
+            let sets = arrays
+                .iter()
+                .map(|a| match eval_ctx(a, row, ctx)? {
+                    Datum::Array(elems) => Ok(elems),
+                    _ => Ok(Vec::new()),
+                })
+                .collect::<SqlResult<Vec<_>>>()?;
+            let n = sets.iter().map(Vec::len).max().unwrap_or(0);
+            Ok((0..n)
+                .map(|i| {
+                    let mut out: Vec<Datum> = sets
+                        .iter()
+                        .map(|s| s.get(i).cloned().unwrap_or(Datum::Null))
+                        .collect();
+                    if *ordinality {
+                        out.push(Datum::Int(i as i64 + 1));
+                    }
+                    out
+                })
+                .collect())
+        }
+        _ => Err(SqlError::internal("not a table function")),
+    }
+}
+
+/// The rows of a LATERAL item for each left row (`found[i]` for row `i`).
+pub(super) fn lateral_rows(
+    rel: &RelPlan,
+    input: &[Vec<Datum>],
+    ctx: &EvalCtx,
+) -> SqlResult<Vec<Vec<Vec<Datum>>>> {
+    let mut total = 0;
+    let mut found = Vec::with_capacity(input.len());
+    for row in input {
+        let rows = function_rows(&rel.rel, row, ctx)?;
+        total += rows.len();
+        if total > MAX_JOIN_ROWS {
+            return Err(too_many_rows());
+        }
+        found.push(rows);
+    }
+    Ok(found)
+}
