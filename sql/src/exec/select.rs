@@ -391,6 +391,12 @@ pub(super) fn plan_select_block(
     let from_items = reordered.as_deref().unwrap_or(&select.from);
     let from = plan_from(from_items, ctx, outer, params, planner)?;
     let star = star_items(&from);
+    // The table (or alias) of each `*` column, for `t.*`.
+    let star_tables: Vec<Option<String>> = from
+        .star
+        .iter()
+        .map(|&i| from.scope.columns[i].table.clone())
+        .collect();
     let FromClause {
         mut sources,
         scope,
@@ -490,6 +496,36 @@ pub(super) fn plan_select_block(
                 // Each visible column, in FROM order, qualified by the table (or alias) it
                 // came from, so equal names in two tables stay distinct.
                 items.extend(star.iter().cloned());
+            }
+            SelectItem::QualifiedWildcard(
+                sqlparser::ast::SelectItemQualifiedWildcardKind::ObjectName(name),
+                _,
+            ) => {
+                // `t.*`: the columns `*` would give that come from `t`.
+                let table = name
+                    .0
+                    .last()
+                    .and_then(|p| p.as_ident())
+                    .map(crate::exec::normalize_ident)
+                    .unwrap_or_default();
+                let before = items.len();
+                items.extend(
+                    star.iter()
+                        .zip(&star_tables)
+                        .filter(|(_, t)| t.as_deref() == Some(table.as_str()))
+                        .map(|(item, _)| item.clone()),
+                );
+                if items.len() == before
+                    && !scope
+                        .columns
+                        .iter()
+                        .any(|c| c.table.as_deref() == Some(table.as_str()))
+                {
+                    return Err(SqlError::new(
+                        SqlState::UNDEFINED_TABLE,
+                        format!("missing FROM-clause entry for table \"{table}\""),
+                    ));
+                }
             }
             other => return Err(SqlError::unsupported(format!("select item {other}"))),
         }
