@@ -420,6 +420,12 @@ pub(super) fn binary(a: &Datum, op: BinOp, b: &Datum) -> SqlResult<Datum> {
                     }
                     BinOp::Div => x.checked_div(*y),
                     BinOp::Mod => x.checked_rem(*y),
+                    BinOp::BitAnd => Some(x & y),
+                    BinOp::BitOr => Some(x | y),
+                    BinOp::BitXor => Some(x ^ y),
+                    // PostgreSQL shifts by the count modulo the width (64 bits here).
+                    BinOp::ShiftLeft => Some(x.wrapping_shl(*y as u32)),
+                    BinOp::ShiftRight => Some(x.wrapping_shr(*y as u32)),
                     _ => None,
                 };
                 Datum::Int(r.ok_or_else(|| overflow(&SqlType::Int8))?)

@@ -135,6 +135,16 @@ pub enum BinOp {
     Or,
     /// ||
     Concat,
+    /// & (integers)
+    BitAnd,
+    /// | (integers)
+    BitOr,
+    /// # (integers)
+    BitXor,
+    /// << (integers)
+    ShiftLeft,
+    /// >> (integers)
+    ShiftRight,
 }
 
 /// A compiled expression.
@@ -1050,6 +1060,11 @@ impl Compiler<'_> {
             BinaryOperator::And => BinOp::And,
             BinaryOperator::Or => BinOp::Or,
             BinaryOperator::StringConcat => BinOp::Concat,
+            BinaryOperator::BitwiseAnd => BinOp::BitAnd,
+            BinaryOperator::BitwiseOr => BinOp::BitOr,
+            BinaryOperator::PGBitwiseXor => BinOp::BitXor,
+            BinaryOperator::PGBitwiseShiftLeft => BinOp::ShiftLeft,
+            BinaryOperator::PGBitwiseShiftRight => BinOp::ShiftRight,
             BinaryOperator::PGExp => return self.call("power", vec![l, r]),
             BinaryOperator::PGRegexMatch => return self.regex_match(l, r, false, false),
             BinaryOperator::PGRegexIMatch => return self.regex_match(l, r, true, false),
@@ -1132,6 +1147,28 @@ impl Compiler<'_> {
                 Ok(Typed {
                     expr: ScalarExpr::Binary(Box::new(l.expr), bop, Box::new(r.expr)),
                     ty: SqlType::Bool,
+                })
+            }
+            BinOp::BitAnd | BinOp::BitOr | BinOp::BitXor | BinOp::ShiftLeft | BinOp::ShiftRight => {
+                if !(l.ty.is_integer() && r.ty.is_integer()) {
+                    return Err(no_operator(&l.ty, &format!("{op}"), &r.ty));
+                }
+                // Shifts keep the left operand's type; the others widen as arithmetic does.
+                let ty = if matches!(bop, BinOp::ShiftLeft | BinOp::ShiftRight) {
+                    numeric_supertype(&l.ty, &l.ty)
+                } else {
+                    numeric_supertype(&l.ty, &r.ty)
+                };
+                let rty = if matches!(bop, BinOp::ShiftLeft | BinOp::ShiftRight) {
+                    SqlType::Int8
+                } else {
+                    ty.clone()
+                };
+                let l = self.coerce(l, &ty, "bitwise operator")?;
+                let r = self.coerce(r, &rty, "bitwise operator")?;
+                Ok(Typed {
+                    expr: ScalarExpr::Binary(Box::new(l.expr), bop, Box::new(r.expr)),
+                    ty,
                 })
             }
             _ => {
