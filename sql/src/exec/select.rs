@@ -278,6 +278,21 @@ pub(super) fn rewrite(e: &Expr, f: &mut dyn FnMut(&Expr) -> Option<Expr>) -> Exp
     out
 }
 
+/// The scope column a plain column reference (`a`, `t.a`, `s.t.a`) names, if it is one.
+fn column_index(scope: &Scope, e: &Expr) -> Option<usize> {
+    let norm = crate::exec::normalize_ident;
+    match e {
+        Expr::Identifier(id) => scope.resolve(None, &norm(id)).ok(),
+        Expr::CompoundIdentifier(parts) if (2..=3).contains(&parts.len()) => {
+            let n = parts.len();
+            scope
+                .resolve(Some(&norm(&parts[n - 2])), &norm(&parts[n - 1]))
+                .ok()
+        }
+        _ => None,
+    }
+}
+
 fn slot(name: String) -> Expr {
     Expr::Identifier(Ident::new(name))
 }
@@ -583,14 +598,25 @@ pub(super) fn plan_select_block(
             aggs.push(agg);
         }
         let group_asts = group_exprs.clone();
+        // A column reference matches a GROUP BY column however it is written (`s.a` and
+        // `a`), as PostgreSQL matches by the column, not the text.
+        let key_scope = scope.clone();
+        let group_columns: Vec<Option<usize>> = group_asts
+            .iter()
+            .map(|g| column_index(&key_scope, g))
+            .collect();
         let f = move |e: &Expr| {
             rewrite(e, &mut |x| {
                 if let Some(j) = agg_asts.iter().position(|a| a == x) {
                     return Some(slot(format!("__agg{j}")));
                 }
-                group_asts
+                if let Some(i) = group_asts.iter().position(|g| g == x) {
+                    return Some(slot(format!("__key{i}")));
+                }
+                let col = column_index(&key_scope, x)?;
+                group_columns
                     .iter()
-                    .position(|g| g == x)
+                    .position(|g| *g == Some(col))
                     .map(|i| slot(format!("__key{i}")))
             })
         };
