@@ -75,7 +75,7 @@ pub enum SqlType {
     /// introspection sends), and mixes with the integer types as `bigint` does.
     Oid,
     /// A one-dimensional array of the element type (never itself an array); see
-    /// [`array`].
+    /// [`mod@array`].
     Array(Box<SqlType>),
     /// The type of an untyped literal or parameter before it is resolved (PostgreSQL's
     /// `unknown`).
