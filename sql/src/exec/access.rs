@@ -688,6 +688,52 @@ pub async fn read_for_rows(
     Ok(out)
 }
 
+/// The rows `access` selects from a table read on its own, handed to `visit` a page of at
+/// most `page` rows at a time: a span is scanned in pieces, each resuming where the last one
+/// stopped. Access paths that are not plain primary-key spans (index lookups, point reads,
+/// reverse or limited scans) are read whole and visited once.
+pub async fn read_rows_paged(
+    txn: &mut SqlTxn,
+    desc: &TableDescriptor,
+    access: &Access,
+    params: &[Datum],
+    page: u64,
+    mut visit: impl FnMut(Vec<Vec<Datum>>) -> SqlResult<()>,
+) -> SqlResult<()> {
+    let targets = targets(desc, access, &[], params)?;
+    let spans_only = access.index == rowcodec::PRIMARY_INDEX
+        && !access.reverse
+        && access.max_rows.is_none()
+        && targets.iter().all(|t| !matches!(t, Target::Point(_)));
+    if !spans_only {
+        let rows = read_rows(txn, desc, access, params, false).await?;
+        return visit(rows.into_iter().map(|(_, r)| r).collect());
+    }
+    for t in targets {
+        let Target::Span(span) = t else { continue };
+        let mut next = Some(span);
+        while let Some(span) = next.take() {
+            let request = Request::Scan {
+                span,
+                max_keys: page,
+                lock: lock_of(false),
+            };
+            let Some(Response::Scan { rows, resume_span }) =
+                txn.send(vec![request]).await?.into_iter().next()
+            else {
+                return Err(SqlError::internal("unexpected scan response"));
+            };
+            let decoded = rows
+                .iter()
+                .map(|kv| decode_table_row(desc, &kv.key, &kv.value))
+                .collect::<SqlResult<Vec<_>>>()?;
+            visit(decoded)?;
+            next = resume_span;
+        }
+    }
+    Ok(())
+}
+
 /// The rows `access` selects from a table read on its own.
 pub async fn read_rows(
     txn: &mut SqlTxn,

@@ -14,6 +14,7 @@ mod dml;
 mod effects;
 mod fk;
 mod from;
+mod grouper;
 mod index;
 mod join;
 mod join_order;

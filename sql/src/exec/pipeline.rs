@@ -21,11 +21,11 @@ use crate::txn::SqlTxn;
 use futures::future::BoxFuture;
 use tessera_encoding::Datum;
 
-use super::access::{read_for_rows, read_rows};
-use super::aggregate::{accumulate_row, finish, init, AggState};
+use super::access::{read_for_rows, read_rows, read_rows_paged};
+use super::grouper::Grouper;
 use super::join::{join_found, join_rows, FromSource};
 use super::relation::materialize_sync;
-use super::select::{QueryPlan, SortKey};
+use super::select::{Grouping, QueryPlan, SortKey};
 use super::setops::row_key;
 use super::table::scan_table;
 use super::table_functions::lateral_rows;
@@ -39,13 +39,8 @@ use crate::types::SqlType;
 /// How many left rows one batch of lookups covers.
 const LOOKUP_BATCH: usize = 1_000;
 
-/// One group while aggregating: its key values, the aggregate states, and the values seen by
-/// each DISTINCT aggregate.
-type GroupState = (
-    Vec<Datum>,
-    Vec<AggState>,
-    Vec<std::collections::HashSet<Vec<u8>>>,
-);
+/// How many rows a streamed aggregate's scan reads at a time.
+const SCAN_PAGE_ROWS: u64 = 10_000;
 
 /// Compares two rows of ORDER BY key values.
 pub(super) fn order_rows(a: &[Datum], b: &[Datum], order: &[SortKey]) -> Ordering {
@@ -211,6 +206,16 @@ impl QueryPlan {
                 outer: &[],
                 tables: Some(data),
             };
+            if let Some((g, desc)) = self.streamed_grouping() {
+                let step = &self.sources[0];
+                let mut grouper = Grouper::new(g);
+                read_rows_paged(txn, desc, &step.access, params, SCAN_PAGE_ROWS, |rows| {
+                    let joined = join_rows(&[Vec::new()], &rows, step, &ctx)?;
+                    grouper.add(&self.filter_rows(&ctx, joined)?, &ctx)
+                })
+                .await?;
+                return self.finish_grouped(&ctx, grouper.finish()?);
+            }
             let mut input: Vec<Vec<Datum>> = vec![Vec::new()];
             for (i, step) in self.sources.iter().enumerate() {
                 let desc = match &step.source {
@@ -386,80 +391,71 @@ impl QueryPlan {
     }
 
     /// Everything after FROM (see the module docs).
-    fn finish_rows(&self, ctx: &EvalCtx, mut input: Vec<Vec<Datum>>) -> SqlResult<Vec<Vec<Datum>>> {
-        if let Some(f) = &self.filter {
-            let mut kept = Vec::with_capacity(input.len());
+    /// WHERE over joined rows.
+    fn filter_rows(&self, ctx: &EvalCtx, input: Vec<Vec<Datum>>) -> SqlResult<Vec<Vec<Datum>>> {
+        let Some(f) = &self.filter else {
+            return Ok(input);
+        };
+        let mut kept = Vec::with_capacity(input.len());
+        for row in input {
+            if eval_ctx(f, &row, ctx)? == Datum::Bool(true) {
+                kept.push(row);
+            }
+        }
+        Ok(kept)
+    }
+
+    /// The grouping a single-table query can fold page by page as its scan returns rows
+    /// (see `grouper.rs`): nothing after the scan needs the rows themselves.
+    fn streamed_grouping(&self) -> Option<(&Grouping, &TableDescriptor)> {
+        let [step] = self.sources.as_slice() else {
+            return None;
+        };
+        let FromSource::Table(desc) = &step.source else {
+            return None;
+        };
+        let g = self.grouping.as_ref()?;
+        let plain = !self.for_update && !step.lookup && self.ctes.is_empty();
+        plain.then_some((g, desc.as_ref()))
+    }
+
+    /// WHERE, GROUP BY and the rest over joined rows.
+    fn finish_rows(&self, ctx: &EvalCtx, input: Vec<Vec<Datum>>) -> SqlResult<Vec<Vec<Datum>>> {
+        let input = self.filter_rows(ctx, input)?;
+        match &self.grouping {
+            Some(g) => {
+                let mut grouper = Grouper::new(g);
+                grouper.add(&input, ctx)?;
+                self.finish_grouped(ctx, grouper.finish()?)
+            }
+            None => self.finish_ungrouped(ctx, input),
+        }
+    }
+
+    /// HAVING and the rest over grouped rows.
+    fn finish_grouped(
+        &self,
+        ctx: &EvalCtx,
+        mut input: Vec<Vec<Datum>>,
+    ) -> SqlResult<Vec<Vec<Datum>>> {
+        if let Some(h) = &self.having {
+            let mut kept = Vec::new();
             for row in input {
-                if eval_ctx(f, &row, ctx)? == Datum::Bool(true) {
+                if eval_ctx(h, &row, ctx)? == Datum::Bool(true) {
                     kept.push(row);
                 }
             }
             input = kept;
         }
-        // GROUP BY and aggregates.
-        if let Some(g) = &self.grouping {
-            let mut groups: Vec<GroupState> = Vec::new();
-            let mut index: HashMap<Vec<u8>, usize> = HashMap::new();
-            for row in &input {
-                let keys = g
-                    .keys
-                    .iter()
-                    .map(|k| eval_ctx(k, row, ctx))
-                    .collect::<SqlResult<Vec<_>>>()?;
-                let gk = row_key(&keys);
-                let i = *index.entry(gk).or_insert_with(|| {
-                    groups.push((
-                        keys,
-                        g.aggs.iter().map(init).collect(),
-                        vec![Default::default(); g.aggs.len()],
-                    ));
-                    groups.len() - 1
-                });
-                let (_, states, seen) = &mut groups[i];
-                for (j, agg) in g.aggs.iter().enumerate() {
-                    if let Some(f) = &agg.filter {
-                        if eval_ctx(f, row, ctx)? != Datum::Bool(true) {
-                            continue;
-                        }
-                    }
-                    let v = match &agg.arg {
-                        Some(a) => eval_ctx(a, row, ctx)?,
-                        None => Datum::Null,
-                    };
-                    if agg.distinct
-                        && (v == Datum::Null || !seen[j].insert(row_key(std::slice::from_ref(&v))))
-                    {
-                        continue;
-                    }
-                    let keys = agg
-                        .order
-                        .iter()
-                        .map(|k| eval_ctx(&k.expr, row, ctx))
-                        .collect::<SqlResult<Vec<_>>>()?;
-                    accumulate_row(agg, &mut states[j], &v, keys)?;
-                }
-            }
-            if groups.is_empty() && g.keys.is_empty() {
-                groups.push((Vec::new(), g.aggs.iter().map(init).collect(), Vec::new()));
-            }
-            input = Vec::with_capacity(groups.len());
-            for (keys, states, _) in groups {
-                let mut row = keys;
-                for (agg, st) in g.aggs.iter().zip(&states) {
-                    row.push(finish(agg, st)?);
-                }
-                input.push(row);
-            }
-            if let Some(h) = &self.having {
-                let mut kept = Vec::new();
-                for row in input {
-                    if eval_ctx(h, &row, ctx)? == Datum::Bool(true) {
-                        kept.push(row);
-                    }
-                }
-                input = kept;
-            }
-        }
+        self.finish_ungrouped(ctx, input)
+    }
+
+    /// Windows, set-returning functions, projection, DISTINCT, ORDER BY and LIMIT.
+    fn finish_ungrouped(
+        &self,
+        ctx: &EvalCtx,
+        mut input: Vec<Vec<Datum>>,
+    ) -> SqlResult<Vec<Vec<Datum>>> {
         if !self.windows.is_empty() {
             input = super::window::apply(&self.windows, input, ctx)?;
         }
