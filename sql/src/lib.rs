@@ -25,6 +25,7 @@ pub mod expr;
 pub mod pg_catalog;
 pub mod pg_syntax;
 pub mod pgwire;
+pub mod roles;
 pub mod rowcodec;
 pub mod session;
 pub mod settings;

@@ -10,6 +10,7 @@
 //!   0x01 'd' u64(table id)                       → table descriptor (protobuf)
 //!   0x01 'i'                                     → the descriptor id counter
 //!   0x01 'v'                                     → the catalog version (i64 BE)
+//!   0x01 'r' enc(role)                           → the role's SCRAM verifier (roles.rs)
 //!   0x02 u64(table id) u32(index id) key datums  → row: the non-key columns (value codec)
 //! ```
 //!
@@ -108,6 +109,18 @@ pub fn sequence_counter_key(id: u64) -> Key {
 pub fn descriptor_key(id: u64) -> Key {
     let mut k = vec![SYSTEM_PREFIX, b'd'];
     encode_u64(&mut k, id, Direction::Ascending);
+    k
+}
+
+/// The prefix of every role's key.
+pub fn role_prefix() -> Key {
+    vec![SYSTEM_PREFIX, b'r']
+}
+
+/// The key of a role (see [`crate::roles`]).
+pub fn role_key(name: &str) -> Key {
+    let mut k = role_prefix();
+    encode_bytes(&mut k, name.as_bytes(), Direction::Ascending);
     k
 }
 

@@ -8,6 +8,9 @@
 //! - `tessera workload tpcc|kv|bank init|run|check --url URL`: the workloads of
 //!   `tessera-workload`, over the Postgres protocol against any server (tessera or
 //!   PostgreSQL).
+//! - `tessera cert create-ca|create-node|create-client`: the certificates of secure mode
+//!   ([`cert`]); `start-single-node --certs-dir DIR` serves TLS and asks for a client
+//!   certificate or a SCRAM-SHA-256 password, `--insecure` (the default) for neither.
 //! - `tessera kv-bank --store DIR`: the bank workload driving the transactional KV layer
 //!   directly through the local sender (no SQL), with audits and a final check ([`bank`]).
 //!
@@ -15,6 +18,7 @@
 //! work.
 
 mod bank;
+mod cert;
 mod single_node;
 
 use std::path::PathBuf;
@@ -25,6 +29,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use tessera_hlc::HybridClock;
 use tessera_kv::{LocalSender, Store};
+use tessera_sql::pgwire::auth::Security;
 use tessera_storage_rocks::{RocksConfig, RocksEngine};
 use tessera_txn::Db;
 
@@ -56,6 +61,18 @@ enum Command {
         /// The address to serve the Postgres protocol on (port 0: any free port).
         #[arg(long, default_value = "127.0.0.1:26257")]
         sql_addr: String,
+        /// Secure mode: TLS with the certificates in this directory (`tessera cert`), and
+        /// a client certificate or a password for every login.
+        #[arg(long, conflicts_with = "insecure")]
+        certs_dir: Option<PathBuf>,
+        /// No TLS and no passwords (the default without --certs-dir).
+        #[arg(long)]
+        insecure: bool,
+    },
+    /// Creates the certificates of secure mode.
+    Cert {
+        #[command(subcommand)]
+        cmd: cert::CertCommand,
     },
     /// Drives a workload (TPC-C, kv, bank) over the Postgres protocol: init, run, check.
     Workload(tessera_workload::WorkloadCommand),
@@ -102,7 +119,10 @@ fn main() -> anyhow::Result<()> {
     // The demo keeps its terminal for the connection hint; the server logs what it does.
     let default_filter = match cli.command {
         Command::StartSingleNode { .. } => "info",
-        Command::Demo { .. } | Command::Workload(_) | Command::KvBank { .. } => "warn",
+        Command::Demo { .. }
+        | Command::Workload(_)
+        | Command::KvBank { .. }
+        | Command::Cert { .. } => "warn",
     };
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -120,7 +140,7 @@ fn main() -> anyhow::Result<()> {
                 let dir = tempfile::tempdir()?;
                 let listener = single_node::bind(&format!("127.0.0.1:{port}"), true).await?;
                 let store = dir.path().to_path_buf();
-                single_node::run(&store, listener, |addr| {
+                single_node::run(&store, listener, Security::Insecure, |addr| {
                     println!(
                         "tessera demo: a single-node tessera on a temporary store ({}).",
                         store.display()
@@ -134,19 +154,31 @@ fn main() -> anyhow::Result<()> {
                 })
                 .await
             }
-            Command::StartSingleNode { store, sql_addr } => {
+            Command::StartSingleNode {
+                store,
+                sql_addr,
+                certs_dir,
+                insecure: _,
+            } => {
+                let security = match &certs_dir {
+                    Some(dir) => Security::from_certs_dir(dir)
+                        .map_err(|e| anyhow::anyhow!("secure mode: {e}"))?,
+                    None => Security::Insecure,
+                };
                 let listener = single_node::bind(&sql_addr, false).await?;
-                single_node::run(&store, listener, |addr| {
-                    println!(
-                        "tessera: serving SQL at {}",
-                        single_node::connection_url(addr)
-                    );
-                    println!("  psql \"{}\"", single_node::connection_url(addr));
+                single_node::run(&store, listener, security, |addr| {
+                    let url = match &certs_dir {
+                        Some(dir) => single_node::secure_connection_url(addr, dir),
+                        None => single_node::connection_url(addr),
+                    };
+                    println!("tessera: serving SQL at {url}");
+                    println!("  psql \"{url}\"");
                     flush_stdout();
                 })
                 .await
             }
             Command::Workload(cmd) => Ok(tessera_workload::run(cmd).await?),
+            Command::Cert { cmd } => cert::run(cmd),
             Command::KvBank { store, opts } => {
                 let db = open_db(&store)?;
                 bank::run(&db, &opts).await

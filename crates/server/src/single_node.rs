@@ -19,6 +19,7 @@ use anyhow::Context;
 use tessera_hlc::HybridClock;
 use tessera_kv::gc_queue::{self, GcPolicy};
 use tessera_kv::{LocalSender, Store};
+use tessera_sql::pgwire::auth::Security;
 use tessera_sql::SqlNode;
 use tessera_storage::Engine;
 use tessera_storage_rocks::{RocksConfig, RocksEngine};
@@ -29,6 +30,16 @@ use tracing::{info, warn};
 /// The connection string for a SQL address, as printed for `psql`.
 pub fn connection_url(addr: SocketAddr) -> String {
     format!("postgresql://root@{addr}/defaultdb?sslmode=disable")
+}
+
+/// The URL `root` connects to a secure node with: TLS checked against the CA, and root's
+/// client certificate (`tessera cert create-client root`).
+pub fn secure_connection_url(addr: SocketAddr, certs_dir: &Path) -> String {
+    let d = certs_dir.display();
+    format!(
+        "postgresql://root@{addr}/defaultdb?sslmode=verify-full&sslrootcert={d}/ca.crt\
+         &sslcert={d}/client.root.crt&sslkey={d}/client.root.key"
+    )
 }
 
 /// Binds `addr`; when `fallback_to_any_port` and the port is taken, binds a free port on the
@@ -51,6 +62,7 @@ pub async fn bind(addr: &str, fallback_to_any_port: bool) -> anyhow::Result<TcpL
 pub async fn run(
     store_dir: &Path,
     listener: TcpListener,
+    security: Security,
     on_ready: impl FnOnce(SocketAddr),
 ) -> anyhow::Result<()> {
     let engine: Arc<dyn Engine> = Arc::new(
@@ -71,7 +83,7 @@ pub async fn run(
     info!(%addr, store = %store_dir.display(), "SQL server listening");
     on_ready(addr);
 
-    tessera_sql::pgwire::serve(node, listener, shutdown_signal()).await;
+    tessera_sql::pgwire::serve_with(node, listener, security, shutdown_signal()).await;
     gc.abort();
 
     info!("flushing the store");

@@ -288,6 +288,12 @@ pub async fn execute(
             let db_id = node.catalog.require_database(txn, database).await?;
             maintenance::execute(node, txn, db_id, stmt).await
         }
+        Statement::CreateRole(_)
+        | Statement::AlterRole { .. }
+        | Statement::Drop {
+            object_type: sqlparser::ast::ObjectType::Role | sqlparser::ast::ObjectType::User,
+            ..
+        } => crate::roles::execute(txn, stmt).await,
         Statement::CreateDatabase {
             db_name,
             if_not_exists,

@@ -58,6 +58,7 @@
 //! rows already read) runs to its end first. The session notices a dropped statement
 //! (`Session::running`) and fails its transaction block.
 
+pub mod auth;
 mod flush_at_sync;
 mod values;
 
@@ -70,6 +71,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::{BufMut, BytesMut};
 use futures::{stream, Sink, SinkExt};
+use pgwire::api::auth::mechanism::{AuthMechanism, AuthState};
 use pgwire::api::auth::{
     finish_authentication, protocol_negotiation, save_startup_parameters_to_metadata,
     ServerParameterProvider, StartupHandler,
@@ -109,6 +111,7 @@ use tracing::{debug, info, warn};
 use crate::error::{SqlError, SqlResult, SqlState};
 use crate::session::{Column, Output, Prepared, Session, SqlNode, TxnState};
 use crate::types::SqlType;
+use auth::{Admission, Security};
 use flush_at_sync::FlushAtSync;
 
 /// The database a connection uses when its startup packet names none.
@@ -120,10 +123,22 @@ pub const DEFAULT_USER: &str = "root";
 /// connections, runs each on its own task, and on shutdown stops accepting and ends every
 /// open connection (their sessions, and any transaction still open in them, are dropped).
 pub async fn serve<F: Future>(node: Arc<SqlNode>, listener: TcpListener, shutdown: F) {
+    serve_with(node, listener, Security::Insecure, shutdown).await
+}
+
+/// [`serve`], admitting connections as `security` says (see [`auth`]).
+pub async fn serve_with<F: Future>(
+    node: Arc<SqlNode>,
+    listener: TcpListener,
+    security: Security,
+    shutdown: F,
+) {
+    let tls = security.tls();
     let shared = Arc::new(Shared {
         node,
         pids: RandomPidSecretKeyGenerator::default(),
         cancels: Arc::new(ConnectionManager::new()),
+        security,
     });
     let mut connections = JoinSet::new();
     tokio::pin!(shutdown);
@@ -134,9 +149,10 @@ pub async fn serve<F: Future>(node: Arc<SqlNode>, listener: TcpListener, shutdow
             accepted = listener.accept() => match accepted {
                 Ok((socket, peer)) => {
                     let handlers = ConnectionHandlers(Arc::new(Connection::new(Arc::clone(&shared))));
+                    let tls = tls.clone();
                     connections.spawn(async move {
                         debug!(%peer, "connection accepted");
-                        match pgwire::tokio::process_socket(socket, None, handlers).await {
+                        match pgwire::tokio::process_socket(socket, tls, handlers).await {
                             Ok(()) => debug!(%peer, "connection closed"),
                             Err(e) => debug!(%peer, error = %e, "connection ended with an error"),
                         }
@@ -162,6 +178,8 @@ struct Shared {
     pids: RandomPidSecretKeyGenerator,
     /// Every open connection by (pid, secret key), for CancelRequest.
     cancels: Arc<ConnectionManager>,
+    /// Who may connect.
+    security: Security,
 }
 
 /// The session of one connection: `None` until startup has opened it.
@@ -172,6 +190,8 @@ struct Connection {
     shared: Arc<Shared>,
     session: SessionSlot,
     parser: Arc<StatementParser>,
+    /// The password exchange in progress between Startup and the session (secure mode).
+    password: Mutex<Option<Box<dyn AuthMechanism>>>,
 }
 
 /// The pgwire handler set of one connection (pgwire asks for each role separately).
@@ -213,6 +233,7 @@ impl Connection {
             shared,
             session,
             parser,
+            password: Mutex::new(None),
         }
     }
 
@@ -302,12 +323,94 @@ impl StartupHandler for Connection {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        let PgWireFrontendMessage::Startup(startup) = message else {
-            // The insecure mode asks for no password, so nothing else may come now.
-            return Err(PgWireError::NoAuthenticationInProgress);
-        };
-        protocol_negotiation(client, &startup).await?;
-        save_startup_parameters_to_metadata(client, &startup);
+        match message {
+            PgWireFrontendMessage::Startup(startup) => {
+                protocol_negotiation(client, &startup).await?;
+                save_startup_parameters_to_metadata(client, &startup);
+                let user = client
+                    .metadata()
+                    .get(METADATA_USER)
+                    .filter(|v| !v.is_empty())
+                    .cloned()
+                    .unwrap_or_else(|| DEFAULT_USER.to_owned());
+                let admission =
+                    self.shared
+                        .security
+                        .authenticate(&self.shared.node, &*client, &user)?;
+                match admission {
+                    Admission::Open => self.open_session(client).await,
+                    Admission::Password(mut mechanism) => {
+                        let state = mechanism.begin(&*client).await?;
+                        *self.password.lock().await = Some(mechanism);
+                        self.password_step(client, state).await
+                    }
+                }
+            }
+            PgWireFrontendMessage::PasswordMessageFamily(msg) => {
+                let state = {
+                    let mut slot = self.password.lock().await;
+                    let Some(mechanism) = slot.as_mut() else {
+                        return Err(PgWireError::NoAuthenticationInProgress);
+                    };
+                    mechanism.next(&*client, msg).await
+                };
+                let state = match state {
+                    // PostgreSQL's wording, naming the user (pgwire's names none).
+                    Err(PgWireError::InvalidPassword(_)) | Ok(AuthState::Failed(_)) => {
+                        let user = client
+                            .metadata()
+                            .get(METADATA_USER)
+                            .cloned()
+                            .unwrap_or_default();
+                        return Err(auth::fatal(
+                            "28P01",
+                            &format!("password authentication failed for user \"{user}\""),
+                        ));
+                    }
+                    other => other?,
+                };
+                self.password_step(client, state).await
+            }
+            _ => Err(PgWireError::NoAuthenticationInProgress),
+        }
+    }
+}
+
+impl Connection {
+    /// One step of a password exchange: send the next challenge, or open the session.
+    async fn password_step<C>(&self, client: &mut C, state: AuthState) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        match state {
+            AuthState::InProgress(challenge) => {
+                client.set_state(PgWireConnectionState::AuthenticationInProgress);
+                client
+                    .send(PgWireBackendMessage::Authentication(challenge))
+                    .await?;
+                Ok(())
+            }
+            AuthState::Ok { final_message, .. } => {
+                *self.password.lock().await = None;
+                if let Some(m) = final_message {
+                    client.feed(PgWireBackendMessage::Authentication(m)).await?;
+                }
+                self.open_session(client).await
+            }
+            AuthState::Failed(e) => Err(e),
+        }
+    }
+
+    /// Opens the session of an admitted connection: AuthenticationOk, the parameters,
+    /// BackendKeyData and ReadyForQuery.
+    async fn open_session<C>(&self, client: &mut C) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
         let param = |key: &str, default: &str| {
             client
                 .metadata()

@@ -33,11 +33,17 @@ impl Server {
     /// Starts `tessera start-single-node` on `store`, on a free loopback port chosen by the
     /// server itself (`--sql-addr 127.0.0.1:0`), and waits for it to print its address.
     pub fn start(store: &Path) -> Server {
+        Server::start_with(store, &[])
+    }
+
+    /// [`Server::start`] with more flags (`--certs-dir DIR` for secure mode).
+    pub fn start_with(store: &Path, flags: &[&std::ffi::OsStr]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
             .arg("start-single-node")
             .arg("--store")
             .arg(store)
             .args(["--sql-addr", "127.0.0.1:0"])
+            .args(flags)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
