@@ -29,6 +29,8 @@ use rcgen::{
 const CA_NAME: &str = "tessera CA";
 
 /// `tessera cert …`.
+// The variant names are the subcommands' names (`create-ca`, as CockroachDB spells them).
+#[allow(clippy::enum_variant_names)]
 #[derive(Subcommand)]
 pub enum CertCommand {
     /// Creates the certificate authority: `ca.crt` in the certs directory and its key.
