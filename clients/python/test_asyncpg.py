@@ -176,18 +176,15 @@ async def test_copy_text_in_and_out(url):
         await conn.close()
 
 
-@pytest.mark.xfail(
-    reason="tessera: copy_records_to_table sends COPY ... FROM STDIN (FORMAT binary), which"
-    " fails with 0A000 'COPY in binary format is not supported'",
-    strict=True,
-)
 @run
 async def test_copy_records(url):
     conn = await connect(url)
     try:
         await create_table(conn, "apg_copy", "id INT PRIMARY KEY, name TEXT")
-        await conn.copy_records_to_table("apg_copy", records=[(1, "a"), (2, "b")], columns=["id", "name"])
-        assert await conn.fetchval("SELECT count(*) FROM apg_copy") == 2
+        # copy_records_to_table sends COPY … FROM STDIN (FORMAT binary).
+        await conn.copy_records_to_table("apg_copy", records=[(1, "a"), (2, None)], columns=["id", "name"])
+        rows = await conn.fetch("SELECT id, name FROM apg_copy ORDER BY id")
+        assert [tuple(r) for r in rows] == [(1, "a"), (2, None)]
     finally:
         await conn.close()
 

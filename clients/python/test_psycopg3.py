@@ -130,11 +130,6 @@ def test_copy(conn):
     conn.commit()
 
 
-@pytest.mark.xfail(
-    reason="tessera: COPY ... FROM STDIN (FORMAT BINARY) fails with 0A000"
-    " 'COPY in binary format is not supported'",
-    strict=True,
-)
 def test_copy_binary(conn):
     create_table(conn, "pg3_copy_bin", "id INT PRIMARY KEY, name TEXT")
     with conn.cursor() as cur:
@@ -144,6 +139,10 @@ def test_copy_binary(conn):
             copy.write_row((2, "b"))
     conn.commit()
     assert conn.execute("SELECT id, name FROM pg3_copy_bin ORDER BY id").fetchall() == [(1, "a"), (2, "b")]
+    with conn.cursor() as cur:
+        with cur.copy("COPY (SELECT id, name FROM pg3_copy_bin ORDER BY id) TO STDOUT (FORMAT BINARY)") as copy:
+            copy.set_types(["int4", "text"])
+            assert list(copy.rows()) == [(1, "a"), (2, "b")]
 
 
 def test_error_then_usable(conn):

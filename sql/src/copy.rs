@@ -12,7 +12,15 @@
 //!          (FROM) or writes (TO) a first line of column names
 //! ```
 //!
-//! Binary COPY is not supported (0A000).
+//!
+//! The binary format (`FORMAT binary`) is PostgreSQL's:
+//!
+//! ```text
+//!   header   "PGCOPY\n\xff\r\n\0", int32 flags (0), int32 extension length, extension
+//!   tuple    int16 field count, then per field int32 length (-1: NULL) and the value in
+//!            the type's binary format (`pgwire/values.rs`)
+//!   trailer  int16 -1
+//! ```
 
 use sqlparser::ast::{CopyLegacyCsvOption, CopyLegacyOption, CopyOption};
 
@@ -23,6 +31,8 @@ use crate::error::{SqlError, SqlResult, SqlState};
 pub struct CopyFormat {
     /// CSV (true) or text.
     pub csv: bool,
+    /// The binary format (the other fields do not apply).
+    pub binary: bool,
     /// The field delimiter.
     pub delimiter: char,
     /// The text that stands for NULL.
@@ -38,6 +48,7 @@ impl CopyFormat {
     pub fn new(csv: bool) -> Self {
         CopyFormat {
             csv,
+            binary: false,
             delimiter: if csv { ',' } else { '\t' },
             null: if csv { String::new() } else { "\\N".into() },
             header: false,
@@ -56,7 +67,7 @@ impl CopyFormat {
             match o {
                 CopyOption::Format(name) => match name.value.to_lowercase().as_str() {
                     "csv" | "text" => {}
-                    "binary" => return Err(SqlError::unsupported("COPY in binary format")),
+                    "binary" => f.binary = true,
                     other => {
                         return Err(SqlError::new(
                             SqlState::INVALID_PARAMETER_VALUE,
@@ -91,9 +102,7 @@ impl CopyFormat {
                 }
                 CopyLegacyOption::Delimiter(c) => f.delimiter = *c,
                 CopyLegacyOption::Null(s) => f.null = s.clone(),
-                CopyLegacyOption::Binary => {
-                    return Err(SqlError::unsupported("COPY in binary format"))
-                }
+                CopyLegacyOption::Binary => f.binary = true,
                 other => return Err(SqlError::unsupported(format!("COPY option {other}"))),
             }
         }
@@ -280,6 +289,87 @@ impl CopyFormat {
     }
 }
 
+/// The signature that starts binary COPY data.
+const BINARY_SIGNATURE: &[u8; 11] = b"PGCOPY\n\xff\r\n\0";
+
+/// The fields of each tuple of binary COPY data (`None`: NULL), checking the header and
+/// that each tuple has `columns` fields.
+pub fn parse_binary(data: &[u8], columns: usize) -> SqlResult<Vec<Vec<Option<Vec<u8>>>>> {
+    let bad = |what: &str| bad_copy(&format!("binary COPY data: {what}"));
+    let mut rest = data
+        .strip_prefix(BINARY_SIGNATURE.as_slice())
+        .ok_or_else(|| bad("COPY file signature not recognized"))?;
+    let mut take = |n: usize| -> SqlResult<&[u8]> {
+        if rest.len() < n {
+            return Err(bad("unexpected end of data"));
+        }
+        let (head, tail) = rest.split_at(n);
+        rest = tail;
+        Ok(head)
+    };
+    let int32 = |b: &[u8]| i32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+    let _flags = int32(take(4)?);
+    let ext = usize::try_from(int32(take(4)?)).map_err(|_| bad("negative header extension"))?;
+    take(ext)?;
+    let mut rows = Vec::new();
+    loop {
+        let count = take(2)?;
+        let count = i16::from_be_bytes([count[0], count[1]]);
+        if count == -1 {
+            return Ok(rows);
+        }
+        if usize::try_from(count).ok() != Some(columns) {
+            return Err(SqlError::new(
+                SqlState("22P04"),
+                format!("row field count is {count}, expected {columns}"),
+            ));
+        }
+        let mut row = Vec::with_capacity(columns);
+        for _ in 0..columns {
+            let len = int32(take(4)?);
+            row.push(match usize::try_from(len) {
+                Ok(n) => Some(take(n)?.to_vec()),
+                Err(_) if len == -1 => None,
+                Err(_) => return Err(bad("negative field length")),
+            });
+        }
+        rows.push(row);
+    }
+}
+
+/// Binary COPY data as CopyData messages, as PostgreSQL sends them: the header with the
+/// first row, then one message per row, then the trailer (with the header when there are
+/// no rows). Readers such as tokio-postgres's expect a row per message.
+pub fn format_binary(rows: &[Vec<Option<Vec<u8>>>]) -> SqlResult<Vec<Vec<u8>>> {
+    let too_wide = || SqlError::new(SqlState::PROGRAM_LIMIT_EXCEEDED, "row too wide for COPY");
+    let mut header = BINARY_SIGNATURE.to_vec();
+    header.extend_from_slice(&0i32.to_be_bytes());
+    header.extend_from_slice(&0i32.to_be_bytes());
+    let mut chunks = Vec::with_capacity(rows.len() + 1);
+    let mut next = header;
+    for row in rows {
+        next.extend_from_slice(
+            &i16::try_from(row.len())
+                .map_err(|_| too_wide())?
+                .to_be_bytes(),
+        );
+        for field in row {
+            match field {
+                None => next.extend_from_slice(&(-1i32).to_be_bytes()),
+                Some(v) => {
+                    let len = i32::try_from(v.len()).map_err(|_| too_wide())?;
+                    next.extend_from_slice(&len.to_be_bytes());
+                    next.extend_from_slice(v);
+                }
+            }
+        }
+        chunks.push(std::mem::take(&mut next));
+    }
+    next.extend_from_slice(&(-1i16).to_be_bytes());
+    chunks.push(next);
+    Ok(chunks)
+}
+
 fn bad_copy(what: &str) -> SqlError {
     SqlError::new(SqlState("22P04"), format!("bad COPY data: {what}"))
 }
@@ -326,6 +416,31 @@ mod tests {
         );
         let t = CopyFormat::new(false);
         assert_eq!(t.parse("1\t2\n\\.\n").ok().map(|r| r.len()), Some(1));
+    }
+
+    #[test]
+    fn binary_format_round_trips_and_checks_its_input() {
+        let rows = vec![
+            vec![Some(vec![0, 0, 0, 7]), None],
+            vec![Some(Vec::new()), Some(b"x".to_vec())],
+        ];
+        let chunks = format_binary(&rows).expect("formats");
+        assert_eq!(chunks.len(), 3, "a message per row, then the trailer");
+        let data = chunks.concat();
+        assert_eq!(parse_binary(&data, 2).expect("parses"), rows);
+        let empty = format_binary(&[]).expect("formats").concat();
+        assert_eq!(
+            parse_binary(&empty, 2).expect("parses"),
+            Vec::<Vec<_>>::new()
+        );
+        assert!(parse_binary(&data, 3).is_err(), "field count checked");
+        for len in 0..data.len() - 1 {
+            assert!(
+                parse_binary(&data[..len], 2).is_err(),
+                "prefix of {len} bytes"
+            );
+        }
+        assert!(parse_binary(b"PGCOPY\n\xff\r\n\x01", 2).is_err());
     }
 
     #[test]

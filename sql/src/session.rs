@@ -136,13 +136,17 @@ pub enum Output {
     CopyIn {
         /// The number of columns.
         columns: usize,
+        /// The binary format.
+        binary: bool,
     },
-    /// The data of `COPY … TO STDOUT`, one line per row.
+    /// The data of `COPY … TO STDOUT`: one line per row, or one binary chunk.
     CopyOut {
         /// The number of columns.
         columns: usize,
-        /// The lines, each ending in a newline.
-        lines: Vec<String>,
+        /// The binary format.
+        binary: bool,
+        /// The CopyData messages' contents (text lines end in a newline).
+        chunks: Vec<Vec<u8>>,
     },
     /// `DEALLOCATE` or `DISCARD`: the wire layer drops these named prepared statements of
     /// the connection from its store, then sends `tag`.
@@ -417,24 +421,14 @@ impl Session {
                 "CopyDone without a COPY in progress",
             ));
         };
-        let text = match String::from_utf8(pending.data) {
-            Ok(t) => t,
-            Err(_) => {
-                self.fail_txn();
-                return Err(SqlError::new(
-                    SqlState("22021"),
-                    "invalid byte sequence for encoding \"UTF8\"",
-                ));
-            }
-        };
         let statement = pending.statement;
-        let text = Arc::new(text);
+        let data = Arc::new(pending.data);
         self.run_in_txn(Box::new(move |node, txn, database| {
             let statement = statement.clone();
-            let text = Arc::clone(&text);
-            Box::pin(
-                async move { crate::exec::copy_in(node, txn, database, &statement, &text).await },
-            )
+            let data = Arc::clone(&data);
+            Box::pin(async move {
+                crate::exec::copy_in(node, txn, database, &statement, &data[..]).await
+            })
         }))
         .await
     }

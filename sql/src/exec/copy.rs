@@ -126,6 +126,7 @@ pub async fn execute(
         let (_, cols) = table_columns(node, txn, db_id, c.source).await?;
         return Ok(Output::CopyIn {
             columns: cols.len(),
+            binary: c.format.binary,
         });
     }
     let query = match c.source {
@@ -152,6 +153,28 @@ pub async fn execute(
     let plan = super::select::plan_query(node, txn, db_id, &query, &mut params).await?;
     let columns = plan.columns();
     let rows = plan.run(txn, &[]).await?;
+    if c.format.binary {
+        let mut encoded = Vec::with_capacity(rows.len());
+        for row in rows {
+            let mut fields = Vec::with_capacity(row.len());
+            for (d, col) in row.iter().zip(&columns) {
+                fields.push(match d {
+                    Datum::Null => None,
+                    d => {
+                        let mut buf = bytes::BytesMut::new();
+                        crate::pgwire::values::encode_binary(d, &col.ty, &mut buf)?;
+                        Some(buf.to_vec())
+                    }
+                });
+            }
+            encoded.push(fields);
+        }
+        return Ok(Output::CopyOut {
+            columns: columns.len(),
+            binary: true,
+            chunks: crate::copy::format_binary(&encoded)?,
+        });
+    }
     let mut lines = Vec::with_capacity(rows.len() + 1);
     if c.format.header {
         lines.push(
@@ -173,7 +196,8 @@ pub async fn execute(
     }
     Ok(Output::CopyOut {
         columns: columns.len(),
-        lines,
+        binary: false,
+        chunks: lines.into_iter().map(String::into_bytes).collect(),
     })
 }
 
@@ -183,12 +207,35 @@ pub async fn copy_in(
     txn: &mut SqlTxn,
     database: &str,
     stmt: &Statement,
-    data: &str,
+    data: &[u8],
 ) -> SqlResult<Output> {
     let db_id = node.catalog.require_database(txn, database).await?;
     let c = parts(stmt)?;
     let (desc, cols) = table_columns(node, txn, db_id, c.source).await?;
     let mut rows = Vec::new();
+    if c.format.binary {
+        for fields in crate::copy::parse_binary(data, cols.len())? {
+            let mut row = Vec::with_capacity(cols.len());
+            for (f, &i) in fields.iter().zip(&cols) {
+                row.push(crate::pgwire::values::decode_param(
+                    f.as_deref(),
+                    true,
+                    &desc.columns[i].ty,
+                )?);
+            }
+            rows.push(row);
+        }
+        let n = super::dml::insert_values(node, txn, desc, cols, rows).await?;
+        return Ok(Output::Command {
+            tag: format!("COPY {n}"),
+        });
+    }
+    let data = std::str::from_utf8(data).map_err(|_| {
+        SqlError::new(
+            SqlState("22021"),
+            "invalid byte sequence for encoding \"UTF8\"",
+        )
+    })?;
     for (line, fields) in c.format.parse(data)?.into_iter().enumerate() {
         if fields.len() != cols.len() {
             let what = if fields.len() < cols.len() {

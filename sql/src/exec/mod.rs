@@ -379,7 +379,7 @@ pub async fn copy_in(
     txn: &mut SqlTxn,
     database: &str,
     stmt: &Statement,
-    data: &str,
+    data: &[u8],
 ) -> SqlResult<Output> {
     copy::copy_in(node, txn, database, stmt, data).await
 }

@@ -60,7 +60,7 @@
 
 pub mod auth;
 mod flush_at_sync;
-mod values;
+pub(crate) mod values;
 
 use std::collections::HashMap;
 use std::fmt::Debug;
@@ -590,14 +590,20 @@ fn output_response(out: Output, format: &Format) -> SqlResult<Response> {
                 stream::iter(rows.into_iter().map(Ok)),
             ))
         }
-        Output::CopyIn { columns } => {
-            Response::CopyIn(CopyResponse::new(0, columns, stream::empty()))
-        }
-        Output::CopyOut { columns, lines } => Response::CopyOut(CopyResponse::new(
-            0,
+        Output::CopyIn { columns, binary } => Response::CopyIn(CopyResponse::new(
+            i8::from(binary),
+            columns,
+            stream::empty(),
+        )),
+        Output::CopyOut {
+            columns,
+            binary,
+            chunks,
+        } => Response::CopyOut(CopyResponse::new(
+            i8::from(binary),
             columns,
             stream::iter(
-                lines
+                chunks
                     .into_iter()
                     .map(|l| Ok(CopyData::new(bytes::Bytes::from(l)))),
             ),
