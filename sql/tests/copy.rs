@@ -206,6 +206,27 @@ async fn binary_copy_in_and_out() {
         got.push((row.get::<i32>(0), row.get::<Option<String>>(1)));
     }
     assert_eq!(got, vec![(1, Some("one".into())), (2, None)]);
+    // As PostgreSQL sends it: the header with the first row, a message per row, then the
+    // trailer alone; with no rows, header and trailer in one message.
+    let raw: Vec<Bytes> = client
+        .copy_out("COPY (SELECT id FROM b ORDER BY id) TO STDOUT (FORMAT binary)")
+        .await
+        .expect("copy out")
+        .try_collect()
+        .await
+        .expect("copy data");
+    assert_eq!(raw.len(), 3, "{raw:?}");
+    assert!(raw[0].starts_with(b"PGCOPY\n\xff\r\n\0"));
+    assert_eq!(&raw[2][..], &[0xff, 0xff]);
+    let none: Vec<Bytes> = client
+        .copy_out("COPY (SELECT id FROM b WHERE id > 100) TO STDOUT (FORMAT binary)")
+        .await
+        .expect("copy out")
+        .try_collect()
+        .await
+        .expect("copy data");
+    assert_eq!(none.len(), 1, "{none:?}");
+    assert!(none[0].ends_with(&[0xff, 0xff]) && none[0].len() == 21);
 
     // Text where binary is expected: 22P04, nothing inserted, the session goes on.
     let e = copy_in(&client, "COPY b (id) FROM STDIN (FORMAT binary)", "3\n")

@@ -599,15 +599,18 @@ fn output_response(out: Output, format: &Format) -> SqlResult<Response> {
             columns,
             binary,
             chunks,
-        } => Response::CopyOut(CopyResponse::new(
-            i8::from(binary),
-            columns,
-            stream::iter(
+        } => {
+            let data = stream::iter(
                 chunks
                     .into_iter()
                     .map(|l| Ok(CopyData::new(bytes::Bytes::from(l)))),
-            ),
-        )),
+            );
+            let mut resp = CopyResponse::new(i8::from(binary), columns, stream::empty());
+            // Our chunks already end with the binary trailer where PostgreSQL puts it (with
+            // the header when there are no rows); pgwire's would be a second one.
+            *resp.data_stream() = Box::pin(data);
+            Response::CopyOut(resp)
+        }
         Output::Returning {
             command,
             columns,
