@@ -70,6 +70,7 @@ pub fn parse_statements(sql: &str) -> Result<Vec<Statement>, ParseFailure> {
     let dialect = PostgreSqlDialect {};
     let mut tokens = Tokenizer::new(&dialect, sql).tokenize_with_location()?;
     copy_booleans(&mut tokens);
+    users_as_roles(&mut tokens);
     let mut parser = Parser::new(&dialect).with_tokens_with_locations(tokens);
     let mut statements = Vec::new();
     loop {
@@ -245,6 +246,28 @@ fn maintenance(parser: &mut Parser, vacuum: bool) -> Result<Vec<Statement>, Pars
     Ok(tables.into_iter().map(|t| statement(Some(t))).collect())
 }
 
+/// `CREATE USER` and `ALTER USER` as `CREATE ROLE` and `ALTER ROLE`, which they are in
+/// PostgreSQL (sqlparser parses other dialects' `CREATE USER`). Roles may all log in, so
+/// USER's implied LOGIN changes nothing.
+fn users_as_roles(tokens: &mut [TokenWithSpan]) {
+    let words: Vec<usize> = (0..tokens.len())
+        .filter(|&i| !matches!(tokens[i].token, Token::Whitespace(_)))
+        .collect();
+    for pair in words.windows(2) {
+        let verb = matches!(&tokens[pair[0]].token,
+            Token::Word(w) if matches!(w.keyword, Keyword::CREATE | Keyword::ALTER));
+        let user = matches!(&tokens[pair[1]].token,
+            Token::Word(w) if w.keyword == Keyword::USER && w.quote_style.is_none());
+        if verb && user {
+            tokens[pair[1]].token = Token::Word(Word {
+                value: "ROLE".into(),
+                quote_style: None,
+                keyword: Keyword::ROLE,
+            });
+        }
+    }
+}
+
 /// In a COPY statement, the value of a boolean option (`FREEZE on`, `HEADER 1`) as the
 /// `TRUE`/`FALSE` keyword sqlparser expects.
 fn copy_booleans(tokens: &mut [TokenWithSpan]) {
@@ -306,6 +329,14 @@ mod tests {
         assert!(matches!(&s[..], [Statement::Analyze(a)] if a.table_name.is_none()));
         assert!(parse_statements("vacuum (bogus) t").is_err());
         assert!(parse_statements("vacuum t u").is_err());
+    }
+
+    #[test]
+    fn create_and_alter_user_are_roles() {
+        let s = parse_statements("CREATE USER u WITH PASSWORD 'p'; ALTER USER u PASSWORD NULL")
+            .expect("parses");
+        assert!(matches!(s[0], Statement::CreateRole(_)), "{}", s[0]);
+        assert!(matches!(s[1], Statement::AlterRole { .. }), "{}", s[1]);
     }
 
     #[test]

@@ -150,6 +150,8 @@ pub struct Snapshot {
     pub sequences: Vec<(String, SequenceDescriptor)>,
     /// The schemas CREATE SCHEMA made in the current database.
     pub schemas: Vec<String>,
+    /// The roles CREATE ROLE made (not `root`).
+    pub created_roles: Vec<String>,
 }
 
 impl Snapshot {
@@ -183,15 +185,14 @@ impl Snapshot {
 
     /// The name a role OID stands for (`pg_get_userbyid`).
     pub fn role_name(&self, oid: i64) -> String {
-        match oid {
-            ROOT_ROLE_OID => "root".into(),
-            DATABASE_OWNER_ROLE_OID => "pg_database_owner".into(),
-            SESSION_ROLE_OID if self.user != "root" => self.user.clone(),
-            _ => format!("unknown (OID={oid})"),
-        }
+        self.roles()
+            .into_iter()
+            .find(|(o, _, _)| *o == oid)
+            .map_or_else(|| format!("unknown (OID={oid})"), |(_, n, _)| n)
     }
 
-    /// The roles: (oid, name, can log in).
+    /// The roles: (oid, name, can log in): the built-in ones, every role CREATE ROLE made,
+    /// and the session user if it is neither.
     pub fn roles(&self) -> Vec<(i64, String, bool)> {
         let mut out = vec![
             (
@@ -201,7 +202,10 @@ impl Snapshot {
             ),
             (ROOT_ROLE_OID, "root".to_string(), true),
         ];
-        if self.user != "root" {
+        for r in &self.created_roles {
+            out.push((role_oid(r), r.clone(), true));
+        }
+        if self.user != "root" && !self.created_roles.contains(&self.user) {
             out.push((SESSION_ROLE_OID, self.user.clone(), true));
         }
         out
@@ -211,6 +215,8 @@ impl Snapshot {
     pub fn user_oid(&self) -> i64 {
         if self.user == "root" {
             ROOT_ROLE_OID
+        } else if self.created_roles.contains(&self.user) {
+            role_oid(&self.user)
         } else {
             SESSION_ROLE_OID
         }
@@ -353,6 +359,7 @@ pub async fn prepare(
     let tables = node.catalog.list_tables(txn, db_id).await?;
     let sequences = node.catalog.list_sequences(txn, db_id).await?;
     let schemas = node.catalog.list_schemas(txn, db_id).await?;
+    let created_roles = crate::roles::list(txn).await?;
     Ok(Some(Arc::new(Snapshot {
         database,
         db_id,
@@ -364,7 +371,17 @@ pub async fn prepare(
         tables,
         sequences,
         schemas,
+        created_roles,
     })))
+}
+
+/// The OID of a role CREATE ROLE made: derived from its name (FNV-1a), so it is the same in
+/// every snapshot while the role exists; above the built-in roles' and the session role's.
+pub fn role_oid(name: &str) -> i64 {
+    let hash = name.bytes().fold(0x811c_9dc5_u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    });
+    SESSION_ROLE_OID + 1 + i64::from(hash % 1_000_000)
 }
 
 /// How a PostgreSQL catalog column type is represented (see the module docs).

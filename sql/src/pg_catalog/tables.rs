@@ -401,6 +401,8 @@ pub(super) fn fill(name: &str, snap: &Snapshot, rows: &mut RowSet) {
         }
         "pg_roles" | "pg_authid" | "pg_user" => {
             for (oid, n, login) in snap.roles() {
+                // Every role can do anything (no privileges yet); PostgreSQL would show
+                // created roles without these attributes.
                 let superuser = login;
                 rows.push_lenient(vec![
                     ("oid", i(oid)),
