@@ -20,6 +20,7 @@ use crate::advisory::AdvisoryKey;
 use crate::error::{SqlError, SqlResult, SqlState};
 use crate::session::SqlNode;
 use crate::txn::SqlTxn;
+use tessera_encoding::Datum;
 
 /// The functions this module evaluates.
 const SEQUENCE_FUNCTIONS: [&str; 2] = ["nextval", "setval"];
@@ -63,6 +64,7 @@ pub async fn substitute_calls(
     txn: &mut SqlTxn,
     db_id: u64,
     q: &sqlparser::ast::Query,
+    params: &[Datum],
     describe_only: bool,
 ) -> SqlResult<Option<sqlparser::ast::Query>> {
     let text = q.to_string().to_lowercase();
@@ -96,7 +98,7 @@ pub async fn substitute_calls(
     }
     let mut values = Vec::with_capacity(calls.len());
     for call in &calls {
-        values.push(call_value(node, txn, db_id, call, describe_only).await?);
+        values.push(call_value(node, txn, db_id, call, params, describe_only).await?);
     }
     let mut used = vec![false; calls.len()];
     let mut q = q.clone();
@@ -134,6 +136,7 @@ async fn call_value(
     txn: &mut SqlTxn,
     db_id: u64,
     call: &Expr,
+    params: &[Datum],
     describe_only: bool,
 ) -> SqlResult<CallValue> {
     let Expr::Function(f) = call else {
@@ -157,11 +160,22 @@ async fn call_value(
     let FunctionArguments::List(list) = &f.args else {
         return Err(undefined(name, 0));
     };
+    if describe_only {
+        // Describing a statement evaluates nothing: its parameters have no values yet.
+        return Ok(match kind {
+            Advisory::TryLock { .. } | Advisory::Unlock => CallValue::Bool(false),
+            Advisory::Lock { .. } | Advisory::UnlockAll | Advisory::Shared => CallValue::Void,
+        });
+    }
+    // The keys may be bound parameters (`SELECT pg_advisory_lock($1)`, as sqlx's migrator
+    // sends).
     let args = list
         .args
         .iter()
         .map(|a| match a {
-            FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => super::sequence::constant(e, name),
+            FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => {
+                super::sequence::constant_with(e, name, params)
+            }
             _ => Err(SqlError::unsupported(format!("this form of {name}"))),
         })
         .collect::<SqlResult<Vec<i64>>>()?;
@@ -172,12 +186,6 @@ async fn call_value(
         (_, [a, b]) => Some(AdvisoryKey::Pair(int4(*a)?, int4(*b)?)),
         _ => return Err(undefined(name, args.len())),
     };
-    if describe_only {
-        return Ok(match kind {
-            Advisory::TryLock { .. } | Advisory::Unlock => CallValue::Bool(false),
-            Advisory::Lock { .. } | Advisory::UnlockAll | Advisory::Shared => CallValue::Void,
-        });
-    }
     let session = crate::pg_catalog::session().pid;
     let locks = &node.advisory;
     Ok(match (kind, key) {

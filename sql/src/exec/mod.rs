@@ -116,7 +116,7 @@ pub async fn describe(
     let columns = match stmt {
         Statement::Query(q) => {
             let db_id = node.catalog.require_database(txn, database).await?;
-            let substituted = effects::substitute_calls(node, txn, db_id, q, true).await?;
+            let substituted = effects::substitute_calls(node, txn, db_id, q, &[], true).await?;
             let q = substituted.as_ref().unwrap_or(q);
             let plan = select::plan_query(node, txn, db_id, q, &mut params).await?;
             plan.columns()
@@ -199,7 +199,8 @@ pub async fn execute(
                         types: param_types.to_vec(),
                         volatile: false,
                     };
-                    let substituted = effects::substitute_calls(node, txn, db_id, q, false).await?;
+                    let substituted =
+                        effects::substitute_calls(node, txn, db_id, q, params, false).await?;
                     ptypes.volatile |= substituted.is_some();
                     let q = substituted.as_ref().unwrap_or(q);
                     let plan = Arc::new(Plan::Query(Box::new(

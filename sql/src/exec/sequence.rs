@@ -43,12 +43,17 @@ pub fn default_sequence(name: String, max: i64) -> SequenceDescriptor {
 }
 
 pub(super) fn constant(e: &Expr, what: &str) -> SqlResult<i64> {
+    constant_with(e, what, &[])
+}
+
+/// [`constant`], where `$n` takes the statement's bound values.
+pub(super) fn constant_with(e: &Expr, what: &str, values: &[Datum]) -> SqlResult<i64> {
     let scope = Scope::default();
     let mut params = Params::default();
     let mut c = Compiler::new(&scope, &mut params);
     let t = c.compile(e)?;
     let t = c.coerce(t, &SqlType::Int8, what)?;
-    match eval(&t.expr, &[], &[])? {
+    match eval(&t.expr, &[], values)? {
         Datum::Int(i) => Ok(i),
         _ => Err(SqlError::new(
             SqlState::INVALID_PARAMETER_VALUE,
