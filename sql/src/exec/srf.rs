@@ -22,7 +22,7 @@ use tessera_encoding::Datum;
 
 use super::join::MAX_JOIN_ROWS;
 use crate::error::{SqlError, SqlResult, SqlState};
-use crate::expr::{eval_ctx, EvalCtx, ScalarExpr, Typed};
+use crate::expr::{eval_ctx, undefined_function as no_function, EvalCtx, ScalarExpr, Typed};
 use crate::types::SqlType;
 
 /// Which set-returning function.
@@ -121,19 +121,7 @@ pub(super) fn plan_srf(e: &Expr, compile: &mut ArgCompiler<'_>) -> SqlResult<(Sr
             SqlType::Int4
         }
         (SrfKind::Series, [_, _] | [_, _, _]) => {
-            let mut ty = SqlType::Int4;
-            for t in &types {
-                ty = match t {
-                    SqlType::Unknown | SqlType::Int2 | SqlType::Int4 => ty,
-                    SqlType::Int8 => SqlType::Int8,
-                    other => {
-                        return Err(SqlError::unsupported(format!(
-                            "generate_series over {}",
-                            other.name()
-                        )))
-                    }
-                };
-            }
+            let ty = super::table_functions::series_type(&types)?;
             for a in &typed {
                 out.push(compile(a, Some(&SqlType::Int8))?.expr);
             }
@@ -150,20 +138,6 @@ pub(super) fn plan_srf(e: &Expr, compile: &mut ArgCompiler<'_>) -> SqlResult<(Sr
         },
         ty,
     ))
-}
-
-fn no_function(name: &str, types: &[SqlType]) -> SqlError {
-    SqlError::new(
-        SqlState::UNDEFINED_FUNCTION,
-        format!(
-            "function {name}({}) does not exist",
-            types
-                .iter()
-                .map(SqlType::name)
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    )
 }
 
 fn too_many() -> SqlError {

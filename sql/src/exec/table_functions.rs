@@ -53,6 +53,25 @@ fn coerce(t: Typed, ty: &SqlType, what: &str, params: &mut Params) -> SqlResult<
     Compiler::new(&empty, params).coerce(t, ty, what)
 }
 
+/// The type of `generate_series` over arguments of these types: `bigint` if one is, else
+/// `integer` (0A000 for non-integers).
+pub(super) fn series_type(types: &[SqlType]) -> SqlResult<SqlType> {
+    let mut ty = SqlType::Int4;
+    for t in types {
+        ty = match t {
+            SqlType::Unknown | SqlType::Int2 | SqlType::Int4 => ty,
+            SqlType::Int8 => SqlType::Int8,
+            other => {
+                return Err(SqlError::unsupported(format!(
+                    "generate_series over {}",
+                    other.name()
+                )))
+            }
+        };
+    }
+    Ok(ty)
+}
+
 /// Plans `generate_series(start, stop[, step])` over integers; the column is named `name`.
 /// Returns the plan and whether it is LATERAL.
 pub(super) fn plan_series(
@@ -76,19 +95,8 @@ pub(super) fn plan_series(
             "function generate_series with these arguments does not exist",
         ));
     }
-    let mut ty = SqlType::Int4;
-    for t in &typed {
-        ty = match &t.ty {
-            SqlType::Unknown | SqlType::Int2 | SqlType::Int4 => ty,
-            SqlType::Int8 => SqlType::Int8,
-            other => {
-                return Err(SqlError::unsupported(format!(
-                    "generate_series over {}",
-                    other.name()
-                )))
-            }
-        };
-    }
+    let types: Vec<SqlType> = typed.iter().map(|t| t.ty.clone()).collect();
+    let ty = series_type(&types)?;
     let mut bounds = Vec::new();
     for t in typed {
         bounds.push(coerce(t, &SqlType::Int8, "generate_series", params)?.expr);

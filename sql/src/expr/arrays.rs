@@ -165,19 +165,8 @@ impl Compiler<'_> {
         right: Typed,
         all: bool,
     ) -> SqlResult<Typed> {
-        let bop = match op {
-            BinaryOperator::Eq => BinOp::Eq,
-            BinaryOperator::NotEq => BinOp::NotEq,
-            BinaryOperator::Lt => BinOp::Lt,
-            BinaryOperator::LtEq => BinOp::LtEq,
-            BinaryOperator::Gt => BinOp::Gt,
-            BinaryOperator::GtEq => BinOp::GtEq,
-            other => {
-                return Err(SqlError::unsupported(format!(
-                    "operator {other} with ANY/ALL"
-                )))
-            }
-        };
+        let bop = super::comparison_op(op)
+            .ok_or_else(|| SqlError::unsupported(format!("operator {op} with ANY/ALL")))?;
         let elem = match (&left.ty, elem_type(&right.ty)) {
             (l, Some(e)) => {
                 common_elem(l, e).ok_or_else(|| super::no_operator(l, &format!("{op}"), e))?
@@ -340,14 +329,7 @@ impl Compiler<'_> {
                     return Err(mismatch());
                 }
                 let (l, r, _) = both(self, l, r)?;
-                let bop = match op {
-                    BinaryOperator::Eq => BinOp::Eq,
-                    BinaryOperator::NotEq => BinOp::NotEq,
-                    BinaryOperator::Lt => BinOp::Lt,
-                    BinaryOperator::LtEq => BinOp::LtEq,
-                    BinaryOperator::Gt => BinOp::Gt,
-                    _ => BinOp::GtEq,
-                };
+                let bop = super::comparison_op(op).unwrap_or(BinOp::Eq);
                 Typed {
                     expr: ScalarExpr::Binary(Box::new(l.expr), bop, Box::new(r.expr)),
                     ty: SqlType::Bool,
@@ -374,16 +356,8 @@ impl Compiler<'_> {
             ty,
         };
         let no_function = |args: &[Typed]| {
-            SqlError::new(
-                SqlState::UNDEFINED_FUNCTION,
-                format!(
-                    "function {name}({}) does not exist",
-                    args.iter()
-                        .map(|a| a.ty.name())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            )
+            let types: Vec<SqlType> = args.iter().map(|a| a.ty.clone()).collect();
+            super::undefined_function(name, &types)
         };
         if name == "string_to_array" {
             if !(2..=3).contains(&n) {

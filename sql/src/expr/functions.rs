@@ -54,16 +54,8 @@ impl Compiler<'_> {
     pub(super) fn call(&mut self, name: &str, mut args: Vec<Typed>) -> SqlResult<Typed> {
         let n = args.len();
         let no_function = |args: &[Typed]| {
-            SqlError::new(
-                SqlState::UNDEFINED_FUNCTION,
-                format!(
-                    "function {name}({}) does not exist",
-                    args.iter()
-                        .map(|a| a.ty.name())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            )
+            let types: Vec<SqlType> = args.iter().map(|a| a.ty.clone()).collect();
+            super::undefined_function(name, &types)
         };
         let done = |func: Func, args: Vec<Typed>, ty: SqlType| Typed {
             expr: ScalarExpr::Func(func, args.into_iter().map(|a| a.expr).collect()),

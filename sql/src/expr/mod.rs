@@ -406,6 +406,34 @@ fn mismatch(msg: String) -> SqlError {
     SqlError::new(SqlState::DATATYPE_MISMATCH, msg)
 }
 
+/// 42883 for a function with no signature for these argument types.
+pub(crate) fn undefined_function(name: &str, types: &[SqlType]) -> SqlError {
+    SqlError::new(
+        SqlState::UNDEFINED_FUNCTION,
+        format!(
+            "function {name}({}) does not exist",
+            types
+                .iter()
+                .map(SqlType::name)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    )
+}
+
+/// The comparison a binary operator is (`=`, `<>`, `<`, `<=`, `>`, `>=`), if it is one.
+pub(super) fn comparison_op(op: &BinaryOperator) -> Option<BinOp> {
+    Some(match op {
+        BinaryOperator::Eq => BinOp::Eq,
+        BinaryOperator::NotEq => BinOp::NotEq,
+        BinaryOperator::Lt => BinOp::Lt,
+        BinaryOperator::LtEq => BinOp::LtEq,
+        BinaryOperator::Gt => BinOp::Gt,
+        BinaryOperator::GtEq => BinOp::GtEq,
+        _ => return None,
+    })
+}
+
 fn no_operator(l: &SqlType, op: &str, r: &SqlType) -> SqlError {
     SqlError::new(
         SqlState::UNDEFINED_FUNCTION,
@@ -1046,17 +1074,12 @@ impl Compiler<'_> {
             return Ok(t);
         }
         let bop = match op {
+            op if comparison_op(op).is_some() => comparison_op(op).unwrap_or(BinOp::Eq),
             BinaryOperator::Plus => BinOp::Add,
             BinaryOperator::Minus => BinOp::Sub,
             BinaryOperator::Multiply => BinOp::Mul,
             BinaryOperator::Divide => BinOp::Div,
             BinaryOperator::Modulo => BinOp::Mod,
-            BinaryOperator::Eq => BinOp::Eq,
-            BinaryOperator::NotEq => BinOp::NotEq,
-            BinaryOperator::Lt => BinOp::Lt,
-            BinaryOperator::LtEq => BinOp::LtEq,
-            BinaryOperator::Gt => BinOp::Gt,
-            BinaryOperator::GtEq => BinOp::GtEq,
             BinaryOperator::And => BinOp::And,
             BinaryOperator::Or => BinOp::Or,
             BinaryOperator::StringConcat => BinOp::Concat,
