@@ -4,7 +4,8 @@
 #
 # - clang + libclang-dev: RocksDB's Rust bindings (librocksdb-sys) run bindgen at build time.
 # - psql, pgbench (Debian's postgresql package) and sysbench: the real clients the SQL tests
-#   drive (sql/tests/psql.rs, sql/tests/pgbench.rs).
+#   drive (sql/tests/psql.rs, sql/tests/pgbench.rs); tmux, in which psql runs interactively
+#   for the tab-completion test.
 # - cargo-nextest: the test runner (installed from crates.io if missing).
 # - python3 + python3-venv, and a virtualenv at ${TESSERA_PYENV:-$HOME/.cache/tessera-pyenv}
 #   holding the Python clients pinned in clients/python/requirements.txt (psycopg2, psycopg 3,
@@ -19,6 +20,7 @@ ls /usr/lib/llvm-*/lib/libclang.so* >/dev/null 2>&1 || need_apt+=(libclang-dev)
 command -v psql >/dev/null 2>&1 || need_apt+=(postgresql-client)
 command -v pgbench >/dev/null 2>&1 || need_apt+=(postgresql)
 command -v sysbench >/dev/null 2>&1 || need_apt+=(sysbench)
+command -v tmux >/dev/null 2>&1 || need_apt+=(tmux)
 # Debian's own interpreter, not whatever python3 comes first on PATH.
 [[ -x /usr/bin/python3 ]] || need_apt+=(python3)
 /usr/bin/python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need_apt+=(python3-venv)

@@ -22,6 +22,7 @@ pub mod copy;
 pub mod error;
 pub mod exec;
 pub mod expr;
+pub mod notify;
 pub mod pg_catalog;
 pub mod pg_syntax;
 pub mod pgwire;

@@ -22,6 +22,7 @@ use tessera_txn::Db;
 
 use crate::catalog::Catalog;
 use crate::error::{SqlError, SqlResult, SqlState};
+use crate::notify::NotifyMark;
 use crate::settings::{SettingsMark, SharedSettings};
 use crate::txn::{SqlSavepoint, SqlTxn};
 use crate::types::SqlType;
@@ -35,6 +36,8 @@ pub struct SqlNode {
     pub(crate) catalog: Catalog,
     /// The advisory locks of every session of the node.
     pub(crate) advisory: crate::advisory::AdvisoryLocks,
+    /// The LISTENing sessions of the node.
+    pub(crate) notifications: crate::notify::NotificationHub,
     /// The last `rowid` handed out (for tables without a primary key).
     last_rowid: std::sync::atomic::AtomicI64,
 }
@@ -48,6 +51,7 @@ impl SqlNode {
             db,
             catalog,
             advisory: Default::default(),
+            notifications: Default::default(),
             last_rowid: std::sync::atomic::AtomicI64::new(0),
         });
         node.catalog.bootstrap(&node.db).await?;
@@ -85,11 +89,13 @@ impl SqlNode {
                 format!("database \"{database}\" does not exist"),
             ));
         }
+        let pid = NEXT_PID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(Session {
             node: Arc::clone(self),
             database: database.to_string(),
             user: user.to_string(),
-            pid: NEXT_PID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            pid,
+            notify: crate::notify::SessionNotifications::new(pid),
             txn: None,
             failed: false,
             failed_retryable: false,
@@ -196,6 +202,8 @@ pub struct Session {
     user: String,
     /// The session number `pg_backend_pid()` and `pg_stat_activity` report.
     pid: i32,
+    /// Its LISTENs and the NOTIFYs its transaction queued.
+    notify: crate::notify::SessionNotifications,
     /// The explicit transaction, between BEGIN and COMMIT/ROLLBACK.
     txn: Option<SqlTxn>,
     /// Whether the explicit transaction failed.
@@ -219,7 +227,7 @@ pub struct Session {
     statement_names: std::collections::BTreeSet<String>,
     /// The savepoints of the explicit transaction, oldest first (names may repeat; the
     /// newest of a name wins, as in PostgreSQL).
-    savepoints: Vec<(String, SqlSavepoint, SettingsMark)>,
+    savepoints: Vec<(String, SqlSavepoint, SettingsMark, NotifyMark)>,
     /// A `COPY … FROM STDIN` waiting for its data.
     copy_in: Option<PendingCopy>,
 }
@@ -310,6 +318,7 @@ impl Session {
             pid: self.pid,
             settings: Arc::clone(&self.settings),
             in_block: self.txn.is_some(),
+            notifications: Arc::clone(&self.notify.queued),
         }
     }
 
@@ -322,6 +331,9 @@ impl Session {
     /// if it rolled back, so do its `SET`s.
     fn end_block_settings(&mut self, rolled_back: bool) {
         self.node.advisory.release(self.pid, false);
+        if rolled_back {
+            self.notify.end_transaction(&self.node.notifications, false);
+        }
         let mark = self.settings_at_begin.take();
         let mut settings = self.settings.lock();
         if let (true, Some(mark)) = (rolled_back, mark) {
@@ -587,6 +599,8 @@ impl Session {
                 }
                 let res = txn.commit().await;
                 self.end_block_settings(res.is_err());
+                self.notify
+                    .end_transaction(&self.node.notifications, res.is_ok());
                 return res.map(|()| Output::Command {
                     tag: "COMMIT".into(),
                 });
@@ -633,6 +647,24 @@ impl Session {
             return Err(in_failed_transaction());
         }
         match stmt.as_ref() {
+            S::LISTEN { channel } => {
+                let channel = crate::exec::normalize_ident(channel);
+                return self.in_block_or_now("LISTEN", |n| n.listen(&channel));
+            }
+            S::UNLISTEN { channel } => {
+                let all = channel.quote_style.is_none() && channel.value == "*";
+                let channel = crate::exec::normalize_ident(channel);
+                return self.in_block_or_now("UNLISTEN", |n| {
+                    n.unlisten((!all).then_some(channel.as_str()));
+                    Ok(())
+                });
+            }
+            S::NOTIFY { channel, payload } => {
+                let channel = crate::exec::normalize_ident(channel);
+                let payload = payload.clone().unwrap_or_default();
+                return self
+                    .in_block_or_now("NOTIFY", |n| n.queued.lock().notify(&channel, &payload));
+            }
             S::Deallocate { name, .. } => return self.deallocate(name),
             S::Discard { object_type } => return self.discard(*object_type),
             S::Set(set) => return self.set(set),
@@ -676,6 +708,31 @@ impl Session {
             });
         }
         res
+    }
+
+    /// Creates the channel through which the session's notifications (LISTEN) reach its
+    /// connection; before it is called they are dropped.
+    pub fn attach_notifications(
+        &mut self,
+    ) -> tokio::sync::mpsc::UnboundedReceiver<crate::notify::Notification> {
+        self.notify.attach()
+    }
+
+    /// Queues a LISTEN, UNLISTEN or NOTIFY in the transaction block, or, outside one,
+    /// applies it at once (a transaction of its own).
+    fn in_block_or_now(
+        &mut self,
+        tag: &str,
+        queue: impl FnOnce(&crate::notify::SessionNotifications) -> SqlResult<()>,
+    ) -> SqlResult<Output> {
+        if let Err(e) = queue(&self.notify) {
+            self.fail_txn();
+            return Err(e);
+        }
+        if self.txn.is_none() {
+            self.notify.end_transaction(&self.node.notifications, true);
+        }
+        Ok(Output::Command { tag: tag.into() })
     }
 
     /// Records a named prepared statement of the connection (a Parse with a name).
@@ -739,6 +796,7 @@ impl Session {
         }
         self.settings.lock().reset(None)?;
         self.node.advisory.release(self.pid, true);
+        self.notify.unlisten_all(&self.node.notifications);
         Ok(Output::Deallocated {
             statements: std::mem::take(&mut self.statement_names)
                 .into_iter()
@@ -757,8 +815,9 @@ impl Session {
         }
         let sp = txn.savepoint();
         let mark = self.settings.lock().mark();
+        let notify_mark = self.notify.queued.lock().mark();
         self.savepoints
-            .push((crate::exec::normalize_ident(name), sp, mark));
+            .push((crate::exec::normalize_ident(name), sp, mark, notify_mark));
         Ok(Output::Command {
             tag: "SAVEPOINT".into(),
         })
@@ -811,7 +870,7 @@ impl Session {
                  SAVEPOINT; roll the transaction back and run it again",
             ));
         }
-        let (_, sp, mark) = self.savepoints[i].clone();
+        let (_, sp, mark, notify_mark) = self.savepoints[i].clone();
         let Some(txn) = self.txn.as_mut() else {
             return Err(no_transaction_block("ROLLBACK TO SAVEPOINT"));
         };
@@ -822,6 +881,7 @@ impl Session {
         }
         self.savepoints.truncate(i + 1);
         self.settings.lock().restore(mark);
+        self.notify.queued.lock().rollback_to(notify_mark);
         self.failed = false;
         Ok(Output::Command {
             tag: "ROLLBACK".into(),
@@ -861,14 +921,18 @@ impl Session {
                         && attempt < AUTO_RETRY_ATTEMPTS =>
                 {
                     txn.rollback().await.ok();
+                    // The statement runs again and queues its notifications again.
+                    self.notify.queued.lock().clear();
                 }
                 Err(e) => {
                     txn.rollback().await.ok();
                     self.node.advisory.release(self.pid, false);
+                    self.notify.end_transaction(&self.node.notifications, false);
                     return Err(e);
                 }
                 Ok(out) => {
                     self.node.advisory.release(self.pid, false);
+                    self.notify.end_transaction(&self.node.notifications, true);
                     return Ok(out);
                 }
             }
@@ -910,8 +974,9 @@ async fn with_timeout<F: std::future::Future<Output = SqlResult<Output>>>(
 }
 
 impl Drop for Session {
-    /// A session's advisory locks end with it (its connection closed).
+    /// A session's advisory locks and listens end with it (its connection closed).
     fn drop(&mut self) {
         self.node.advisory.release(self.pid, true);
+        self.notify.unlisten_all(&self.node.notifications);
     }
 }

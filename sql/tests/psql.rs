@@ -170,3 +170,173 @@ fn run(url: &str) {
     let df = describe(url, "\\df");
     assert_contains(&df, &["List of functions", "(0 rows)"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn psql_expanded_display_copy_and_notifications() {
+    if !psql_available() {
+        println!("skipped: psql is not installed");
+        return;
+    }
+    let (url, _stop) = support::start_node().await;
+    tokio::task::spawn_blocking(move || {
+        psql(&url, &["-q", "-c", SCHEMA]);
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let input = dir.path().join("parents.csv");
+        let output = dir.path().join("out.csv");
+        std::fs::write(&input, "1,one\n2,\"two, with a comma\"\n3,\n").expect("write the CSV");
+
+        // \copy reads and writes files on the client's side through COPY … STDIN/STDOUT.
+        let copied = psql(
+            &url,
+            &[
+                "-c",
+                &format!("\\copy parent FROM '{}' WITH (FORMAT csv)", input.display()),
+                "-c",
+                &format!(
+                    "\\copy (SELECT id, name FROM parent ORDER BY id) TO '{}' WITH (FORMAT csv, HEADER)",
+                    output.display()
+                ),
+            ],
+        );
+        assert_contains(&copied, &["COPY 3"]);
+        assert_eq!(
+            std::fs::read_to_string(&output).expect("read the copy"),
+            "id,name\n1,one\n2,\"two, with a comma\"\n3,\n"
+        );
+
+        // \x: one "-[ RECORD n ]" block per row (PostgreSQL 15's layout).
+        let expanded = psql(
+            &url,
+            &["-c", "\\x on", "-c", "SELECT id, name FROM parent WHERE id <= 2 ORDER BY id"],
+        );
+        assert_contains(
+            &expanded,
+            &[
+                "Expanded display is on.",
+                "-[ RECORD 1 ]-----------\nid   | 1\nname | one\n",
+                "-[ RECORD 2 ]-----------\nid   | 2\nname | two, with a comma\n",
+            ],
+        );
+
+        // psql prints a notification after the command that brought it, as with PostgreSQL.
+        let notified = psql(
+            &url,
+            &["-c", "LISTEN jobs", "-c", "NOTIFY jobs, 'hi'", "-c", "UNLISTEN *", "-c", "NOTIFY jobs"],
+        );
+        assert!(
+            notified.starts_with("LISTEN\nNOTIFY\nAsynchronous notification \"jobs\" with payload \"hi\" received from server process with PID ")
+                && notified.ends_with("UNLISTEN\nNOTIFY\n"),
+            "psql's output:\n{notified}"
+        );
+    })
+    .await
+    .expect("psql checks");
+}
+
+/// An interactive psql in a tmux pane of its own tmux server (ended on drop), so that
+/// readline's tab completion runs as it does for a person at a terminal.
+struct InteractivePsql {
+    socket: String,
+}
+
+impl InteractivePsql {
+    fn start(url: &str) -> Option<Self> {
+        let socket = format!("tessera-psql-{}", std::process::id());
+        let started = Command::new("tmux")
+            .args(["-L", &socket, "new-session", "-d", "-x", "200", "-y", "50"])
+            .arg(format!("psql -X '{url}'"))
+            .status()
+            .ok()?;
+        assert!(started.success(), "tmux new-session failed");
+        let psql = InteractivePsql { socket };
+        psql.wait_for("defaultdb=#");
+        Some(psql)
+    }
+
+    /// Types `keys` (tmux key names: `Tab`, `C-u`…, or literal text).
+    fn send(&self, keys: &[&str]) {
+        let status = Command::new("tmux")
+            .args(["-L", &self.socket, "send-keys", "-t", "0"])
+            .args(keys)
+            .status()
+            .expect("tmux send-keys");
+        assert!(status.success());
+    }
+
+    fn screen(&self) -> String {
+        let out = Command::new("tmux")
+            .args(["-L", &self.socket, "capture-pane", "-p", "-t", "0"])
+            .output()
+            .expect("tmux capture-pane");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Waits (at most 10 s) until the screen shows `text`.
+    fn wait_for(&self, text: &str) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let screen = self.screen();
+            if screen.contains(text) {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "expected {text:?} on psql's screen within 10 s:\n{screen}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
+    /// Types `prefix`, presses Tab, expects the line to read `completed`, and clears it.
+    fn completes(&self, prefix: &str, completed: &str) {
+        self.send(&["-l", prefix]);
+        self.send(&["Tab"]);
+        // capture-pane drops trailing blanks, such as the space after a completed word.
+        self.wait_for(&format!("defaultdb=# {}", completed.trim_end()));
+        self.send(&["C-u"]);
+    }
+}
+
+impl Drop for InteractivePsql {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .status();
+    }
+}
+
+/// Tab completion: psql sends its completion queries (pg_class, pg_namespace, pg_attribute,
+/// pg_database with LIKE patterns, quote_ident, pg_table_is_visible) and completes the
+/// word from their rows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn psql_tab_completion() {
+    if !psql_available() || Command::new("tmux").arg("-V").output().is_err() {
+        println!("skipped: psql or tmux is not installed");
+        return;
+    }
+    let (url, _stop) = support::start_node().await;
+    tokio::task::spawn_blocking(move || {
+        psql(&url, &["-q", "-c", SCHEMA]);
+        let Some(term) = InteractivePsql::start(&url) else {
+            println!("skipped: tmux did not start");
+            return;
+        };
+        term.completes("SELECT * FROM pa", "SELECT * FROM parent ");
+        term.completes("\\d t_q", "\\d t_qty_idx ");
+        term.completes(
+            "ALTER TABLE t RENAME COLUMN pare",
+            "ALTER TABLE t RENAME COLUMN parent_id ",
+        );
+        term.completes("DROP SEQUENCE t_i", "DROP SEQUENCE t_id_seq ");
+        term.completes("\\c postg", "\\c postgres ");
+        term.completes("\\dn pu", "\\dn public ");
+        term.completes("SET search_path TO pu", "SET search_path TO public ");
+        // Several information_schema views start so: their common prefix (as PostgreSQL).
+        term.completes(
+            "SELECT * FROM information_schema.tab",
+            "SELECT * FROM information_schema.table",
+        );
+    })
+    .await
+    .expect("psql tab completion");
+}

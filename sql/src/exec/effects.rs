@@ -1,5 +1,6 @@
-//! Calls with effects outside the statement's transaction: `nextval`, `setval`
-//! ([`super::sequence`]) and the advisory-lock functions ([`crate::advisory`]).
+//! Calls with effects outside the statement's expression: `nextval`, `setval`
+//! ([`super::sequence`]), the advisory-lock functions ([`crate::advisory`]) and `pg_notify`
+//! ([`crate::notify`], queued in the session's transaction).
 //!
 //! They must run once per statement and may wait (for a KV round trip, for a lock), which
 //! the row-at-a-time expression evaluator cannot do, so a FROM-less SELECT has its calls
@@ -18,8 +19,10 @@ use sqlparser::ast::{Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Sele
 
 use crate::advisory::AdvisoryKey;
 use crate::error::{SqlError, SqlResult, SqlState};
+use crate::expr::{Compiler, Params, Scope};
 use crate::session::SqlNode;
 use crate::txn::SqlTxn;
+use crate::types::SqlType;
 use tessera_encoding::Datum;
 
 /// The functions this module evaluates.
@@ -53,22 +56,31 @@ impl CallValue {
 
 /// Whether `name` (lower-cased) is a function this module evaluates.
 fn has_effects(name: &str) -> bool {
-    SEQUENCE_FUNCTIONS.contains(&name) || advisory_kind(name).is_some()
+    SEQUENCE_FUNCTIONS.contains(&name) || name == NOTIFY_FUNCTION || advisory_kind(name).is_some()
 }
 
-/// Replaces the calls with effects of a FROM-less SELECT by their values (by placeholders
-/// of the same types when `describe_only`, which must not have effects); 0A000 for such a
+/// `pg_notify(channel, payload)`.
+const NOTIFY_FUNCTION: &str = "pg_notify";
+
+/// Replaces the calls with effects of a FROM-less SELECT by their values; 0A000 for such a
 /// call in any other query. `None` when the query has none.
+///
+/// With `describe` (a Describe, which must not have effects) the calls become placeholders
+/// of the same types, and the types of the `$n` parameters in their arguments are inferred
+/// into `describe` (the placeholders no longer hold them).
 pub async fn substitute_calls(
     node: &Arc<SqlNode>,
     txn: &mut SqlTxn,
     db_id: u64,
     q: &sqlparser::ast::Query,
     params: &[Datum],
-    describe_only: bool,
+    mut describe: Option<&mut Params>,
 ) -> SqlResult<Option<sqlparser::ast::Query>> {
     let text = q.to_string().to_lowercase();
-    if !text.contains("nextval") && !text.contains("setval") && !text.contains("advisory") {
+    if !["nextval", "setval", "advisory", NOTIFY_FUNCTION]
+        .iter()
+        .any(|f| text.contains(f))
+    {
         return Ok(None);
     }
     let SetExpr::Select(select) = q.body.as_ref() else {
@@ -93,12 +105,16 @@ pub async fn substitute_calls(
     }
     if !select.from.is_empty() {
         return Err(SqlError::unsupported(
-            "nextval, setval and advisory locks in a query with FROM",
+            "nextval, setval, pg_notify and advisory locks in a query with FROM",
         ));
     }
     let mut values = Vec::with_capacity(calls.len());
     for call in &calls {
-        values.push(call_value(node, txn, db_id, call, params, describe_only).await?);
+        let value = match describe.as_deref_mut() {
+            Some(types) => placeholder(call, types)?,
+            None => call_value(node, txn, db_id, call, params).await?,
+        };
+        values.push(value);
     }
     let mut used = vec![false; calls.len()];
     let mut q = q.clone();
@@ -130,14 +146,51 @@ pub async fn substitute_calls(
     Ok(Some(q))
 }
 
-/// The value of one call (a placeholder when `describe_only`).
+/// A value of the type `call` returns, for a Describe; the types of the `$n` parameters in
+/// its arguments are inferred into `types` from the types the function takes.
+fn placeholder(call: &Expr, types: &mut Params) -> SqlResult<CallValue> {
+    let Expr::Function(f) = call else {
+        return Err(SqlError::internal("not a call"));
+    };
+    let name = f.name.to_string().to_lowercase();
+    let name = name.strip_prefix("pg_catalog.").unwrap_or(&name);
+    let args: &[FunctionArg] = match &f.args {
+        FunctionArguments::List(list) => &list.args,
+        _ => &[],
+    };
+    for (i, arg) in args.iter().enumerate() {
+        let FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) = arg else {
+            continue;
+        };
+        let ty = match (name, i) {
+            (NOTIFY_FUNCTION, _) | ("nextval" | "setval", 0) => SqlType::Text,
+            ("setval", 2) => SqlType::Bool,
+            // An advisory key is one bigint or two integers.
+            _ if advisory_kind(name).is_some() && args.len() == 2 => SqlType::Int4,
+            _ => SqlType::Int8,
+        };
+        let scope = Scope::default();
+        let mut c = Compiler::new(&scope, types);
+        let t = c.compile(e)?;
+        c.coerce(t, &ty, name)?;
+    }
+    Ok(if SEQUENCE_FUNCTIONS.contains(&name) {
+        CallValue::Int(0)
+    } else {
+        match advisory_kind(name) {
+            Some(Advisory::TryLock { .. } | Advisory::Unlock) => CallValue::Bool(false),
+            _ => CallValue::Void,
+        }
+    })
+}
+
+/// The value of one call, with its effects.
 async fn call_value(
     node: &Arc<SqlNode>,
     txn: &mut SqlTxn,
     db_id: u64,
     call: &Expr,
     params: &[Datum],
-    describe_only: bool,
 ) -> SqlResult<CallValue> {
     let Expr::Function(f) = call else {
         return Err(SqlError::internal("not a call"));
@@ -145,11 +198,13 @@ async fn call_value(
     let name = f.name.to_string().to_lowercase();
     let name = name.strip_prefix("pg_catalog.").unwrap_or(&name);
     if SEQUENCE_FUNCTIONS.contains(&name) {
-        return Ok(CallValue::Int(if describe_only {
-            0
-        } else {
-            super::sequence::call_value(node, txn, db_id, call).await?
-        }));
+        return Ok(CallValue::Int(
+            super::sequence::call_value(node, txn, db_id, call).await?,
+        ));
+    }
+    if name == NOTIFY_FUNCTION {
+        notify(f, params)?;
+        return Ok(CallValue::Void);
     }
     let Some(kind) = advisory_kind(name) else {
         return Err(SqlError::internal(format!("{name} has no effects")));
@@ -160,13 +215,6 @@ async fn call_value(
     let FunctionArguments::List(list) = &f.args else {
         return Err(undefined(name, 0));
     };
-    if describe_only {
-        // Describing a statement evaluates nothing: its parameters have no values yet.
-        return Ok(match kind {
-            Advisory::TryLock { .. } | Advisory::Unlock => CallValue::Bool(false),
-            Advisory::Lock { .. } | Advisory::UnlockAll | Advisory::Shared => CallValue::Void,
-        });
-    }
     // The keys may be bound parameters (`SELECT pg_advisory_lock($1)`, as sqlx's migrator
     // sends).
     let args = list
@@ -203,6 +251,39 @@ async fn call_value(
         }
         (Advisory::Shared, _) | (_, None) => return Err(undefined(name, 0)),
     })
+}
+
+/// `pg_notify(channel, payload)`: queues the notification in the session's transaction. A
+/// NULL channel is an empty one (22023), a NULL payload an empty payload, as in PostgreSQL.
+fn notify(f: &sqlparser::ast::Function, params: &[Datum]) -> SqlResult<()> {
+    let args = match &f.args {
+        FunctionArguments::List(list) => list
+            .args
+            .iter()
+            .map(|a| match a {
+                FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => {
+                    match super::sequence::constant_value(
+                        e,
+                        &SqlType::Text,
+                        NOTIFY_FUNCTION,
+                        params,
+                    )? {
+                        Datum::String(s) => Ok(s),
+                        _ => Ok(String::new()),
+                    }
+                }
+                _ => Err(SqlError::unsupported("this form of pg_notify")),
+            })
+            .collect::<SqlResult<Vec<String>>>()?,
+        _ => Vec::new(),
+    };
+    let [channel, payload] = args.as_slice() else {
+        return Err(undefined(NOTIFY_FUNCTION, args.len()));
+    };
+    crate::pg_catalog::session()
+        .notifications
+        .lock()
+        .notify(channel, payload)
 }
 
 /// The advisory-lock functions.

@@ -116,7 +116,8 @@ pub async fn describe(
     let columns = match stmt {
         Statement::Query(q) => {
             let db_id = node.catalog.require_database(txn, database).await?;
-            let substituted = effects::substitute_calls(node, txn, db_id, q, &[], true).await?;
+            let substituted =
+                effects::substitute_calls(node, txn, db_id, q, &[], Some(&mut params)).await?;
             let q = substituted.as_ref().unwrap_or(q);
             let plan = select::plan_query(node, txn, db_id, q, &mut params).await?;
             plan.columns()
@@ -200,7 +201,7 @@ pub async fn execute(
                         volatile: false,
                     };
                     let substituted =
-                        effects::substitute_calls(node, txn, db_id, q, params, false).await?;
+                        effects::substitute_calls(node, txn, db_id, q, params, None).await?;
                     ptypes.volatile |= substituted.is_some();
                     let q = substituted.as_ref().unwrap_or(q);
                     let plan = Arc::new(Plan::Query(Box::new(

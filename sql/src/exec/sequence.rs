@@ -46,14 +46,25 @@ pub(super) fn constant(e: &Expr, what: &str) -> SqlResult<i64> {
     constant_with(e, what, &[])
 }
 
-/// [`constant`], where `$n` takes the statement's bound values.
-pub(super) fn constant_with(e: &Expr, what: &str, values: &[Datum]) -> SqlResult<i64> {
+/// The value of a row-independent expression `e` as type `ty`, where `$n` takes the
+/// statement's bound values.
+pub(super) fn constant_value(
+    e: &Expr,
+    ty: &SqlType,
+    what: &str,
+    values: &[Datum],
+) -> SqlResult<Datum> {
     let scope = Scope::default();
     let mut params = Params::default();
     let mut c = Compiler::new(&scope, &mut params);
     let t = c.compile(e)?;
-    let t = c.coerce(t, &SqlType::Int8, what)?;
-    match eval(&t.expr, &[], values)? {
+    let t = c.coerce(t, ty, what)?;
+    eval(&t.expr, &[], values)
+}
+
+/// [`constant`], where `$n` takes the statement's bound values.
+pub(super) fn constant_with(e: &Expr, what: &str, values: &[Datum]) -> SqlResult<i64> {
+    match constant_value(e, &SqlType::Int8, what, values)? {
         Datum::Int(i) => Ok(i),
         _ => Err(SqlError::new(
             SqlState::INVALID_PARAMETER_VALUE,

@@ -320,6 +320,38 @@ fn relation_oids(snap: &Snapshot) -> HashMap<String, Datum> {
     m
 }
 
+/// Relation OID → whether an unqualified name finds it (`pg_table_is_visible`). Names
+/// resolve in `pg_catalog`, then `public` (tessera's search path, whatever `search_path`
+/// shows), so a relation is visible when it is in `pg_catalog`, or in `public` with no
+/// `pg_catalog` relation of its name. Other schemas' relations are not visible.
+fn relation_visibility(snap: &Snapshot) -> HashMap<String, Datum> {
+    let catalog_names: std::collections::HashSet<&str> = pgc::catalog_relation_names()
+        .filter(|(schema, _)| *schema == "pg_catalog")
+        .map(|(_, name)| name)
+        .collect();
+    let visible = |schema: &str, name: &str| {
+        Datum::Bool(schema == "pg_catalog" || (schema == "public" && !catalog_names.contains(name)))
+    };
+    let mut m = HashMap::new();
+    for t in &snap.tables {
+        m.insert(
+            pgc::object_oid(t.id).to_string(),
+            visible(&t.schema, &t.name),
+        );
+        for x in pgc::indexes(t) {
+            m.insert(x.oid.to_string(), visible(&t.schema, &x.name));
+        }
+    }
+    for (schema, q) in &snap.sequences {
+        m.insert(pgc::object_oid(q.id).to_string(), visible(schema, &q.name));
+    }
+    for (schema, name) in pgc::catalog_relation_names() {
+        let oid = pgc::catalog_relation_oid(schema, name);
+        m.insert(oid.to_string(), visible(schema, name));
+    }
+    m
+}
+
 /// Normalizes a relation name as regclass input does: unquoted parts fold to lower case.
 fn normalize_relname(input: &str) -> String {
     input
@@ -734,8 +766,7 @@ impl Compiler<'_> {
                 2..=4,
             )
             | (
-                "pg_table_is_visible"
-                | "pg_type_is_visible"
+                "pg_type_is_visible"
                 | "pg_function_is_visible"
                 | "pg_collation_is_visible"
                 | "pg_operator_is_visible"
@@ -779,7 +810,7 @@ impl Compiler<'_> {
                 }
             }
             ("pg_get_indexdef" | "pg_get_constraintdef" | "pg_get_userbyid", _)
-            | ("pg_encoding_to_char" | "to_regclass", 1) => {
+            | ("pg_encoding_to_char" | "to_regclass" | "pg_table_is_visible", 1) => {
                 let snap = snapshot()?;
                 let map: HashMap<String, Datum> = match name {
                     "pg_get_indexdef" => snap
@@ -809,6 +840,7 @@ impl Compiler<'_> {
                         HashMap::from([("6".to_string(), Datum::String("UTF8".into()))])
                     }
                     "to_regclass" => relation_oids(&snap),
+                    "pg_table_is_visible" => relation_visibility(&snap),
                     _ => snap
                         .roles()
                         .into_iter()
@@ -827,6 +859,9 @@ impl Compiler<'_> {
                         (k, SqlType::Int8)
                     }
                     "pg_encoding_to_char" => (key, SqlType::Text),
+                    "pg_table_is_visible" => {
+                        (self.coerce(key, &SqlType::Int8, name)?, SqlType::Bool)
+                    }
                     _ => (self.coerce(key, &SqlType::Int8, name)?, SqlType::Text),
                 };
                 let func = Func::Catalog(CatalogFunc::Lookup(LookupRef(Arc::new(Lookup {

@@ -120,6 +120,8 @@ pub struct SessionInfo {
     pub settings: crate::settings::SharedSettings,
     /// Whether the statement runs in a transaction block (for `set_config(…, true)`).
     pub in_block: bool,
+    /// Where `pg_notify` queues in the session's transaction.
+    pub notifications: Arc<parking_lot::Mutex<crate::notify::TxnNotifications>>,
 }
 
 tokio::task_local! {
@@ -287,6 +289,9 @@ pub fn session() -> SessionInfo {
             pid: s.pid,
             settings: settings(),
             in_block: session_in_block(),
+            notifications: SESSION
+                .try_with(|s| Arc::clone(&s.notifications))
+                .unwrap_or_default(),
         };
     }
     SESSION
@@ -297,6 +302,7 @@ pub fn session() -> SessionInfo {
             pid: 0,
             settings: Default::default(),
             in_block: false,
+            notifications: Default::default(),
         })
 }
 

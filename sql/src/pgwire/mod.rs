@@ -7,8 +7,8 @@
 //! values into bytes.
 //!
 //! ```text
-//!   serve(listener) ── accept ──► one task per connection: pgwire::tokio::process_socket
-//!                                    │ ConnectionHandlers (fresh per connection)
+//!   serve(listener) ── accept ──► one task per connection: connection_loop (pgwire's
+//!                                    │ dispatch, plus LISTEN notifications while idle)
 //!                                    ▼
 //!                                 Connection ─── session: Mutex<Option<Session>>
 //!                                  │ startup    → SqlNode::session(database, user),
@@ -59,6 +59,7 @@
 //! (`Session::running`) and fails its transaction block.
 
 pub mod auth;
+mod connection_loop;
 mod flush_at_sync;
 pub(crate) mod values;
 
@@ -76,7 +77,7 @@ use pgwire::api::auth::{
     finish_authentication, protocol_negotiation, save_startup_parameters_to_metadata,
     ServerParameterProvider, StartupHandler,
 };
-use pgwire::api::cancel::{CancelHandler, DefaultCancelHandler};
+use pgwire::api::cancel::DefaultCancelHandler;
 use pgwire::api::copy::CopyHandler;
 use pgwire::api::portal::{Format, Portal};
 use pgwire::api::query::{
@@ -88,9 +89,8 @@ use pgwire::api::stmt::{QueryParser, StoredStatement};
 use pgwire::api::store::{Entry, PortalStore};
 use pgwire::api::{
     ClientInfo, ClientPortalStore, ConnectionGuard, ConnectionHandle, ConnectionManager,
-    PgWireConnectionState, PgWireServerHandlers, PidSecretKeyGenerator,
-    RandomPidSecretKeyGenerator, Type, DEFAULT_NAME, METADATA_APPLICATION_NAME, METADATA_DATABASE,
-    METADATA_USER,
+    PgWireConnectionState, PidSecretKeyGenerator, RandomPidSecretKeyGenerator, Type, DEFAULT_NAME,
+    METADATA_APPLICATION_NAME, METADATA_DATABASE, METADATA_USER,
 };
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult, SEVERITY_ERROR, SEVERITY_FATAL};
 use pgwire::messages::copy::{CopyData, CopyDone, CopyFail};
@@ -99,16 +99,20 @@ use pgwire::messages::extendedquery::{
     Bind, BindComplete, Close, CloseComplete, Describe, Execute, Parse, ParseComplete,
     Sync as PgSync, TARGET_TYPE_BYTE_PORTAL, TARGET_TYPE_BYTE_STATEMENT,
 };
-use pgwire::messages::response::{CommandComplete, EmptyQueryResponse, TransactionStatus};
+use pgwire::messages::response::{
+    CommandComplete, EmptyQueryResponse, NotificationResponse, TransactionStatus,
+};
 use pgwire::messages::simplequery::Query;
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 use tessera_encoding::Datum;
 use tokio::net::TcpListener;
+use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::sync::Mutex;
 use tokio::task::JoinSet;
 use tracing::{debug, info, warn};
 
 use crate::error::{SqlError, SqlResult, SqlState};
+use crate::notify::Notification;
 use crate::session::{Column, Output, Prepared, Session, SqlNode, TxnState};
 use crate::types::SqlType;
 use auth::{Admission, Security};
@@ -148,11 +152,14 @@ pub async fn serve_with<F: Future>(
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
             accepted = listener.accept() => match accepted {
                 Ok((socket, peer)) => {
-                    let handlers = ConnectionHandlers(Arc::new(Connection::new(Arc::clone(&shared))));
+                    let connection = Arc::new(Connection::new(Arc::clone(&shared)));
+                    // A CancelRequest (on a connection of its own) names a connection by its
+                    // pid and secret key; pgwire's manager fires that connection's signal.
+                    let cancel = Arc::new(DefaultCancelHandler::new(Arc::clone(&shared.cancels)));
                     let tls = tls.clone();
                     connections.spawn(async move {
                         debug!(%peer, "connection accepted");
-                        match pgwire::tokio::process_socket(socket, tls, handlers).await {
+                        match connection_loop::serve_connection(socket, tls, connection, cancel).await {
                             Ok(()) => debug!(%peer, "connection closed"),
                             Err(e) => debug!(%peer, error = %e, "connection ended with an error"),
                         }
@@ -192,35 +199,8 @@ struct Connection {
     parser: Arc<StatementParser>,
     /// The password exchange in progress between Startup and the session (secure mode).
     password: Mutex<Option<Box<dyn AuthMechanism>>>,
-}
-
-/// The pgwire handler set of one connection (pgwire asks for each role separately).
-struct ConnectionHandlers(Arc<Connection>);
-
-impl PgWireServerHandlers for ConnectionHandlers {
-    fn simple_query_handler(&self) -> Arc<impl SimpleQueryHandler> {
-        Arc::clone(&self.0)
-    }
-
-    fn extended_query_handler(&self) -> Arc<impl ExtendedQueryHandler> {
-        Arc::clone(&self.0)
-    }
-
-    fn startup_handler(&self) -> Arc<impl StartupHandler> {
-        Arc::clone(&self.0)
-    }
-
-    fn copy_handler(&self) -> Arc<impl CopyHandler> {
-        Arc::clone(&self.0)
-    }
-
-    /// A CancelRequest (on a connection of its own) names a connection by its pid and
-    /// secret key; pgwire's manager fires that connection's cancel signal.
-    fn cancel_handler(&self) -> Arc<impl CancelHandler> {
-        Arc::new(DefaultCancelHandler::new(Arc::clone(
-            &self.0.shared.cancels,
-        )))
-    }
+    /// The session's notifications (LISTEN), from when the session opens.
+    notifications: Mutex<Option<UnboundedReceiver<Notification>>>,
 }
 
 impl Connection {
@@ -234,7 +214,38 @@ impl Connection {
             session,
             parser,
             password: Mutex::new(None),
+            notifications: Mutex::new(None),
         }
+    }
+
+    /// ReadyForQuery with the session's transaction status, preceded, when the session is
+    /// outside a transaction, by the notifications that arrived for it (as PostgreSQL
+    /// sends them: a client sees its own NOTIFY's notification before the ReadyForQuery of
+    /// the statement that committed it).
+    async fn ready_for_query<C>(&self, client: &mut C) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let status = self.transaction_status().await;
+        client.set_transaction_status(status);
+        if matches!(status, TransactionStatus::Idle) {
+            let mut pending = Vec::new();
+            if let Some(rx) = self.notifications.lock().await.as_mut() {
+                while let Ok(note) = rx.try_recv() {
+                    pending.push(note);
+                }
+            }
+            for note in pending {
+                client
+                    .feed(PgWireBackendMessage::NotificationResponse(
+                        NotificationResponse::new(note.pid, note.channel, note.payload),
+                    ))
+                    .await?;
+            }
+        }
+        send_ready_for_query(client, status).await
     }
 
     /// The ReadyForQuery status of the session.
@@ -439,6 +450,7 @@ impl Connection {
                 v.clone_from(&application_name);
             }
         }
+        *self.notifications.lock().await = Some(session.attach_notifications());
         *self.session.lock().await = Some(session);
         let (pid, secret_key) = self.shared.pids.generate(&*client);
         client.set_pid_and_secret_key(pid, secret_key.clone());
@@ -701,9 +713,7 @@ impl SimpleQueryHandler for Connection {
                 }
             }
         }
-        let status = self.transaction_status().await;
-        client.set_transaction_status(status);
-        send_ready_for_query(client, status).await
+        self.ready_for_query(client).await
     }
 
     async fn do_query<C>(&self, client: &mut C, query: &str) -> PgWireResult<Vec<Response>>
@@ -1104,9 +1114,7 @@ impl ExtendedQueryHandler for Connection {
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
         client.portal_store().rm_portal(DEFAULT_NAME);
-        let status = self.transaction_status().await;
-        client.set_transaction_status(status);
-        send_ready_for_query(client, status).await?;
+        self.ready_for_query(client).await?;
         client.flush().await?;
         Ok(())
     }
