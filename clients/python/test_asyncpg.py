@@ -226,3 +226,24 @@ async def test_arrays(url):
         ) == 1
     finally:
         await conn.close()
+
+
+@run
+async def test_listen_notify(url):
+    """add_listener: the callback runs for notifications the server writes while this
+    connection sits idle; the payload and the notifier's pid arrive as sent."""
+    listener = await connect(url)
+    notifier = await connect(url)
+    try:
+        received = asyncio.Queue()
+        await listener.add_listener("apg_events", lambda conn, pid, channel, payload: received.put_nowait((pid, channel, payload)))
+        notifier_pid = notifier.get_server_pid()
+        await notifier.execute("NOTIFY apg_events, 'one'")
+        async with notifier.transaction():
+            await notifier.execute("SELECT pg_notify('apg_events', $1)", "two")
+        assert await asyncio.wait_for(received.get(), 10) == (notifier_pid, "apg_events", "one")
+        assert await asyncio.wait_for(received.get(), 10) == (notifier_pid, "apg_events", "two")
+        await listener.remove_listener("apg_events", lambda *args: None)
+    finally:
+        await listener.close()
+        await notifier.close()

@@ -1,6 +1,7 @@
 """psycopg2 (libpq, text protocol, client-side parameter interpolation) against tessera."""
 
 import io
+import time
 
 import psycopg2
 import psycopg2.errors
@@ -139,3 +140,32 @@ def test_savepoints(conn):
         cur.execute("SELECT id, v FROM pg2_sp")
         assert cur.fetchall() == [(1, "a")]
     conn.commit()
+
+
+def test_listen_notify_with_select_and_poll(url):
+    """psycopg2's documented pattern: an autocommit connection LISTENs, waits on its socket
+    with select(), then poll() fills conn.notifies."""
+    import select
+
+    listener = psycopg2.connect(url, connect_timeout=10)
+    notifier = psycopg2.connect(url, connect_timeout=10)
+    try:
+        listener.set_session(autocommit=True)
+        listener.cursor().execute("LISTEN pg2_events")
+        with notifier, notifier.cursor() as cur:  # one transaction, committed on exit
+            cur.execute("NOTIFY pg2_events, 'first'")
+            cur.execute("NOTIFY pg2_events, 'second'")
+            cur.execute("SELECT pg_backend_pid()")
+            notifier_pid = cur.fetchone()[0]
+        received = []
+        deadline = time.monotonic() + 10
+        while len(received) < 2 and time.monotonic() < deadline:
+            if select.select([listener], [], [], 1) != ([], [], []):
+                listener.poll()
+                while listener.notifies:
+                    n = listener.notifies.pop(0)
+                    received.append((n.pid, n.channel, n.payload))
+        assert received == [(notifier_pid, "pg2_events", "first"), (notifier_pid, "pg2_events", "second")]
+    finally:
+        listener.close()
+        notifier.close()

@@ -235,3 +235,21 @@ def test_parameterized_statement_on_table_created_in_same_transaction(url):
     assert "error" not in outcome, outcome.get("error")
     assert outcome["row"] == (1,)
     conn.close()
+
+
+def test_listen_notify_generator(url):
+    """psycopg 3's conn.notifies() generator blocks on the socket until the server writes a
+    notification; stop_after and timeout bound it."""
+    with psycopg.connect(url, autocommit=True, connect_timeout=10) as listener, psycopg.connect(
+        url, autocommit=True, connect_timeout=10
+    ) as notifier:
+        listener.execute("LISTEN pg3_events")
+        notifier.execute("SELECT pg_notify(%s, %s)", ("pg3_events", "payload with 'quotes'"))
+        notes = list(listener.notifies(timeout=10, stop_after=1))
+        assert [(n.channel, n.payload, n.pid) for n in notes] == [
+            ("pg3_events", "payload with 'quotes'", notifier.info.backend_pid)
+        ]
+        # A rolled-back NOTIFY never arrives.
+        with notifier.transaction(force_rollback=True):
+            notifier.execute("NOTIFY pg3_events, 'rolled back'")
+        assert list(listener.notifies(timeout=0.5)) == []

@@ -28,6 +28,16 @@ fn psql_available() -> bool {
 
 /// Runs psql with `args` against `url`; its stdout, or the failure with stderr.
 fn psql(url: &str, args: &[&str]) -> String {
+    let (stdout, stderr) = psql_output(url, args);
+    assert!(
+        stderr.is_empty(),
+        "psql {args:?} failed:\n{stdout}\n{stderr}"
+    );
+    stdout
+}
+
+/// Runs psql with `args` against `url`, which must exit 0; its stdout and stderr.
+fn psql_output(url: &str, args: &[&str]) -> (String, String) {
     let out = Command::new("psql")
         .arg(url)
         .args(["-X", "-v", "ON_ERROR_STOP=1"])
@@ -40,10 +50,10 @@ fn psql(url: &str, args: &[&str]) -> String {
         println!("$ psql {}\n{stdout}{stderr}", args.join(" "));
     }
     assert!(
-        out.status.success() && stderr.is_empty(),
+        out.status.success(),
         "psql {args:?} failed:\n{stdout}\n{stderr}"
     );
-    stdout
+    (stdout, stderr)
 }
 
 /// Runs a backslash command.
@@ -169,6 +179,42 @@ fn run(url: &str) {
 
     let df = describe(url, "\\df");
     assert_contains(&df, &["List of functions", "(0 rows)"]);
+
+    // \d+: PostgreSQL 15's output for the same table, line for line.
+    let d_plus = describe(url, "\\d+ t");
+    assert_contains(
+        &d_plus,
+        &[
+            "  Column   |  Type   | Collation | Nullable |            Default            | Storage  | Compression | Stats target | Description \n",
+            " id        | integer |           | not null | nextval('t_id_seq'::regclass) | plain    |             |              | \n",
+            " code      | text    |           | not null |                               | extended |             |              | \n",
+            " qty       | integer |           |          |                               | plain    |             |              | \n",
+            "Indexes:\n    \"t_pkey\" PRIMARY KEY, btree (id)\n",
+            "Foreign-key constraints:\n    \"t_parent_id_fkey\" FOREIGN KEY (parent_id) REFERENCES parent(id)\nAccess method: heap\n",
+        ],
+    );
+    // \dt+ and \di+: sizes are unknown (NULL, an empty column; see docs/sql.md).
+    let dt_plus = describe(url, "\\dt+");
+    assert_contains(
+        &dt_plus,
+        &[
+            " Schema |  Name  | Type  | Owner | Persistence | Access method | Size | Description \n",
+            " public | parent | table | root  | permanent   | heap          |      | \n",
+        ],
+    );
+    let di_plus = describe(url, "\\di+");
+    assert_contains(
+        &di_plus,
+        &[" public | t_qty_idx       | index | root  | t      | permanent   | btree         |      | \n"],
+    );
+    // No views, no user types. No extensions either: PostgreSQL lists plpgsql, which
+    // tessera does not have.
+    let (_, dv) = psql_output(url, &["-c", "\\dv"]);
+    assert_eq!(dv, "Did not find any relations.\n");
+    let dtypes = describe(url, "\\dT");
+    assert_contains(&dtypes, &["List of data types", "(0 rows)"]);
+    let dx = describe(url, "\\dx");
+    assert_contains(&dx, &["List of installed extensions", "(0 rows)"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -176,6 +176,21 @@ fn plan_factor(
                 "pg_partition_ancestors" => {
                     (plan_ancestors(&args.args, &label, outer, params)?, false)
                 }
+                // `pg_catalog.unnest(…)`: sqlparser makes a plain `unnest(…)` an UNNEST
+                // factor, a qualified one a table function.
+                "unnest" => {
+                    let arrays = args
+                        .args
+                        .iter()
+                        .map(|a| match a {
+                            sqlparser::ast::FunctionArg::Unnamed(
+                                sqlparser::ast::FunctionArgExpr::Expr(e),
+                            ) => Ok(e.clone()),
+                            _ => Err(SqlError::unsupported("this form of unnest")),
+                        })
+                        .collect::<SqlResult<Vec<_>>>()?;
+                    plan_unnest(&arrays, &label, left, outer, params)?
+                }
                 _ => {
                     return Err(SqlError::new(
                         SqlState::UNDEFINED_FUNCTION,

@@ -120,6 +120,7 @@ pub(super) fn call(f: &Func, args: &[Datum]) -> SqlResult<Datum> {
         }
         (Func::Random, []) => Datum::Float(rand::random::<f64>()),
         (Func::Pi, []) => Datum::Float(std::f64::consts::PI),
+        (Func::SizePretty, [Datum::Int(bytes)]) => Datum::String(size_pretty(*bytes)),
         (Func::GenRandomUuid, []) => {
             let mut u: [u8; 16] = rand::random();
             // Version 4, RFC 4122 variant.
@@ -297,6 +298,36 @@ fn int_arg(d: Option<&Datum>) -> SqlResult<i64> {
 fn text_arg(d: Option<&Datum>) -> SqlResult<&str> {
     d.and_then(text)
         .ok_or_else(|| SqlError::internal(format!("text argument {d:?}")))
+}
+
+/// `pg_size_pretty(bigint)` as PostgreSQL 15 prints it: bytes below 10 kB, then the largest
+/// unit (kB, MB, GB, TB, PB) that keeps the number below 20,480 - 1, rounded half away
+/// from zero at the last step.
+fn size_pretty(bytes: i64) -> String {
+    // (unit, limit, rounds, bits): PostgreSQL's size_pretty_units table.
+    const UNITS: [(&str, i64, bool, u32); 6] = [
+        ("bytes", 10 * 1024, false, 0),
+        ("kB", 20 * 1024 - 1, true, 10),
+        ("MB", 20 * 1024 - 1, true, 20),
+        ("GB", 20 * 1024 - 1, true, 30),
+        ("TB", 20 * 1024 - 1, true, 40),
+        ("PB", 20 * 1024 - 1, true, 50),
+    ];
+    let half_rounded = |x: i64| (x + if x < 0 { -1 } else { 1 }) / 2;
+    let mut size = bytes;
+    let mut unit = 0;
+    loop {
+        let (name, limit, rounds, bits) = UNITS[unit];
+        match UNITS.get(unit + 1) {
+            Some(&(_, _, next_rounds, next_bits))
+                if size.unsigned_abs() >= limit.unsigned_abs() =>
+            {
+                size /= 1_i64 << (next_bits - bits - u32::from(next_rounds) + u32::from(rounds));
+                unit += 1;
+            }
+            _ => return format!("{} {name}", if rounds { half_rounded(size) } else { size }),
+        }
+    }
 }
 
 fn string(f: &Func, args: &[Datum]) -> SqlResult<Datum> {

@@ -155,6 +155,14 @@ impl Compiler<'_> {
                 ty: SqlType::Text,
             }),
             ("pi", 0) => Ok(done(Func::Pi, args, SqlType::Float8)),
+            ("pg_size_pretty", 1) => {
+                let arg = args
+                    .into_iter()
+                    .next()
+                    .ok_or_else(|| SqlError::internal("no argument"))?;
+                let arg = self.coerce(arg, &SqlType::Int8, name)?;
+                Ok(done(Func::SizePretty, vec![arg], SqlType::Text))
+            }
             ("random", 0) => Ok(done(Func::Random, args, SqlType::Float8)),
             ("gen_random_uuid", 0) => Ok(done(Func::GenRandomUuid, args, SqlType::Uuid)),
             (

@@ -263,6 +263,8 @@ pub enum Func {
     InitCap,
     /// md5(s) as 32 hex digits.
     Md5,
+    /// pg_size_pretty(bigint): a byte count in bytes, kB, MB, GB, TB or PB.
+    SizePretty,
     /// greatest(…): NULLs are skipped.
     Greatest,
     /// least(…): NULLs are skipped.

@@ -405,6 +405,8 @@ pub enum Ty {
     OidVector,
     /// `int2[]` (`conkey`).
     Int2Array,
+    /// `text[]` (`reloptions`).
+    TextArray,
     /// `"char"`: a one-character text.
     Char,
     /// text, arrays, `pg_node_tree` and the other types without a tessera counterpart.
@@ -435,6 +437,7 @@ impl Ty {
             Ty::Int2Vector => SqlType::Int2Vector,
             Ty::OidVector => SqlType::OidVector,
             Ty::Int2Array => SqlType::Array(Box::new(SqlType::Int2)),
+            Ty::TextArray => SqlType::Array(Box::new(SqlType::Text)),
             Ty::Int8 => SqlType::Int8,
             Ty::Reg | Ty::Name | Ty::Char | Ty::Text => SqlType::Text,
             Ty::Bool => SqlType::Bool,
