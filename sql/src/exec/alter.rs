@@ -314,6 +314,7 @@ async fn add_column(
         nullable: true,
         default: None,
         hidden: false,
+        identity: None,
     };
     let mut later: Vec<TableConstraint> = Vec::new();
     let column = || vec![sqlparser::ast::Ident::new(name.clone())];

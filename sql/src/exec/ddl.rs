@@ -13,14 +13,16 @@ use std::sync::Arc;
 
 use crate::txn::SqlTxn;
 use sqlparser::ast::{
-    ColumnOption, CreateIndex, Expr, ObjectName, ReferentialAction, Statement, TableConstraint,
+    ColumnOption, CreateIndex, Expr, GeneratedAs, ObjectName, ReferentialAction, Statement,
+    TableConstraint,
 };
 
 use super::index::backfill;
 use super::split_name;
 use super::table::{table_scope, ROWID};
 use crate::catalog::{
-    CheckConstraint, ColumnDescriptor, FkAction, ForeignKey, IndexDescriptor, TableDescriptor,
+    CheckConstraint, ColumnDescriptor, FkAction, ForeignKey, Identity, IndexDescriptor,
+    TableDescriptor,
 };
 use crate::error::{SqlError, SqlResult, SqlState};
 use crate::expr::{Compiler, Params};
@@ -154,6 +156,7 @@ pub async fn create_table(
             nullable: serial.is_none(),
             default: None,
             hidden: false,
+            identity: None,
             name: cname,
         };
         if serial.is_some() {
@@ -165,14 +168,28 @@ pub async fn create_table(
                 ColumnOption::Null => col.nullable = true,
                 ColumnOption::NotNull => col.nullable = false,
                 ColumnOption::Default(e) => col.default = Some(e.to_string()),
-                // GENERATED … AS IDENTITY: a sequence, as SERIAL.
-                ColumnOption::Identity(_) | ColumnOption::Generated { .. } => {
+                // GENERATED … AS IDENTITY: a sequence, as SERIAL, shown as an identity.
+                ColumnOption::Generated {
+                    generated_as: kind @ (GeneratedAs::Always | GeneratedAs::ByDefault),
+                    sequence_options,
+                    generation_expr: None,
+                    ..
+                } => {
                     if !col.ty.is_integer() {
                         return Err(SqlError::new(
                             SqlState::INVALID_PARAMETER_VALUE,
                             "identity column type must be smallint, integer, or bigint",
                         ));
                     }
+                    if sequence_options.as_ref().is_some_and(|o| !o.is_empty()) {
+                        return Err(SqlError::unsupported(
+                            "sequence options of an identity column",
+                        ));
+                    }
+                    col.identity = Some(match kind {
+                        GeneratedAs::Always => Identity::Always,
+                        _ => Identity::ByDefault,
+                    });
                     col.nullable = false;
                     serials.push(pos);
                 }
@@ -254,6 +271,7 @@ pub async fn create_table(
             nullable: false,
             default: None,
             hidden: true,
+            identity: None,
         });
     }
     let mut desc = TableDescriptor {

@@ -34,12 +34,15 @@ use super::plan_cache::{Plan, PlanSlot};
 use super::select::{default_name, plan_query, QueryPlan};
 use super::split_name;
 use super::table::{decode_table_row, table_scope};
-use crate::catalog::{ColumnDescriptor, TableDescriptor};
+use crate::catalog::{ColumnDescriptor, Identity, TableDescriptor};
 use crate::error::{SqlError, SqlResult, SqlState};
 use crate::expr::{eval, Compiler, Params, ScalarExpr, Scope, Typed};
 use crate::rowcodec;
 use crate::session::{Column, Output, SqlNode};
 use crate::types::SqlType;
+
+/// 428C9 generated_always: a value given for a `GENERATED ALWAYS` identity column.
+const GENERATED_ALWAYS: SqlState = SqlState("428C9");
 
 /// The table a DML statement writes, with what its rows must satisfy.
 struct Target {
@@ -235,6 +238,12 @@ fn compile_sets(
         let i = desc
             .column_index(&cname)
             .ok_or_else(|| undefined_column(desc, &cname))?;
+        if desc.columns[i].identity == Some(Identity::Always) {
+            return Err(SqlError::new(
+                GENERATED_ALWAYS,
+                format!("column \"{cname}\" can only be updated to DEFAULT"),
+            ));
+        }
         let mut c = Compiler::new(scope, params);
         let t = c.compile(&a.value)?;
         sets.push((i, assign(&mut c, t, &desc.columns[i])?));
@@ -393,6 +402,28 @@ async fn compile_dml(
                     })
                     .collect::<SqlResult<_>>()?
             };
+            // A GENERATED ALWAYS identity column takes a value only with OVERRIDING SYSTEM
+            // VALUE (OVERRIDING USER VALUE drops the given values; not supported).
+            match ins.overriding {
+                Some(sqlparser::ast::InsertOverriding::System) => {}
+                Some(sqlparser::ast::InsertOverriding::User) => {
+                    return Err(SqlError::unsupported("OVERRIDING USER VALUE"))
+                }
+                None => {
+                    if let Some(&i) = targets
+                        .iter()
+                        .find(|&&i| desc.columns[i].identity == Some(Identity::Always))
+                    {
+                        return Err(SqlError::new(
+                            GENERATED_ALWAYS,
+                            format!(
+                                "cannot insert a non-DEFAULT value into column \"{}\"",
+                                desc.columns[i].name
+                            ),
+                        ));
+                    }
+                }
+            }
             let arity_error = |more_values: bool| {
                 SqlError::new(
                     SqlState::SYNTAX_ERROR,

@@ -8,6 +8,7 @@ use tessera_encoding::Datum;
 
 use super::tables::{constraints, indexes};
 use super::{i, namespace_oid, object_oid, s, RowSet, Snapshot};
+use crate::catalog::Identity;
 use crate::types::SqlType;
 
 fn yes_no(v: bool) -> Datum {
@@ -124,13 +125,13 @@ pub(super) fn fill(name: &str, snap: &Snapshot, rows: &mut RowSet) {
                         | SqlType::Interval => i(6),
                         _ => Datum::Null,
                     };
-                    rows.push(vec![
+                    let mut row = vec![
                         ("table_catalog", db()),
                         ("table_schema", s(t.schema.clone())),
                         ("table_name", s(t.name.clone())),
                         ("column_name", s(c.name.clone())),
                         ("ordinal_position", i(n as i64 + 1)),
-                        ("column_default", c.default.clone().map_or(Datum::Null, s)),
+                        ("column_default", c.shown_default().map_or(Datum::Null, s)),
                         ("is_nullable", yes_no(c.nullable)),
                         ("data_type", s(data_type(&c.ty))),
                         ("character_maximum_length", char_len),
@@ -147,11 +148,15 @@ pub(super) fn fill(name: &str, snap: &Snapshot, rows: &mut RowSet) {
                         ("udt_name", s(udt_name(&c.ty))),
                         ("dtd_identifier", s((n + 1).to_string())),
                         ("is_self_referencing", s("NO")),
-                        ("is_identity", s("NO")),
+                        ("is_identity", yes_no(c.identity.is_some())),
                         ("identity_cycle", s("NO")),
                         ("is_generated", s("NEVER")),
                         ("is_updatable", s("YES")),
-                    ]);
+                    ];
+                    if let Some(kind) = c.identity {
+                        row.extend(identity_columns(kind, &c.ty));
+                    }
+                    rows.push(row);
                 }
             }
         }
@@ -353,4 +358,28 @@ fn table_constraint(
 fn mentions(expr: &str, name: &str) -> bool {
     expr.split(|c: char| !(c.is_alphanumeric() || c == '_'))
         .any(|w| w == name)
+}
+
+/// The `identity_*` columns of an identity column: its generation and its sequence's
+/// bounds (tessera's identity sequences start at 1 and count up by 1 to the type's largest
+/// value).
+fn identity_columns(kind: Identity, ty: &SqlType) -> Vec<(&'static str, Datum)> {
+    let max = match ty {
+        SqlType::Int2 => i64::from(i16::MAX),
+        SqlType::Int4 => i64::from(i32::MAX),
+        _ => i64::MAX,
+    };
+    vec![
+        (
+            "identity_generation",
+            s(match kind {
+                Identity::Always => "ALWAYS",
+                Identity::ByDefault => "BY DEFAULT",
+            }),
+        ),
+        ("identity_start", s("1")),
+        ("identity_increment", s("1")),
+        ("identity_maximum", s(max.to_string())),
+        ("identity_minimum", s("1")),
+    ]
 }

@@ -13,7 +13,7 @@ use super::{
     is_system_table, namespace_oid, object_oid, s, RowSet, Snapshot, PG_CATALOG_OID, PUBLIC_OID,
     ROOT_ROLE_OID,
 };
-use crate::catalog::{FkAction, TableDescriptor};
+use crate::catalog::{ColumnDescriptor, FkAction, TableDescriptor};
 use crate::types::SqlType;
 
 /// An index as the catalogs show it: the primary key or a secondary index.
@@ -371,12 +371,12 @@ pub(super) fn fill(name: &str, snap: &Snapshot, rows: &mut RowSet) {
         "pg_attrdef" => {
             for t in &snap.tables {
                 for (n, c) in t.columns.iter().enumerate() {
-                    if let (Some(d), false) = (&c.default, c.hidden) {
+                    if let (Some(d), false) = (c.shown_default(), c.hidden) {
                         rows.push(vec![
                             ("oid", i(attrdef_oid(t.id, n + 1))),
                             ("adrelid", i(object_oid(t.id))),
                             ("adnum", i(n as i64 + 1)),
-                            ("adbin", s(d.clone())),
+                            ("adbin", s(d)),
                         ]);
                     }
                 }
@@ -643,7 +643,14 @@ fn pg_class(snap: &Snapshot, rows: &mut RowSet) {
 }
 
 fn pg_attribute(snap: &Snapshot, rows: &mut RowSet) {
-    let mut column = |rel: i64, n: usize, name: &str, ty: &SqlType, notnull: bool, def: bool| {
+    let mut column = |rel: i64, n: usize, col: &ColumnDescriptor, index_key: bool| {
+        let (name, ty) = (&col.name, &col.ty);
+        let notnull = !index_key && !col.nullable;
+        let def = !index_key && col.shown_default().is_some();
+        let identity = match col.identity {
+            Some(kind) if !index_key => kind.code(),
+            _ => "",
+        };
         let (len, byval, align, storage) = type_info(i64::from(ty.oid()));
         rows.push(vec![
             ("attrelid", i(rel)),
@@ -660,7 +667,7 @@ fn pg_attribute(snap: &Snapshot, rows: &mut RowSet) {
             ("attcompression", s("")),
             ("attnotnull", b(notnull)),
             ("atthasdef", b(def)),
-            ("attidentity", s("")),
+            ("attidentity", s(identity)),
             ("attgenerated", s("")),
             ("attislocal", b(true)),
             ("attcollation", i(collation_of(ty))),
@@ -670,13 +677,12 @@ fn pg_attribute(snap: &Snapshot, rows: &mut RowSet) {
         let oid = object_oid(t.id);
         for (n, c) in t.columns.iter().enumerate() {
             if !c.hidden {
-                column(oid, n + 1, &c.name, &c.ty, !c.nullable, c.default.is_some());
+                column(oid, n + 1, c, false);
             }
         }
         for x in indexes(t) {
             for (k, &c) in x.columns.iter().enumerate() {
-                let col = &t.columns[c];
-                column(x.oid, k + 1, &col.name, &col.ty, false, false);
+                column(x.oid, k + 1, &t.columns[c], true);
             }
         }
     }
