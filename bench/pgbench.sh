@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# pgbench.sh: issue 5's pgbench run, against tessera and PostgreSQL 15 side by side. In one
+# run it starts a fresh tessera single node (RocksDB, every commit synced) and a fresh
+# PostgreSQL 15 (pg-oracle, fsync=on) on loopback and, on each:
+#
+#   pgbench -i -s SCALE                                  (timed)
+#   pgbench -c CLIENTS -j 2 -T DURATION --max-tries=MAX_TRIES              (TPC-B, simple)
+#   pgbench -c CLIENTS -j 2 -T DURATION --max-tries=MAX_TRIES -M prepared  (TPC-B, prepared)
+#
+# and prints, per run, the tps, the transactions processed, the failed ones and the retried
+# ones (pgbench 15 retries serialization failures, 40001, up to --max-tries and counts
+# them), then the TPC-B invariant (accounts, tellers and branches moved by the history's
+# total). A pgbench that exits non-zero, a failed transaction or a broken invariant makes the
+# script exit 1. Both servers are stopped on exit.
+#
+#   SCALE (10) CLIENTS (8) DURATION (30) MAX_TRIES (10)
+#   TESSERA       tessera binary (default /root/.cache/tessera-target/release/tessera),
+#                 copied to a temp dir first
+#   PG_ORACLE     pg-oracle script (default /work/shared/tools/pg-oracle)
+#   TESSERA_PORT  (26461) and PG_PORT (54371)
+#
+# How long: two initializations (1,000,000 accounts each at scale 10) and 4 × DURATION.
+set -euo pipefail
+
+scale=${SCALE:-10}
+clients=${CLIENTS:-8}
+duration=${DURATION:-30}
+max_tries=${MAX_TRIES:-10}
+tessera_src=${TESSERA:-/root/.cache/tessera-target/release/tessera}
+pg_oracle=${PG_ORACLE:-/work/shared/tools/pg-oracle}
+tport=${TESSERA_PORT:-26461}
+pport=${PG_PORT:-54371}
+[[ -x $tessera_src ]] || { echo "pgbench.sh: no tessera binary at $tessera_src" >&2; exit 2; }
+command -v pgbench >/dev/null || { echo "pgbench.sh: needs pgbench (scripts/install-deps.sh)" >&2; exit 2; }
+
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+for p in "$tport" "$pport"; do
+  if port_in_use "$p"; then echo "pgbench.sh: port $p is already in use" >&2; exit 2; fi
+done
+
+tmp=$(mktemp -d /tmp/bench-pgbench.XXXXXX)
+tpid=""
+pg_started=""
+cleanup() {
+  local rc=$?
+  if [[ -n $tpid ]] && kill -0 "$tpid" 2>/dev/null; then
+    kill -TERM "$tpid" 2>/dev/null || true
+    for _ in $(seq 1 100); do kill -0 "$tpid" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$tpid" 2>/dev/null && kill -KILL "$tpid" 2>/dev/null
+    wait "$tpid" 2>/dev/null || true
+  fi
+  if [[ -n $pg_started ]]; then PG_ORACLE_PORT=$pport "$pg_oracle" stop || true; fi
+  rm -rf "$tmp"
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+cp "$tessera_src" "$tmp/tessera"
+"$tmp/tessera" start-single-node --store "$tmp/store" --sql-addr "127.0.0.1:$tport" \
+  >"$tmp/tessera.log" 2>&1 &
+tpid=$!
+for _ in $(seq 1 600); do
+  port_in_use "$tport" && break
+  kill -0 "$tpid" 2>/dev/null || { echo "pgbench.sh: tessera exited:" >&2; cat "$tmp/tessera.log" >&2; exit 1; }
+  sleep 0.1
+done
+port_in_use "$tport" || { echo "pgbench.sh: tessera did not listen within 60 s" >&2; exit 1; }
+turl="postgres://root@127.0.0.1:$tport/defaultdb?sslmode=disable"
+
+PG_ORACLE_PORT=$pport "$pg_oracle" stop
+pg_started=1
+purl=$(PG_ORACLE_PORT=$pport "$pg_oracle" start)
+
+echo "pgbench.sh: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "pgbench.sh: $(pgbench --version); scale $scale, $clients clients, ${duration}s per run, --max-tries=$max_tries"
+status=0
+
+# The line of pgbench's report that starts with $2.
+field() { grep -m1 "^$2" <<<"$1" | sed "s/^$2 *//" || true; }
+
+invariant() {
+  psql -X -At -v ON_ERROR_STOP=1 "$1" -c "SELECT (SELECT sum(abalance) FROM pgbench_accounts) = h.d AND (SELECT sum(tbalance) FROM pgbench_tellers) = h.d AND (SELECT sum(bbalance) FROM pgbench_branches) = h.d FROM (SELECT coalesce(sum(delta), 0) AS d FROM pgbench_history) h"
+}
+
+rows=()
+for system in tessera postgres; do
+  url=$turl
+  [[ $system == postgres ]] && url=$purl
+  start=$(date +%s.%N)
+  pgbench -i -q -s "$scale" "$url" >"$tmp/init.out" 2>&1 || { echo "pgbench.sh: $system: init failed" >&2; cat "$tmp/init.out" >&2; status=1; continue; }
+  init_s=$(echo "$(date +%s.%N) - $start" | bc)
+  for mode in simple prepared; do
+    if ! out=$(pgbench -c "$clients" -j 2 -T "$duration" --max-tries="$max_tries" -M "$mode" "$url" 2>"$tmp/run.err"); then
+      echo "pgbench.sh: $system $mode: pgbench exited non-zero" >&2; cat "$tmp/run.err" >&2; status=1
+    fi
+    tps=$(field "$out" "tps =" | cut -d' ' -f1)
+    processed=$(field "$out" "number of transactions actually processed:")
+    failed=$(field "$out" "number of failed transactions:")
+    retried=$(field "$out" "number of transactions retried:")
+    latency=$(field "$out" "latency average =")
+    [[ ${failed%% *} == 0 ]] || status=1
+    rows+=("$(printf '| %-8s | %-8s | %8.1f | %10s | %-12s | %-22s | %-16s |' "$system" "$mode" "${tps:-0}" "$processed" "${latency}" "${failed:-?}" "${retried:-0}")")
+  done
+  ok=$(invariant "$url")
+  [[ $ok == t ]] || { echo "pgbench.sh: $system: the TPC-B invariant does not hold" >&2; status=1; }
+  rows+=("$(printf '| %-8s | init     | scale %s in %.1f s; invariant after the runs: %s |' "$system" "$scale" "$init_s" "$ok")")
+done
+
+echo
+echo "| system   | mode     |      tps |  processed | latency avg  | failed                 | retried          |"
+echo "|----------|----------|---------:|-----------:|--------------|------------------------|------------------|"
+printf '%s\n' "${rows[@]}"
+exit $status
