@@ -292,7 +292,9 @@ fn unrecognized(name: &str) -> SqlError {
     )
 }
 
-fn is_default(e: &Expr) -> bool {
+/// Whether `e` is the `DEFAULT` keyword (sqlparser reads it as an identifier where an
+/// expression may stand: `SET x = DEFAULT`, `VALUES (DEFAULT)`, `UPDATE … SET c = DEFAULT`).
+pub(crate) fn is_default(e: &Expr) -> bool {
     matches!(e, Expr::Identifier(i) if i.quote_style.is_none() && i.value.eq_ignore_ascii_case("default"))
 }
 

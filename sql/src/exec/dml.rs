@@ -69,7 +69,8 @@ enum DefaultValue {
 }
 
 enum Source {
-    Values(Vec<Vec<ScalarExpr>>),
+    /// VALUES rows; `None` is the `DEFAULT` keyword: the column's default.
+    Values(Vec<Vec<Option<ScalarExpr>>>),
     Query(Box<QueryPlan>, Vec<ScalarExpr>),
 }
 
@@ -238,7 +239,12 @@ fn compile_sets(
         let i = desc
             .column_index(&cname)
             .ok_or_else(|| undefined_column(desc, &cname))?;
-        if desc.columns[i].identity == Some(Identity::Always) {
+        let col = &desc.columns[i];
+        if crate::settings::is_default(&a.value) {
+            sets.push((i, update_to_default(col, params)?));
+            continue;
+        }
+        if col.identity == Some(Identity::Always) {
             return Err(SqlError::new(
                 GENERATED_ALWAYS,
                 format!("column \"{cname}\" can only be updated to DEFAULT"),
@@ -249,6 +255,56 @@ fn compile_sets(
         sets.push((i, assign(&mut c, t, &desc.columns[i])?));
     }
     Ok(sets)
+}
+
+/// A GENERATED ALWAYS identity column takes a value other than `DEFAULT` only with
+/// `OVERRIDING SYSTEM VALUE` (428C9 otherwise). `OVERRIDING USER VALUE` is not supported.
+fn check_overriding(
+    desc: &TableDescriptor,
+    targets: &[usize],
+    source: &Source,
+    overriding: Option<&sqlparser::ast::InsertOverriding>,
+) -> SqlResult<()> {
+    use sqlparser::ast::InsertOverriding;
+    match overriding {
+        Some(InsertOverriding::System) => return Ok(()),
+        Some(InsertOverriding::User) => return Err(SqlError::unsupported("OVERRIDING USER VALUE")),
+        None => {}
+    }
+    for (pos, &i) in targets.iter().enumerate() {
+        if desc.columns[i].identity != Some(Identity::Always) {
+            continue;
+        }
+        let given = match source {
+            Source::Values(rows) => rows.iter().any(|r| r.get(pos).is_some_and(Option::is_some)),
+            Source::Query(..) => true,
+        };
+        if given {
+            return Err(SqlError::new(
+                GENERATED_ALWAYS,
+                format!(
+                    "cannot insert a non-DEFAULT value into column \"{}\"",
+                    desc.columns[i].name
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `SET c = DEFAULT`: the column's default expression, or NULL without one. A sequence
+/// default (SERIAL, identity) would take a value per row, which an assignment expression
+/// cannot: 0A000.
+fn update_to_default(col: &ColumnDescriptor, params: &mut Params) -> SqlResult<ScalarExpr> {
+    let Some(text) = &col.default else {
+        return Ok(ScalarExpr::Literal(Datum::Null));
+    };
+    if super::sequence::nextval_target_text(text).is_some() {
+        return Err(SqlError::unsupported(
+            "UPDATE … SET to DEFAULT of a column whose default is a sequence",
+        ));
+    }
+    compile_stored(text, &Scope::default(), params, &col.ty, "default")
 }
 
 /// Coerces a value to its column's type, with PostgreSQL's wording for a mismatch.
@@ -402,28 +458,6 @@ async fn compile_dml(
                     })
                     .collect::<SqlResult<_>>()?
             };
-            // A GENERATED ALWAYS identity column takes a value only with OVERRIDING SYSTEM
-            // VALUE (OVERRIDING USER VALUE drops the given values; not supported).
-            match ins.overriding {
-                Some(sqlparser::ast::InsertOverriding::System) => {}
-                Some(sqlparser::ast::InsertOverriding::User) => {
-                    return Err(SqlError::unsupported("OVERRIDING USER VALUE"))
-                }
-                None => {
-                    if let Some(&i) = targets
-                        .iter()
-                        .find(|&&i| desc.columns[i].identity == Some(Identity::Always))
-                    {
-                        return Err(SqlError::new(
-                            GENERATED_ALWAYS,
-                            format!(
-                                "cannot insert a non-DEFAULT value into column \"{}\"",
-                                desc.columns[i].name
-                            ),
-                        ));
-                    }
-                }
-            }
             let arity_error = |more_values: bool| {
                 SqlError::new(
                     SqlState::SYNTAX_ERROR,
@@ -446,9 +480,13 @@ async fn compile_dml(
                             }
                             let mut compiled = Vec::with_capacity(targets.len());
                             for (e, &i) in row.content.iter().zip(&targets) {
+                                if crate::settings::is_default(e) {
+                                    compiled.push(None);
+                                    continue;
+                                }
                                 let mut c = Compiler::new(&empty, params);
                                 let t = c.compile(e)?;
-                                compiled.push(assign(&mut c, t, &desc.columns[i])?);
+                                compiled.push(Some(assign(&mut c, t, &desc.columns[i])?));
                             }
                             rows.push(compiled);
                         }
@@ -473,6 +511,7 @@ async fn compile_dml(
                     }
                 },
             };
+            check_overriding(&desc, &targets, &source, ins.overriding.as_ref())?;
             if ins.source.is_none() {
                 // DEFAULT VALUES: no target columns.
                 return compile_insert_rest(
@@ -562,6 +601,24 @@ async fn compile_dml(
     }
 }
 
+/// The value a column without one takes: its default's (NULL without one).
+async fn default_value(
+    node: &Arc<SqlNode>,
+    default: &Option<DefaultValue>,
+    col: &ColumnDescriptor,
+    params: &[Datum],
+) -> SqlResult<Datum> {
+    Ok(match default {
+        None => Datum::Null,
+        Some(DefaultValue::Expr(e)) => eval(e, &[], params)?,
+        Some(DefaultValue::Sequence(seq)) => {
+            let v = super::sequence::nextval(node, seq).await?;
+            crate::types::check_int_range(v, &col.ty)?;
+            Datum::Int(v)
+        }
+    })
+}
+
 /// How each column without a value is filled: its DEFAULT (a sequence for SERIAL).
 async fn compile_defaults(
     node: &Arc<SqlNode>,
@@ -576,11 +633,7 @@ async fn compile_defaults(
             defaults.push(None);
             continue;
         };
-        let seq = sqlparser::parser::Parser::new(&sqlparser::dialect::PostgreSqlDialect {})
-            .try_with_sql(text)
-            .and_then(|mut p| p.parse_expr())
-            .ok()
-            .and_then(|e| super::sequence::nextval_target(&e));
+        let seq = super::sequence::nextval_target_text(text);
         defaults.push(Some(match seq {
             Some(name) => DefaultValue::Sequence(
                 super::sequence::resolve(node, txn, desc.db_id, &name).await?,
@@ -672,14 +725,8 @@ impl Insert<'_> {
                 if targets.contains(&i) {
                     continue;
                 }
-                match d {
-                    None => {}
-                    Some(DefaultValue::Expr(e)) => row[i] = eval(e, &[], params)?,
-                    Some(DefaultValue::Sequence(seq)) => {
-                        let v = super::sequence::nextval(node, seq).await?;
-                        crate::types::check_int_range(v, &desc.columns[i].ty)?;
-                        row[i] = Datum::Int(v);
-                    }
+                if d.is_some() {
+                    row[i] = default_value(node, d, &desc.columns[i], params).await?;
                 }
             }
             for (v, &i) in values.into_iter().zip(targets) {
@@ -951,10 +998,23 @@ async fn run_dml(
             returning,
         } => {
             let inputs: Vec<Vec<Datum>> = match source {
-                Source::Values(rows) => rows
-                    .iter()
-                    .map(|exprs| exprs.iter().map(|e| eval(e, &[], params)).collect())
-                    .collect::<SqlResult<_>>()?,
+                Source::Values(rows) => {
+                    let mut inputs = Vec::with_capacity(rows.len());
+                    for exprs in rows {
+                        let mut values = Vec::with_capacity(exprs.len());
+                        for (e, &i) in exprs.iter().zip(targets.iter()) {
+                            values.push(match e {
+                                Some(e) => eval(e, &[], params)?,
+                                None => {
+                                    let col = &target.desc.columns[i];
+                                    default_value(node, &defaults[i], col, params).await?
+                                }
+                            });
+                        }
+                        inputs.push(values);
+                    }
+                    inputs
+                }
                 Source::Query(plan, casts) => plan
                     .run(txn, params)
                     .await?

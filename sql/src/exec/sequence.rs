@@ -177,6 +177,15 @@ pub async fn drop_sequences(
     })
 }
 
+/// [`nextval_target`] of a stored default's SQL text.
+pub fn nextval_target_text(text: &str) -> Option<String> {
+    sqlparser::parser::Parser::new(&sqlparser::dialect::PostgreSqlDialect {})
+        .try_with_sql(text)
+        .and_then(|mut p| p.parse_expr())
+        .ok()
+        .and_then(|e| nextval_target(&e))
+}
+
 /// The sequence a `nextval('name')` call (or `nextval('name'::regclass)`) names, if `e` is
 /// one.
 pub fn nextval_target(e: &Expr) -> Option<String> {
