@@ -310,6 +310,12 @@ impl Session {
         &self.user
     }
 
+    /// The backend pid: what `pg_backend_pid()`, `pg_stat_activity`, BackendKeyData and
+    /// the notifications the session sends report.
+    pub fn pid(&self) -> i32 {
+        self.pid
+    }
+
     /// The session as catalog relations and functions see it.
     fn session_info(&self) -> crate::pg_catalog::SessionInfo {
         crate::pg_catalog::SessionInfo {

@@ -451,8 +451,11 @@ impl Connection {
             }
         }
         *self.notifications.lock().await = Some(session.attach_notifications());
+        // BackendKeyData carries the session's pid, as PostgreSQL's carries the backend's:
+        // clients compare it with pg_backend_pid() and with a notification's sender.
+        let pid = session.pid();
         *self.session.lock().await = Some(session);
-        let (pid, secret_key) = self.shared.pids.generate(&*client);
+        let (_, secret_key) = self.shared.pids.generate(&*client);
         client.set_pid_and_secret_key(pid, secret_key.clone());
         // Register for CancelRequest; the guard unregisters when the connection ends. The
         // handle is where pgwire's Execute (and our Query) look for the cancel signal.
