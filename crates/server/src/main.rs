@@ -16,10 +16,16 @@
 //!
 //! `start` (a multi-node cluster) and `sql` (a built-in shell) arrive with the replication
 //! work.
+//!
+//! The process allocates through mimalloc: under pgbench's TPC-B, glibc's malloc and free
+//! (with their chunk consolidation) were 18% of the server's CPU (`docs/benchmarks.md`).
 
 mod bank;
 mod cert;
 mod single_node;
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::path::PathBuf;
 use std::sync::Arc;

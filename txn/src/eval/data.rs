@@ -364,13 +364,32 @@ impl EvalState<'_, '_> {
                 return Err(refresh_failed(&k, i.ts()));
             }
         }
-        let start = mvcc::version_prefix(&span.key);
+        // Versions are newest first: a key's versions at or below `refresh_from` cannot
+        // fail the refresh, so at the first of them the scan moves on to the next key. A
+        // hot row's long history (every update a version, kept for the GC TTL) is never
+        // walked: the cost is one seek per key plus the versions written since the read.
+        let mut from = mvcc::version_prefix(&span.key);
         let data_end = mvcc::version_prefix(&end);
-        for item in self.env.reader.scan(Cf::Data, &start, &data_end, false) {
-            let (raw, _) = item.map_err(mvcc::storage_error)?;
-            let (k, ts) = mvcc::decode_version_key(&raw)?;
-            if ts > refresh_from && ts <= to && own.get(&k) != Some(&ts) {
-                return Err(refresh_failed(&k, ts));
+        loop {
+            let mut next_key = None;
+            for item in self.env.reader.scan(Cf::Data, &from, &data_end, false) {
+                let (raw, _) = item.map_err(mvcc::storage_error)?;
+                let (k, ts) = mvcc::decode_version_key(&raw)?;
+                if ts > refresh_from {
+                    if ts <= to && own.get(&k) != Some(&ts) {
+                        return Err(refresh_failed(&k, ts));
+                    }
+                    continue;
+                }
+                // Past the last possible version of `k`.
+                let mut after = mvcc::version_key(&k, Timestamp::MIN);
+                after.push(0);
+                next_key = Some(after);
+                break;
+            }
+            match next_key {
+                Some(after) => from = after,
+                None => break,
             }
         }
         self.effects
