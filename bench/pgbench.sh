@@ -30,47 +30,12 @@ tessera_src=${TESSERA:-/root/.cache/tessera-target/release/tessera}
 pg_oracle=${PG_ORACLE:-/work/shared/tools/pg-oracle}
 tport=${TESSERA_PORT:-26461}
 pport=${PG_PORT:-54371}
-[[ -x $tessera_src ]] || { echo "pgbench.sh: no tessera binary at $tessera_src" >&2; exit 2; }
 command -v pgbench >/dev/null || { echo "pgbench.sh: needs pgbench (scripts/install-deps.sh)" >&2; exit 2; }
-
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-for p in "$tport" "$pport"; do
-  if port_in_use "$p"; then echo "pgbench.sh: port $p is already in use" >&2; exit 2; fi
-done
-
-tmp=$(mktemp -d /tmp/bench-pgbench.XXXXXX)
-tpid=""
-pg_started=""
-cleanup() {
-  local rc=$?
-  if [[ -n $tpid ]] && kill -0 "$tpid" 2>/dev/null; then
-    kill -TERM "$tpid" 2>/dev/null || true
-    for _ in $(seq 1 100); do kill -0 "$tpid" 2>/dev/null || break; sleep 0.1; done
-    kill -0 "$tpid" 2>/dev/null && kill -KILL "$tpid" 2>/dev/null
-    wait "$tpid" 2>/dev/null || true
-  fi
-  if [[ -n $pg_started ]]; then PG_ORACLE_PORT=$pport "$pg_oracle" stop || true; fi
-  rm -rf "$tmp"
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-cp "$tessera_src" "$tmp/tessera"
-"$tmp/tessera" start-single-node --store "$tmp/store" --sql-addr "127.0.0.1:$tport" \
-  >"$tmp/tessera.log" 2>&1 &
-tpid=$!
-for _ in $(seq 1 600); do
-  port_in_use "$tport" && break
-  kill -0 "$tpid" 2>/dev/null || { echo "pgbench.sh: tessera exited:" >&2; cat "$tmp/tessera.log" >&2; exit 1; }
-  sleep 0.1
-done
-port_in_use "$tport" || { echo "pgbench.sh: tessera did not listen within 60 s" >&2; exit 1; }
-turl="postgres://root@127.0.0.1:$tport/defaultdb?sslmode=disable"
-
-PG_ORACLE_PORT=$pport "$pg_oracle" stop
-pg_started=1
-purl=$(PG_ORACLE_PORT=$pport "$pg_oracle" start)
+bench_name=pgbench
+# shellcheck source=bench/servers.sh
+source "$(dirname "$0")/servers.sh"
+bench_prepare
+bench_start
 
 echo "pgbench.sh: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "pgbench.sh: $(pgbench --version); scale $scale, $clients clients, ${duration}s per run, --max-tries=$max_tries"

@@ -38,32 +38,10 @@ pg_oracle=${PG_ORACLE:-/work/shared/tools/pg-oracle}
 tport=${TESSERA_PORT:-26450}
 pport=${PG_PORT:-54360}
 command -v jq >/dev/null || { echo "bench-sql: needs jq" >&2; exit 2; }
-[[ -x $tessera_src ]] || { echo "bench-sql: no tessera binary at $tessera_src" >&2; exit 2; }
-
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-for p in "$tport" "$pport"; do
-  if port_in_use "$p"; then echo "bench-sql: port $p is already in use" >&2; exit 2; fi
-done
-
-tmp=$(mktemp -d /tmp/bench-sql.XXXXXX)
-tpid=""
-pg_started=""
-cleanup() {
-  local rc=$?
-  if [[ -n $tpid ]] && kill -0 "$tpid" 2>/dev/null; then
-    kill -TERM "$tpid" 2>/dev/null || true
-    for _ in $(seq 1 100); do kill -0 "$tpid" 2>/dev/null || break; sleep 0.1; done
-    kill -0 "$tpid" 2>/dev/null && kill -KILL "$tpid" 2>/dev/null
-    wait "$tpid" 2>/dev/null || true
-  fi
-  if [[ -n $pg_started ]]; then PG_ORACLE_PORT=$pport "$pg_oracle" stop || true; fi
-  rm -rf "$tmp"
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-cp "$tessera_src" "$tmp/tessera"
+bench_name=bench-sql
+# shellcheck source=bench/servers.sh
+source "$(dirname "$0")/../bench/servers.sh"
+bench_prepare
 if [[ -n ${WORKLOAD_BIN:-} ]]; then
   cp "$WORKLOAD_BIN" "$tmp/workload"; driver=("$tmp/workload")
 elif "$tmp/tessera" workload sqlbench --help >/dev/null 2>&1; then
@@ -73,22 +51,7 @@ else
   driver=("$tmp/workload")
 fi
 
-# tessera: a fresh single node on a fresh store.
-"$tmp/tessera" start-single-node --store "$tmp/store" --sql-addr "127.0.0.1:$tport" \
-  >"$tmp/tessera.log" 2>&1 &
-tpid=$!
-for _ in $(seq 1 600); do
-  port_in_use "$tport" && break
-  kill -0 "$tpid" 2>/dev/null || { echo "bench-sql: tessera exited:" >&2; cat "$tmp/tessera.log" >&2; exit 1; }
-  sleep 0.1
-done
-port_in_use "$tport" || { echo "bench-sql: tessera did not listen within 60 s" >&2; exit 1; }
-turl="postgres://root@127.0.0.1:$tport/defaultdb?sslmode=disable"
-
-# PostgreSQL 15: a fresh data directory (stop deletes the one of this port), fsync=on.
-PG_ORACLE_PORT=$pport "$pg_oracle" stop
-pg_started=1
-purl=$(PG_ORACLE_PORT=$pport "$pg_oracle" start)
+bench_start
 pg_version=$(psql "$purl" -Atc 'show server_version')
 pg_fsync=$(psql "$purl" -Atc 'show fsync')
 
