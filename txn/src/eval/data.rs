@@ -392,9 +392,11 @@ impl EvalState<'_, '_> {
                 None => break,
             }
         }
+        // The span as it was read: a point stays a point (the timestamp cache keeps points
+        // in a map, and ranges in generations it scans).
         self.effects
             .reads
-            .push((Span::range(span.key.clone(), end), to, Some(txn.meta.id)));
+            .push((span.clone(), to, Some(txn.meta.id)));
         Ok(())
     }
 }
