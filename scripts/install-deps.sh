@@ -4,7 +4,7 @@
 #
 # - clang + libclang-dev: RocksDB's Rust bindings (librocksdb-sys) run bindgen at build time.
 # - psql, pgbench (Debian's postgresql package) and sysbench: the real clients the SQL tests
-#   drive (sql/tests/psql.rs, sql/tests/pgbench.rs); tmux, in which psql runs interactively
+#   drive (crates/server/tests/psql.rs, crates/server/tests/pgbench.rs); tmux, in which psql runs interactively
 #   for the tab-completion test.
 # - cargo-nextest: the test runner (installed from crates.io if missing).
 # - python3 + python3-venv, and a virtualenv at ${TESSERA_PYENV:-$HOME/.cache/tessera-pyenv}

@@ -22,6 +22,27 @@ pub const STOP_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long any single socket read or write may block.
 pub const IO_TIMEOUT: Duration = Duration::from_secs(20);
 
+/// A `tessera start-single-node` on a temporary store of its own; the store is removed
+/// after the server is killed (both on drop).
+pub struct TempNode {
+    pub server: Server,
+    _store: tempfile::TempDir,
+}
+
+/// Starts the real binary on a fresh temporary store; its URL and the node.
+pub fn start_temp_node() -> (String, TempNode) {
+    let store = tempfile::tempdir().expect("a temporary store directory");
+    let server = Server::start(store.path());
+    let url = server.url();
+    (
+        url,
+        TempNode {
+            server,
+            _store: store,
+        },
+    )
+}
+
 /// A running `tessera start-single-node`, killed on drop.
 pub struct Server {
     child: Child,

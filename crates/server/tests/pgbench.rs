@@ -1,5 +1,5 @@
-//! The real `pgbench` (PostgreSQL 15's) and `sysbench` (its `pgsql` driver) against an
-//! in-process tessera, unmodified.
+//! The real `pgbench` (PostgreSQL 15's) and `sysbench` (its `pgsql` driver) against the real
+//! `tessera` binary (a `start-single-node` process on a temporary store), unmodified.
 //!
 //! pgbench initializes its tables both ways (`-i`: client-side COPY, VACUUM, ADD PRIMARY KEY;
 //! `-I dtGvpf`: server-side `INSERT … SELECT … generate_series` and foreign keys), then runs
@@ -221,7 +221,7 @@ async fn pgbench_runs_unmodified() {
         println!("skipped: pgbench is not installed (scripts/install-deps.sh installs it)");
         return;
     }
-    let (url, _stop) = support::start_node().await;
+    let (url, _node) = support::start_temp_node();
     tokio::task::spawn_blocking(move || run(&url))
         .await
         .expect("pgbench checks");
@@ -254,6 +254,69 @@ fn run(url: &str) {
     select_only_run(url);
 }
 
+/// Issue 5's run: `pgbench -i -s 10`, then the TPC-B script with 8 clients for 30 s in the
+/// simple and the prepared query modes. pgbench 15 retries serialization failures (40001)
+/// up to `--max-tries` and counts them; none may fail for good, and each run must keep the
+/// TPC-B invariant. The tps is printed (`bench/pgbench.sh` compares it with PostgreSQL's).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pgbench_scale_10_eight_clients_thirty_seconds() {
+    if !available("pgbench") {
+        println!("skipped: pgbench is not installed (scripts/install-deps.sh installs it)");
+        return;
+    }
+    let (url, _node) = support::start_temp_node();
+    tokio::task::spawn_blocking(move || {
+        pgbench(&url, &["-i", "-q", "-s", "10"]);
+        let counts = query(&url, "SELECT count(*) FROM pgbench_accounts");
+        assert_eq!(counts, ["1000000"]);
+        for mode in ["simple", "prepared"] {
+            let before = balances(&url);
+            let f = pgbench(
+                &url,
+                &[
+                    "-c",
+                    "8",
+                    "-j",
+                    "2",
+                    "-T",
+                    "30",
+                    "--max-tries=10",
+                    "-M",
+                    mode,
+                ],
+            );
+            assert!(
+                reported(&f.stdout, "number of failed transactions:").starts_with("0 "),
+                "{mode}: failed transactions:\n{}",
+                f.stdout
+            );
+            let processed: u64 = reported(&f.stdout, "number of transactions actually processed:")
+                .parse()
+                .unwrap_or_else(|_| {
+                    panic!("{mode}: a count of processed transactions:\n{}", f.stdout)
+                });
+            assert!(processed > 0, "{mode}: nothing processed:\n{}", f.stdout);
+            let after = balances(&url);
+            let delta: i64 = query(&url, "SELECT coalesce(sum(delta), 0) FROM pgbench_history")[0]
+                .parse()
+                .expect("sum(delta)");
+            for i in 0..3 {
+                assert_eq!(
+                    after[i] - before[i],
+                    delta,
+                    "{mode}: balances {before:?} → {after:?}, history total {delta}"
+                );
+            }
+            println!(
+                "pgbench -s 10 -c 8 -T 30 -M {mode}: {processed} transactions, tps {}",
+                reported(&f.stdout, "tps =")
+            );
+        }
+    })
+    .await
+    .expect("pgbench scale 10");
+}
+
 /// Rows per sysbench table, tables, threads and events of the bounded run.
 const SYSBENCH_ROWS: u32 = 1000;
 const SYSBENCH_TABLES: u32 = 2;
@@ -265,7 +328,7 @@ async fn sysbench_oltp_read_write_runs_unmodified() {
         println!("skipped: sysbench is not installed (scripts/install-deps.sh installs it)");
         return;
     }
-    let (url, _stop) = support::start_node().await;
+    let (url, _node) = support::start_temp_node();
     tokio::task::spawn_blocking(move || sysbench_run(&url))
         .await
         .expect("sysbench checks");

@@ -1,4 +1,4 @@
-//! sqlx (0.8, the postgres driver on tokio) against an in-process tessera: migrations run
+//! sqlx (0.8, the postgres driver on tokio) against the real `tessera` binary (a `start-single-node` process on a temporary store): migrations run
 //! by sqlx's `Migrator` (its `_sqlx_migrations` table, advisory lock and checksums), then
 //! queries checked at run time (`sqlx::query`, `query_as`, `query_scalar`) with bound
 //! parameters of several types, arrays included, a transaction rolled back and one
@@ -12,14 +12,15 @@ use sqlx::Row;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrations_and_queries() {
-    let (url, _stop) = support::start_node().await;
+    let (url, _node) = support::start_temp_node();
     let pool = PgPoolOptions::new()
         .max_connections(2)
         .acquire_timeout(std::time::Duration::from_secs(20))
         .connect(&url)
         .await
         .expect("connect");
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/sqlx_migrations");
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/sqlx_migrations");
     let migrator = sqlx::migrate::Migrator::new(dir.as_path())
         .await
         .expect("read migrations");

@@ -1,6 +1,7 @@
-//! The real `psql` binary against an in-process tessera: its `\d` family of commands runs
-//! the catalog queries psql 15 sends (see `crate::pg_catalog`) and prints what PostgreSQL
-//! prints for the same schema. Skipped, with a message, where `psql` is not installed.
+//! The real `psql` binary against the real `tessera` binary (a `start-single-node` process
+//! on a temporary store): its `\d` family of commands runs the catalog queries psql 15 sends
+//! (see `tessera_sql::pg_catalog`) and prints what PostgreSQL prints for the same schema.
+//! Skipped, with a message, where `psql` is not installed.
 //!
 //! Set `PSQL_TEST_PRINT=1` to print every command's output.
 
@@ -73,7 +74,7 @@ async fn psql_describe_commands() {
         println!("skipped: psql is not installed");
         return;
     }
-    let (url, _stop) = support::start_node().await;
+    let (url, _node) = support::start_temp_node();
     let url = url.clone();
     tokio::task::spawn_blocking(move || run(&url))
         .await
@@ -242,7 +243,7 @@ async fn psql_expanded_display_copy_and_notifications() {
         println!("skipped: psql is not installed");
         return;
     }
-    let (url, _stop) = support::start_node().await;
+    let (url, _node) = support::start_temp_node();
     tokio::task::spawn_blocking(move || {
         psql(&url, &["-q", "-c", SCHEMA]);
         let dir = tempfile::tempdir().expect("a temporary directory");
@@ -379,7 +380,7 @@ async fn psql_tab_completion() {
         println!("skipped: psql or tmux is not installed");
         return;
     }
-    let (url, _stop) = support::start_node().await;
+    let (url, _node) = support::start_temp_node();
     tokio::task::spawn_blocking(move || {
         psql(&url, &["-q", "-c", SCHEMA]);
         let Some(term) = InteractivePsql::start(&url) else {
