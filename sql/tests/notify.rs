@@ -211,3 +211,34 @@ async fn bad_channels_and_payloads_are_refused() {
         .await
         .expect("the statement runs");
 }
+
+/// A listener whose connection drops (mid-session, without UNLISTEN) leaves nothing behind:
+/// NOTIFYs on its channel still commit, and another listener on the same channel still
+/// receives them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_listener_does_not_disturb_notifiers() {
+    let (url, _stop) = support::start_node().await;
+    let (gone, _) = connect(&url).await;
+    gone.batch_execute("LISTEN shared")
+        .await
+        .expect("the statement runs");
+    drop(gone);
+    let (notifier, _) = connect(&url).await;
+    // Whether or not the server has noticed the closed socket yet, the NOTIFY commits.
+    for i in 0..20 {
+        notifier
+            .batch_execute(&format!("NOTIFY shared, '{i}'"))
+            .await
+            .expect("the statement runs");
+    }
+    let (listener, mut notes) = connect(&url).await;
+    listener
+        .batch_execute("LISTEN shared")
+        .await
+        .expect("the statement runs");
+    notifier
+        .batch_execute("NOTIFY shared, 'after'")
+        .await
+        .expect("the statement runs");
+    assert_eq!(next(&mut notes).await.2, "after");
+}
