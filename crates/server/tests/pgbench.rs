@@ -162,10 +162,18 @@ fn tpcb_run(url: &str, mode: &str) {
         "{mode}: failed transactions:\n{}",
         f.stdout
     );
+    let history = query(url, "SELECT count(*) FROM pgbench_history");
+    assert_eq!(history, [total.to_string()], "{mode}: history rows");
+    assert_tpcb_invariant(url, mode, before);
+}
+
+/// The TPC-B invariant of one run (pgbench empties the history before each): accounts,
+/// tellers and branches each moved, since `before`, by the history's total.
+fn assert_tpcb_invariant(url: &str, mode: &str, before: [i64; 3]) {
     let after = balances(url);
-    let history = query(url, "SELECT count(*), sum(delta) FROM pgbench_history");
-    assert_eq!(history[0], total.to_string(), "{mode}: history rows");
-    let delta: i64 = history[1].parse().expect("sum(delta)");
+    let delta: i64 = query(url, "SELECT coalesce(sum(delta), 0) FROM pgbench_history")[0]
+        .parse()
+        .expect("sum(delta)");
     for (i, what) in ["accounts", "tellers", "branches"].iter().enumerate() {
         assert_eq!(
             after[i] - before[i],
@@ -296,17 +304,7 @@ async fn pgbench_scale_10_eight_clients_thirty_seconds() {
                     panic!("{mode}: a count of processed transactions:\n{}", f.stdout)
                 });
             assert!(processed > 0, "{mode}: nothing processed:\n{}", f.stdout);
-            let after = balances(&url);
-            let delta: i64 = query(&url, "SELECT coalesce(sum(delta), 0) FROM pgbench_history")[0]
-                .parse()
-                .expect("sum(delta)");
-            for i in 0..3 {
-                assert_eq!(
-                    after[i] - before[i],
-                    delta,
-                    "{mode}: balances {before:?} → {after:?}, history total {delta}"
-                );
-            }
+            assert_tpcb_invariant(&url, mode, before);
             println!(
                 "pgbench -s 10 -c 8 -T 30 -M {mode}: {processed} transactions, tps {}",
                 reported(&f.stdout, "tps =")

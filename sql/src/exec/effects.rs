@@ -76,13 +76,6 @@ pub async fn substitute_calls(
     params: &[Datum],
     mut describe: Option<&mut Params>,
 ) -> SqlResult<Option<sqlparser::ast::Query>> {
-    let text = q.to_string().to_lowercase();
-    if !["nextval", "setval", "advisory", NOTIFY_FUNCTION]
-        .iter()
-        .any(|f| text.contains(f))
-    {
-        return Ok(None);
-    }
     let SetExpr::Select(select) = q.body.as_ref() else {
         return Ok(None);
     };

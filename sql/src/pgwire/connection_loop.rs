@@ -103,11 +103,7 @@ pub(super) async fn serve_connection(
         let msg = match event {
             Event::End => break,
             Event::Notification(note) => {
-                socket
-                    .send(PgWireBackendMessage::NotificationResponse(
-                        NotificationResponse::new(note.pid, note.channel, note.payload),
-                    ))
-                    .await?;
+                socket.send(notification_message(note)).await?;
                 continue;
             }
             Event::Message(msg) => msg,
@@ -149,6 +145,15 @@ pub(super) async fn serve_connection(
         }
     }
     Ok(())
+}
+
+/// A notification as the client receives it.
+pub(super) fn notification_message(note: Notification) -> PgWireBackendMessage {
+    PgWireBackendMessage::NotificationResponse(NotificationResponse::new(
+        note.pid,
+        note.channel,
+        note.payload,
+    ))
 }
 
 /// The message the socket produced, or the end of the connection.

@@ -99,9 +99,7 @@ use pgwire::messages::extendedquery::{
     Bind, BindComplete, Close, CloseComplete, Describe, Execute, Parse, ParseComplete,
     Sync as PgSync, TARGET_TYPE_BYTE_PORTAL, TARGET_TYPE_BYTE_STATEMENT,
 };
-use pgwire::messages::response::{
-    CommandComplete, EmptyQueryResponse, NotificationResponse, TransactionStatus,
-};
+use pgwire::messages::response::{CommandComplete, EmptyQueryResponse, TransactionStatus};
 use pgwire::messages::simplequery::Query;
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 use tessera_encoding::Datum;
@@ -239,9 +237,7 @@ impl Connection {
             }
             for note in pending {
                 client
-                    .feed(PgWireBackendMessage::NotificationResponse(
-                        NotificationResponse::new(note.pid, note.channel, note.payload),
-                    ))
+                    .feed(connection_loop::notification_message(note))
                     .await?;
             }
         }
@@ -256,6 +252,16 @@ impl Connection {
             Some(TxnState::Idle) | None => TransactionStatus::Idle,
         }
     }
+}
+
+/// A parameter of the startup packet, or `default` when it is missing or empty.
+fn startup_parameter<C: ClientInfo + ?Sized>(client: &C, key: &str, default: &str) -> String {
+    client
+        .metadata()
+        .get(key)
+        .filter(|v| !v.is_empty())
+        .cloned()
+        .unwrap_or_else(|| default.to_owned())
 }
 
 /// The error pgwire raises when a message needs a session before startup opened one (pgwire's
@@ -338,12 +344,7 @@ impl StartupHandler for Connection {
             PgWireFrontendMessage::Startup(startup) => {
                 protocol_negotiation(client, &startup).await?;
                 save_startup_parameters_to_metadata(client, &startup);
-                let user = client
-                    .metadata()
-                    .get(METADATA_USER)
-                    .filter(|v| !v.is_empty())
-                    .cloned()
-                    .unwrap_or_else(|| DEFAULT_USER.to_owned());
+                let user = startup_parameter(&*client, METADATA_USER, DEFAULT_USER);
                 let admission =
                     self.shared
                         .security
@@ -368,11 +369,7 @@ impl StartupHandler for Connection {
                 let state = match state {
                     // PostgreSQL's wording, naming the user (pgwire's names none).
                     Err(PgWireError::InvalidPassword(_)) | Ok(AuthState::Failed(_)) => {
-                        let user = client
-                            .metadata()
-                            .get(METADATA_USER)
-                            .cloned()
-                            .unwrap_or_default();
+                        let user = startup_parameter(&*client, METADATA_USER, DEFAULT_USER);
                         return Err(auth::fatal(
                             "28P01",
                             &format!("password authentication failed for user \"{user}\""),
@@ -422,17 +419,9 @@ impl Connection {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        let param = |key: &str, default: &str| {
-            client
-                .metadata()
-                .get(key)
-                .filter(|v| !v.is_empty())
-                .cloned()
-                .unwrap_or_else(|| default.to_owned())
-        };
-        let user = param(METADATA_USER, DEFAULT_USER);
-        let database = param(METADATA_DATABASE, DEFAULT_DATABASE);
-        let application_name = param(METADATA_APPLICATION_NAME, "");
+        let user = startup_parameter(&*client, METADATA_USER, DEFAULT_USER);
+        let database = startup_parameter(&*client, METADATA_DATABASE, DEFAULT_DATABASE);
+        let application_name = startup_parameter(&*client, METADATA_APPLICATION_NAME, "");
         let mut session = self
             .shared
             .node
