@@ -10,11 +10,43 @@ use std::ops::Bound;
 
 use crate::engine::{Cf, KvIter, Reader, StorageResult};
 
-/// Pending writes: `Some(value)` is a put, `None` a delete. Applied atomically by
-/// [`Engine::write`](crate::Engine::write).
+/// Pending writes, applied atomically by [`Engine::write`](crate::Engine::write).
+///
+/// A write the caller knows lands where the engine has nothing ([`WriteBatch::put_absent`])
+/// is remembered as such, so deleting it again in the same batch leaves no trace instead of
+/// a tombstone. That is what a one-phase commit does to every intent it writes (the intent
+/// and its resolution are in one batch): without it each inserted row would leave a deletion
+/// marker in the lock column family for RocksDB to carry through its compactions.
 #[derive(Clone, Debug, Default)]
 pub struct WriteBatch {
-    ops: BTreeMap<(Cf, Vec<u8>), Option<Vec<u8>>>,
+    ops: BTreeMap<(Cf, Vec<u8>), Op>,
+}
+
+/// One pending write of a key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Op {
+    /// Set the value.
+    Put(Vec<u8>),
+    /// Set the value; the engine holds none.
+    PutNew(Vec<u8>),
+    /// Delete the engine's value.
+    Delete,
+    /// Nothing to write: a `PutNew` deleted again. Reads see no value.
+    Absent,
+}
+
+impl Op {
+    fn value(&self) -> Option<&Vec<u8>> {
+        match self {
+            Op::Put(v) | Op::PutNew(v) => Some(v),
+            Op::Delete | Op::Absent => None,
+        }
+    }
+
+    /// Whether the engine holds no value at the key (as far as the batch knows).
+    fn over_absent(&self) -> bool {
+        matches!(self, Op::PutNew(_) | Op::Absent)
+    }
 }
 
 impl WriteBatch {
@@ -25,39 +57,75 @@ impl WriteBatch {
 
     /// Sets `key` to `value`.
     pub fn put(&mut self, cf: Cf, key: Vec<u8>, value: Vec<u8>) {
-        self.ops.insert((cf, key), Some(value));
+        let over_absent = self
+            .ops
+            .get(&(cf, key.clone()))
+            .is_some_and(Op::over_absent);
+        let op = if over_absent {
+            Op::PutNew(value)
+        } else {
+            Op::Put(value)
+        };
+        self.ops.insert((cf, key), op);
+    }
+
+    /// Sets `key` to `value` where the caller has just read `key` through this batch and
+    /// found nothing. If the batch holds no write of `key`, the engine has no value there,
+    /// and a later [`delete`](Self::delete) in this batch cancels the put instead of
+    /// writing a tombstone.
+    ///
+    /// HAZARD: calling it for a key the engine holds (without a delete in this batch) and
+    /// then deleting the key in the same batch would leave the engine's value in place.
+    pub fn put_absent(&mut self, cf: Cf, key: Vec<u8>, value: Vec<u8>) {
+        let op = match self.ops.get(&(cf, key.clone())) {
+            None | Some(Op::Absent | Op::PutNew(_)) => Op::PutNew(value),
+            Some(Op::Delete | Op::Put(_)) => Op::Put(value),
+        };
+        self.ops.insert((cf, key), op);
     }
 
     /// Deletes `key`.
     pub fn delete(&mut self, cf: Cf, key: Vec<u8>) {
-        self.ops.insert((cf, key), None);
+        let over_absent = self
+            .ops
+            .get(&(cf, key.clone()))
+            .is_some_and(Op::over_absent);
+        let op = if over_absent { Op::Absent } else { Op::Delete };
+        self.ops.insert((cf, key), op);
     }
 
-    /// Whether the batch holds no writes.
+    /// Whether the batch holds nothing to write.
     pub fn is_empty(&self) -> bool {
-        self.ops.is_empty()
+        self.ops.values().all(|op| *op == Op::Absent)
     }
 
     /// The number of writes.
     pub fn len(&self) -> usize {
-        self.ops.len()
+        self.ops.values().filter(|op| **op != Op::Absent).count()
     }
 
     /// Moves every write of `other` into this batch (later writes win).
     pub fn merge(&mut self, other: WriteBatch) {
-        self.ops.extend(other.ops);
+        for ((cf, key), op) in other.ops {
+            match op {
+                Op::Put(v) => self.put(cf, key, v),
+                Op::PutNew(v) => self.put_absent(cf, key, v),
+                Op::Delete | Op::Absent => self.delete(cf, key),
+            }
+        }
     }
 
-    /// The writes, in (column family, key) order.
+    /// The writes, in (column family, key) order: `Some(value)` is a put, `None` a delete.
     pub fn ops(&self) -> impl Iterator<Item = (Cf, &[u8], Option<&[u8]>)> {
         self.ops
             .iter()
-            .map(|((cf, k), v)| (*cf, k.as_slice(), v.as_deref()))
+            .filter(|(_, op)| **op != Op::Absent)
+            .map(|((cf, k), op)| (*cf, k.as_slice(), op.value().map(Vec::as_slice)))
     }
 
     fn get(&self, cf: Cf, key: &[u8]) -> Option<Option<&Vec<u8>>> {
         // A (Cf, Vec<u8>) key cannot be probed with a borrowed slice: one allocation.
-        self.ops.get(&(cf, key.to_vec())).map(|v| v.as_ref())
+        self.ops.get(&(cf, key.to_vec())).map(Op::value)
     }
 
     fn range(
@@ -65,7 +133,7 @@ impl WriteBatch {
         cf: Cf,
         start: &[u8],
         end: &[u8],
-    ) -> impl DoubleEndedIterator<Item = (&Vec<u8>, &Option<Vec<u8>>)> {
+    ) -> impl DoubleEndedIterator<Item = (&Vec<u8>, Option<&Vec<u8>>)> {
         // An inverted span is empty (BTreeMap::range would panic on it).
         let start = if !end.is_empty() && start > end {
             end
@@ -81,7 +149,7 @@ impl WriteBatch {
         } else {
             Bound::Excluded((cf, end.to_vec()))
         };
-        self.ops.range((lo, hi)).map(|((_, k), v)| (k, v))
+        self.ops.range((lo, hi)).map(|((_, k), op)| (k, op.value()))
     }
 }
 
@@ -131,12 +199,12 @@ impl Reader for BatchReader<'_> {
             self.batch
                 .range(cf, start, end)
                 .rev()
-                .map(|(k, v)| (k.clone(), v.clone()))
+                .map(|(k, v)| (k.clone(), v.cloned()))
                 .collect()
         } else {
             self.batch
                 .range(cf, start, end)
-                .map(|(k, v)| (k.clone(), v.clone()))
+                .map(|(k, v)| (k.clone(), v.cloned()))
                 .collect()
         };
         if overlay.is_empty() {

@@ -147,6 +147,44 @@ pub fn batch_reader_overlay(engine: &dyn Engine) {
     );
 }
 
+/// A put over nothing that the same batch deletes again writes nothing at all (no
+/// tombstone), while a delete of a key the engine holds still deletes it, also when a
+/// `put_absent` came in between.
+pub fn cancelled_puts(engine: &dyn Engine) {
+    put_all(engine, Cf::Lock, &[b"c1"]);
+    let mut b = WriteBatch::new();
+    b.put_absent(Cf::Lock, b"c2".to_vec(), b"intent".to_vec());
+    b.put(Cf::Lock, b"c2".to_vec(), b"rewritten".to_vec());
+    b.delete(Cf::Lock, b"c2".to_vec());
+    assert!(
+        b.is_empty(),
+        "a put over nothing, deleted again, is nothing to write"
+    );
+    b.delete(Cf::Lock, b"c1".to_vec());
+    b.put_absent(Cf::Lock, b"c1".to_vec(), b"again".to_vec());
+    b.delete(Cf::Lock, b"c1".to_vec());
+    b.put_absent(Cf::Lock, b"c3".to_vec(), b"kept".to_vec());
+    assert_eq!(b.len(), 2);
+    let ops: Vec<_> = b
+        .ops()
+        .map(|(_, k, v)| (k.to_vec(), v.map(<[u8]>::to_vec)))
+        .collect();
+    assert_eq!(
+        ops,
+        vec![
+            (b"c1".to_vec(), None),
+            (b"c3".to_vec(), Some(b"kept".to_vec()))
+        ]
+    );
+    let r = crate::BatchReader::new(engine, &b);
+    assert_eq!(r.get(Cf::Lock, b"c2").expect("get"), None);
+    engine.write(b, true).expect("write");
+    assert_eq!(
+        keys(&collect(engine, Cf::Lock, b"c", b"d", false)),
+        vec![b"c3" as &[u8]]
+    );
+}
+
 /// `first_version` finds the first version at or after its start within one key's versions,
 /// whether they sit in the memtable, in flushed files or in both, never a neighbour's, and
 /// it sees a write made after an earlier read (an engine that reuses iterators must refresh
@@ -228,6 +266,7 @@ pub fn run_all<E: Engine>(make: impl Fn() -> E) {
     batch_atomicity(&make());
     snapshot_isolation(&make());
     batch_reader_overlay(&make());
+    cancelled_puts(&make());
     version_seeks(&make());
 }
 

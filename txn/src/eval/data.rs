@@ -41,7 +41,9 @@ impl EvalState<'_, '_> {
             }
             Request::ReverseScan { span, max_keys } => self.scan(span, *max_keys, true),
             Request::Put { key, value, seq } => {
-                self.write(key, Some(value), *seq)?;
+                if !(self.untouched.contains(key) && self.write_untouched(key, value, *seq)?) {
+                    self.write(key, Some(value), *seq)?;
+                }
                 Ok(Response::Put)
             }
             Request::Delete { key, seq } => {
@@ -54,6 +56,9 @@ impl EvalState<'_, '_> {
                 expected,
                 seq,
             } => {
+                if expected.is_none() && self.write_untouched(key, value, *seq)? {
+                    return Ok(Response::ConditionalPut);
+                }
                 if self.replayed(key, *seq)?.is_some() {
                     return Ok(Response::ConditionalPut);
                 }
@@ -137,24 +142,7 @@ impl EvalState<'_, '_> {
                 Ok(Response::Refresh)
             }
             Request::ResolveIntent { span, txn, status } => {
-                let mut resolved = 0;
-                let keys: Vec<Key> = if span.is_point() {
-                    vec![span.key.clone()]
-                } else {
-                    mvcc::scan_intents(&self.reader(), &span.key, &span.end_key)?
-                        .into_iter()
-                        .filter(|(_, i)| i.txn.id == txn.id)
-                        .map(|(k, _)| k)
-                        .collect()
-                };
-                for k in keys {
-                    if mvcc::resolve_intent(self.env.reader, &mut self.batch, &k, txn, *status)? {
-                        resolved += 1;
-                        if status.is_finalized() {
-                            self.effects.released.push(k);
-                        }
-                    }
-                }
+                let resolved = resolve_span(self, &span.key, &span.exclusive_end(), txn, *status)?;
                 Ok(Response::ResolveIntent(resolved))
             }
             Request::Gc { span, threshold } => {
@@ -298,18 +286,38 @@ impl EvalState<'_, '_> {
         mvcc::replayed_write(&self.reader(), key, &meta)
     }
 
-    fn write(&mut self, key: &[u8], value: Option<&[u8]>, seq: u32) -> KvResult<()> {
+    /// A write at the write timestamp, as sequence `seq` of the transaction (if any).
+    fn write_ctx(&self, seq: u32) -> WriteCtx {
         let txn = self.txn.map(|t| {
             let mut meta = t.meta.clone();
             meta.sequence = seq;
             meta
         });
-        let ctx = WriteCtx {
+        WriteCtx {
             ts: self.write_ts(),
             txn,
-        };
+        }
+    }
+
+    fn write(&mut self, key: &[u8], value: Option<&[u8]>, seq: u32) -> KvResult<()> {
+        let ctx = self.write_ctx(seq);
         mvcc::put(self.env.reader, &mut self.batch, key, value, &ctx)?;
         Ok(())
+    }
+
+    /// The fast path of an insert (`ConditionalPut` expecting nothing) or a put: writes
+    /// `value` if `key` has no intent and no version at all, and says whether it did.
+    fn write_untouched(&mut self, key: &[u8], value: &[u8], seq: u32) -> KvResult<bool> {
+        let ctx = self.write_ctx(seq);
+        let base_untouched = self.untouched.contains(key);
+        mvcc::put_if_untouched(
+            self.env.reader,
+            &mut self.batch,
+            key,
+            Some(value),
+            &ctx,
+            base_untouched,
+        )
     }
 
     fn scan(&mut self, span: &Span, max_keys: u64, reverse: bool) -> KvResult<Response> {
@@ -441,17 +449,29 @@ pub(super) fn resolve_local(
         if !state.env.desc.contains_span(span) {
             remote.push(span.clone());
         }
-        let end = local.exclusive_end();
-        let keys: Vec<Key> = mvcc::scan_intents(&state.reader(), &local.key, &end)?
-            .into_iter()
-            .filter(|(_, i)| i.txn.id == txn.id)
-            .map(|(k, _)| k)
-            .collect();
-        for k in keys {
-            if mvcc::resolve_intent(state.env.reader, &mut state.batch, &k, txn, status)? {
+        resolve_span(state, &local.key, &local.exclusive_end(), txn, status)?;
+    }
+    Ok(remote)
+}
+
+/// Resolves `txn`'s intents in `[start, end)` and returns how many there were; finalized
+/// ones are released from the lock table.
+fn resolve_span(
+    state: &mut EvalState,
+    start: &[u8],
+    end: &[u8],
+    txn: &tessera_api::txn::TxnMeta,
+    status: TxnStatus,
+) -> KvResult<u64> {
+    let mut resolved = 0;
+    for (k, intent) in mvcc::scan_intents(&state.reader(), start, end)? {
+        if mvcc::resolve_found_intent(state.env.reader, &mut state.batch, &k, &intent, txn, status)?
+        {
+            resolved += 1;
+            if status.is_finalized() {
                 state.effects.released.push(k);
             }
         }
     }
-    Ok(remote)
+    Ok(resolved)
 }

@@ -15,13 +15,16 @@
 mod data;
 mod txn_cmds;
 
+use std::collections::HashSet;
+
 use tessera_api::batch::{BatchRequest, BatchResponse, Request};
 use tessera_api::error::{KvError, KvResult, RetryReason};
+use tessera_api::keys::Key;
 use tessera_api::range::RangeDescriptor;
 use tessera_api::txn::Transaction;
 use tessera_api::Timestamp;
 use tessera_api::{MAX_KEY_SIZE, MAX_VALUE_SIZE};
-use tessera_storage::{Reader, WriteBatch};
+use tessera_storage::{mvcc, Reader, WriteBatch};
 
 use crate::concurrency::tscache::TimestampCache;
 use crate::concurrency::Effects;
@@ -143,6 +146,7 @@ pub fn evaluate(env: &EvalEnv, ba: &BatchRequest) -> KvResult<Evaluated> {
             _ => {}
         }
     }
+    let untouched = untouched_write_keys(env, ba)?;
     let original_write_ts = ba.header.txn.as_ref().map(|t| t.meta.write_timestamp);
     let mut attempt = 0;
     loop {
@@ -150,7 +154,7 @@ pub fn evaluate(env: &EvalEnv, ba: &BatchRequest) -> KvResult<Evaluated> {
         if commits && pushed {
             return Err(commit_pushed(txn));
         }
-        match evaluate_once(env, ba, txn.as_ref(), ts) {
+        match evaluate_once(env, ba, txn.as_ref(), ts, &untouched) {
             Err(KvError::WriteTooOld { actual_ts, .. })
                 if attempt < MAX_SERVER_RETRIES && !commits =>
             {
@@ -176,6 +180,35 @@ pub fn evaluate(env: &EvalEnv, ba: &BatchRequest) -> KvResult<Evaluated> {
             }
         }
     }
+}
+
+/// How many keys a batch must write before its writes are probed together
+/// ([`mvcc::untouched_keys`]); below it, each write's own lookups are cheaper.
+const PROBE_MIN_WRITES: usize = 4;
+
+/// The keys of the batch's puts and inserts that the engine holds nothing of, so their
+/// writes skip the per-key conflict checks. Computed once per batch: retries at a higher
+/// timestamp read the same engine.
+fn untouched_write_keys(env: &EvalEnv, ba: &BatchRequest) -> KvResult<HashSet<Key>> {
+    let mut keys: Vec<&[u8]> = ba
+        .requests
+        .iter()
+        .filter_map(|r| match r {
+            Request::Put { key, .. }
+            | Request::ConditionalPut {
+                key,
+                expected: None,
+                ..
+            } => Some(key.as_slice()),
+            _ => None,
+        })
+        .collect();
+    if keys.len() < PROBE_MIN_WRITES {
+        return Ok(HashSet::new());
+    }
+    keys.sort_unstable();
+    keys.dedup();
+    mvcc::untouched_keys(env.reader, &keys)
 }
 
 fn commit_pushed(txn: Option<Transaction>) -> KvError {
@@ -215,11 +248,13 @@ fn evaluate_once(
     ba: &BatchRequest,
     txn: Option<&Transaction>,
     ts: Timestamp,
+    untouched: &HashSet<Key>,
 ) -> KvResult<Evaluated> {
     let mut state = EvalState {
         env,
         txn,
         ts,
+        untouched,
         batch: WriteBatch::new(),
         effects: Effects::default(),
         sync: false,
@@ -248,6 +283,8 @@ struct EvalState<'a, 'e> {
     txn: Option<&'a Transaction>,
     /// The timestamp of a non-transactional batch.
     ts: Timestamp,
+    /// Keys the batch writes that the engine holds no intent or version of.
+    untouched: &'a HashSet<Key>,
     batch: WriteBatch,
     effects: Effects,
     sync: bool,

@@ -41,12 +41,17 @@
 //! function here writes or removes both in the same batch.
 
 mod layout;
+mod probe;
 mod read;
 mod write;
 
 pub use layout::{decode_version_key, encode_value, version_key, version_prefix, IntentMeta};
+pub use probe::untouched_keys;
 pub use read::{get, read_intent, scan, scan_intents, storage_error, ReadCtx, ScanResult};
-pub use write::{gc, put, replayed_write, resolve_intent, PutOutcome, WriteCtx};
+pub use write::{
+    gc, put, put_if_untouched, replayed_write, resolve_found_intent, resolve_intent, PutOutcome,
+    WriteCtx,
+};
 
 #[cfg(test)]
 mod tests;

@@ -154,17 +154,61 @@ pub fn put(
             });
         }
     }
-    batch.put(Cf::Data, version_key(key, ts), encode_value(key, value));
-    if let Some(txn) = &ctx.txn {
+    write_version(batch, key, value, ts, ctx.txn.as_ref(), history);
+    Ok(PutOutcome::Written)
+}
+
+/// Writes `value` (`None`: a tombstone) at `key` if the key has neither an intent nor any
+/// version (seen through `batch`), and returns whether it did. This is a write into fresh
+/// key space, the common case of a load: one intent lookup and one version seek decide it,
+/// where a [`ConditionalPut`](tessera_api::batch::Request::ConditionalPut) through [`put`]
+/// reads each twice or more. With nothing there, no replay, condition or newer version can
+/// object; when something is there the caller takes the general path.
+///
+/// `base_untouched`: [`untouched_keys`](super::untouched_keys) found nothing of `key` in
+/// `base`, so only the batch's own writes are checked.
+pub fn put_if_untouched(
+    base: &dyn Reader,
+    batch: &mut WriteBatch,
+    key: &[u8],
+    value: Option<&[u8]>,
+    ctx: &WriteCtx,
+    base_untouched: bool,
+) -> KvResult<bool> {
+    let base = if base_untouched {
+        &super::probe::Untouched
+    } else {
+        base
+    };
+    let r = BatchReader::new(base, batch);
+    if read_intent(&r, key)?.is_some() || newest_version(&r, key)?.is_some() {
+        return Ok(false);
+    }
+    write_version(batch, key, value, ctx.ts, ctx.txn.as_ref(), Vec::new());
+    Ok(true)
+}
+
+/// Adds the version at `ts` and, in a transaction, its intent. The caller has read through
+/// `batch` that neither is there (so both may be cancelled without a tombstone by a
+/// resolution in the same batch, see [`WriteBatch::put_absent`]).
+fn write_version(
+    batch: &mut WriteBatch,
+    key: &[u8],
+    value: Option<&[u8]>,
+    ts: Timestamp,
+    txn: Option<&TxnMeta>,
+    history: Vec<(u32, Option<Vec<u8>>)>,
+) {
+    batch.put_absent(Cf::Data, version_key(key, ts), encode_value(key, value));
+    if let Some(txn) = txn {
         let mut meta = txn.clone();
         meta.write_timestamp = ts;
-        batch.put(
+        batch.put_absent(
             Cf::Lock,
             key.to_vec(),
             IntentMeta { txn: meta, history }.encode(key),
         );
     }
-    Ok(PutOutcome::Written)
 }
 
 /// Resolves the intent of `txn` on `key` according to the transaction's final (or pushed)
@@ -178,21 +222,38 @@ pub fn resolve_intent(
     txn: &TxnMeta,
     status: TxnStatus,
 ) -> KvResult<bool> {
-    let r = BatchReader::new(base, batch);
-    let Some(intent) = read_intent(&r, key)? else {
-        return Ok(false);
-    };
+    let intent = read_intent(&BatchReader::new(base, batch), key)?;
+    match intent {
+        Some(intent) => resolve_found_intent(base, batch, key, &intent, txn, status),
+        None => Ok(false),
+    }
+}
+
+/// [`resolve_intent`] of an intent the caller has just read (through `batch`), as
+/// [`scan_intents`](super::scan_intents) returns them: saves reading it twice.
+pub fn resolve_found_intent(
+    base: &dyn Reader,
+    batch: &mut WriteBatch,
+    key: &[u8],
+    intent: &IntentMeta,
+    txn: &TxnMeta,
+    status: TxnStatus,
+) -> KvResult<bool> {
     if intent.txn.id != txn.id {
         return Ok(false);
     }
     let old = version_key(key, intent.ts());
-    let raw = r
-        .get(Cf::Data, &old)
-        .map_err(storage_error)?
-        .ok_or_else(|| {
-            KvError::Corruption(format!("intent on {} lacks its version", Pretty(key)))
-        })?;
-    let value = decode_value(key, &raw)?;
+    // The provisional value, read only when it moves: the common commit (at the intent's
+    // timestamp, of its latest write) just drops the lock record.
+    let provisional = |batch: &WriteBatch| -> KvResult<Option<Vec<u8>>> {
+        let raw = BatchReader::new(base, batch)
+            .get(Cf::Data, &old)
+            .map_err(storage_error)?
+            .ok_or_else(|| {
+                KvError::Corruption(format!("intent on {} lacks its version", Pretty(key)))
+            })?;
+        decode_value(key, &raw)
+    };
     // A commit in a later epoch than the intent means the key was not rewritten in the
     // committing epoch: the old epoch's write is discarded.
     //
@@ -207,15 +268,18 @@ pub fn resolve_intent(
         && intent.ts() <= txn.write_timestamp;
     match status {
         TxnStatus::Committed | TxnStatus::Aborted => {
-            batch.delete(Cf::Lock, key.to_vec());
             // Of a committed intent, the newest write the transaction did not roll back to a
             // savepoint is what commits; if it rolled back every write, nothing does.
-            let kept = match committed.then(|| own_write(&intent, txn)) {
-                Some(OwnWrite::Current) if txn.write_timestamp == intent.ts() => return Ok(true),
-                Some(OwnWrite::Current) => Some(value),
+            let kept = match committed.then(|| own_write(intent, txn)) {
+                Some(OwnWrite::Current) if txn.write_timestamp == intent.ts() => {
+                    batch.delete(Cf::Lock, key.to_vec());
+                    return Ok(true);
+                }
+                Some(OwnWrite::Current) => Some(provisional(batch)?),
                 Some(OwnWrite::Earlier(earlier)) => Some(earlier),
                 Some(OwnWrite::Undone) | None => None,
             };
+            batch.delete(Cf::Lock, key.to_vec());
             batch.delete(Cf::Data, old);
             if let Some(kept) = kept {
                 batch.put(
@@ -227,6 +291,7 @@ pub fn resolve_intent(
         }
         TxnStatus::Pending | TxnStatus::Staging => {
             if txn.write_timestamp > intent.ts() && txn.epoch == intent.txn.epoch {
+                let value = provisional(batch)?;
                 batch.delete(Cf::Data, old);
                 batch.put(
                     Cf::Data,
