@@ -187,8 +187,12 @@ impl TimestampCache {
                 max = max.max(e.for_writer(writer));
             }
         }
-        for generation in &s.sealed {
-            max = max.max(generation.max_read(&span.key, &end, writer));
+        // Newest generation first: a generation whose newest read is no newer than what was
+        // found already cannot raise it, and older generations mostly hold older reads.
+        for generation in s.sealed.iter().rev() {
+            if generation.max_ts > max {
+                max = max.max(generation.max_read(&span.key, &end, writer));
+            }
         }
         max
     }

@@ -13,6 +13,7 @@
 //! coordinator can do (`RetryReason::CommitPushed`).
 
 mod data;
+mod memo;
 mod txn_cmds;
 
 use std::collections::HashSet;
@@ -120,9 +121,18 @@ pub fn validate(desc: &RangeDescriptor, ba: &BatchRequest) -> KvResult<()> {
     Ok(())
 }
 
-/// Evaluates a batch.
+/// Evaluates a batch. The caller holds latches over every span of the batch until the
+/// result is applied (see [`memo`]).
 pub fn evaluate(env: &EvalEnv, ba: &BatchRequest) -> KvResult<Evaluated> {
     validate(env.desc, ba)?;
+    let memo = memo::MemoReader::new(env.reader);
+    let env = &EvalEnv {
+        reader: &memo,
+        desc: env.desc,
+        now: env.now,
+        tscache: env.tscache,
+        node_id: env.node_id,
+    };
     let commits = ba
         .requests
         .iter()
