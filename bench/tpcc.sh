@@ -31,10 +31,10 @@
 #
 # How long: the runs take 2 × DURATION + 2 × |WAIT_WAREHOUSES| × (WAIT_RAMP + WAIT_DURATION), plus loading
 # and checks. A warehouse is ~500,000 rows (plus 100,000 items once); on this 2-core machine
-# (2026-12-06, COPY loading) tessera loaded 80,000 rows/s up to 10 warehouses and 39,000
-# rows/s from 10 to 50, PostgreSQL 190,000–260,000 rows/s. `WAREHOUSES=10 DURATION=120s
-# WAIT_WAREHOUSES="10 50"` took 28 min (benchmarks.md): 4 min of full-speed runs, 10 min of
-# waits-on runs, 11 min of loading, 2 min of checks. With `WAREHOUSES=2 DURATION=60s
+# (2026-12-06, 13:33) tessera loaded 105,000 rows/s up to 10 warehouses and 67,000 rows/s
+# from 10 to 50, PostgreSQL 190,000–210,000 rows/s. `WAREHOUSES=10 DURATION=120s
+# WAIT_WAREHOUSES="50"` took 19 min (benchmarks.md): 4 min of full-speed runs, 5 min of
+# waits-on runs, 8 min of loading, 2 min of checks; `settle` adds at least 5 s per run. With `WAREHOUSES=2 DURATION=60s
 # WAIT_WAREHOUSES="1 2" WAIT_DURATION=60s` it is about 8 min.
 #
 # Reading the numbers: with waits, one warehouse yields at most ~12.86 New-Orders a minute,
@@ -116,10 +116,34 @@ load() {
     '"\($t) \($n) \(.rows) \(.elapsed_s * 10 | round / 10) \(.rows_per_s | round) \($wall)"' "$f" >>"$tmp/loads"
 }
 
+# settle: waits until the machine has been at least 90% idle (iowait counts as busy) over 5 s,
+# at most SETTLE_MAX seconds (default 600), so that a server's background work after the last
+# step (RocksDB flushes and compactions after a load; PostgreSQL's checkpoints and autovacuum)
+# is not measured as part of the next run. Both systems get the same treatment before every
+# run. (On 2026-12-06 at 13:34 tessera measured 7,384 tpmC here, started 0 s after
+# PostgreSQL's 10-warehouse load, against 10–13 k for the same binary in runs of its own.)
+settle() {
+  local t0=$SECONDS a b busy idle
+  while (( SECONDS - t0 < ${SETTLE_MAX:-600} )); do
+    read -ra a < <(head -n 1 /proc/stat)
+    sleep 5
+    read -ra b < <(head -n 1 /proc/stat)
+    # cpu user nice system idle iowait irq softirq steal
+    busy=$(( b[1] + b[2] + b[3] + b[5] + b[6] + b[7] + b[8] - a[1] - a[2] - a[3] - a[5] - a[6] - a[7] - a[8] ))
+    idle=$(( b[4] - a[4] ))
+    if (( busy * 10 <= busy + idle )); then
+      note "settled: idle after $(( SECONDS - t0 )) s"
+      return
+    fi
+  done
+  note "still busy after ${SETTLE_MAX:-600} s; running anyway"
+}
+
 # run SYSTEM NAME N DURATION WAIT [RAMP]: one `tpcc run`, JSON in run-SYSTEM-NAME.json (removed
 # on failure). The same seed for both systems: the same terminals, inputs, keying and think times.
 run() {
   local target=$1 name=$2 n=$3 d=$4 wait=$5 ramp=${6:-0s} f="$tmp/run-$1-$2.json"
+  settle
   note "run $target, $n warehouse(s), wait=$wait, $d after a $ramp ramp-up…"
   if ! "${driver[@]}" run --url "$(url_of "$target")" --warehouses "$n" --duration "$d" \
       --ramp "$ramp" --wait="$wait" --tolerate-errors --json --seed "$seed" \
