@@ -96,6 +96,7 @@ impl SqlNode {
             user: user.to_string(),
             pid,
             notify: crate::notify::SessionNotifications::new(pid),
+            sequences: Default::default(),
             txn: None,
             failed: false,
             failed_retryable: false,
@@ -204,6 +205,8 @@ pub struct Session {
     pid: i32,
     /// Its LISTENs and the NOTIFYs its transaction queued.
     notify: crate::notify::SessionNotifications,
+    /// The values `nextval`/`setval` last gave in this session (`currval`, `lastval`).
+    sequences: crate::exec::SharedSessionSequences,
     /// The explicit transaction, between BEGIN and COMMIT/ROLLBACK.
     txn: Option<SqlTxn>,
     /// Whether the explicit transaction failed.
@@ -325,6 +328,7 @@ impl Session {
             settings: Arc::clone(&self.settings),
             in_block: self.txn.is_some(),
             notifications: Arc::clone(&self.notify.queued),
+            sequences: Arc::clone(&self.sequences),
         }
     }
 

@@ -1,5 +1,5 @@
-//! Calls with effects outside the statement's expression: `nextval`, `setval`
-//! ([`super::sequence`]), the advisory-lock functions ([`crate::advisory`]) and `pg_notify`
+//! Calls with effects outside the statement's expression: `nextval`, `setval`, and
+//! `currval`/`lastval` that read what they left in the session ([`super::sequence`]), the advisory-lock functions ([`crate::advisory`]) and `pg_notify`
 //! ([`crate::notify`], queued in the session's transaction).
 //!
 //! They must run once per statement and may wait (for a KV round trip, for a lock), which
@@ -26,11 +26,11 @@ use crate::types::SqlType;
 use tessera_encoding::Datum;
 
 /// The functions this module evaluates.
-const SEQUENCE_FUNCTIONS: [&str; 2] = ["nextval", "setval"];
+const SEQUENCE_FUNCTIONS: [&str; 4] = ["nextval", "setval", "currval", "lastval"];
 
 /// What a call returns.
 enum CallValue {
-    /// A `bigint` (`nextval`, `setval`).
+    /// A `bigint` (`nextval`, `setval`, `currval`, `lastval`).
     Int(i64),
     /// A `boolean` (`pg_try_advisory_lock`, `pg_advisory_unlock`, …).
     Bool(bool),
@@ -98,7 +98,7 @@ pub async fn substitute_calls(
     }
     if !select.from.is_empty() {
         return Err(SqlError::unsupported(
-            "nextval, setval, pg_notify and advisory locks in a query with FROM",
+            "nextval, setval, currval, lastval, pg_notify and advisory locks in a query with FROM",
         ));
     }
     let mut values = Vec::with_capacity(calls.len());
@@ -156,7 +156,7 @@ fn placeholder(call: &Expr, types: &mut Params) -> SqlResult<CallValue> {
             continue;
         };
         let ty = match (name, i) {
-            (NOTIFY_FUNCTION, _) | ("nextval" | "setval", 0) => SqlType::Text,
+            (NOTIFY_FUNCTION, _) | ("nextval" | "setval" | "currval", 0) => SqlType::Text,
             ("setval", 2) => SqlType::Bool,
             // An advisory key is one bigint or two integers.
             _ if advisory_kind(name).is_some() && args.len() == 2 => SqlType::Int4,

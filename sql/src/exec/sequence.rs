@@ -8,12 +8,16 @@
 //!
 //! ```text
 //!   counter c (absent = 0)      value handed out = start - increment + c
-//!   nextval: c += increment     setval(v): c = v - start + increment
+//!   nextval: c += increment     setval(v):        c = v - start + increment
+//!                               setval(v, false): c = v - start   (the next nextval is v)
 //! ```
 //!
 //! `nextval` runs where tessera can reach the KV layer between rows: as the DEFAULT of a
 //! column (SERIAL), and in a SELECT without FROM (`SELECT nextval('s')`). Elsewhere it is
-//! 0A000. `currval`/`lastval` need per-session memory of the last value, not built yet.
+//! 0A000. Each session remembers the last value `nextval` (or `setval` with `is_called`
+//! true) gave per sequence, and which sequence that was ([`SessionSequences`]): `currval`
+//! and `lastval` read it, in a SELECT without FROM like `nextval`; like PostgreSQL's, the
+//! memory is not transactional (a rollback keeps it).
 
 use std::sync::Arc;
 
@@ -29,6 +33,35 @@ use crate::expr::{eval, Compiler, Params, Scope};
 use crate::rowcodec;
 use crate::session::{Output, SqlNode};
 use crate::types::SqlType;
+
+/// What one session's `nextval` and `setval` calls gave: `currval`'s and `lastval`'s
+/// answers.
+#[derive(Debug, Default)]
+pub struct SessionSequences {
+    /// By sequence id, the last value given in this session.
+    values: std::collections::HashMap<u64, i64>,
+    /// The sequence of the last `nextval` (or `setval`) of the session.
+    last: Option<u64>,
+}
+
+/// A session's [`SessionSequences`], shared with its statements.
+pub type SharedSessionSequences = Arc<parking_lot::Mutex<SessionSequences>>;
+
+/// Records that the current session was given `value` from the sequence `id`.
+fn remember(id: u64, value: i64) {
+    let sequences = crate::pg_catalog::session().sequences;
+    let mut s = sequences.lock();
+    s.values.insert(id, value);
+    s.last = Some(id);
+}
+
+/// 55000, as PostgreSQL reports a `currval`/`lastval` with nothing to answer.
+fn not_yet_defined(what: String) -> SqlError {
+    SqlError::new(
+        SqlState("55000"),
+        format!("{what} is not yet defined in this session"),
+    )
+}
 
 /// A sequence with PostgreSQL's defaults for a type whose largest value is `max`.
 pub fn default_sequence(name: String, max: i64) -> SequenceDescriptor {
@@ -251,7 +284,10 @@ pub async fn nextval(node: &SqlNode, seq: &SequenceDescriptor) -> SqlResult<i64>
     };
     let value = (seq.start - seq.increment).checked_add(c);
     match value {
-        Some(v) if v >= seq.min && v <= seq.max => Ok(v),
+        Some(v) if v >= seq.min && v <= seq.max => {
+            remember(seq.id, v);
+            Ok(v)
+        }
         _ => Err(SqlError::new(
             SqlState("2200H"),
             format!(
@@ -268,8 +304,14 @@ pub async fn nextval(node: &SqlNode, seq: &SequenceDescriptor) -> SqlResult<i64>
     }
 }
 
-/// Sets a sequence so that the next `nextval` returns `value + increment`.
-pub async fn setval(node: &SqlNode, seq: &SequenceDescriptor, value: i64) -> SqlResult<i64> {
+/// Sets a sequence so that the next `nextval` returns `value + increment`, or `value` itself
+/// when `is_called` is false.
+pub async fn setval(
+    node: &SqlNode,
+    seq: &SequenceDescriptor,
+    value: i64,
+    is_called: bool,
+) -> SqlResult<i64> {
     if value < seq.min || value > seq.max {
         return Err(SqlError::new(
             SqlState::NUMERIC_VALUE_OUT_OF_RANGE,
@@ -279,9 +321,10 @@ pub async fn setval(node: &SqlNode, seq: &SequenceDescriptor, value: i64) -> Sql
             ),
         ));
     }
+    let step = if is_called { seq.increment } else { 0 };
     let c = value
         .checked_sub(seq.start)
-        .and_then(|x| x.checked_add(seq.increment))
+        .and_then(|x| x.checked_add(step))
         .ok_or_else(|| SqlError::new(SqlState::NUMERIC_VALUE_OUT_OF_RANGE, "setval overflow"))?;
     node.db
         .send(vec![Request::Put {
@@ -290,11 +333,14 @@ pub async fn setval(node: &SqlNode, seq: &SequenceDescriptor, value: i64) -> Sql
             seq: 0,
         }])
         .await?;
+    if is_called {
+        remember(seq.id, value);
+    }
     Ok(value)
 }
 
-/// The value of a `nextval('s')` or `setval('s', n[, called])` call (see
-/// [`super::effects`]).
+/// The value of a `nextval('s')`, `setval('s', n[, is_called])`, `currval('s')` or
+/// `lastval()` call (see [`super::effects`]).
 pub(super) async fn call_value(
     node: &Arc<SqlNode>,
     txn: &mut SqlTxn,
@@ -315,6 +361,19 @@ pub(super) async fn call_value(
             _ => None,
         })
         .collect();
+    let function = f.name.to_string().to_lowercase();
+    let function = function.strip_prefix("pg_catalog.").unwrap_or(&function);
+    if function == "lastval" {
+        if !args.is_empty() {
+            return Err(undefined_function(f, args.len()));
+        }
+        let sequences = crate::pg_catalog::session().sequences;
+        let s = sequences.lock();
+        return s
+            .last
+            .and_then(|id| s.values.get(&id).copied())
+            .ok_or_else(|| not_yet_defined("lastval".into()));
+    }
     let name = args
         .first()
         .map(|a| match a {
@@ -330,18 +389,38 @@ pub(super) async fn call_value(
         })
         .ok_or_else(|| SqlError::unsupported("a sequence named by an expression"))?;
     let seq = resolve(node, txn, db_id, &name).await?;
-    match (f.name.to_string().to_lowercase().as_str(), args.as_slice()) {
+    match (function, args.as_slice()) {
         ("nextval", [_]) => nextval(node, &seq).await,
-        ("setval", [_, v]) | ("setval", [_, v, _]) => {
-            setval(node, &seq, constant(v, "setval")?).await
+        ("setval", [_, v]) => setval(node, &seq, constant(v, "setval")?, true).await,
+        ("setval", [_, v, called]) => {
+            setval(node, &seq, constant(v, "setval")?, bool_constant(called)?).await
         }
-        _ => Err(SqlError::new(
-            SqlState::UNDEFINED_FUNCTION,
-            format!(
-                "function {}({} arguments) does not exist",
-                f.name,
-                args.len()
-            ),
-        )),
+        ("currval", [_]) => {
+            let sequences = crate::pg_catalog::session().sequences;
+            let value = sequences.lock().values.get(&seq.id).copied();
+            value.ok_or_else(|| not_yet_defined(format!("currval of sequence \"{}\"", seq.name)))
+        }
+        _ => Err(undefined_function(f, args.len())),
+    }
+}
+
+fn undefined_function(f: &sqlparser::ast::Function, args: usize) -> SqlError {
+    SqlError::new(
+        SqlState::UNDEFINED_FUNCTION,
+        format!("function {}({args} arguments) does not exist", f.name),
+    )
+}
+
+/// `setval`'s `is_called`: `true` or `false`.
+fn bool_constant(e: &Expr) -> SqlResult<bool> {
+    match e {
+        Expr::Value(v) => match &v.value {
+            sqlparser::ast::Value::Boolean(b) => Ok(*b),
+            _ => Err(SqlError::new(
+                SqlState::DATATYPE_MISMATCH,
+                "setval: is_called must be a boolean",
+            )),
+        },
+        _ => Err(SqlError::unsupported("setval with a computed is_called")),
     }
 }

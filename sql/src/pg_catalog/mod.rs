@@ -122,6 +122,8 @@ pub struct SessionInfo {
     pub in_block: bool,
     /// Where `pg_notify` queues in the session's transaction.
     pub notifications: Arc<parking_lot::Mutex<crate::notify::TxnNotifications>>,
+    /// The values the session's `nextval`/`setval` calls gave (`currval`, `lastval`).
+    pub sequences: crate::exec::SharedSessionSequences,
 }
 
 tokio::task_local! {
@@ -292,6 +294,9 @@ pub fn session() -> SessionInfo {
             notifications: SESSION
                 .try_with(|s| Arc::clone(&s.notifications))
                 .unwrap_or_default(),
+            sequences: SESSION
+                .try_with(|s| Arc::clone(&s.sequences))
+                .unwrap_or_default(),
         };
     }
     SESSION
@@ -303,6 +308,7 @@ pub fn session() -> SessionInfo {
             settings: Default::default(),
             in_block: false,
             notifications: Default::default(),
+            sequences: Default::default(),
         })
 }
 

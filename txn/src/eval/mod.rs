@@ -122,7 +122,7 @@ pub fn validate(desc: &RangeDescriptor, ba: &BatchRequest) -> KvResult<()> {
 }
 
 /// Evaluates a batch. The caller holds latches over every span of the batch until the
-/// result is applied (see [`memo`]).
+/// result is applied: evaluation remembers what it read of each key (`memo.rs`).
 pub fn evaluate(env: &EvalEnv, ba: &BatchRequest) -> KvResult<Evaluated> {
     validate(env.desc, ba)?;
     let memo = memo::MemoReader::new(env.reader);
