@@ -118,6 +118,22 @@ pub(super) fn call(f: &Func, args: &[Datum]) -> SqlResult<Datum> {
         (Func::DateTrunc, [Datum::String(field), Datum::Timestamp(ts)]) => {
             Datum::Timestamp(super::datetime::date_trunc(field, *ts)?)
         }
+        (Func::MakeDate | Func::MakeTime | Func::MakeTimestamp | Func::Age, _)
+            if args.iter().any(|a| matches!(a, Datum::Null)) =>
+        {
+            Datum::Null
+        }
+        (Func::MakeDate, [Datum::Int(y), Datum::Int(m), Datum::Int(d)]) => {
+            super::calendar::make_date(*y, *m, *d)?
+        }
+        (Func::MakeTime, [Datum::Int(h), Datum::Int(m), Datum::Float(s)]) => {
+            super::calendar::make_time(*h, *m, *s)?
+        }
+        (
+            Func::MakeTimestamp,
+            [Datum::Int(y), Datum::Int(mo), Datum::Int(d), Datum::Int(h), Datum::Int(mi), Datum::Float(s)],
+        ) => super::calendar::make_timestamp([*y, *mo, *d, *h, *mi], *s)?,
+        (Func::Age, [Datum::Timestamp(a), Datum::Timestamp(b)]) => super::calendar::age(*a, *b)?,
         (Func::Random, []) => Datum::Float(rand::random::<f64>()),
         (Func::Pi, []) => Datum::Float(std::f64::consts::PI),
         (Func::SizePretty, [Datum::Int(bytes)]) => Datum::String(size_pretty(*bytes)),

@@ -242,6 +242,54 @@ impl Compiler<'_> {
                     ty,
                 }
             }
+            ("make_date", 3) | ("make_time", 3) | ("make_timestamp", 6) => {
+                let (func, ty) = match name {
+                    "make_date" => (Func::MakeDate, SqlType::Date),
+                    "make_time" => (Func::MakeTime, SqlType::Time),
+                    _ => (Func::MakeTimestamp, SqlType::Timestamp),
+                };
+                // Integer fields; the seconds, last, are double precision.
+                let last = args.len() - 1;
+                let mut exprs = Vec::with_capacity(args.len());
+                for (i, a) in args.drain(..).enumerate() {
+                    let want = if i == last && func != Func::MakeDate {
+                        SqlType::Float8
+                    } else {
+                        SqlType::Int4
+                    };
+                    exprs.push(self.coerce(a, &want, name)?.expr);
+                }
+                Typed {
+                    expr: ScalarExpr::Func(func, exprs),
+                    ty,
+                }
+            }
+            ("age", 1 | 2) => {
+                if args.len() == 1 {
+                    // age(t): from midnight of today.
+                    let today = now_micros()?.div_euclid(MICROS_PER_DAY) * MICROS_PER_DAY;
+                    args.insert(0, literal(Datum::Timestamp(today), SqlType::Timestamp));
+                }
+                let mut exprs = Vec::with_capacity(2);
+                for a in args.drain(..) {
+                    let a = match a.ty {
+                        SqlType::Unknown => self.coerce(a, &SqlType::Timestamp, name)?,
+                        SqlType::Date => self.coerce_datetime(a, &SqlType::Timestamp)?,
+                        SqlType::Timestamp | SqlType::TimestampTz => a,
+                        other => {
+                            return Err(SqlError::new(
+                                SqlState::UNDEFINED_FUNCTION,
+                                format!("function age({}) does not exist", other.name()),
+                            ))
+                        }
+                    };
+                    exprs.push(a.expr);
+                }
+                Typed {
+                    expr: ScalarExpr::Func(Func::Age, exprs),
+                    ty: SqlType::Interval,
+                }
+            }
             _ => return Ok(None),
         }))
     }

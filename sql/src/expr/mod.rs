@@ -22,6 +22,7 @@
 
 mod arrays;
 mod builtins;
+mod calendar;
 pub mod catalog_fns;
 mod datetime;
 mod eval;
@@ -280,6 +281,14 @@ pub enum Func {
     Extract(SqlType, bool),
     /// date_trunc(field, timestamp).
     DateTrunc,
+    /// make_date(year, month, day).
+    MakeDate,
+    /// make_time(hour, min, sec).
+    MakeTime,
+    /// make_timestamp(year, month, day, hour, min, sec).
+    MakeTimestamp,
+    /// age(timestamp, timestamp).
+    Age,
     /// ascii(s).
     Ascii,
     /// A catalog function, or an array function over catalog text (see `catalog_fns.rs`).
