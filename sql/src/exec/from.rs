@@ -32,7 +32,7 @@ use super::select::{plan_select, walk};
 use super::setops::unify_types;
 use super::split_name;
 use super::table::table_scope;
-use super::table_functions::{plan_series, plan_unnest};
+use super::table_functions::{plan_json_set, plan_series, plan_unnest};
 use crate::error::{SqlError, SqlResult, SqlState};
 use crate::expr::{Compiler, Params, ScalarExpr, Scope, ScopeColumn, SubqueryPlanner, Typed};
 use crate::types::SqlType;
@@ -191,12 +191,17 @@ fn plan_factor(
                         .collect::<SqlResult<Vec<_>>>()?;
                     plan_unnest(&arrays, &label, left, outer, params)?
                 }
-                _ => {
-                    return Err(SqlError::new(
-                        SqlState::UNDEFINED_FUNCTION,
-                        format!("function {fname} does not exist"),
-                    ))
-                }
+                other => match super::srf::JsonSet::from_name(other) {
+                    Some(set) => {
+                        plan_json_set(set, other, &args.args, &label, left, outer, params)?
+                    }
+                    None => {
+                        return Err(SqlError::new(
+                            SqlState::UNDEFINED_FUNCTION,
+                            format!("function {fname} does not exist"),
+                        ))
+                    }
+                },
             };
             if *with_ordinality {
                 add_ordinality(&mut rel)?;

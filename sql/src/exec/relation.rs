@@ -159,6 +159,14 @@ pub enum Relation {
         /// WITH ORDINALITY.
         ordinality: bool,
     },
+    /// `json[b]_object_keys(j)`, `json[b]_array_elements[_text](j)`: a row per key or
+    /// element.
+    JsonSet {
+        /// Which function.
+        set: super::srf::JsonSet,
+        /// The document.
+        doc: ScalarExpr,
+    },
     /// Rows stored in the statement's [`TableData`] (a CTE or a recursive work table).
     Stored {
         /// The entry's id.
@@ -726,7 +734,7 @@ impl RelPlan {
                 apply_casts(&mut r, right_casts)?;
                 Ok(combine(*op, *all, l, r))
             }
-            Relation::Series { .. } | Relation::Unnest { .. } => {
+            Relation::Series { .. } | Relation::Unnest { .. } | Relation::JsonSet { .. } => {
                 super::table_functions::function_rows(&self.rel, &[], ctx)
             }
             Relation::Catalog { rows, .. } => Ok(rows.as_ref().clone()),
@@ -779,6 +787,7 @@ impl RelPlan {
             Relation::Values(_)
             | Relation::Series { .. }
             | Relation::Unnest { .. }
+            | Relation::JsonSet { .. }
             | Relation::Stored { .. }
             | Relation::Catalog { .. } => Vec::new(),
         }
@@ -798,6 +807,7 @@ impl RelPlan {
             }
             Relation::Series { .. } => "generate_series".into(),
             Relation::Unnest { .. } => "unnest".into(),
+            Relation::JsonSet { .. } => "json function".into(),
             Relation::Stored { name, .. } => format!("cte {name}"),
             Relation::Catalog { name, .. } => format!("catalog {name}"),
             Relation::Recursive { name, .. } => format!("recursive cte {name}"),

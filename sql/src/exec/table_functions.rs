@@ -163,6 +163,43 @@ pub(super) fn plan_unnest(
     Ok((plan, lateral))
 }
 
+/// Plans a set-returning function over one JSON document (`jsonb_array_elements(j)` …);
+/// its column is named `name`. Returns the plan and whether it is LATERAL.
+pub(super) fn plan_json_set(
+    set: super::srf::JsonSet,
+    fname: &str,
+    args: &[FunctionArg],
+    name: &str,
+    left: &Scope,
+    outer: Option<&Scope>,
+    params: &mut Params,
+) -> SqlResult<(RelPlan, bool)> {
+    let [FunctionArg::Unnamed(FunctionArgExpr::Expr(e))] = args else {
+        return Err(SqlError::new(
+            SqlState::UNDEFINED_FUNCTION,
+            format!("function {fname} with these arguments does not exist"),
+        ));
+    };
+    let (mut typed, lateral) = compile_args(&[e], left, outer, params)?;
+    let doc = typed.remove(0);
+    if doc.ty != SqlType::Unknown && doc.ty != set.doc_type() {
+        return Err(SqlError::new(
+            SqlState::UNDEFINED_FUNCTION,
+            format!("function {fname}({}) does not exist", doc.ty.name()),
+        ));
+    }
+    let doc = coerce(doc, &set.doc_type(), fname, params)?.expr;
+    let plan = RelPlan {
+        rel: Relation::JsonSet { set, doc },
+        columns: vec![Column {
+            name: name.to_string(),
+            ty: set.value_type(),
+        }],
+        unknown: vec![false],
+    };
+    Ok((plan, lateral))
+}
+
 /// The integers of `generate_series(start, stop[, step])` (none when an argument is NULL).
 pub(super) fn series(start: Datum, stop: Datum, step: Option<Datum>) -> SqlResult<Vec<Datum>> {
     let (Datum::Int(start), Datum::Int(stop)) = (start, stop) else {
@@ -232,6 +269,11 @@ pub(super) fn function_rows(
                 })
                 .collect())
         }
+        Relation::JsonSet { set, doc } => Ok(set
+            .values(&eval_ctx(doc, row, ctx)?)?
+            .into_iter()
+            .map(|v| vec![v])
+            .collect()),
         _ => Err(SqlError::internal("not a table function")),
     }
 }
