@@ -34,6 +34,10 @@ pub(super) enum AggFunc {
     StringAgg,
     /// `array_agg(x)`: every value, NULLs included, in input order.
     ArrayAgg,
+    /// `json_agg(x)`: every value as JSON, NULLs included, in one JSON array.
+    JsonAgg,
+    /// `jsonb_agg(x)`: `json_agg` as `jsonb`.
+    JsonbAgg,
     /// `bool_and(x)` (and `every(x)`).
     BoolAnd,
     /// `bool_or(x)`.
@@ -64,6 +68,8 @@ pub(super) fn agg_func(name: &str) -> Option<AggFunc> {
         "avg" => AggFunc::Avg,
         "string_agg" => AggFunc::StringAgg,
         "array_agg" => AggFunc::ArrayAgg,
+        "json_agg" => AggFunc::JsonAgg,
+        "jsonb_agg" => AggFunc::JsonbAgg,
         "bool_and" | "every" => AggFunc::BoolAnd,
         "bool_or" => AggFunc::BoolOr,
         _ => return None,
@@ -196,6 +202,8 @@ pub(super) fn compile_agg(
                     return Err(SqlError::unsupported("array_agg of arrays"))
                 }
                 AggFunc::ArrayAgg => SqlType::Array(Box::new(t.ty.clone())),
+                AggFunc::JsonAgg => SqlType::Json,
+                AggFunc::JsonbAgg => SqlType::Jsonb,
                 AggFunc::BoolAnd | AggFunc::BoolOr => {
                     t = c.coerce(t, &SqlType::Bool, &name)?;
                     SqlType::Bool
@@ -286,7 +294,7 @@ fn init_unordered(agg: &Agg) -> AggState {
     match (agg.func, &agg.arg_ty) {
         (AggFunc::Count | AggFunc::CountStar, _) => AggState::Count(0),
         (AggFunc::StringAgg, _) => AggState::Text(None),
-        (AggFunc::ArrayAgg, _) => AggState::Values(None),
+        (AggFunc::ArrayAgg | AggFunc::JsonAgg | AggFunc::JsonbAgg, _) => AggState::Values(None),
         (AggFunc::BoolAnd | AggFunc::BoolOr, _) => AggState::Bool(None),
         (AggFunc::Sum, t) if t.is_integer() => AggState::SumInt(0, false),
         (AggFunc::Sum, SqlType::Numeric | SqlType::NumericMod { .. }) => AggState::SumNumeric(None),
@@ -466,7 +474,22 @@ pub(super) fn finish(agg: &Agg, state: &AggState) -> SqlResult<Datum> {
         }
         AggState::MinMax(d) => d.clone(),
         AggState::Text(t) => t.clone().map_or(Datum::Null, Datum::String),
-        AggState::Values(v) => v.clone().map_or(Datum::Null, Datum::Array),
+        AggState::Values(None) => Datum::Null,
+        AggState::Values(Some(values)) => match agg.func {
+            AggFunc::JsonAgg | AggFunc::JsonbAgg => {
+                let items: Vec<String> = values
+                    .iter()
+                    .map(|v| crate::types::json::json_text(v, &agg.arg_ty))
+                    .collect();
+                let text = format!("[{}]", items.join(", "));
+                Datum::String(if agg.func == AggFunc::JsonbAgg {
+                    crate::types::json::to_jsonb_text(&text)?
+                } else {
+                    text
+                })
+            }
+            _ => Datum::Array(values.clone()),
+        },
         AggState::Bool(b) => b.map_or(Datum::Null, Datum::Bool),
         AggState::SumNumeric(s) => s.clone().map_or(Datum::Null, Datum::Decimal),
         AggState::AvgNumeric(None, _) => Datum::Null,
