@@ -546,7 +546,10 @@ pub(super) fn plan_select_block(
         }
     }
     let group_exprs: Vec<Expr> = match &select.group_by {
-        GroupByExpr::Expressions(exprs, mods) if mods.is_empty() => exprs.clone(),
+        GroupByExpr::Expressions(exprs, mods) if mods.is_empty() => exprs
+            .iter()
+            .map(|g| group_item(g, &items, &scope))
+            .collect::<SqlResult<_>>()?,
         _ => return Err(SqlError::unsupported("GROUP BY ALL / modifiers")),
     };
     let order_items = match order_by {
@@ -982,5 +985,40 @@ fn pg_short_name(t: &SqlType) -> String {
         SqlType::Timestamp => "timestamp".into(),
         SqlType::TimestampTz => "timestamptz".into(),
         other => other.name(),
+    }
+}
+
+/// A GROUP BY item as PostgreSQL reads it: an integer constant is a select-list position
+/// (42P10 outside the list), and a bare name that no input column has is an output column
+/// name (`SELECT lower(x) AS m … GROUP BY m`); anything else is an expression over the input.
+fn group_item(g: &Expr, items: &[(Expr, String)], scope: &Scope) -> SqlResult<Expr> {
+    match g {
+        Expr::Value(v) => match &v.value {
+            sqlparser::ast::Value::Number(n, _) => {
+                let position = n.parse::<usize>().ok();
+                match position
+                    .and_then(|p| p.checked_sub(1))
+                    .and_then(|i| items.get(i))
+                {
+                    Some((e, _)) => Ok(e.clone()),
+                    None => Err(SqlError::new(
+                        SqlState::INVALID_COLUMN_REFERENCE,
+                        format!("GROUP BY position {n} is not in select list"),
+                    )),
+                }
+            }
+            _ => Ok(g.clone()),
+        },
+        Expr::Identifier(id) => {
+            let name = crate::exec::normalize_ident(id);
+            if scope.columns.iter().any(|c| c.name == name) {
+                return Ok(g.clone());
+            }
+            Ok(items
+                .iter()
+                .find(|(_, alias)| *alias == name)
+                .map_or_else(|| g.clone(), |(e, _)| e.clone()))
+        }
+        _ => Ok(g.clone()),
     }
 }

@@ -134,6 +134,10 @@ pub(super) fn call(f: &Func, args: &[Datum]) -> SqlResult<Datum> {
             [Datum::Int(y), Datum::Int(mo), Datum::Int(d), Datum::Int(h), Datum::Int(mi), Datum::Float(s)],
         ) => super::calendar::make_timestamp([*y, *mo, *d, *h, *mi], *s)?,
         (Func::Age, [Datum::Timestamp(a), Datum::Timestamp(b)]) => super::calendar::age(*a, *b)?,
+        (Func::ToChar(tz), [Datum::Timestamp(t), Datum::String(f)]) => {
+            Datum::String(super::to_char::format(*t, f, *tz))
+        }
+        (Func::ToChar(_), [_, _]) => Datum::Null,
         (Func::Random, []) => Datum::Float(rand::random::<f64>()),
         (Func::Pi, []) => Datum::Float(std::f64::consts::PI),
         (Func::SizePretty, [Datum::Int(bytes)]) => Datum::String(size_pretty(*bytes)),

@@ -264,6 +264,29 @@ impl Compiler<'_> {
                     ty,
                 }
             }
+            ("to_char", 2) => {
+                let format = args.remove(1);
+                let source = args.remove(0);
+                let format = self.coerce(format, &SqlType::Text, name)?;
+                let (source, tz) = match source.ty {
+                    SqlType::Timestamp => (source, false),
+                    SqlType::TimestampTz => (source, true),
+                    SqlType::Date => (self.coerce_datetime(source, &SqlType::Timestamp)?, false),
+                    ref t if t.is_numeric() || *t == SqlType::Interval => {
+                        return Err(SqlError::unsupported(format!("to_char of {}", t.name())))
+                    }
+                    other => {
+                        return Err(SqlError::new(
+                            SqlState::UNDEFINED_FUNCTION,
+                            format!("function to_char({}, text) does not exist", other.name()),
+                        ))
+                    }
+                };
+                Typed {
+                    expr: ScalarExpr::Func(Func::ToChar(tz), vec![source.expr, format.expr]),
+                    ty: SqlType::Text,
+                }
+            }
             ("age", 1 | 2) => {
                 if args.len() == 1 {
                     // age(t): from midnight of today.

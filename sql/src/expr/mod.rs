@@ -29,6 +29,7 @@ mod eval;
 mod functions;
 mod json;
 pub mod numeric;
+mod to_char;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -289,6 +290,8 @@ pub enum Func {
     MakeTimestamp,
     /// age(timestamp, timestamp).
     Age,
+    /// to_char(timestamp, format) (`true`: of a timestamptz).
+    ToChar(bool),
     /// ascii(s).
     Ascii,
     /// A catalog function, or an array function over catalog text (see `catalog_fns.rs`).
