@@ -390,13 +390,15 @@ pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     era * 146_097 + doe - DAYS_TO_2000
 }
 
-fn format_date(out: &mut String, days: i64) {
+/// Writes the date of a day number and returns whether it is before year 1: the caller ends
+/// the whole value with ` BC`, after any time and offset, as PostgreSQL prints
+/// (`0044-03-15 12:30:00+00 BC`).
+fn format_date(out: &mut String, days: i64) -> bool {
     let (y, m, d) = civil_from_days(days);
-    if y > 0 {
-        let _ = write!(out, "{y:04}-{m:02}-{d:02}");
-    } else {
-        let _ = write!(out, "{:04}-{m:02}-{d:02} BC", 1 - y);
-    }
+    let bc = y <= 0;
+    let year = if bc { 1 - y } else { y };
+    let _ = write!(out, "{year:04}-{m:02}-{d:02}");
+    bc
 }
 
 fn format_time_of_day(out: &mut String, micros: i64) {
@@ -470,7 +472,9 @@ pub fn format_text(d: &Datum, ty: &SqlType) -> Option<String> {
         }
         Datum::Date(days) => {
             let mut s = String::new();
-            format_date(&mut s, i64::from(*days));
+            if format_date(&mut s, i64::from(*days)) {
+                s.push_str(" BC");
+            }
             s
         }
         Datum::Time(micros) => {
@@ -481,11 +485,14 @@ pub fn format_text(d: &Datum, ty: &SqlType) -> Option<String> {
         Datum::Timestamp(micros) => {
             let mut s = String::new();
             let days = micros.div_euclid(86_400_000_000);
-            format_date(&mut s, days);
+            let bc = format_date(&mut s, days);
             s.push(' ');
             format_time_of_day(&mut s, micros.rem_euclid(86_400_000_000));
             if *ty == SqlType::TimestampTz {
                 s.push_str("+00");
+            }
+            if bc {
+                s.push_str(" BC");
             }
             s
         }
@@ -531,11 +538,33 @@ fn invalid(ty: &SqlType, s: &str) -> SqlError {
     )
 }
 
-/// Parses `YYYY-MM-DD`: `None` for text that is not a date (22P02), `Some(Err)` for a date
-/// that does not exist, like 2023-02-30 (22008).
-fn parse_date(s: &str) -> Option<Result<i64, ()>> {
+/// Splits a trailing ` BC` (any case) off date/time text: the era PostgreSQL writes after
+/// a date before year 1 (`0044-03-15 BC`), which its input accepts back.
+fn split_era(s: &str) -> (&str, bool) {
+    let t = s.trim_end();
+    match t
+        .len()
+        .checked_sub(2)
+        .and_then(|i| t.get(i..).map(|era| (i, era)))
+    {
+        Some((i, era)) if era.eq_ignore_ascii_case("BC") && t[..i].ends_with(' ') => {
+            (t[..i].trim_end(), true)
+        }
+        _ => (t, false),
+    }
+}
+
+/// Parses `YYYY-MM-DD` (`bc`: of that year before Christ, year 1 BC being astronomical year
+/// 0): `None` for text that is not a date (22P02), `Some(Err)` for a date that does not
+/// exist, like 2023-02-30 or a year 0 BC (22008).
+fn parse_date(s: &str, bc: bool) -> Option<Result<i64, ()>> {
     let mut parts = s.trim().splitn(3, '-');
     let y: i64 = parts.next()?.parse().ok()?;
+    let y = match (bc, y) {
+        (true, y) if y < 1 => return Some(Err(())),
+        (true, y) => 1 - y,
+        (false, y) => y,
+    };
     let m: u32 = parts.next()?.parse().ok()?;
     let d: u32 = parts.next()?.parse().ok()?;
     if !(1..=12).contains(&m) || d == 0 || d > 31 {
@@ -641,7 +670,8 @@ pub fn parse_text(s: &str, ty: &SqlType) -> SqlResult<Datum> {
             Datum::Bytes(bytes)
         }
         SqlType::Date => {
-            let days = parse_date(t)
+            let (t, bc) = split_era(t);
+            let days = parse_date(t, bc)
                 .ok_or_else(|| invalid(ty, s).with_state(SqlState("22007")))?
                 .map_err(|()| out_of_range(s))?;
             Datum::Date(i32::try_from(days).map_err(|_| out_of_range(s))?)
@@ -649,9 +679,10 @@ pub fn parse_text(s: &str, ty: &SqlType) -> SqlResult<Datum> {
         SqlType::Timestamp | SqlType::TimestampTz => {
             // PostgreSQL reports bad date/time text as 22007.
             let bad = || invalid(ty, s).with_state(SqlState("22007"));
+            let (t, bc) = split_era(t);
             let (date, time) = t.split_once([' ', 'T']).unwrap_or((t, "00:00:00"));
             let (time, offset_secs) = split_utc_offset(time.trim()).ok_or_else(bad)?;
-            let days = parse_date(date)
+            let days = parse_date(date, bc)
                 .ok_or_else(bad)?
                 .map_err(|()| out_of_range(s))?;
             let micros = parse_time(time).ok_or_else(bad)?;
