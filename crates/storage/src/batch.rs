@@ -5,6 +5,7 @@
 //! A [`WriteBatch`] is therefore an ordered map of pending writes (last write wins), and a
 //! [`BatchReader`] overlays it on an engine, merging the two in key order.
 
+use std::collections::btree_map::Entry;
 use std::collections::BTreeMap;
 use std::ops::Bound;
 
@@ -57,16 +58,10 @@ impl WriteBatch {
 
     /// Sets `key` to `value`.
     pub fn put(&mut self, cf: Cf, key: Vec<u8>, value: Vec<u8>) {
-        let over_absent = self
-            .ops
-            .get(&(cf, key.clone()))
-            .is_some_and(Op::over_absent);
-        let op = if over_absent {
-            Op::PutNew(value)
-        } else {
-            Op::Put(value)
-        };
-        self.ops.insert((cf, key), op);
+        self.set(cf, key, |prev| match prev {
+            Some(op) if op.over_absent() => Op::PutNew(value),
+            _ => Op::Put(value),
+        });
     }
 
     /// Sets `key` to `value` where the caller has just read `key` through this batch and
@@ -77,21 +72,32 @@ impl WriteBatch {
     /// HAZARD: calling it for a key the engine holds (without a delete in this batch) and
     /// then deleting the key in the same batch would leave the engine's value in place.
     pub fn put_absent(&mut self, cf: Cf, key: Vec<u8>, value: Vec<u8>) {
-        let op = match self.ops.get(&(cf, key.clone())) {
+        self.set(cf, key, |prev| match prev {
             None | Some(Op::Absent | Op::PutNew(_)) => Op::PutNew(value),
             Some(Op::Delete | Op::Put(_)) => Op::Put(value),
-        };
-        self.ops.insert((cf, key), op);
+        });
     }
 
     /// Deletes `key`.
     pub fn delete(&mut self, cf: Cf, key: Vec<u8>) {
-        let over_absent = self
-            .ops
-            .get(&(cf, key.clone()))
-            .is_some_and(Op::over_absent);
-        let op = if over_absent { Op::Absent } else { Op::Delete };
-        self.ops.insert((cf, key), op);
+        self.set(cf, key, |prev| match prev {
+            Some(op) if op.over_absent() => Op::Absent,
+            _ => Op::Delete,
+        });
+    }
+
+    /// Replaces the pending write of `key` by `next(previous write)`: one lookup in the
+    /// map, every put of an evaluation comes through here.
+    fn set(&mut self, cf: Cf, key: Vec<u8>, next: impl FnOnce(Option<&Op>) -> Op) {
+        match self.ops.entry((cf, key)) {
+            Entry::Occupied(mut e) => {
+                let op = next(Some(e.get()));
+                e.insert(op);
+            }
+            Entry::Vacant(e) => {
+                e.insert(next(None));
+            }
+        }
     }
 
     /// Whether the batch holds nothing to write.

@@ -56,7 +56,10 @@ impl EvalState<'_, '_> {
                 expected,
                 seq,
             } => {
-                if expected.is_none() && self.write_untouched(key, value, *seq)? {
+                if expected.is_none()
+                    && self.untouched.contains(key)
+                    && self.write_untouched(key, value, *seq)?
+                {
                     return Ok(Response::ConditionalPut);
                 }
                 if self.replayed(key, *seq)?.is_some() {
@@ -305,19 +308,12 @@ impl EvalState<'_, '_> {
         Ok(())
     }
 
-    /// The fast path of an insert (`ConditionalPut` expecting nothing) or a put: writes
-    /// `value` if `key` has no intent and no version at all, and says whether it did.
+    /// The fast path of an insert (`ConditionalPut` expecting nothing) or a put of a key the
+    /// batch's probe found untouched in the engine (`self.untouched`): writes `value` unless
+    /// the batch itself already wrote the key, and says whether it did.
     fn write_untouched(&mut self, key: &[u8], value: &[u8], seq: u32) -> KvResult<bool> {
         let ctx = self.write_ctx(seq);
-        let base_untouched = self.untouched.contains(key);
-        mvcc::put_if_untouched(
-            self.env.reader,
-            &mut self.batch,
-            key,
-            Some(value),
-            &ctx,
-            base_untouched,
-        )
+        mvcc::put_if_untouched(&mut self.batch, key, Some(value), &ctx)
     }
 
     fn scan(&mut self, span: &Span, max_keys: u64, reverse: bool) -> KvResult<Response> {

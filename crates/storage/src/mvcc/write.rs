@@ -158,29 +158,18 @@ pub fn put(
     Ok(PutOutcome::Written)
 }
 
-/// Writes `value` (`None`: a tombstone) at `key` if the key has neither an intent nor any
-/// version (seen through `batch`), and returns whether it did. This is a write into fresh
-/// key space, the common case of a load: one intent lookup and one version seek decide it,
-/// where a [`ConditionalPut`](tessera_api::batch::Request::ConditionalPut) through [`put`]
-/// reads each twice or more. With nothing there, no replay, condition or newer version can
-/// object; when something is there the caller takes the general path.
-///
-/// `base_untouched`: [`untouched_keys`](super::untouched_keys) found nothing of `key` in
-/// `base`, so only the batch's own writes are checked.
+/// Writes `value` (`None`: a tombstone) at `key`, a key [`untouched_keys`](super::untouched_keys)
+/// found without intent or version in the engine, unless the batch itself holds an intent or
+/// a version of it; returns whether it wrote. With nothing there, no replay, condition or
+/// newer version can object, so a load's inserts skip every per-key lookup; when the batch
+/// holds something (a key written twice in one batch) the caller takes the general path.
 pub fn put_if_untouched(
-    base: &dyn Reader,
     batch: &mut WriteBatch,
     key: &[u8],
     value: Option<&[u8]>,
     ctx: &WriteCtx,
-    base_untouched: bool,
 ) -> KvResult<bool> {
-    let base = if base_untouched {
-        &super::probe::Untouched
-    } else {
-        base
-    };
-    let r = BatchReader::new(base, batch);
+    let r = BatchReader::new(&super::probe::Untouched, batch);
     if read_intent(&r, key)?.is_some() || newest_version(&r, key)?.is_some() {
         return Ok(false);
     }
