@@ -1,6 +1,7 @@
 //! `json`/`jsonb` operators and functions: `->`, `->>`, `#>`, `#>>`, `@>`, `<@`, `?`, `?|`,
 //! `?&`, `||`, and `json[b]_build_object`, `json[b]_build_array`, `to_json[b]`,
-//! `json[b]_typeof`, `json[b]_array_length`.
+//! `json[b]_typeof`, `json[b]_array_length`, and `jsonb_set`/`jsonb_insert` (their path
+//! walk is in `json_edit.rs`).
 //!
 //! Values are parsed per call from their stored text (see `crate::types::json`). A `json`
 //! result of `->` is the sub-document's compact text, keys in their input order, where
@@ -11,6 +12,7 @@ use serde_json::Value;
 use sqlparser::ast::BinaryOperator;
 use tessera_encoding::Datum;
 
+use super::json_edit::{edit_path, PathEdit};
 use super::{Compiler, Func, ScalarExpr, Typed};
 use crate::error::{SqlError, SqlResult, SqlState};
 use crate::types::json::{build_object_text, json_text, jsonb_text, parse, to_jsonb_text};
@@ -51,6 +53,9 @@ pub enum JsonFunc {
     TypeOf,
     /// `json[b]_array_length(j)`.
     ArrayLength,
+    /// `jsonb_set(j, path, new, create_if_missing)` (`false`) or
+    /// `jsonb_insert(j, path, new, insert_after)` (`true`); the flag is always passed.
+    EditPath(bool),
 }
 
 fn is_json(t: &SqlType) -> bool {
@@ -204,6 +209,37 @@ impl Compiler<'_> {
                 Typed {
                     expr: ScalarExpr::Func(Func::Json(JsonFunc::ArrayLength), vec![a.expr]),
                     ty: SqlType::Int4,
+                }
+            }
+            ("jsonb_set" | "jsonb_insert", 3 | 4) => {
+                let insert = name == "jsonb_insert";
+                let text_array = SqlType::Array(Box::new(SqlType::Text));
+                let wanted = [
+                    &SqlType::Jsonb,
+                    &text_array,
+                    &SqlType::Jsonb,
+                    &SqlType::Bool,
+                ];
+                // PostgreSQL has no implicit cast from json (or anything but these) here.
+                let fits = |have: &SqlType, want: &SqlType| match (have, want) {
+                    (SqlType::Array(h), SqlType::Array(_)) => h.is_string(),
+                    _ => *have == SqlType::Unknown || have == want,
+                };
+                if !args.iter().zip(wanted).all(|(a, ty)| fits(&a.ty, ty)) {
+                    let types: Vec<SqlType> = args.iter().map(|a| a.ty.clone()).collect();
+                    return Err(super::undefined_function(name, &types));
+                }
+                let mut exprs = Vec::with_capacity(4);
+                for (a, ty) in args.drain(..).zip(wanted) {
+                    exprs.push(self.coerce(a, ty, name)?.expr);
+                }
+                if exprs.len() == 3 {
+                    // create_if_missing defaults to true, insert_after to false.
+                    exprs.push(ScalarExpr::Literal(Datum::Bool(!insert)));
+                }
+                Typed {
+                    expr: ScalarExpr::Func(Func::Json(JsonFunc::EditPath(insert)), exprs),
+                    ty: SqlType::Jsonb,
                 }
             }
             _ => return Ok(None),
@@ -404,6 +440,20 @@ impl JsonFunc {
                     ))
                 }
             },
+            JsonFunc::EditPath(insert) => {
+                let Some(Datum::Array(path)) = args.get(1) else {
+                    return Err(SqlError::internal("jsonb path"));
+                };
+                let flag = args.get(3) == Some(&Datum::Bool(true));
+                let edit = if *insert {
+                    PathEdit::Insert { after: flag }
+                } else {
+                    PathEdit::Set { create: flag }
+                };
+                let mut target = doc(0)?;
+                edit_path(&mut target, path, &doc(2)?, edit)?;
+                Datum::String(jsonb_text(&target))
+            }
             JsonFunc::BuildObject(..) | JsonFunc::BuildArray(..) | JsonFunc::ToJson(..) => {
                 Datum::Null
             }

@@ -28,6 +28,7 @@ mod datetime;
 mod eval;
 mod functions;
 mod json;
+mod json_edit;
 pub mod numeric;
 mod to_char;
 
