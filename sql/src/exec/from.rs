@@ -191,7 +191,7 @@ fn plan_factor(
                         .collect::<SqlResult<Vec<_>>>()?;
                     plan_unnest(&arrays, &label, left, outer, params)?
                 }
-                other => match super::srf::JsonSet::from_name(other) {
+                other => match super::json_set::JsonSet::from_name(other) {
                     Some(set) => {
                         plan_json_set(set, other, &args.args, &label, left, outer, params)?
                     }
@@ -301,7 +301,9 @@ fn add_ordinality(rel: &mut RelPlan) -> SqlResult<()> {
                 row.push(ScalarExpr::Literal(Datum::Int(n as i64 + 1)));
             }
         }
-        Relation::Unnest { ordinality, .. } => *ordinality = true,
+        Relation::Unnest { ordinality, .. } | Relation::JsonSet { ordinality, .. } => {
+            *ordinality = true
+        }
         _ => return Err(SqlError::unsupported("WITH ORDINALITY on this function")),
     }
     rel.columns.push(crate::session::Column {

@@ -18,6 +18,7 @@ mod grouper;
 mod index;
 mod join;
 mod join_order;
+mod json_set;
 mod maintenance;
 mod pipeline;
 mod plan_cache;

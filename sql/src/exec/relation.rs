@@ -159,13 +159,15 @@ pub enum Relation {
         /// WITH ORDINALITY.
         ordinality: bool,
     },
-    /// `json[b]_object_keys(j)`, `json[b]_array_elements[_text](j)`: a row per key or
-    /// element.
+    /// `json[b]_object_keys(j)`, `json[b]_array_elements[_text](j)`,
+    /// `json[b]_each[_text](j)`: a row per key, element or member.
     JsonSet {
         /// Which function.
-        set: super::srf::JsonSet,
+        set: super::json_set::JsonSet,
         /// The document.
         doc: ScalarExpr,
+        /// WITH ORDINALITY.
+        ordinality: bool,
     },
     /// Rows stored in the statement's [`TableData`] (a CTE or a recursive work table).
     Stored {

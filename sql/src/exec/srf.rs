@@ -1,6 +1,7 @@
 //! Set-returning functions in the select list: `SELECT unnest(a)`,
-//! `generate_subscripts(a, 1)`, `generate_series(1, n)`, and over JSON
-//! `json[b]_object_keys(j)`, `json[b]_array_elements(j)`, `json[b]_array_elements_text(j)`.
+//! `generate_subscripts(a, 1)`, `generate_series(1, n)`, and the one-column functions over
+//! JSON (`json[b]_object_keys(j)`, `json[b]_array_elements[_text](j)`; see `json_set.rs`,
+//! where `json[b]_each` in the select list is 0A000).
 //!
 //! PostgreSQL (10 and later) runs the set-returning calls of a select list in lockstep: an
 //! input row yields as many output rows as its longest set, the shorter sets padded with
@@ -22,6 +23,7 @@ use sqlparser::ast::{Expr, FunctionArg, FunctionArgExpr, FunctionArguments};
 use tessera_encoding::Datum;
 
 use super::join::MAX_JOIN_ROWS;
+use super::json_set::JsonSet;
 use crate::error::{SqlError, SqlResult, SqlState};
 use crate::expr::{eval_ctx, undefined_function as no_function, EvalCtx, ScalarExpr, Typed};
 use crate::types::SqlType;
@@ -37,102 +39,6 @@ enum SrfKind {
     Series,
     /// A set over a JSON document.
     Json(JsonSet),
-}
-
-/// The set-returning functions over one JSON document, in the select list and in FROM
-/// (`Relation::JsonSet`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum JsonSet {
-    /// `json[b]_object_keys(j)`: the keys of an object, in the document's order.
-    Keys {
-        /// On `jsonb` rather than `json`.
-        jsonb: bool,
-    },
-    /// `json[b]_array_elements[_text](j)`: the elements of an array.
-    Elements {
-        /// On `jsonb` (elements in jsonb's output form) rather than `json`.
-        jsonb: bool,
-        /// `_text`: strings unquoted, `null` as SQL NULL.
-        text: bool,
-    },
-}
-
-impl JsonSet {
-    /// The function named `name` (lower-cased, unqualified), if it is one of these.
-    pub(super) fn from_name(name: &str) -> Option<Self> {
-        let (jsonb, rest) = match name.strip_prefix("jsonb_") {
-            Some(rest) => (true, rest),
-            None => (false, name.strip_prefix("json_")?),
-        };
-        Some(match rest {
-            "object_keys" => JsonSet::Keys { jsonb },
-            "array_elements" => JsonSet::Elements { jsonb, text: false },
-            "array_elements_text" => JsonSet::Elements { jsonb, text: true },
-            _ => return None,
-        })
-    }
-
-    fn jsonb(self) -> bool {
-        match self {
-            JsonSet::Keys { jsonb } | JsonSet::Elements { jsonb, .. } => jsonb,
-        }
-    }
-
-    /// The type of the document argument.
-    pub(super) fn doc_type(self) -> SqlType {
-        if self.jsonb() {
-            SqlType::Jsonb
-        } else {
-            SqlType::Json
-        }
-    }
-
-    /// The type of the values.
-    pub(super) fn value_type(self) -> SqlType {
-        match self {
-            JsonSet::Elements { text: false, .. } => self.doc_type(),
-            _ => SqlType::Text,
-        }
-    }
-
-    /// The values for one document (none for NULL); 22023 for the wrong kind of document.
-    pub(super) fn values(self, doc: &Datum) -> SqlResult<Vec<Datum>> {
-        let Datum::String(doc) = doc else {
-            return Ok(Vec::new());
-        };
-        let doc = crate::types::json::parse(doc)?;
-        let kind = match &doc {
-            serde_json::Value::Array(_) => "an array",
-            serde_json::Value::Object(_) => "an object",
-            _ => "a scalar",
-        };
-        match (self, doc) {
-            (JsonSet::Keys { .. }, serde_json::Value::Object(map)) => {
-                Ok(map.keys().map(|k| Datum::String(k.clone())).collect())
-            }
-            (JsonSet::Keys { jsonb }, _) => Err(wrong_json(format!(
-                "cannot call {}_object_keys on {kind}",
-                if jsonb { "jsonb" } else { "json" }
-            ))),
-            (JsonSet::Elements { jsonb, text }, serde_json::Value::Array(items)) => Ok(items
-                .into_iter()
-                .map(|item| match (item, text) {
-                    (serde_json::Value::Null, true) => Datum::Null,
-                    (serde_json::Value::String(s), true) => Datum::String(s),
-                    (item, _) if jsonb => Datum::String(crate::types::json::jsonb_text(&item)),
-                    (item, _) => Datum::String(item.to_string()),
-                })
-                .collect()),
-            (JsonSet::Elements { .. }, _) => {
-                Err(wrong_json(format!("cannot extract elements from {kind}")))
-            }
-        }
-    }
-}
-
-/// 22023, as PostgreSQL reports a JSON function applied to the wrong kind of document.
-fn wrong_json(message: String) -> SqlError {
-    SqlError::new(SqlState::INVALID_PARAMETER_VALUE, message)
 }
 
 /// One planned set-returning call.
@@ -227,6 +133,9 @@ pub(super) fn plan_srf(e: &Expr, compile: &mut ArgCompiler<'_>) -> SqlResult<(Sr
             ty
         }
         (SrfKind::Json(set), [t]) if *t == SqlType::Unknown || *t == set.doc_type() => {
+            if set.is_record() {
+                return Err(set.record_unsupported());
+            }
             out.push(compile(typed[0], Some(&set.doc_type()))?.expr);
             set.value_type()
         }
@@ -281,7 +190,11 @@ fn values(srf: &Srf, row: &[Datum], ctx: &EvalCtx) -> SqlResult<Vec<Datum>> {
             );
             super::table_functions::series(start, stop, it.next())?
         }
-        (SrfKind::Json(set), Some(doc)) => set.values(doc)?,
+        (SrfKind::Json(set), Some(doc)) => set
+            .rows(doc)?
+            .into_iter()
+            .filter_map(|row| row.into_iter().next())
+            .collect(),
         _ => Vec::new(),
     })
 }

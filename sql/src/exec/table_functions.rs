@@ -1,4 +1,5 @@
-//! Functions in FROM: `generate_series(a, b [, step])` and `unnest(a [, b …])`, plain or
+//! Functions in FROM: `generate_series(a, b [, step])`, `unnest(a [, b …])` and the JSON sets
+//! (`jsonb_each(j)` …, see `json_set.rs`), plain or
 //! LATERAL.
 //!
 //! Their arguments are compiled first against nothing but the enclosing query (a function
@@ -164,9 +165,9 @@ pub(super) fn plan_unnest(
 }
 
 /// Plans a set-returning function over one JSON document (`jsonb_array_elements(j)` …);
-/// its column is named `name`. Returns the plan and whether it is LATERAL.
+/// a one-column function's column is named `name`, `json[b]_each`'s are `key` and `value`. Returns the plan and whether it is LATERAL.
 pub(super) fn plan_json_set(
-    set: super::srf::JsonSet,
+    set: super::json_set::JsonSet,
     fname: &str,
     args: &[FunctionArg],
     name: &str,
@@ -189,13 +190,15 @@ pub(super) fn plan_json_set(
         ));
     }
     let doc = coerce(doc, &set.doc_type(), fname, params)?.expr;
+    let columns = set.columns(name);
     let plan = RelPlan {
-        rel: Relation::JsonSet { set, doc },
-        columns: vec![Column {
-            name: name.to_string(),
-            ty: set.value_type(),
-        }],
-        unknown: vec![false],
+        rel: Relation::JsonSet {
+            set,
+            doc,
+            ordinality: false,
+        },
+        unknown: vec![false; columns.len()],
+        columns,
     };
     Ok((plan, lateral))
 }
@@ -269,11 +272,19 @@ pub(super) fn function_rows(
                 })
                 .collect())
         }
-        Relation::JsonSet { set, doc } => Ok(set
-            .values(&eval_ctx(doc, row, ctx)?)?
-            .into_iter()
-            .map(|v| vec![v])
-            .collect()),
+        Relation::JsonSet {
+            set,
+            doc,
+            ordinality,
+        } => {
+            let mut rows = set.rows(&eval_ctx(doc, row, ctx)?)?;
+            if *ordinality {
+                for (n, row) in rows.iter_mut().enumerate() {
+                    row.push(Datum::Int(n as i64 + 1));
+                }
+            }
+            Ok(rows)
+        }
         _ => Err(SqlError::internal("not a table function")),
     }
 }
