@@ -6,6 +6,10 @@
 //! that order when the group finishes. `FILTER (WHERE …)` drops the rows it rejects before
 //! the aggregate sees them.
 //!
+//! `json[b]_object_agg(k, v)` takes two arguments: they are compiled into one two-element
+//! array value per row (key, value), so the grouping and window code, which feed an
+//! aggregate one value per row, carry it unchanged.
+//!
 //! Sums of integers are kept in 128 bits and finished to PostgreSQL's result type (`sum(int8)`
 //! is numeric, `sum(int4)` is bigint); `avg` of integers is numeric with PostgreSQL's division
 //! scale, so results print exactly as PostgreSQL prints them.
@@ -18,7 +22,7 @@ use tessera_encoding::{Datum, Decimal};
 use super::pipeline::order_rows;
 use super::select::{walk, SortKey};
 use crate::error::{SqlError, SqlResult, SqlState};
-use crate::expr::{Compiler, Params, ScalarExpr, Scope};
+use crate::expr::{ArrayFunc, Compiler, Func, Params, ScalarExpr, Scope};
 use crate::types::SqlType;
 
 /// An aggregate function.
@@ -38,6 +42,11 @@ pub(super) enum AggFunc {
     JsonAgg,
     /// `jsonb_agg(x)`: `json_agg` as `jsonb`.
     JsonbAgg,
+    /// `json_object_agg(k, v)`: one JSON object of every (key, value) row, duplicate keys
+    /// kept, a NULL key 22023.
+    JsonObjectAgg,
+    /// `jsonb_object_agg(k, v)`: `json_object_agg` as `jsonb` (the last duplicate wins).
+    JsonbObjectAgg,
     /// `bool_and(x)` (and `every(x)`).
     BoolAnd,
     /// `bool_or(x)`.
@@ -48,8 +57,12 @@ pub(super) enum AggFunc {
 /// One aggregate call: the function, its compiled argument and that argument's type.
 pub(super) struct Agg {
     pub(super) func: AggFunc,
+    /// The argument; for `json[b]_object_agg` the array (key, value).
     pub(super) arg: Option<ScalarExpr>,
+    /// The argument's type; for `json[b]_object_agg` the value's.
     pub(super) arg_ty: SqlType,
+    /// `json[b]_object_agg`'s key type.
+    pub(super) key_ty: Option<SqlType>,
     pub(super) distinct: bool,
     /// string_agg's separator.
     pub(super) separator: Option<String>,
@@ -70,6 +83,8 @@ pub(super) fn agg_func(name: &str) -> Option<AggFunc> {
         "array_agg" => AggFunc::ArrayAgg,
         "json_agg" => AggFunc::JsonAgg,
         "jsonb_agg" => AggFunc::JsonbAgg,
+        "json_object_agg" => AggFunc::JsonObjectAgg,
+        "jsonb_object_agg" => AggFunc::JsonbObjectAgg,
         "bool_and" | "every" => AggFunc::BoolAnd,
         "bool_or" => AggFunc::BoolOr,
         _ => return None,
@@ -166,6 +181,49 @@ pub(super) fn compile_agg(
                 "function string_agg with these arguments does not exist",
             ))
         }
+        (
+            AggFunc::JsonObjectAgg | AggFunc::JsonbObjectAgg,
+            [FunctionArg::Unnamed(FunctionArgExpr::Expr(k)), FunctionArg::Unnamed(FunctionArgExpr::Expr(v))],
+        ) => {
+            let mut pair = Vec::with_capacity(2);
+            let mut types = Vec::with_capacity(2);
+            for a in [k, v] {
+                if contains_aggregate(a) {
+                    return Err(SqlError::new(
+                        SqlState::GROUPING_ERROR,
+                        "aggregate function calls cannot be nested",
+                    ));
+                }
+                let mut c = Compiler::new(scope, params);
+                let mut t = c.compile(a)?;
+                if t.ty == SqlType::Unknown {
+                    t = c.coerce(t, &SqlType::Text, "aggregate argument")?;
+                }
+                types.push(t.ty);
+                pair.push(t.expr);
+            }
+            let (Some(value_ty), Some(key_ty)) = (types.pop(), types.pop()) else {
+                return Err(SqlError::internal("json_object_agg arguments"));
+            };
+            let ty = if func == AggFunc::JsonbObjectAgg {
+                SqlType::Jsonb
+            } else {
+                SqlType::Json
+            };
+            return Ok((
+                Agg {
+                    func,
+                    arg: Some(ScalarExpr::Func(Func::Array(ArrayFunc::Construct), pair)),
+                    arg_ty: value_ty,
+                    key_ty: Some(key_ty),
+                    distinct,
+                    separator: None,
+                    order,
+                    filter,
+                },
+                ty,
+            ));
+        }
         (_, args) => (args, None),
     };
     match args {
@@ -174,6 +232,7 @@ pub(super) fn compile_agg(
                 func: AggFunc::CountStar,
                 arg: None,
                 arg_ty: SqlType::Int8,
+                key_ty: None,
                 distinct: false,
                 separator: None,
                 order,
@@ -204,6 +263,12 @@ pub(super) fn compile_agg(
                 AggFunc::ArrayAgg => SqlType::Array(Box::new(t.ty.clone())),
                 AggFunc::JsonAgg => SqlType::Json,
                 AggFunc::JsonbAgg => SqlType::Jsonb,
+                AggFunc::JsonObjectAgg | AggFunc::JsonbObjectAgg => {
+                    return Err(SqlError::new(
+                        SqlState::UNDEFINED_FUNCTION,
+                        format!("function {name}({}) does not exist", t.ty.name()),
+                    ))
+                }
                 AggFunc::BoolAnd | AggFunc::BoolOr => {
                     t = c.coerce(t, &SqlType::Bool, &name)?;
                     SqlType::Bool
@@ -244,6 +309,7 @@ pub(super) fn compile_agg(
                     func,
                     arg: Some(t.expr),
                     arg_ty: t.ty,
+                    key_ty: None,
                     distinct,
                     separator,
                     order,
@@ -294,7 +360,14 @@ fn init_unordered(agg: &Agg) -> AggState {
     match (agg.func, &agg.arg_ty) {
         (AggFunc::Count | AggFunc::CountStar, _) => AggState::Count(0),
         (AggFunc::StringAgg, _) => AggState::Text(None),
-        (AggFunc::ArrayAgg | AggFunc::JsonAgg | AggFunc::JsonbAgg, _) => AggState::Values(None),
+        (
+            AggFunc::ArrayAgg
+            | AggFunc::JsonAgg
+            | AggFunc::JsonbAgg
+            | AggFunc::JsonObjectAgg
+            | AggFunc::JsonbObjectAgg,
+            _,
+        ) => AggState::Values(None),
         (AggFunc::BoolAnd | AggFunc::BoolOr, _) => AggState::Bool(None),
         (AggFunc::Sum, t) if t.is_integer() => AggState::SumInt(0, false),
         (AggFunc::Sum, SqlType::Numeric | SqlType::NumericMod { .. }) => AggState::SumNumeric(None),
@@ -488,6 +561,7 @@ pub(super) fn finish(agg: &Agg, state: &AggState) -> SqlResult<Datum> {
                     text
                 })
             }
+            AggFunc::JsonObjectAgg | AggFunc::JsonbObjectAgg => object_agg(agg, values)?,
             _ => Datum::Array(values.clone()),
         },
         AggState::Bool(b) => b.map_or(Datum::Null, Datum::Bool),
@@ -499,4 +573,46 @@ pub(super) fn finish(agg: &Agg, state: &AggState) -> SqlResult<Datum> {
             Datum::Decimal(crate::expr::numeric::div(s, &Decimal::from(*n))?)
         }
     })
+}
+
+/// `json[b]_object_agg`'s result from its (key, value) pairs, as PostgreSQL builds it:
+/// `json` as `{ "k" : v, … }` with every pair, `jsonb` canonical (the last duplicate kept).
+fn object_agg(agg: &Agg, pairs: &[Datum]) -> SqlResult<Datum> {
+    use crate::types::json::{json_text, to_jsonb_text};
+    let key_ty = agg.key_ty.as_ref().unwrap_or(&SqlType::Text);
+    if matches!(key_ty, SqlType::Json | SqlType::Jsonb | SqlType::Array(_)) {
+        return Err(SqlError::new(
+            SqlState::INVALID_PARAMETER_VALUE,
+            "key value must be scalar, not array, composite, or json",
+        ));
+    }
+    let mut members = Vec::with_capacity(pairs.len());
+    for pair in pairs {
+        let Datum::Array(kv) = pair else {
+            return Err(SqlError::internal("json_object_agg pair"));
+        };
+        let (Some(k), Some(v)) = (kv.first(), kv.get(1)) else {
+            return Err(SqlError::internal("json_object_agg pair"));
+        };
+        if *k == Datum::Null {
+            return Err(SqlError::new(
+                SqlState::INVALID_PARAMETER_VALUE,
+                "field name must not be null",
+            ));
+        }
+        // A key is always a JSON string: a number or boolean key is quoted.
+        let key = json_text(k, key_ty);
+        let key = if key.starts_with('"') {
+            key
+        } else {
+            serde_json::Value::String(key).to_string()
+        };
+        members.push(format!("{key} : {}", json_text(v, &agg.arg_ty)));
+    }
+    let text = format!("{{ {} }}", members.join(", "));
+    Ok(Datum::String(if agg.func == AggFunc::JsonbObjectAgg {
+        to_jsonb_text(&text)?
+    } else {
+        text
+    }))
 }

@@ -38,6 +38,7 @@ use std::sync::Arc;
 use sqlparser::ast::{BinaryOperator, Expr, UnaryOperator, Value};
 use tessera_encoding::{Datum, Decimal};
 
+pub use arrays::ArrayFunc;
 use eval::overflow;
 pub use eval::{cast_datum, eval, eval_ctx};
 
