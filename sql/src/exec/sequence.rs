@@ -17,7 +17,8 @@
 //! 0A000. Each session remembers the last value `nextval` (or `setval` with `is_called`
 //! true) gave per sequence, and which sequence that was ([`SessionSequences`]): `currval`
 //! and `lastval` read it, in a SELECT without FROM like `nextval`; like PostgreSQL's, the
-//! memory is not transactional (a rollback keeps it).
+//! memory is not transactional (a rollback keeps it). `lastval` checks that its sequence
+//! still exists (55000 once it is dropped, as PostgreSQL).
 
 use std::sync::Arc;
 
@@ -367,12 +368,26 @@ pub(super) async fn call_value(
         if !args.is_empty() {
             return Err(undefined_function(f, args.len()));
         }
-        let sequences = crate::pg_catalog::session().sequences;
-        let s = sequences.lock();
-        return s
-            .last
-            .and_then(|id| s.values.get(&id).copied())
-            .ok_or_else(|| not_yet_defined("lastval".into()));
+        let last = {
+            let sequences = crate::pg_catalog::session().sequences;
+            let s = sequences.lock();
+            s.last.and_then(|id| Some((id, *s.values.get(&id)?)))
+        };
+        let (id, value) = last.ok_or_else(|| not_yet_defined("lastval".into()))?;
+        // As PostgreSQL: the sequence may have been dropped since (even by this
+        // transaction); then there is nothing to report. Looked up by id, so a rename
+        // keeps the answer and a new sequence of the same name does not inherit it.
+        let exists = node
+            .catalog
+            .list_sequences(txn, db_id)
+            .await?
+            .iter()
+            .any(|(_, seq)| seq.id == id);
+        return if exists {
+            Ok(value)
+        } else {
+            Err(not_yet_defined("lastval".into()))
+        };
     }
     let name = args
         .first()
