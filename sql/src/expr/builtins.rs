@@ -138,6 +138,17 @@ pub(super) fn call(f: &Func, args: &[Datum]) -> SqlResult<Datum> {
             Datum::String(super::to_char::format(*t, f, *tz))
         }
         (Func::ToChar(_), [_, _]) => Datum::Null,
+        (Func::ToCharNumber(digits), [n, Datum::String(f)]) => {
+            use super::to_char_num::{format, Number};
+            let n = match n {
+                Datum::Int(i) => Number::Int(*i),
+                Datum::Float(x) => Number::Float(*x, *digits),
+                Datum::Decimal(d) => Number::Numeric(d),
+                _ => return Ok(Datum::Null),
+            };
+            Datum::String(format(&n, f)?)
+        }
+        (Func::ToCharNumber(_), [_, _]) => Datum::Null,
         (Func::Random, []) => Datum::Float(rand::random::<f64>()),
         (Func::Pi, []) => Datum::Float(std::f64::consts::PI),
         (Func::SizePretty, [Datum::Int(bytes)]) => Datum::String(size_pretty(*bytes)),

@@ -272,9 +272,18 @@ impl Compiler<'_> {
                     SqlType::Timestamp => (source, false),
                     SqlType::TimestampTz => (source, true),
                     SqlType::Date => (self.coerce_datetime(source, &SqlType::Timestamp)?, false),
-                    ref t if t.is_numeric() || *t == SqlType::Interval => {
-                        return Err(SqlError::unsupported(format!("to_char of {}", t.name())))
+                    ref t if t.is_numeric() => {
+                        // FLT_DIG and DBL_DIG, as PostgreSQL's float4/float8_to_char.
+                        let digits = if *t == SqlType::Float4 { 6 } else { 15 };
+                        return Ok(Some(Typed {
+                            expr: ScalarExpr::Func(
+                                Func::ToCharNumber(digits),
+                                vec![source.expr, format.expr],
+                            ),
+                            ty: SqlType::Text,
+                        }));
                     }
+                    SqlType::Interval => return Err(SqlError::unsupported("to_char of interval")),
                     other => {
                         return Err(SqlError::new(
                             SqlState::UNDEFINED_FUNCTION,

@@ -31,6 +31,7 @@ mod json;
 mod json_edit;
 pub mod numeric;
 mod to_char;
+mod to_char_num;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -294,6 +295,9 @@ pub enum Func {
     Age,
     /// to_char(timestamp, format) (`true`: of a timestamptz).
     ToChar(bool),
+    /// to_char(number, format); for a float argument the decimal digits its type holds
+    /// (6 for `real`, 15 for `double precision`).
+    ToCharNumber(i64),
     /// ascii(s).
     Ascii,
     /// A catalog function, or an array function over catalog text (see `catalog_fns.rs`).

@@ -14,7 +14,7 @@
 //! a `TH`/`th` suffix adds the ordinal ending. Times are in UTC (tessera's only time zone),
 //! so `TZ` prints `UTC` for a `timestamptz` and nothing for a `timestamp`, as PostgreSQL does
 //! in a UTC session. Not supported: the ISO year patterns (`IYYY` …), `Y,YYY`, `CC`, `RM`,
-//! and `to_char` of numbers or intervals.
+//! and `to_char` of intervals. Numbers have their own patterns (`to_char_num.rs`).
 
 use tessera_encoding::datum::MICROS_PER_DAY;
 
