@@ -32,7 +32,7 @@ use super::select::{plan_select, walk};
 use super::setops::unify_types;
 use super::split_name;
 use super::table::table_scope;
-use super::table_functions::{plan_json_set, plan_series, plan_unnest};
+use super::table_functions::{add_value_alias, plan_json_set, plan_series, plan_unnest};
 use crate::error::{SqlError, SqlResult, SqlState};
 use crate::expr::{Compiler, Params, ScalarExpr, Scope, ScopeColumn, SubqueryPlanner, Typed};
 use crate::types::SqlType;
@@ -193,7 +193,16 @@ fn plan_factor(
                 }
                 other => match super::json_set::JsonSet::from_name(other) {
                     Some(set) => {
-                        plan_json_set(set, other, &args.args, &label, left, outer, params)?
+                        let alias = lower_alias(alias);
+                        plan_json_set(
+                            set,
+                            other,
+                            &args.args,
+                            alias.as_deref(),
+                            left,
+                            outer,
+                            params,
+                        )?
                     }
                     None => {
                         return Err(SqlError::new(
@@ -209,7 +218,14 @@ fn plan_factor(
             if let Some(a) = alias {
                 rename_columns(&mut rel.columns, &a.columns, &label)?;
             }
-            Ok(function_factor(rel, lateral, &label))
+            let hidden_value = add_value_alias(&mut rel, alias.as_ref());
+            let mut factor = function_factor(rel, lateral, &label);
+            if hidden_value {
+                if let Some(v) = factor.visible.last_mut() {
+                    *v = false;
+                }
+            }
+            Ok(factor)
         }
         TableFactor::UNNEST {
             alias,

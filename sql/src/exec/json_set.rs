@@ -8,10 +8,11 @@
 //! so there it is 0A000 (see [`JsonSet::is_record`]).
 //!
 //! `jsonb` documents are stored in canonical form (keys ordered, duplicates gone), so their
-//! members come out in jsonb's order. A `json` document keeps its text as written, and
-//! `json_each` returns each member exactly as PostgreSQL does: every key in the order
-//! written, duplicates included, and the value's text as written (spaces kept), which
-//! [`raw_members`] finds by scanning the text rather than parsing it into a map.
+//! members come out in jsonb's order. A `json` document keeps its text as written, and the
+//! `json_` functions return its parts exactly as PostgreSQL does: every key in the order
+//! written, duplicates included, and each value or element as written (spaces kept), which
+//! [`raw_members`] and [`raw_elements`] find by scanning the text rather than parsing it
+//! into a map.
 
 use serde_json::Value;
 use tessera_encoding::Datum;
@@ -106,21 +107,31 @@ impl JsonSet {
         }
     }
 
-    /// The columns in FROM: `key` and `value`, or one column called `name` (the alias or
-    /// the function's name).
-    pub(super) fn columns(self, name: &str) -> Vec<Column> {
+    /// The columns in FROM under the table alias `alias`, as PostgreSQL names them: `key`
+    /// and `value`; for the elements `value` (the name of the function's OUT parameter);
+    /// for the keys the function's name `fname`. A table alias names a one-column
+    /// function's column too (PostgreSQL reads the alias as the whole row, which for a
+    /// scalar function is the value; see `table_functions::add_value_alias`).
+    pub(super) fn columns(self, alias: Option<&str>, fname: &str) -> Vec<Column> {
         let column = |name: &str, ty: SqlType| Column {
             name: name.to_string(),
             ty,
         };
-        if self.is_record() {
-            vec![
-                column("key", SqlType::Text),
-                column("value", self.value_type()),
-            ]
-        } else {
-            vec![column(name, self.value_type())]
+        match self {
+            JsonSet::Each { .. } => {
+                vec![
+                    column("key", SqlType::Text),
+                    column("value", self.value_type()),
+                ]
+            }
+            JsonSet::Elements { .. } => vec![column(alias.unwrap_or("value"), self.value_type())],
+            JsonSet::Keys { .. } => vec![column(alias.unwrap_or(fname), self.value_type())],
         }
+    }
+
+    /// Whether the function's one column is PostgreSQL's `value`.
+    pub(super) fn is_elements(self) -> bool {
+        matches!(self, JsonSet::Elements { .. })
     }
 
     /// The 0A000 for a call whose result would be a `record` in the select list.
@@ -135,18 +146,18 @@ impl JsonSet {
     /// The rows for one document (none for NULL), one value per column; 22023 for the
     /// wrong kind of document.
     pub(super) fn rows(self, doc: &Datum) -> SqlResult<Vec<Vec<Datum>>> {
-        let Datum::String(doc) = doc else {
+        let Datum::String(text) = doc else {
             return Ok(Vec::new());
         };
-        if let JsonSet::Each { jsonb: false, text } = self {
-            return json_each(doc, text);
-        }
-        let doc = parse(doc)?;
+        let doc = parse(text)?;
         let kind = match &doc {
             Value::Array(_) => "an array",
             Value::Object(_) => "an object",
             _ => "a scalar",
         };
+        if !self.jsonb() {
+            return self.json_rows(text, &doc, kind);
+        }
         let one = |v: Datum| vec![v];
         match (self, doc) {
             (JsonSet::Keys { .. }, Value::Object(map)) => {
@@ -155,16 +166,16 @@ impl JsonSet {
             (JsonSet::Keys { .. }, _) => {
                 Err(wrong_json(format!("cannot call {} on {kind}", self.name())))
             }
-            (JsonSet::Elements { jsonb, text }, Value::Array(items)) => Ok(items
+            (JsonSet::Elements { text, .. }, Value::Array(items)) => Ok(items
                 .into_iter()
-                .map(|item| one(member_value(item, jsonb, text)))
+                .map(|item| one(member_value(item, text)))
                 .collect()),
             (JsonSet::Elements { .. }, _) => {
                 Err(wrong_json(format!("cannot extract elements from {kind}")))
             }
             (JsonSet::Each { text, .. }, Value::Object(map)) => Ok(map
                 .into_iter()
-                .map(|(k, v)| vec![Datum::String(k), member_value(v, true, text)])
+                .map(|(k, v)| vec![Datum::String(k), member_value(v, text)])
                 .collect()),
             (JsonSet::Each { .. }, _) => Err(wrong_json(format!(
                 "cannot call {} on a non-object",
@@ -172,42 +183,60 @@ impl JsonSet {
             ))),
         }
     }
-}
 
-/// An element or member value: as text for the `_text` functions (a JSON string
-/// unquoted, `null` as NULL), else its JSON text (canonical for jsonb, compact for json).
-fn member_value(v: Value, jsonb: bool, text: bool) -> Datum {
-    match (v, text) {
-        (Value::Null, true) => Datum::Null,
-        (Value::String(s), true) => Datum::String(s),
-        (v, _) if jsonb => Datum::String(jsonb_text(&v)),
-        (v, _) => Datum::String(v.to_string()),
+    /// [`JsonSet::rows`] of a `json` document: from its text as written (see the module
+    /// docs), with PostgreSQL's messages for `json`.
+    fn json_rows(self, text: &str, doc: &Value, kind: &str) -> SqlResult<Vec<Vec<Datum>>> {
+        match (self, doc) {
+            (JsonSet::Keys { .. }, Value::Object(_)) => Ok(raw_members(text)?
+                .into_iter()
+                .map(|(key, _)| vec![Datum::String(key)])
+                .collect()),
+            (JsonSet::Keys { .. }, _) => {
+                Err(wrong_json(format!("cannot call {} on {kind}", self.name())))
+            }
+            (JsonSet::Elements { text: as_text, .. }, Value::Array(_)) => raw_elements(text)?
+                .into_iter()
+                .map(|raw| Ok(vec![raw_value(raw, as_text)?]))
+                .collect(),
+            (JsonSet::Elements { .. }, Value::Object(_)) => Err(wrong_json(format!(
+                "cannot call {} on a non-array",
+                self.name()
+            ))),
+            (JsonSet::Elements { .. }, _) => Err(wrong_json(format!(
+                "cannot call {} on a scalar",
+                self.name()
+            ))),
+            (JsonSet::Each { text: as_text, .. }, Value::Object(_)) => raw_members(text)?
+                .into_iter()
+                .map(|(key, raw)| Ok(vec![Datum::String(key), raw_value(raw, as_text)?]))
+                .collect(),
+            (JsonSet::Each { .. }, Value::Array(_)) => Err(wrong_json(
+                "cannot deconstruct an array as an object".into(),
+            )),
+            (JsonSet::Each { .. }, _) => Err(wrong_json("cannot deconstruct a scalar".into())),
+        }
     }
 }
 
-/// `json_each[_text]` on a `json` document's text (see the module docs).
-fn json_each(doc: &str, text: bool) -> SqlResult<Vec<Vec<Datum>>> {
-    let parsed = parse(doc)?;
-    let members = match parsed {
-        Value::Object(_) => raw_members(doc)?,
-        Value::Array(_) => {
-            return Err(wrong_json(
-                "cannot deconstruct an array as an object".into(),
-            ))
-        }
-        _ => return Err(wrong_json("cannot deconstruct a scalar".into())),
-    };
-    members
-        .into_iter()
-        .map(|(key, raw)| {
-            let value = match (text, raw.as_bytes().first()) {
-                (true, Some(b'n')) => Datum::Null,
-                (true, Some(b'"')) => Datum::String(serde_json::from_str(raw).map_err(bad_scan)?),
-                _ => Datum::String(raw.to_string()),
-            };
-            Ok(vec![Datum::String(key), value])
-        })
-        .collect()
+/// A jsonb element or member value: as text for the `_text` functions (a JSON string
+/// unquoted, `null` as NULL), else its canonical jsonb text.
+fn member_value(v: Value, text: bool) -> Datum {
+    match (v, text) {
+        (Value::Null, true) => Datum::Null,
+        (Value::String(s), true) => Datum::String(s),
+        (v, _) => Datum::String(jsonb_text(&v)),
+    }
+}
+
+/// A json element or member value from its text as written: unchanged, or for the
+/// `_text` functions a string unquoted and `null` as NULL.
+fn raw_value(raw: &str, text: bool) -> SqlResult<Datum> {
+    Ok(match (text, raw.as_bytes().first()) {
+        (true, Some(b'n')) => Datum::Null,
+        (true, Some(b'"')) => Datum::String(serde_json::from_str(raw).map_err(bad_scan)?),
+        _ => Datum::String(raw.to_string()),
+    })
 }
 
 /// The members of the JSON object `text` (already checked to parse as one): each key
@@ -241,6 +270,32 @@ fn raw_members(text: &str) -> SqlResult<Vec<(String, &str)>> {
         match b.get(i) {
             Some(b',') => i += 1,
             Some(b'}') => break,
+            _ => return Err(bad_scan(())),
+        }
+    }
+    Ok(out)
+}
+
+/// The elements of the JSON array `text` (already checked to parse as one), each exactly
+/// as written.
+fn raw_elements(text: &str) -> SqlResult<Vec<&str>> {
+    let b = text.as_bytes();
+    let mut i = skip_space(b, 0);
+    if b.get(i) != Some(&b'[') {
+        return Err(bad_scan(()));
+    }
+    i = skip_space(b, i + 1);
+    let mut out = Vec::new();
+    if b.get(i) == Some(&b']') {
+        return Ok(out);
+    }
+    loop {
+        let end = value_end(b, i);
+        out.push(text.get(i..end).ok_or_else(|| bad_scan(()))?);
+        i = skip_space(b, end);
+        match b.get(i) {
+            Some(b',') => i = skip_space(b, i + 1),
+            Some(b']') => break,
             _ => return Err(bad_scan(())),
         }
     }
@@ -335,5 +390,11 @@ mod tests {
             ]
         );
         assert_eq!(raw_members("{}").expect("empty"), vec![]);
+        let elements = raw_elements(r#"[ 1, {"b" : 2,  "a":1} ,[ 1,2 ],"x,]y" ]"#);
+        assert_eq!(
+            elements.expect("elements"),
+            vec!["1", r#"{"b" : 2,  "a":1}"#, "[ 1,2 ]", r#""x,]y""#]
+        );
+        assert_eq!(raw_elements(" [ ] ").expect("empty"), Vec::<&str>::new());
     }
 }

@@ -168,6 +168,9 @@ pub enum Relation {
         doc: ScalarExpr,
         /// WITH ORDINALITY.
         ordinality: bool,
+        /// A hidden copy of the value as the last column, named `value`
+        /// (`table_functions::add_value_alias`).
+        value_copy: bool,
     },
     /// Rows stored in the statement's [`TableData`] (a CTE or a recursive work table).
     Stored {

@@ -164,13 +164,14 @@ pub(super) fn plan_unnest(
     Ok((plan, lateral))
 }
 
-/// Plans a set-returning function over one JSON document (`jsonb_array_elements(j)` …);
-/// a one-column function's column is named `name`, `json[b]_each`'s are `key` and `value`. Returns the plan and whether it is LATERAL.
+/// Plans a set-returning function over one JSON document (`jsonb_array_elements(j)` …)
+/// under the table alias `alias` (its columns: [`super::json_set::JsonSet::columns`]).
+/// Returns the plan and whether it is LATERAL.
 pub(super) fn plan_json_set(
     set: super::json_set::JsonSet,
     fname: &str,
     args: &[FunctionArg],
-    name: &str,
+    alias: Option<&str>,
     left: &Scope,
     outer: Option<&Scope>,
     params: &mut Params,
@@ -190,17 +191,46 @@ pub(super) fn plan_json_set(
         ));
     }
     let doc = coerce(doc, &set.doc_type(), fname, params)?.expr;
-    let columns = set.columns(name);
+    let columns = set.columns(alias, fname);
     let plan = RelPlan {
         rel: Relation::JsonSet {
             set,
             doc,
             ordinality: false,
+            value_copy: false,
         },
         unknown: vec![false; columns.len()],
         columns,
     };
     Ok((plan, lateral))
+}
+
+/// `FROM jsonb_array_elements(j) AS e`: PostgreSQL's column is `value` (`e.value`), and
+/// `e` alone is the whole row, which for this scalar function is the value too. tessera
+/// names the column `e` and adds a hidden last column `value` with the same value, so both
+/// read it; `SELECT *` shows the first only. Nothing to add under column aliases
+/// (`AS e(v)`) or without a table alias. Returns whether the column was added.
+pub(super) fn add_value_alias(
+    rel: &mut RelPlan,
+    alias: Option<&sqlparser::ast::TableAlias>,
+) -> bool {
+    let Relation::JsonSet {
+        set, value_copy, ..
+    } = &mut rel.rel
+    else {
+        return false;
+    };
+    let aliased = alias.is_some_and(|a| a.columns.is_empty());
+    if !set.is_elements() || !aliased || rel.columns.first().is_some_and(|c| c.name == "value") {
+        return false;
+    }
+    *value_copy = true;
+    rel.columns.push(Column {
+        name: "value".into(),
+        ty: set.value_type(),
+    });
+    rel.unknown.push(false);
+    true
 }
 
 /// The integers of `generate_series(start, stop[, step])` (none when an argument is NULL).
@@ -276,11 +306,16 @@ pub(super) fn function_rows(
             set,
             doc,
             ordinality,
+            value_copy,
         } => {
             let mut rows = set.rows(&eval_ctx(doc, row, ctx)?)?;
-            if *ordinality {
-                for (n, row) in rows.iter_mut().enumerate() {
+            for (n, row) in rows.iter_mut().enumerate() {
+                if *ordinality {
                     row.push(Datum::Int(n as i64 + 1));
+                }
+                if *value_copy {
+                    let value = row.first().cloned().unwrap_or(Datum::Null);
+                    row.push(value);
                 }
             }
             Ok(rows)
