@@ -16,6 +16,10 @@ use std::sync::Arc;
 use rocksdb::{ColumnFamilyDescriptor, Direction, IteratorMode, Options, ReadOptions, DB};
 use tessera_storage::{Cf, Engine, KvIter, Reader, StorageError, StorageResult, WriteBatch};
 
+/// The lock column family's memtable size (RocksDB's default, for the other families, is
+/// 64 MiB). See `docs/mvcc.md`, "The lock column family's memtable".
+pub const LOCK_CF_WRITE_BUFFER: usize = 4 << 20;
+
 /// Tuning that matters for tessera's workloads.
 #[derive(Clone, Debug)]
 pub struct RocksConfig {
@@ -68,6 +72,15 @@ impl RocksEngine {
                 // Prefix bloom filters by user key, in the table files and the memtable (see
                 // `version_seek`).
                 opts.set_prefix_extractor(version_seek::prefix_extractor());
+                opts.set_memtable_prefix_bloom_ratio(0.1);
+            }
+            if *cf == Cf::Lock {
+                // Intents live for one transaction: each is written, then deleted at
+                // resolution. A small memtable keeps those short-lived entries (and the
+                // deletion markers a scan must step over) few, and its bloom filter answers
+                // the common lookup of a key that holds no intent without a skiplist search.
+                opts.set_write_buffer_size(LOCK_CF_WRITE_BUFFER);
+                opts.set_memtable_whole_key_filtering(true);
                 opts.set_memtable_prefix_bloom_ratio(0.1);
             }
             ColumnFamilyDescriptor::new(cf.name(), opts)
