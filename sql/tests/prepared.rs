@@ -1,7 +1,8 @@
 //! Prepared statements over the wire (tokio-postgres, extended protocol): `DEALLOCATE`
 //! and `DISCARD ALL` drop the connection's named statements, as PostgreSQL does, so a client
 //! that deallocates and prepares again (psycopg on rollback) gets fresh statements, and one
-//! that uses a dropped statement gets 26000.
+//! that uses a dropped statement gets 26000. Binary results of a `record` are
+//! PostgreSQL's `record_send`.
 
 mod support;
 
@@ -142,4 +143,45 @@ async fn arrays_bind_and_return_in_the_binary_format() {
         .expect("read back");
     let got: Vec<(i32, String)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
     assert_eq!(got, vec![(10, "p".into()), (11, "q".into())]);
+}
+
+/// A result value's bytes as the server sent them, whatever its type.
+struct RawBytes(Vec<u8>);
+
+impl<'a> tokio_postgres::types::FromSql<'a> for RawBytes {
+    fn from_sql(
+        _: &tokio_postgres::types::Type,
+        raw: &'a [u8],
+    ) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+        Ok(RawBytes(raw.to_vec()))
+    }
+
+    fn accepts(_: &tokio_postgres::types::Type) -> bool {
+        true
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn record_results_in_binary_are_record_send() {
+    let (url, _stop) = support::start_node().await;
+    let client = connect(&url).await;
+    // The extended protocol asks for binary results: PostgreSQL's record_send is the field
+    // count, then each field's type OID and length-prefixed binary value (-1: NULL).
+    let rows = client
+        .query(
+            r#"SELECT jsonb_each('{"a":1}'), jsonb_each_text('{"a":null}')"#,
+            &[],
+        )
+        .await
+        .expect("query");
+    let record: RawBytes = rows[0].get(0);
+    let mut want = vec![0, 0, 0, 2];
+    want.extend([0, 0, 0, 25, 0, 0, 0, 1, b'a']); // text 'a'
+    want.extend([0, 0, 0x0e, 0xda, 0, 0, 0, 2, 1, b'1']); // jsonb 1 (version 1)
+    assert_eq!(record.0, want);
+    let record: RawBytes = rows[0].get(1);
+    let mut want = vec![0, 0, 0, 2];
+    want.extend([0, 0, 0, 25, 0, 0, 0, 1, b'a']);
+    want.extend([0, 0, 0, 25, 0xff, 0xff, 0xff, 0xff]); // text NULL
+    assert_eq!(record.0, want);
 }

@@ -274,6 +274,13 @@ pub(super) fn compile_agg(
                     SqlType::Bool
                 }
                 AggFunc::Count | AggFunc::CountStar => SqlType::Int8,
+                // PostgreSQL has no ordering aggregates over anonymous records.
+                AggFunc::Min | AggFunc::Max if matches!(t.ty, SqlType::Record(_)) => {
+                    return Err(SqlError::new(
+                        SqlState::UNDEFINED_FUNCTION,
+                        format!("function {name}(record) does not exist"),
+                    ))
+                }
                 AggFunc::Min | AggFunc::Max => t.ty.clone(),
                 AggFunc::Sum => match t.ty {
                     SqlType::Int2 | SqlType::Int4 => SqlType::Int8,
@@ -550,11 +557,20 @@ pub(super) fn finish(agg: &Agg, state: &AggState) -> SqlResult<Datum> {
         AggState::Values(None) => Datum::Null,
         AggState::Values(Some(values)) => match agg.func {
             AggFunc::JsonAgg | AggFunc::JsonbAgg => {
-                let items: Vec<String> = values
-                    .iter()
-                    .map(|v| crate::types::json::json_text(v, &agg.arg_ty))
-                    .collect();
-                let text = format!("[{}]", items.join(", "));
+                // As PostgreSQL's json_agg: an array or record after the first item starts
+                // on a new line.
+                let structured = matches!(agg.arg_ty, SqlType::Array(_) | SqlType::Record(_));
+                let mut text = String::from("[");
+                for (i, v) in values.iter().enumerate() {
+                    if i > 0 {
+                        text.push_str(", ");
+                        if structured && *v != Datum::Null {
+                            text.push_str("\n ");
+                        }
+                    }
+                    text.push_str(&crate::types::json::json_text(v, &agg.arg_ty));
+                }
+                text.push(']');
                 Datum::String(if agg.func == AggFunc::JsonbAgg {
                     crate::types::json::to_jsonb_text(&text)?
                 } else {

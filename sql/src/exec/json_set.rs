@@ -4,8 +4,8 @@
 //!
 //! `json[b]_each[_text]` returns two columns, `key` and `value`. In FROM they are the
 //! relation's columns (`FROM jsonb_each(doc) AS e` gives `e.key`, `e.value`). In the select
-//! list PostgreSQL returns one `record` per member (`(a,1)`); tessera has no record type,
-//! so there it is 0A000 (see [`JsonSet::is_record`]).
+//! list each member is one `record` (`(a,1)`; see [`JsonSet::select_list_type`] and
+//! `crate::types::record`).
 //!
 //! `jsonb` documents are stored in canonical form (keys ordered, duplicates gone), so their
 //! members come out in jsonb's order. A `json` document keeps its text as written, and the
@@ -82,12 +82,6 @@ impl JsonSet {
         format!("{prefix}_{base}{}", if text { "_text" } else { "" })
     }
 
-    /// Whether PostgreSQL returns a `record` (two columns): such a call has columns only in
-    /// FROM.
-    pub(super) fn is_record(self) -> bool {
-        matches!(self, JsonSet::Each { .. })
-    }
-
     /// The type of the document argument.
     pub(super) fn doc_type(self) -> SqlType {
         if self.jsonb() {
@@ -134,13 +128,25 @@ impl JsonSet {
         matches!(self, JsonSet::Elements { .. })
     }
 
-    /// The 0A000 for a call whose result would be a `record` in the select list.
-    pub(super) fn record_unsupported(self) -> SqlError {
-        let name = self.name();
-        SqlError::unsupported(format!(
-            "{name} in the select list (it returns a record); call it in FROM: \
-             SELECT key, value FROM {name}(…)"
-        ))
+    /// The type of a call in the select list: its one column's, or for `json[b]_each` a
+    /// record of (key, value).
+    pub(super) fn select_list_type(self) -> SqlType {
+        match self {
+            JsonSet::Each { .. } => SqlType::Record(vec![
+                ("key".into(), SqlType::Text),
+                ("value".into(), self.value_type()),
+            ]),
+            _ => self.value_type(),
+        }
+    }
+
+    /// The values of a call in the select list (of [`JsonSet::select_list_type`]).
+    pub(super) fn select_list_values(self, doc: &Datum) -> SqlResult<Vec<Datum>> {
+        let rows = self.rows(doc)?.into_iter();
+        Ok(match self {
+            JsonSet::Each { .. } => rows.map(Datum::Array).collect(),
+            _ => rows.filter_map(|row| row.into_iter().next()).collect(),
+        })
     }
 
     /// The rows for one document (none for NULL), one value per column; 22023 for the

@@ -1,7 +1,7 @@
 //! Set-returning functions in the select list: `SELECT unnest(a)`,
-//! `generate_subscripts(a, 1)`, `generate_series(1, n)`, and the one-column functions over
-//! JSON (`json[b]_object_keys(j)`, `json[b]_array_elements[_text](j)`; see `json_set.rs`,
-//! where `json[b]_each` in the select list is 0A000).
+//! `generate_subscripts(a, 1)`, `generate_series(1, n)`, and the functions over JSON
+//! (`json[b]_object_keys(j)`, `json[b]_array_elements[_text](j)`, and `json[b]_each[_text](j)`
+//! whose values are records; see `json_set.rs`).
 //!
 //! PostgreSQL (10 and later) runs the set-returning calls of a select list in lockstep: an
 //! input row yields as many output rows as its longest set, the shorter sets padded with
@@ -133,11 +133,8 @@ pub(super) fn plan_srf(e: &Expr, compile: &mut ArgCompiler<'_>) -> SqlResult<(Sr
             ty
         }
         (SrfKind::Json(set), [t]) if *t == SqlType::Unknown || *t == set.doc_type() => {
-            if set.is_record() {
-                return Err(set.record_unsupported());
-            }
             out.push(compile(typed[0], Some(&set.doc_type()))?.expr);
-            set.value_type()
+            set.select_list_type()
         }
         _ => return Err(no_function(&name, &types)),
     };
@@ -190,11 +187,7 @@ fn values(srf: &Srf, row: &[Datum], ctx: &EvalCtx) -> SqlResult<Vec<Datum>> {
             );
             super::table_functions::series(start, stop, it.next())?
         }
-        (SrfKind::Json(set), Some(doc)) => set
-            .rows(doc)?
-            .into_iter()
-            .filter_map(|row| row.into_iter().next())
-            .collect(),
+        (SrfKind::Json(set), Some(doc)) => set.select_list_values(doc)?,
         _ => Vec::new(),
     })
 }

@@ -43,6 +43,7 @@ impl Func {
                 | Func::Catalog(_)
                 | Func::Array(_)
                 | Func::Json(_)
+                | Func::RecordIsNull(_)
         )
     }
 }
@@ -83,6 +84,9 @@ pub(super) fn call(f: &Func, args: &[Datum]) -> SqlResult<Datum> {
             Datum::Bool(like(&x.to_lowercase(), &p.to_lowercase())?)
         }
         (Func::ToText(ty), [v]) => Datum::String(format_text(v, ty).unwrap_or_default()),
+        (Func::RecordIsNull(negated), [v]) => {
+            Datum::Bool(crate::types::record::is_null(v, *negated))
+        }
         (Func::Greatest | Func::Least, _) => {
             let want = if *f == Func::Greatest {
                 Ordering::Greater

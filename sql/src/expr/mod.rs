@@ -234,6 +234,8 @@ pub enum Func {
     GenRandomUuid,
     /// The text form of a value of the given type (`x::text` where `x` is not a string).
     ToText(SqlType),
+    /// `record IS NULL` (`true`: `IS NOT NULL`), field by field.
+    RecordIsNull(bool),
     /// substr(s, from[, count]), substring(s FROM from FOR count).
     Substr,
     /// strpos(s, sub), position(sub IN s) (arguments as strpos takes them).
@@ -647,8 +649,13 @@ impl Compiler<'_> {
             }
             Expr::IsNull(inner) | Expr::IsNotNull(inner) => {
                 let t = self.compile(inner)?;
+                let negated = matches!(e, Expr::IsNotNull(_));
                 Typed {
-                    expr: ScalarExpr::IsNull(Box::new(t.expr), matches!(e, Expr::IsNotNull(_))),
+                    expr: if matches!(t.ty, SqlType::Record(_)) {
+                        ScalarExpr::Func(Func::RecordIsNull(negated), vec![t.expr])
+                    } else {
+                        ScalarExpr::IsNull(Box::new(t.expr), negated)
+                    },
                     ty: SqlType::Bool,
                 }
             }
@@ -1059,9 +1066,15 @@ impl Compiler<'_> {
                 ty: ty.clone(),
             });
         }
-        // An array's text form needs its element type (`timestamptz` elements print an
-        // offset), which a Cast node does not carry.
-        if t.ty.element().is_some() && ty.is_string() {
+        if matches!(t.ty, SqlType::Record(_)) && !ty.is_string() && *ty != t.ty {
+            return Err(SqlError::new(
+                SqlState::CANNOT_COERCE,
+                format!("cannot cast type record to {}", ty.name()),
+            ));
+        }
+        // An array's or a record's text form needs its element or field types
+        // (`timestamptz` elements print an offset), which a Cast node does not carry.
+        if (t.ty.element().is_some() || matches!(t.ty, SqlType::Record(_))) && ty.is_string() {
             let text = Typed {
                 expr: ScalarExpr::Func(Func::ToText(t.ty), vec![t.expr]),
                 ty: SqlType::Text,

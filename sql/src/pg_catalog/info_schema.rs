@@ -58,6 +58,7 @@ fn scalar_udt_name(ty: &SqlType) -> &'static str {
         SqlType::OidVector => "oidvector",
         SqlType::Json => "json",
         SqlType::Jsonb => "jsonb",
+        SqlType::Record(_) => "record",
         SqlType::Unknown | SqlType::Array(_) => "unknown",
     }
 }

@@ -502,7 +502,8 @@ fn type_size(ty: &SqlType) -> i16 {
         | SqlType::Jsonb
         | SqlType::Int2Vector
         | SqlType::OidVector
-        | SqlType::Array(_) => -1,
+        | SqlType::Array(_)
+        | SqlType::Record(_) => -1,
     }
 }
 

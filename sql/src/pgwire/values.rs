@@ -103,6 +103,7 @@ fn decode_binary(bytes: &[u8], ty: &SqlType) -> SqlResult<Datum> {
         SqlType::Text | SqlType::Varchar(_) | SqlType::Bpchar(_) | SqlType::Unknown => {
             parse_text(utf8(bytes)?, ty)?
         }
+        SqlType::Record(_) => return Err(crate::types::record::no_input()),
         SqlType::Bytea => Datum::Bytes(bytes.to_vec()),
         SqlType::Date => Datum::Date(i32::from_be_bytes(fixed(bytes, ty)?)),
         SqlType::Timestamp | SqlType::TimestampTz => {
@@ -246,6 +247,29 @@ fn encode_array(
     Ok(())
 }
 
+/// PostgreSQL's `record_send`: the field count, then each field's type and value.
+fn encode_record(
+    fields: &[Datum],
+    types: &[(String, SqlType)],
+    out: &mut BytesMut,
+) -> SqlResult<()> {
+    let too_long = || SqlError::new(SqlState::PROGRAM_LIMIT_EXCEEDED, "record too large to send");
+    out.put_i32(i32::try_from(fields.len()).map_err(|_| too_long())?);
+    let mut value = BytesMut::new();
+    for (field, (_, ty)) in fields.iter().zip(types) {
+        out.put_u32(ty.oid());
+        if *field == Datum::Null {
+            out.put_i32(-1);
+            continue;
+        }
+        value.clear();
+        encode_binary(field, ty, &mut value)?;
+        out.put_i32(i32::try_from(value.len()).map_err(|_| too_long())?);
+        out.put_slice(&value);
+    }
+    Ok(())
+}
+
 /// Appends the text form of a non-NULL datum (the caller writes the length).
 pub fn encode_text(d: &Datum, ty: &SqlType, out: &mut BytesMut) {
     if let Some(s) = format_text(d, ty) {
@@ -297,6 +321,7 @@ pub fn encode_binary(d: &Datum, ty: &SqlType, out: &mut BytesMut) -> SqlResult<(
         (SqlType::Int2Vector | SqlType::OidVector, Datum::Array(elems)) => {
             encode_array(elems, ty.element().unwrap_or(&SqlType::Int8), 0, out)?
         }
+        (SqlType::Record(types), Datum::Array(fields)) => encode_record(fields, types, out)?,
         (SqlType::Json, Datum::String(s)) => out.put_slice(s.as_bytes()),
         (SqlType::Jsonb, Datum::String(s)) => {
             out.put_u8(1);

@@ -97,6 +97,7 @@ pub fn json_text(d: &Datum, ty: &SqlType) -> String {
         (Datum::Null, _) => "null".into(),
         (Datum::Bool(b), _) => b.to_string(),
         (Datum::String(s), SqlType::Json | SqlType::Jsonb) => s.clone(),
+        (Datum::Array(fields), SqlType::Record(types)) => super::record::json_text(fields, types),
         (Datum::Array(elems), SqlType::Array(elem)) => {
             let items: Vec<String> = elems.iter().map(|e| json_text(e, elem)).collect();
             format!("[{}]", items.join(","))

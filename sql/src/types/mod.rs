@@ -8,6 +8,7 @@
 pub mod array;
 pub mod interval;
 pub mod json;
+pub mod record;
 
 use std::fmt::Write as _;
 
@@ -77,6 +78,9 @@ pub enum SqlType {
     /// A one-dimensional array of the element type (never itself an array); see
     /// [`mod@array`].
     Array(Box<SqlType>),
+    /// An anonymous `record` with these named fields, held as a [`Datum::Array`] of the
+    /// fields' values; see [`record`].
+    Record(Vec<(String, SqlType)>),
     /// The type of an untyped literal or parameter before it is resolved (PostgreSQL's
     /// `unknown`).
     Unknown,
@@ -109,6 +113,7 @@ impl SqlType {
             SqlType::Json => 114,
             SqlType::Jsonb => 3802,
             SqlType::Array(elem) => array::array_oid(elem.oid()),
+            SqlType::Record(_) => 2249,
             SqlType::Unknown => 705,
         }
     }
@@ -140,6 +145,7 @@ impl SqlType {
             SqlType::OidVector => "oidvector".into(),
             SqlType::Json => "json".into(),
             SqlType::Jsonb => "jsonb".into(),
+            SqlType::Record(_) => "record".into(),
             SqlType::Array(elem) => format!("{}[]", elem.name()),
             SqlType::Unknown => "unknown".into(),
         }
@@ -519,6 +525,7 @@ pub fn format_text(d: &Datum, ty: &SqlType) -> Option<String> {
                 .collect::<Vec<_>>()
                 .join(" "),
             SqlType::Array(e) => array::format_array(elems, e),
+            SqlType::Record(fields) => record::format_record(elems, fields),
             _ => array::format_array(elems, &SqlType::Unknown),
         },
     })
@@ -731,6 +738,7 @@ pub fn parse_text(s: &str, ty: &SqlType) -> SqlResult<Datum> {
                     .collect::<SqlResult<_>>()?,
             )
         }
+        SqlType::Record(_) => return Err(record::no_input()),
         SqlType::Unknown => Datum::String(s.to_string()),
     })
 }
