@@ -939,6 +939,21 @@ impl Compiler<'_> {
                         let hi = upper_bound.as_ref().map(|b| self.compile(b)).transpose()?;
                         self.array_subscript(a, None, Some((lo, hi)))?
                     }
+                    // `(r).field` of a record: its field, by position in the array it is.
+                    AccessExpr::Dot(Expr::Identifier(id)) if matches!(a.ty, SqlType::Record(_)) => {
+                        let name = match id.quote_style {
+                            Some(_) => id.value.clone(),
+                            None => id.value.to_lowercase(),
+                        };
+                        let (i, ty) = crate::types::record::field(&a.ty, &name)?;
+                        Typed {
+                            expr: ScalarExpr::Func(
+                                Func::Array(ArrayFunc::Subscript(0)),
+                                vec![a.expr, ScalarExpr::Literal(Datum::Int(i as i64))],
+                            ),
+                            ty,
+                        }
+                    }
                     _ => return Err(SqlError::unsupported(format!("expression {e}"))),
                 }
             }

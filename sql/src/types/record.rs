@@ -6,7 +6,7 @@
 //! has none for anonymous records either: 0A000) and no column of type record. What reads
 //! one must know the type, not just the datum (an array is a `Datum::Array` too): its text
 //! (`::text` and the wire), `IS [NOT] NULL` (true only when every field is, or is not, NULL),
-//! and its JSON (`to_json`: an object of the fields).
+//! its JSON (`to_json`: an object of the fields) and a field by name (`(r).key`).
 //!
 //! The text form is PostgreSQL's `record_out`: the fields in parentheses separated by
 //! commas, a NULL field empty, a field quoted when it is empty or holds a quote, a
@@ -79,6 +79,24 @@ pub fn json_text(fields: &[Datum], types: &[(String, SqlType)]) -> String {
         })
         .collect();
     format!("{{{}}}", members.join(","))
+}
+
+/// The position and type of the field `name` of a record type (42703 if it has none).
+pub fn field(record: &SqlType, name: &str) -> Result<(usize, SqlType), SqlError> {
+    let fields = match record {
+        SqlType::Record(fields) => fields.as_slice(),
+        _ => &[],
+    };
+    fields
+        .iter()
+        .position(|(n, _)| n == name)
+        .map(|i| (i, fields[i].1.clone()))
+        .ok_or_else(|| {
+            SqlError::new(
+                SqlState::UNDEFINED_COLUMN,
+                format!("could not identify column \"{name}\" in record data type"),
+            )
+        })
 }
 
 /// 0A000, as PostgreSQL answers text input for an anonymous record.
