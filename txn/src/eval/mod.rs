@@ -14,6 +14,8 @@
 
 mod data;
 mod memo;
+#[cfg(test)]
+mod tests;
 mod txn_cmds;
 
 use std::collections::HashSet;

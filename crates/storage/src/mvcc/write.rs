@@ -101,6 +101,8 @@ pub fn put(
     // A transaction's write never moves its own intent down: if a push moved the intent
     // above the transaction's write timestamp, the new value goes at the intent's timestamp.
     let mut ts = ctx.ts;
+    // Whether the transaction's own intent (this epoch) was there: then nothing newer can be.
+    let mut own_intent = false;
     {
         let r = BatchReader::new(base, batch);
         if let Some(intent) = read_intent(&r, key)? {
@@ -133,6 +135,7 @@ pub fn put(
             }
             if txn.epoch == intent.txn.epoch {
                 // A later write in the same epoch: remember the previous value for replays.
+                own_intent = true;
                 ts = ts.max(intent.ts());
                 history = intent.history.clone();
                 history.push((
@@ -144,7 +147,15 @@ pub fn put(
             batch.delete(Cf::Lock, key.to_vec());
         }
     }
+    // HAZARD: an intent is always its key's newest version (a write above it must first
+    // meet it and wait; a push only moves it up), so below the transaction's own intent,
+    // which `ts` is at least, every version is older: the seek for a newer one is skipped.
+    // A path that wrote a version above a live intent would make this write land below it.
     let r = BatchReader::new(base, batch);
+    if own_intent {
+        write_version(batch, key, value, ts, ctx.txn.as_ref(), history);
+        return Ok(PutOutcome::Written);
+    }
     if let Some((newest, _)) = newest_version(&r, key)? {
         if newest >= ts {
             return Err(KvError::WriteTooOld {

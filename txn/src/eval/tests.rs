@@ -1,0 +1,72 @@
+//! Unit tests that look at what an evaluation writes, which the golden scripts (that see
+//! only results and the engine's final state) cannot tell apart.
+
+use std::time::Duration;
+
+use tessera_api::batch::{BatchRequest, ReadLock, Request};
+use tessera_api::range::{RangeDescriptor, RangeId};
+use tessera_api::txn::{Transaction, TxnId, LOCAL_NODE_ID};
+use tessera_api::Timestamp;
+use tessera_storage::mvcc::{self, WriteCtx};
+use tessera_storage::{Engine, MemoryEngine, WriteBatch};
+
+use super::{evaluate, EvalEnv, Evaluated};
+use crate::concurrency::tscache::TimestampCache;
+
+fn eval(engine: &MemoryEngine, tscache: &TimestampCache, ba: &BatchRequest) -> Evaluated {
+    let desc = RangeDescriptor {
+        range_id: RangeId(1),
+        start_key: Vec::new(),
+        end_key: Vec::new(),
+    };
+    let env = EvalEnv {
+        reader: engine,
+        desc: &desc,
+        now: Timestamp::new(100, 0),
+        tscache,
+        node_id: LOCAL_NODE_ID,
+    };
+    evaluate(&env, ba).expect("evaluate")
+}
+
+/// A locking read writes its lock once; a second locking read of the same row by the same
+/// transaction finds the intent and writes nothing (TPC-C locks every stock row twice).
+#[test]
+fn relocking_an_own_intent_writes_nothing() {
+    let engine = MemoryEngine::new();
+    let mut b = WriteBatch::new();
+    let committed = WriteCtx {
+        ts: Timestamp::new(1, 0),
+        txn: None,
+    };
+    mvcc::put(&engine, &mut b, b"a", Some(b"0"), &committed).expect("put");
+    engine.write(b, true).expect("write");
+    let tscache = TimestampCache::new(Timestamp::MIN);
+    let txn = Transaction::new(
+        "t",
+        b"a".to_vec(),
+        TxnId(1),
+        Timestamp::new(10, 0),
+        Duration::from_millis(500),
+        1,
+    );
+    let lock = BatchRequest::txn(
+        &txn,
+        vec![Request::Get {
+            key: b"a".to_vec(),
+            lock: ReadLock::Exclusive,
+        }],
+    );
+    let first = eval(&engine, &tscache, &lock);
+    assert!(
+        !first.batch.is_empty(),
+        "the first locking read writes its lock"
+    );
+    engine.write(first.batch, true).expect("write");
+    let again = eval(&engine, &tscache, &lock);
+    assert!(
+        again.batch.is_empty(),
+        "the second locking read wrote {} entries",
+        again.batch.len()
+    );
+}
