@@ -10,7 +10,9 @@
 //! - `get T k=K [for_update=true] [async]`, `put T k=K v=V [async]`, `del T k=K [async]`,
 //!   `cput T k=K v=V [expect=E]` (no expect: must be absent), `inc T k=K by=N`,
 //!   `scan T start=S end=E [limit=N] [reverse=true] [async]`, `delrange T start=S end=E`.
-//! - `commit T [async]`, `commit_with T k=K v=V [k=K v=V …]` (writes + commit in one batch),
+//! - `commit T [async]`, `commit_with T k=K v=V [k=K v=V …] [insert=true]` (writes + commit
+//!   in one batch; with `insert=true` the writes are inserts: conditional puts expecting
+//!   nothing),
 //!   `rollback T`, `heartbeat T`, `ts T` (prints read and write timestamps).
 //! - `savepoint T name=S`, `rollback_to T name=S`: marks a savepoint of T, and undoes T's
 //!   writes since it (prints the ignored sequence ranges).
@@ -244,13 +246,21 @@ async fn run_op(txn: Arc<Mutex<Txn>>, op: Op) -> Result<String, KvError> {
                     .join(" ")
             )
         }
-        Op::Commit(writes) => {
+        Op::Commit(writes, insert) => {
             if writes.is_empty() {
                 t.commit().await?;
             } else {
                 let reqs = writes
                     .into_iter()
-                    .map(|(key, value)| Request::Put { key, value, seq: 0 })
+                    .map(|(key, value)| match insert {
+                        true => Request::ConditionalPut {
+                            key,
+                            value,
+                            expected: None,
+                            seq: 0,
+                        },
+                        false => Request::Put { key, value, seq: 0 },
+                    })
                     .collect();
                 t.commit_with(reqs).await?;
             }
@@ -267,7 +277,7 @@ enum Op {
     Inc(Vec<u8>, i64),
     Scan(Span, u64, bool),
     DelRange(Span),
-    Commit(Vec<(Vec<u8>, Vec<u8>)>),
+    Commit(Vec<(Vec<u8>, Vec<u8>)>, bool),
 }
 
 impl goldenscript::Runner for Runner {
@@ -337,14 +347,14 @@ impl goldenscript::Runner for Runner {
                         key(&mut args, "start")?,
                         key(&mut args, "end")?,
                     )),
-                    "commit" => Op::Commit(Vec::new()),
+                    "commit" => Op::Commit(Vec::new(), false),
                     _ => {
                         let mut writes = Vec::new();
                         let pairs: Vec<(String, String)> = command
                             .args
                             .iter()
                             .filter_map(|a| match a {
-                                goldenscript::Argument::KeyValue(k, v) => {
+                                goldenscript::Argument::KeyValue(k, v) if k != "insert" => {
                                     Some((k.clone(), v.clone()))
                                 }
                                 _ => None,
@@ -357,7 +367,11 @@ impl goldenscript::Runner for Runner {
                             }
                             writes.push((k.into_bytes(), v.into_bytes()));
                         }
-                        Op::Commit(writes)
+                        let insert = command.args.iter().any(|a| {
+                            matches!(a, goldenscript::Argument::KeyValue(k, v)
+                                if k == "insert" && v == "true")
+                        });
+                        Op::Commit(writes, insert)
                     }
                 };
                 Some((t, op))

@@ -70,3 +70,46 @@ fn relocking_an_own_intent_writes_nothing() {
         again.batch.len()
     );
 }
+
+/// The write probe runs for a batch of four or more inserts (and then covers its puts too),
+/// never for a batch of puts alone: an UPDATE's rows all exist, the probe would only seek.
+#[test]
+fn only_insert_batches_are_probed() {
+    let engine = MemoryEngine::new();
+    let tscache = TimestampCache::new(Timestamp::MIN);
+    let desc = RangeDescriptor {
+        range_id: RangeId(1),
+        start_key: Vec::new(),
+        end_key: Vec::new(),
+    };
+    let env = EvalEnv {
+        reader: &engine,
+        desc: &desc,
+        now: Timestamp::new(100, 0),
+        tscache: &tscache,
+        node_id: LOCAL_NODE_ID,
+    };
+    let key = |i: u8| vec![b'k', i];
+    let puts: Vec<Request> = (0..4)
+        .map(|i| Request::Put {
+            key: key(i),
+            value: vec![i],
+            seq: 0,
+        })
+        .collect();
+    let at = Timestamp::new(10, 0);
+    let probed =
+        super::untouched_write_keys(&env, &BatchRequest::at(at, puts.clone())).expect("probe");
+    assert!(probed.is_empty(), "a batch of puts was probed: {probed:?}");
+    let mut inserts: Vec<Request> = (4..8)
+        .map(|i| Request::ConditionalPut {
+            key: key(i),
+            value: vec![i],
+            expected: None,
+            seq: 0,
+        })
+        .collect();
+    inserts.extend(puts);
+    let probed = super::untouched_write_keys(&env, &BatchRequest::at(at, inserts)).expect("probe");
+    assert_eq!(probed.len(), 8, "every key of an insert batch is untouched");
+}
