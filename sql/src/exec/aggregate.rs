@@ -22,7 +22,7 @@ use tessera_encoding::{Datum, Decimal};
 use super::pipeline::order_rows;
 use super::select::{walk, SortKey};
 use crate::error::{SqlError, SqlResult, SqlState};
-use crate::expr::{ArrayFunc, Compiler, Func, Params, ScalarExpr, Scope};
+use crate::expr::{ArrayFunc, Compiler, Func, Params, ScalarExpr, Scope, Typed};
 use crate::types::SqlType;
 
 /// An aggregate function.
@@ -100,6 +100,22 @@ pub(super) fn contains_aggregate(e: &Expr) -> bool {
     let mut found = false;
     walk(e, &mut |x| found |= is_aggregate(x));
     found
+}
+
+/// Compiles one argument of an aggregate: no aggregate may nest in it (42803), and an
+/// untyped literal reads as text, as in PostgreSQL.
+fn compile_arg(c: &mut Compiler<'_>, a: &Expr) -> SqlResult<Typed> {
+    if contains_aggregate(a) {
+        return Err(SqlError::new(
+            SqlState::GROUPING_ERROR,
+            "aggregate function calls cannot be nested",
+        ));
+    }
+    let t = c.compile(a)?;
+    if t.ty == SqlType::Unknown {
+        return c.coerce(t, &SqlType::Text, "aggregate argument");
+    }
+    Ok(t)
 }
 
 pub(super) fn compile_agg(
@@ -188,17 +204,7 @@ pub(super) fn compile_agg(
             let mut pair = Vec::with_capacity(2);
             let mut types = Vec::with_capacity(2);
             for a in [k, v] {
-                if contains_aggregate(a) {
-                    return Err(SqlError::new(
-                        SqlState::GROUPING_ERROR,
-                        "aggregate function calls cannot be nested",
-                    ));
-                }
-                let mut c = Compiler::new(scope, params);
-                let mut t = c.compile(a)?;
-                if t.ty == SqlType::Unknown {
-                    t = c.coerce(t, &SqlType::Text, "aggregate argument")?;
-                }
+                let t = compile_arg(&mut Compiler::new(scope, params), a)?;
                 types.push(t.ty);
                 pair.push(t.expr);
             }
@@ -241,17 +247,8 @@ pub(super) fn compile_agg(
             SqlType::Int8,
         )),
         [FunctionArg::Unnamed(FunctionArgExpr::Expr(a))] => {
-            if contains_aggregate(a) {
-                return Err(SqlError::new(
-                    SqlState::GROUPING_ERROR,
-                    "aggregate function calls cannot be nested",
-                ));
-            }
             let mut c = Compiler::new(scope, params);
-            let mut t = c.compile(a)?;
-            if t.ty == SqlType::Unknown {
-                t = c.coerce(t, &SqlType::Text, "aggregate argument")?;
-            }
+            let mut t = compile_arg(&mut c, a)?;
             if func == AggFunc::StringAgg {
                 t = c.coerce(t, &SqlType::Text, "string_agg")?;
             }
