@@ -13,20 +13,28 @@ use tessera_storage::{Engine, MemoryEngine, WriteBatch};
 use super::{evaluate, EvalEnv, Evaluated};
 use crate::concurrency::tscache::TimestampCache;
 
-fn eval(engine: &MemoryEngine, tscache: &TimestampCache, ba: &BatchRequest) -> Evaluated {
+/// Runs `f` with an evaluation environment over `engine`: one range holding every key.
+fn with_env<R>(
+    engine: &MemoryEngine,
+    tscache: &TimestampCache,
+    f: impl FnOnce(&EvalEnv) -> R,
+) -> R {
     let desc = RangeDescriptor {
         range_id: RangeId(1),
         start_key: Vec::new(),
         end_key: Vec::new(),
     };
-    let env = EvalEnv {
+    f(&EvalEnv {
         reader: engine,
         desc: &desc,
         now: Timestamp::new(100, 0),
         tscache,
         node_id: LOCAL_NODE_ID,
-    };
-    evaluate(&env, ba).expect("evaluate")
+    })
+}
+
+fn eval(engine: &MemoryEngine, tscache: &TimestampCache, ba: &BatchRequest) -> Evaluated {
+    with_env(engine, tscache, |env| evaluate(env, ba).expect("evaluate"))
 }
 
 /// A locking read writes its lock once; a second locking read of the same row by the same
@@ -77,17 +85,11 @@ fn relocking_an_own_intent_writes_nothing() {
 fn only_insert_batches_are_probed() {
     let engine = MemoryEngine::new();
     let tscache = TimestampCache::new(Timestamp::MIN);
-    let desc = RangeDescriptor {
-        range_id: RangeId(1),
-        start_key: Vec::new(),
-        end_key: Vec::new(),
-    };
-    let env = EvalEnv {
-        reader: &engine,
-        desc: &desc,
-        now: Timestamp::new(100, 0),
-        tscache: &tscache,
-        node_id: LOCAL_NODE_ID,
+    let probe = |requests: Vec<Request>| {
+        let ba = BatchRequest::at(Timestamp::new(10, 0), requests);
+        with_env(&engine, &tscache, |env| {
+            super::untouched_write_keys(env, &ba).expect("probe")
+        })
     };
     let key = |i: u8| vec![b'k', i];
     let puts: Vec<Request> = (0..4)
@@ -97,9 +99,7 @@ fn only_insert_batches_are_probed() {
             seq: 0,
         })
         .collect();
-    let at = Timestamp::new(10, 0);
-    let probed =
-        super::untouched_write_keys(&env, &BatchRequest::at(at, puts.clone())).expect("probe");
+    let probed = probe(puts.clone());
     assert!(probed.is_empty(), "a batch of puts was probed: {probed:?}");
     let mut inserts: Vec<Request> = (4..8)
         .map(|i| Request::ConditionalPut {
@@ -110,6 +110,6 @@ fn only_insert_batches_are_probed() {
         })
         .collect();
     inserts.extend(puts);
-    let probed = super::untouched_write_keys(&env, &BatchRequest::at(at, inserts)).expect("probe");
+    let probed = probe(inserts);
     assert_eq!(probed.len(), 8, "every key of an insert batch is untouched");
 }
