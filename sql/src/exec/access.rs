@@ -31,6 +31,7 @@ use tessera_encoding::key::encode_key_datum;
 use tessera_encoding::{Datum, Direction};
 
 use super::index::entry_primary_key;
+use super::join::{FromSource, JoinKind, JoinStep};
 use super::table::decode_table_row;
 use crate::catalog::TableDescriptor;
 use crate::error::{SqlError, SqlResult};
@@ -272,6 +273,39 @@ fn key_value(
         return c.coerce(t, ty, "key").ok().map(|t| t.expr);
     }
     None
+}
+
+/// Plans the access path of each stored table among a FROM clause's join `steps`: from the
+/// AND-ed parts of its ON condition (`on_parts`, per step) and, unless it is the right side
+/// of a LEFT join, of WHERE. A table after the first whose span reads the left row becomes
+/// a lookup join; a RIGHT or FULL join reads the whole right side once (a span of constants
+/// at most).
+pub(super) fn plan_join_access(
+    steps: &mut [JoinStep],
+    scope: &Scope,
+    on_parts: &[(usize, Vec<&Expr>)],
+    where_parts: &[&Expr],
+    params: &mut Params,
+) {
+    for (i, step) in steps.iter_mut().enumerate() {
+        let FromSource::Table(desc) = &step.source else {
+            continue;
+        };
+        let mut parts: Vec<&Expr> = on_parts
+            .iter()
+            .filter(|(s, _)| *s == i)
+            .flat_map(|(_, p)| p.iter().copied())
+            .collect();
+        if step.kind != JoinKind::Left {
+            parts.extend(where_parts.iter().copied());
+        }
+        let access = plan_access(desc, scope, step.offset, &parts, params);
+        let outer_join = matches!(step.kind, JoinKind::Right | JoinKind::Full);
+        step.lookup = step.offset > 0 && access.reads_left_row() && !outer_join;
+        if !(outer_join && access.reads_left_row()) {
+            step.access = access;
+        }
+    }
 }
 
 /// Chooses how to read `desc`, whose columns sit at `offset..` in `scope`, under the AND-ed

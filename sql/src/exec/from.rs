@@ -26,7 +26,9 @@ use sqlparser::ast::{
 };
 use tessera_encoding::Datum;
 
-use super::join::{FromSource, JoinKind, JoinStep};
+use super::access::plan_join_access;
+use super::join::{assign_hash_keys, FromSource, JoinKind, JoinStep};
+use super::lateral::{check_lateral_join, plan_lateral_query};
 use super::relation::{rename_columns, PlanCtx, RelPlan, Relation};
 use super::select::{plan_select, walk};
 use super::setops::unify_types;
@@ -61,8 +63,8 @@ fn lower_alias(alias: &Option<sqlparser::ast::TableAlias>) -> Option<String> {
     alias.as_ref().map(|a| a.name.value.to_lowercase())
 }
 
-/// A table function's item: a relation, or a LATERAL one.
-fn function_factor(rel: RelPlan, lateral: bool, label: &str) -> Factor {
+/// A computed relation's item: joined whole, or (`lateral`) computed per left row.
+fn computed_factor(rel: RelPlan, lateral: bool, label: &str) -> Factor {
     let mut f = relation_factor(rel, label);
     if lateral {
         if let FromSource::Relation(rel) = f.source {
@@ -90,13 +92,14 @@ fn relation_factor(rel: RelPlan, label: &str) -> Factor {
 }
 
 /// Plans one FROM item; `left` is the scope of the items before it (which only a LATERAL
-/// table function reads).
+/// item reads).
 fn plan_factor(
     factor: &TableFactor,
     left: &Scope,
     ctx: PlanCtx<'_>,
     outer: Option<&Scope>,
     params: &mut Params,
+    planner: &SubqueryPlanner<'_>,
 ) -> SqlResult<Factor> {
     match factor {
         TableFactor::Table {
@@ -150,10 +153,27 @@ fn plan_factor(
                         format!("relation \"{table}\" does not exist"),
                     )
                 })?;
-            let alias = lower_alias(alias);
+            let label = lower_alias(alias);
+            let mut columns = table_scope(&desc, label.as_deref()).columns;
+            let visible: Vec<bool> = desc.columns.iter().map(|c| !c.hidden).collect();
+            // `t AS x(a, b)` renames the first visible columns.
+            if let Some(a) = alias.as_ref().filter(|a| !a.columns.is_empty()) {
+                let shown: Vec<usize> = (0..columns.len()).filter(|&i| visible[i]).collect();
+                let mut names: Vec<crate::session::Column> = shown
+                    .iter()
+                    .map(|&i| crate::session::Column {
+                        name: columns[i].name.clone(),
+                        ty: columns[i].ty.clone(),
+                    })
+                    .collect();
+                rename_columns(&mut names, &a.columns, &table)?;
+                for (&i, n) in shown.iter().zip(names) {
+                    columns[i].name = n.name;
+                }
+            }
             Ok(Factor {
-                columns: table_scope(&desc, alias.as_deref()).columns,
-                visible: desc.columns.iter().map(|c| !c.hidden).collect(),
+                columns,
+                visible,
                 source: FromSource::Table(Box::new(desc)),
             })
         }
@@ -163,70 +183,23 @@ fn plan_factor(
             args: Some(args),
             with_ordinality,
             ..
-        } => {
-            let full = name.to_string().to_lowercase();
-            let fname = full
-                .strip_prefix("pg_catalog.")
-                .unwrap_or(&full)
-                .to_string();
-            // A one-column function's alias names its column too, unless a column alias does.
-            let label = lower_alias(alias).unwrap_or_else(|| fname.clone());
-            let (mut rel, lateral) = match fname.as_str() {
-                "generate_series" => plan_series(&args.args, &label, left, outer, params)?,
-                "pg_partition_ancestors" => {
-                    (plan_ancestors(&args.args, &label, outer, params)?, false)
-                }
-                // `pg_catalog.unnest(…)`: sqlparser makes a plain `unnest(…)` an UNNEST
-                // factor, a qualified one a table function.
-                "unnest" => {
-                    let arrays = args
-                        .args
-                        .iter()
-                        .map(|a| match a {
-                            sqlparser::ast::FunctionArg::Unnamed(
-                                sqlparser::ast::FunctionArgExpr::Expr(e),
-                            ) => Ok(e.clone()),
-                            _ => Err(SqlError::unsupported("this form of unnest")),
-                        })
-                        .collect::<SqlResult<Vec<_>>>()?;
-                    plan_unnest(&arrays, &label, left, outer, params)?
-                }
-                other => match super::json_set::JsonSet::from_name(other) {
-                    Some(set) => {
-                        let alias = lower_alias(alias);
-                        plan_json_set(
-                            set,
-                            other,
-                            &args.args,
-                            alias.as_deref(),
-                            left,
-                            outer,
-                            params,
-                        )?
-                    }
-                    None => {
-                        return Err(SqlError::new(
-                            SqlState::UNDEFINED_FUNCTION,
-                            format!("function {fname} does not exist"),
-                        ))
-                    }
-                },
-            };
-            if *with_ordinality {
-                add_ordinality(&mut rel)?;
-            }
-            if let Some(a) = alias {
-                rename_columns(&mut rel.columns, &a.columns, &label)?;
-            }
-            let hidden_value = add_value_alias(&mut rel, alias.as_ref());
-            let mut factor = function_factor(rel, lateral, &label);
-            if hidden_value {
-                if let Some(v) = factor.visible.last_mut() {
-                    *v = false;
-                }
-            }
-            Ok(factor)
-        }
+        } => plan_function(
+            name,
+            &args.args,
+            alias,
+            *with_ordinality,
+            left,
+            outer,
+            params,
+        ),
+        // `LATERAL f(…)`: every function in FROM is planned as a LATERAL one anyway.
+        TableFactor::Function {
+            name,
+            args,
+            with_ordinality,
+            alias,
+            ..
+        } => plan_function(name, args, alias, *with_ordinality, left, outer, params),
         TableFactor::UNNEST {
             alias,
             array_exprs,
@@ -242,7 +215,7 @@ fn plan_factor(
             if let Some(a) = alias {
                 rename_columns(&mut rel.columns, &a.columns, &label)?;
             }
-            Ok(function_factor(rel, lateral, &label))
+            Ok(computed_factor(rel, lateral, &label))
         }
         TableFactor::Derived {
             lateral,
@@ -250,16 +223,17 @@ fn plan_factor(
             alias,
             ..
         } => {
-            if *lateral {
-                return Err(SqlError::unsupported("LATERAL"));
-            }
             let Some(a) = alias else {
                 return Err(SqlError::new(
                     SqlState::SYNTAX_ERROR,
                     "subquery in FROM must have an alias",
                 ));
             };
-            let plan = plan_select(subquery, ctx, outer, params)?;
+            let (plan, reads_left) = if *lateral {
+                plan_lateral_query(subquery, left, ctx, outer, params)?
+            } else {
+                (plan_select(subquery, ctx, outer, params)?, false)
+            };
             let mut rel = RelPlan {
                 columns: plan.columns.clone(),
                 unknown: plan.unknown.clone(),
@@ -267,11 +241,143 @@ fn plan_factor(
             };
             let label = a.name.value.to_lowercase();
             rename_columns(&mut rel.columns, &a.columns, &label)?;
-            Ok(relation_factor(rel, &label))
+            Ok(computed_factor(rel, reads_left, &label))
         }
-        TableFactor::NestedJoin { .. } => Err(SqlError::unsupported("parenthesized joins")),
+        TableFactor::NestedJoin {
+            table_with_joins,
+            alias,
+        } => plan_nested_join(
+            table_with_joins,
+            alias.as_ref(),
+            ctx,
+            outer,
+            params,
+            planner,
+        ),
         other => Err(SqlError::unsupported(format!("FROM item {other}"))),
     }
+}
+
+/// Plans a function in FROM (`generate_series`, `unnest`, the JSON sets,
+/// `pg_partition_ancestors`), LATERAL when its arguments read the items before it.
+fn plan_function(
+    name: &sqlparser::ast::ObjectName,
+    args: &[sqlparser::ast::FunctionArg],
+    alias: &Option<sqlparser::ast::TableAlias>,
+    with_ordinality: bool,
+    left: &Scope,
+    outer: Option<&Scope>,
+    params: &mut Params,
+) -> SqlResult<Factor> {
+    let full = name.to_string().to_lowercase();
+    let fname = full
+        .strip_prefix("pg_catalog.")
+        .unwrap_or(&full)
+        .to_string();
+    // A one-column function's alias names its column too, unless a column alias does.
+    let label = lower_alias(alias).unwrap_or_else(|| fname.clone());
+    let (mut rel, lateral) = match fname.as_str() {
+        "generate_series" => plan_series(args, &label, left, outer, params)?,
+        "pg_partition_ancestors" => (plan_ancestors(args, &label, outer, params)?, false),
+        // `pg_catalog.unnest(…)`: sqlparser makes a plain `unnest(…)` an UNNEST
+        // factor, a qualified one a table function.
+        "unnest" => {
+            let arrays = args
+                .iter()
+                .map(|a| match a {
+                    sqlparser::ast::FunctionArg::Unnamed(
+                        sqlparser::ast::FunctionArgExpr::Expr(e),
+                    ) => Ok(e.clone()),
+                    _ => Err(SqlError::unsupported("this form of unnest")),
+                })
+                .collect::<SqlResult<Vec<_>>>()?;
+            plan_unnest(&arrays, &label, left, outer, params)?
+        }
+        other => match super::json_set::JsonSet::from_name(other) {
+            Some(set) => {
+                let alias = lower_alias(alias);
+                plan_json_set(set, other, args, alias.as_deref(), left, outer, params)?
+            }
+            None => {
+                return Err(SqlError::new(
+                    SqlState::UNDEFINED_FUNCTION,
+                    format!("function {fname} does not exist"),
+                ))
+            }
+        },
+    };
+    if with_ordinality {
+        add_ordinality(&mut rel)?;
+    }
+    if let Some(a) = alias {
+        rename_columns(&mut rel.columns, &a.columns, &label)?;
+    }
+    let hidden_value = add_value_alias(&mut rel, alias.as_ref());
+    let mut factor = computed_factor(rel, lateral, &label);
+    if hidden_value {
+        if let Some(v) = factor.visible.last_mut() {
+            *v = false;
+        }
+    }
+    Ok(factor)
+}
+
+/// Plans a parenthesized join, `a JOIN (b JOIN c ON …) ON …`, as a computed relation: the
+/// inner joins run first (with their own access paths), and the outer join sees their
+/// columns. Without an alias every column keeps its table (`b.x`, `c.y`, and the merged
+/// columns of USING); `SELECT *` shows the inner join's `*` columns. With an alias
+/// (`(b JOIN c USING (k)) AS j(…)`) only those columns are visible, as `j.…`.
+fn plan_nested_join(
+    twj: &TableWithJoins,
+    alias: Option<&sqlparser::ast::TableAlias>,
+    ctx: PlanCtx<'_>,
+    outer: Option<&Scope>,
+    params: &mut Params,
+    planner: &SubqueryPlanner<'_>,
+) -> SqlResult<Factor> {
+    let inner = plan_from(std::slice::from_ref(twj), ctx, outer, params, planner)?;
+    let mut sources = inner.sources;
+    plan_join_access(&mut sources, &inner.scope, &inner.on_asts, &[], params);
+    assign_hash_keys(&mut sources);
+    // The `*` columns first, in their order, then (without an alias) the rest, hidden.
+    let mut order = inner.star.clone();
+    if alias.is_none() {
+        order.extend((0..inner.scope.columns.len()).filter(|i| !inner.star.contains(i)));
+    }
+    let mut columns: Vec<ScopeColumn> = order
+        .iter()
+        .map(|&i| inner.scope.columns[i].clone())
+        .collect();
+    let mut output: Vec<crate::session::Column> = columns
+        .iter()
+        .map(|c| crate::session::Column {
+            name: c.name.clone(),
+            ty: c.ty.clone(),
+        })
+        .collect();
+    if let Some(a) = alias {
+        let label = a.name.value.to_lowercase();
+        rename_columns(&mut output, &a.columns, &label)?;
+        for (c, o) in columns.iter_mut().zip(&output) {
+            c.table = Some(label.clone());
+            c.name = o.name.clone();
+        }
+    }
+    let mut plan = super::select::QueryPlan::empty();
+    plan.sources = sources;
+    plan.projection = order.iter().map(|&i| ScalarExpr::Column(i)).collect();
+    plan.unknown = vec![false; order.len()];
+    plan.columns = output.clone();
+    let visible = (0..order.len()).map(|i| i < inner.star.len()).collect();
+    Ok(Factor {
+        source: FromSource::Relation(std::sync::Arc::new(RelPlan {
+            rel: Relation::Query(Box::new(plan)),
+            unknown: vec![false; output.len()],
+            columns: output,
+        })),
+        columns,
+        visible,
+    })
 }
 
 /// `pg_partition_ancestors(rel)`: the relation and its ancestors. tessera has no
@@ -366,12 +472,15 @@ pub(super) fn plan_from<'q>(
         star: Vec::new(),
     };
     for twj in from {
-        let f = plan_factor(&twj.relation, &out.scope, ctx, outer, params)?;
+        let f = plan_factor(&twj.relation, &out.scope, ctx, outer, params, planner)?;
         push_factor(&mut out, f, JoinKind::Cross);
         for join in &twj.joins {
             let (kind, constraint) = join_kind(&join.join_operator)?;
             let left_star = out.star.clone();
-            let f = plan_factor(&join.relation, &out.scope, ctx, outer, params)?;
+            let f = plan_factor(&join.relation, &out.scope, ctx, outer, params, planner)?;
+            if matches!(f.source, FromSource::Lateral(_)) {
+                check_lateral_join(kind)?;
+            }
             let offset = out.scope.columns.len();
             let right_star: Vec<usize> = f
                 .visible

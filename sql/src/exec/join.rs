@@ -59,8 +59,8 @@ pub enum FromSource {
     Table(Box<TableDescriptor>),
     /// Rows computed before the join (a subquery, CTE, VALUES or table function).
     Relation(Arc<RelPlan>),
-    /// A table function whose arguments read the row joined so far: its rows are computed
-    /// for each left row and joined to that row only (`table_functions.rs`).
+    /// A LATERAL item (a table function or a subquery) that reads the row joined so far:
+    /// its rows are computed for each left row and joined to that row only (`lateral.rs`).
     Lateral(Arc<RelPlan>),
 }
 
@@ -143,7 +143,7 @@ fn split_conjuncts<'e>(e: &'e ScalarExpr, out: &mut Vec<&'e ScalarExpr>) {
 
 /// The hash-join keys of a step: equalities between an expression of the left row and one of
 /// this table's row, from ON and (for an inner or cross join) from the step's WHERE parts.
-pub fn hash_keys(step: &JoinStep) -> Vec<(ScalarExpr, ScalarExpr)> {
+fn hash_keys(step: &JoinStep) -> Vec<(ScalarExpr, ScalarExpr)> {
     let lo = step.offset;
     let hi = lo + step.width;
     let mut parts = Vec::new();
@@ -168,6 +168,15 @@ pub fn hash_keys(step: &JoinStep) -> Vec<(ScalarExpr, ScalarExpr)> {
         }
     }
     keys
+}
+
+/// Gives every step after the first that is not a lookup join its hash-join keys.
+pub fn assign_hash_keys(steps: &mut [JoinStep]) {
+    for step in steps.iter_mut().skip(1) {
+        if !step.lookup {
+            step.hash_keys = hash_keys(step);
+        }
+    }
 }
 
 /// A hash key: the key encoding of each value (so equal SQL values of one type hash alike),

@@ -19,6 +19,7 @@ mod index;
 mod join;
 mod join_order;
 mod json_set;
+mod lateral;
 mod maintenance;
 mod pipeline;
 mod plan_cache;

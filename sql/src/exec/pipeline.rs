@@ -24,11 +24,11 @@ use tessera_encoding::Datum;
 use super::access::{read_for_rows, read_rows, read_rows_paged};
 use super::grouper::Grouper;
 use super::join::{join_found, join_rows, FromSource};
+use super::lateral::lateral_rows;
 use super::relation::materialize_sync;
 use super::select::{Grouping, QueryPlan, SortKey};
 use super::setops::row_key;
 use super::table::scan_table;
-use super::table_functions::lateral_rows;
 use super::topk::SortBuffer;
 use crate::catalog::TableDescriptor;
 use crate::error::{SqlError, SqlResult, SqlState};
@@ -334,9 +334,15 @@ impl QueryPlan {
         lines
     }
 
-    /// Every table the subqueries of this query read.
+    /// Every table the subqueries and LATERAL subqueries of this query read.
     fn subquery_tables(&self) -> Vec<TableDescriptor> {
         let mut out = Vec::new();
+        // A LATERAL subquery runs per left row over preloaded tables, as a subquery does.
+        for s in &self.sources {
+            if let FromSource::Lateral(rel) = &s.source {
+                out.extend(rel.tables());
+            }
+        }
         let mut visit = |e: &ScalarExpr| collect_subplan_tables(e, &mut out);
         self.filter.iter().for_each(&mut visit);
         self.having.iter().for_each(&mut visit);

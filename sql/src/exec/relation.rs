@@ -15,9 +15,10 @@
 //! ```
 //!
 //! A relation is computed whole before the join step that reads it, then joined like a
-//! table's rows; only a table function whose arguments read the FROM items before it
-//! (`FROM pg_index i, unnest(i.indkey)`, an implicit LATERAL) is computed per left row
-//! instead (`table_functions.rs`).
+//! table's rows; only a LATERAL item that reads the FROM items before it (`FROM pg_index i,
+//! unnest(i.indkey)`, `FROM t, LATERAL (SELECT … t.a …) s`) is computed per left row
+//! instead (`lateral.rs`). A parenthesized join (`a JOIN (b JOIN c ON …) ON …`) is a
+//! `Relation::Query` over the inner join.
 //!
 //! CTEs are materialized once per statement, before the query that defines them runs, into
 //! the same [`TableData`] map that holds the tables subqueries read, under ids above

@@ -28,10 +28,10 @@ use sqlparser::ast::{
     OrderBy, OrderByKind, Query, Select, SelectItem, SetExpr,
 };
 
-use super::access::plan_access;
+use super::access::plan_join_access;
 use super::aggregate::{compile_agg, contains_aggregate, is_aggregate, Agg};
 use super::from::{collect_tables, plan_from, star_items, FromClause};
-use super::join::{hash_keys, FromSource, JoinKind, JoinStep};
+use super::join::{assign_hash_keys, FromSource, JoinKind, JoinStep};
 use super::relation::{
     plan_ctes, plan_relation_query, plan_set_expr, CteScope, PlanCtx, RelPlan, FIRST_RELATION_ID,
 };
@@ -424,26 +424,7 @@ pub(super) fn plan_select_block(
     if let Some(e) = &select.selection {
         super::access::conjuncts(e, &mut where_parts);
     }
-    for (i, step) in sources.iter_mut().enumerate() {
-        let FromSource::Table(desc) = &step.source else {
-            continue;
-        };
-        let mut parts: Vec<&Expr> = on_asts
-            .iter()
-            .filter(|(s, _)| *s == i)
-            .flat_map(|(_, p)| p.iter().copied())
-            .collect();
-        if step.kind != JoinKind::Left {
-            parts.extend(where_parts.iter().copied());
-        }
-        let access = plan_access(desc, &scope, step.offset, &parts, params);
-        let outer_join = matches!(step.kind, JoinKind::Right | JoinKind::Full);
-        step.lookup = step.offset > 0 && access.reads_left_row() && !outer_join;
-        // A RIGHT or FULL join reads the whole right side once (a span of constants at most).
-        if !(outer_join && access.reads_left_row()) {
-            step.access = access;
-        }
-    }
+    plan_join_access(&mut sources, &scope, &on_asts, &where_parts, params);
     // WHERE, split into its AND-ed parts; with several tables each part runs at the first
     // join step where every column it reads is there (so a join never materializes the
     // whole cross product when the WHERE clause relates the tables), but not before a RIGHT
@@ -845,11 +826,7 @@ pub(super) fn plan_select_block(
             false
         }
     };
-    for step in sources.iter_mut().skip(1) {
-        if !step.lookup {
-            step.hash_keys = hash_keys(step);
-        }
-    }
+    assign_hash_keys(&mut sources);
     if grouping.is_none() && windows.is_empty() && !distinct && distinct_on.is_empty() {
         if let Some(limit) = &limit {
             push_limit(&mut sources, &order, limit, offset.as_ref(), for_update);

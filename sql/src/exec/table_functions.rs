@@ -7,7 +7,7 @@
 //! FROM items come before the function, they are compiled against those items instead: the
 //! function is then an implicit LATERAL item, as PostgreSQL treats every function in FROM,
 //! and its rows are computed once per left row and joined to that row only
-//! ([`FromSource::Lateral`]):
+//! ([`FromSource::Lateral`], run by `lateral.rs`):
 //!
 //! ```text
 //!   FROM pg_index i, unnest(i.indkey, i.indoption) WITH ORDINALITY k(key, opt, n)
@@ -322,23 +322,4 @@ pub(super) fn function_rows(
         }
         _ => Err(SqlError::internal("not a table function")),
     }
-}
-
-/// The rows of a LATERAL item for each left row (`found[i]` for row `i`).
-pub(super) fn lateral_rows(
-    rel: &RelPlan,
-    input: &[Vec<Datum>],
-    ctx: &EvalCtx,
-) -> SqlResult<Vec<Vec<Vec<Datum>>>> {
-    let mut total = 0;
-    let mut found = Vec::with_capacity(input.len());
-    for row in input {
-        let rows = function_rows(&rel.rel, row, ctx)?;
-        total += rows.len();
-        if total > MAX_JOIN_ROWS {
-            return Err(too_many_rows());
-        }
-        found.push(rows);
-    }
-    Ok(found)
 }
