@@ -34,6 +34,7 @@ mod table;
 mod table_functions;
 mod topk;
 mod window;
+mod window_frame;
 
 use std::sync::Arc;
 

@@ -647,7 +647,13 @@ pub(super) fn plan_select_block(
                 Box::new(|e: &Expr| rewrite_fn(e)),
             )
         } else {
-            let (windows, types) = plan_windows(&window_asts, &in_scope, params, &*rewrite_fn)?;
+            let (windows, types) = plan_windows(
+                &window_asts,
+                &select.named_window,
+                &in_scope,
+                params,
+                &*rewrite_fn,
+            )?;
             let mut scope = in_scope.clone();
             for (j, ty) in types.into_iter().enumerate() {
                 scope.columns.push(ScopeColumn {
