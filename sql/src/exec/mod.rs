@@ -28,6 +28,7 @@ mod relation;
 mod schema;
 mod select;
 mod sequence;
+mod series;
 mod setops;
 mod srf;
 mod table;

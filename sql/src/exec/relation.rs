@@ -5,7 +5,7 @@
 //!   FROM (SELECT …) AS x(a, b)        Relation::Query     a planned query
 //!   VALUES (1, 'a'), (2, 'b')         Relation::Values    constant rows
 //!   SELECT … UNION [ALL] SELECT …     Relation::SetOp     see setops.rs
-//!   generate_series(a, b [, step])    Relation::Series    integers
+//!   generate_series(a, b [, step])    Relation::Series    integers, numerics, timestamps
 //!   unnest(a [, b …])                 Relation::Unnest    array elements, side by side
 //!   a CTE, referenced by name         Relation::Stored    rows materialized once per statement
 //!   WITH RECURSIVE t AS (… UNION …)   Relation::Recursive a fixpoint over a work table
@@ -143,7 +143,7 @@ pub enum Relation {
         /// Conversions of the right operand's columns.
         right_casts: Casts,
     },
-    /// `generate_series(start, stop[, step])` over integers.
+    /// `generate_series(start, stop[, step])` (`series.rs`).
     Series {
         /// The first value.
         start: ScalarExpr,

@@ -35,7 +35,7 @@ enum SrfKind {
     Unnest,
     /// `generate_subscripts(array, dim[, reverse])`: the subscripts of dimension 1.
     Subscripts,
-    /// `generate_series(start, stop[, step])` over integers.
+    /// `generate_series(start, stop[, step])` (`series.rs`).
     Series,
     /// A set over a JSON document.
     Json(JsonSet),
@@ -125,10 +125,10 @@ pub(super) fn plan_srf(e: &Expr, compile: &mut ArgCompiler<'_>) -> SqlResult<(Sr
             }
             SqlType::Int4
         }
-        (SrfKind::Series, [_, _] | [_, _, _]) => {
-            let ty = super::table_functions::series_type(&types)?;
-            for a in &typed {
-                out.push(compile(a, Some(&SqlType::Int8))?.expr);
+        (SrfKind::Series, _) => {
+            let (ty, arg_types) = super::series::series_signature(&types)?;
+            for (a, arg_ty) in typed.iter().zip(&arg_types) {
+                out.push(compile(a, Some(arg_ty))?.expr);
             }
             ty
         }
@@ -185,7 +185,7 @@ fn values(srf: &Srf, row: &[Datum], ctx: &EvalCtx) -> SqlResult<Vec<Datum>> {
                 it.next().unwrap_or(Datum::Null),
                 it.next().unwrap_or(Datum::Null),
             );
-            super::table_functions::series(start, stop, it.next())?
+            super::series::series(start, stop, it.next())?
         }
         (SrfKind::Json(set), Some(doc)) => set.select_list_values(doc)?,
         _ => Vec::new(),

@@ -1,4 +1,4 @@
-//! Functions in FROM: `generate_series(a, b [, step])`, `unnest(a [, b …])` and the JSON sets
+//! Functions in FROM: `generate_series(a, b [, step])` (`series.rs`), `unnest(a [, b …])` and the JSON sets
 //! (`jsonb_each(j)` …, see `json_set.rs`), plain or
 //! LATERAL.
 //!
@@ -20,8 +20,8 @@
 use sqlparser::ast::{Expr, FunctionArg, FunctionArgExpr};
 use tessera_encoding::Datum;
 
-use super::join::MAX_JOIN_ROWS;
-use super::relation::{too_many_rows, RelPlan, Relation};
+use super::relation::{RelPlan, Relation};
+use super::series::{series, series_signature};
 use crate::error::{SqlError, SqlResult, SqlState};
 use crate::expr::{eval_ctx, Compiler, EvalCtx, Params, Scope, Typed};
 use crate::session::Column;
@@ -54,26 +54,7 @@ fn coerce(t: Typed, ty: &SqlType, what: &str, params: &mut Params) -> SqlResult<
     Compiler::new(&empty, params).coerce(t, ty, what)
 }
 
-/// The type of `generate_series` over arguments of these types: `bigint` if one is, else
-/// `integer` (0A000 for non-integers).
-pub(super) fn series_type(types: &[SqlType]) -> SqlResult<SqlType> {
-    let mut ty = SqlType::Int4;
-    for t in types {
-        ty = match t {
-            SqlType::Unknown | SqlType::Int2 | SqlType::Int4 => ty,
-            SqlType::Int8 => SqlType::Int8,
-            other => {
-                return Err(SqlError::unsupported(format!(
-                    "generate_series over {}",
-                    other.name()
-                )))
-            }
-        };
-    }
-    Ok(ty)
-}
-
-/// Plans `generate_series(start, stop[, step])` over integers; the column is named `name`.
+/// Plans `generate_series(start, stop[, step])` (see `series.rs`); the column is named `name`.
 /// Returns the plan and whether it is LATERAL.
 pub(super) fn plan_series(
     args: &[FunctionArg],
@@ -90,17 +71,11 @@ pub(super) fn plan_series(
         exprs.push(e);
     }
     let (typed, lateral) = compile_args(&exprs, left, outer, params)?;
-    if !(2..=3).contains(&typed.len()) {
-        return Err(SqlError::new(
-            SqlState::UNDEFINED_FUNCTION,
-            "function generate_series with these arguments does not exist",
-        ));
-    }
     let types: Vec<SqlType> = typed.iter().map(|t| t.ty.clone()).collect();
-    let ty = series_type(&types)?;
+    let (ty, arg_types) = series_signature(&types)?;
     let mut bounds = Vec::new();
-    for t in typed {
-        bounds.push(coerce(t, &SqlType::Int8, "generate_series", params)?.expr);
+    for (t, arg_ty) in typed.into_iter().zip(&arg_types) {
+        bounds.push(coerce(t, arg_ty, "generate_series", params)?.expr);
     }
     let mut it = bounds.into_iter();
     let (Some(start), Some(stop)) = (it.next(), it.next()) else {
@@ -231,37 +206,6 @@ pub(super) fn add_value_alias(
     });
     rel.unknown.push(false);
     true
-}
-
-/// The integers of `generate_series(start, stop[, step])` (none when an argument is NULL).
-pub(super) fn series(start: Datum, stop: Datum, step: Option<Datum>) -> SqlResult<Vec<Datum>> {
-    let (Datum::Int(start), Datum::Int(stop)) = (start, stop) else {
-        return Ok(Vec::new());
-    };
-    let step = match step {
-        None => 1,
-        Some(Datum::Int(s)) => s,
-        Some(_) => return Ok(Vec::new()),
-    };
-    if step == 0 {
-        return Err(SqlError::new(
-            SqlState::INVALID_PARAMETER_VALUE,
-            "step size cannot equal zero",
-        ));
-    }
-    let mut out = Vec::new();
-    let mut v = start;
-    while (step > 0 && v <= stop) || (step < 0 && v >= stop) {
-        out.push(Datum::Int(v));
-        if out.len() > MAX_JOIN_ROWS {
-            return Err(too_many_rows());
-        }
-        match v.checked_add(step) {
-            Some(n) => v = n,
-            None => break,
-        }
-    }
-    Ok(out)
 }
 
 /// The rows of a table function, its arguments evaluated on `row` (the left row of a

@@ -405,6 +405,17 @@ fn add_months_to_days(days: i64, months: i64) -> SqlResult<i64> {
     Ok(days_from_civil(ny, nm, nd))
 }
 
+/// `timestamp + interval` (microseconds since 2000-01-01), months on the calendar; 22008
+/// out of range.
+pub(crate) fn timestamp_plus_interval(
+    ts: i64,
+    months: i32,
+    days: i32,
+    micros: i64,
+) -> SqlResult<i64> {
+    add_interval(ts, months, days, micros, 1)
+}
+
 fn add_interval(ts: i64, months: i32, days: i32, micros: i64, sign: i64) -> SqlResult<i64> {
     let day = ts.div_euclid(MICROS_PER_DAY);
     let tod = ts.rem_euclid(MICROS_PER_DAY);
