@@ -365,15 +365,7 @@ fn evaluate_partition(
         }
         WindowKind::Agg(agg) => {
             let ranges = w.frame.ranges(groups, n, ctx)?;
-            aggregate_frames(
-                agg,
-                &ranges,
-                w.frame.starts_unbounded(),
-                part,
-                rows,
-                ctx,
-                &mut out,
-            )?;
+            aggregate_frames(agg, &w.frame, &ranges, part, rows, ctx, &mut out)?;
         }
         WindowKind::Value(pick, x) => {
             let ranges = w.frame.ranges(groups, n, ctx)?;
@@ -421,13 +413,32 @@ fn evaluate_partition(
     Ok(out)
 }
 
+/// The most rows all frames of one window aggregate may visit when each frame is aggregated
+/// afresh (a sliding frame over a large partition); past this the query fails with 54000
+/// instead of running for hours.
+const MAX_FRAME_VISITS: usize = 10 * super::join::MAX_JOIN_ROWS;
+
+/// Whether an aggregate's value does not depend on the order its rows arrive in (exactly:
+/// float sums round differently in another order).
+fn order_insensitive(agg: &Agg) -> bool {
+    use super::aggregate::AggFunc::*;
+    let float = matches!(agg.arg_ty, SqlType::Float4 | SqlType::Float8);
+    match agg.func {
+        CountStar | Count | Min | Max | BoolAnd | BoolOr => true,
+        Sum | Avg => !float,
+        _ => false,
+    }
+}
+
 /// An aggregate over each row's frame (`ranges`, in `part`'s order). Frames that all start
-/// at the partition's first row (`from_start`) grow by the rows their end passes; others
-/// are aggregated afresh, unless equal to the previous row's frame.
+/// at the partition's first row grow by the rows their end passes; frames that all end at
+/// its last row, for an aggregate that ignores order, grow backwards the same way; others
+/// are aggregated afresh (at most [`MAX_FRAME_VISITS`] rows in all), unless equal to the
+/// previous row's frame.
 fn aggregate_frames(
     agg: &Agg,
+    frame: &Frame,
     ranges: &[(usize, usize)],
-    from_start: bool,
     part: &[usize],
     rows: &[Vec<Datum>],
     ctx: &EvalCtx,
@@ -440,8 +451,23 @@ fn aggregate_frames(
         };
         accumulate(agg, state, &v)
     };
+    let n = part.len();
+    if frame.ends_unbounded() && !frame.starts_unbounded() && order_insensitive(agg) {
+        let mut state = init(agg);
+        let mut from = n;
+        for (pos, &(s, _)) in ranges.iter().enumerate().rev() {
+            while from > s {
+                from -= 1;
+                add(&mut state, from)?;
+            }
+            out[pos] = finish(agg, &state)?;
+        }
+        return Ok(());
+    }
+    let from_start = frame.starts_unbounded();
     let mut state = init(agg);
     let mut done = 0;
+    let mut visits = 0usize;
     let mut last: Option<((usize, usize), Datum)> = None;
     for (pos, &range) in ranges.iter().enumerate() {
         if let Some((r, v)) = &last {
@@ -454,6 +480,15 @@ fn aggregate_frames(
         if !from_start {
             state = init(agg);
             done = s;
+            visits = visits.saturating_add(e.saturating_sub(s));
+            if visits > MAX_FRAME_VISITS {
+                return Err(SqlError::new(
+                    SqlState::PROGRAM_LIMIT_EXCEEDED,
+                    format!(
+                        "window frames visit more than {MAX_FRAME_VISITS} rows; narrow the frame"
+                    ),
+                ));
+            }
         }
         while done < e {
             add(&mut state, done)?;
