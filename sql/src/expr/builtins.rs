@@ -122,11 +122,10 @@ pub(super) fn call(f: &Func, args: &[Datum]) -> SqlResult<Datum> {
         (Func::DateTrunc, [Datum::String(field), Datum::Timestamp(ts)]) => {
             Datum::Timestamp(super::datetime::date_trunc(field, *ts)?)
         }
-        (Func::MakeDate | Func::MakeTime | Func::MakeTimestamp | Func::Age, _)
-            if args.iter().any(|a| matches!(a, Datum::Null)) =>
-        {
-            Datum::Null
-        }
+        (
+            Func::MakeDate | Func::MakeTime | Func::MakeTimestamp | Func::MakeInterval | Func::Age,
+            _,
+        ) if args.iter().any(|a| matches!(a, Datum::Null)) => Datum::Null,
         (Func::MakeDate, [Datum::Int(y), Datum::Int(m), Datum::Int(d)]) => {
             super::calendar::make_date(*y, *m, *d)?
         }
@@ -137,6 +136,10 @@ pub(super) fn call(f: &Func, args: &[Datum]) -> SqlResult<Datum> {
             Func::MakeTimestamp,
             [Datum::Int(y), Datum::Int(mo), Datum::Int(d), Datum::Int(h), Datum::Int(mi), Datum::Float(s)],
         ) => super::calendar::make_timestamp([*y, *mo, *d, *h, *mi], *s)?,
+        (
+            Func::MakeInterval,
+            [Datum::Int(y), Datum::Int(mo), Datum::Int(w), Datum::Int(d), Datum::Int(h), Datum::Int(mi), Datum::Float(s)],
+        ) => super::calendar::make_interval([*y, *mo, *w, *d, *h, *mi], *s)?,
         (Func::Age, [Datum::Timestamp(a), Datum::Timestamp(b)]) => super::calendar::age(*a, *b)?,
         (Func::ToChar(tz), [Datum::Timestamp(t), Datum::String(f)]) => {
             Datum::String(super::to_char::format(*t, f, *tz))

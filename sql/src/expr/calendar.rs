@@ -1,4 +1,5 @@
-//! Calendar arithmetic by fields: `make_date`, `make_time`, `make_timestamp` and `age`.
+//! Calendar arithmetic by fields: `make_date`, `make_time`, `make_timestamp`,
+//! `make_interval` and `age`.
 //!
 //! These work on (year, month, day, hour, minute, second) as a person reads a date, not on
 //! the day and microsecond counts the other date/time functions add and subtract:
@@ -10,11 +11,15 @@
 //!       field by field: 0 y 2 mon -30 d -2 h -30 min -15.5 s, then each negative field
 //!       borrows from the next larger one (a day borrows the length of the earlier date's
 //!       month): 1 mon 0 d 21:29:44.5
+//!   make_interval(years, months, weeks, days, hours, mins, secs)
+//!       (years·12 + months) months, (weeks·7 + days) days, and the time in microseconds;
+//!       any argument may be given by name (`make_interval(days => 10)`), the rest are 0
 //! ```
 //!
 //! Results and errors (22008 for a field out of range) are PostgreSQL 15's;
 //! `testdata/logic/datetime_make.slt` checks them against it.
 
+use sqlparser::ast::{Expr, FunctionArg, FunctionArgExpr};
 use tessera_encoding::datum::MICROS_PER_DAY;
 use tessera_encoding::Datum;
 
@@ -75,6 +80,103 @@ pub fn make_time(hour: i64, minute: i64, second: f64) -> SqlResult<Datum> {
             format!("time field value out of range: {hour:02}:{minute:02}:{second:02}"),
         )),
     }
+}
+
+/// The parameter names of `make_interval`, in order.
+pub const MAKE_INTERVAL_PARAMS: [&str; 7] =
+    ["years", "months", "weeks", "days", "hours", "mins", "secs"];
+
+/// `make_interval`'s arguments in parameter order: positional ones first, then named ones
+/// (`days => 3`) in their places; the places between are `0`. 42883 for an unknown or
+/// repeated name, 42601 for a positional argument after a named one.
+pub fn named_interval_args(args: &[FunctionArg]) -> SqlResult<Vec<Expr>> {
+    let mut slots: Vec<Option<Expr>> = vec![None; MAKE_INTERVAL_PARAMS.len()];
+    let mut positional = 0;
+    let mut named = false;
+    let no_function = |what: String| {
+        SqlError::new(
+            SqlState::UNDEFINED_FUNCTION,
+            format!("function make_interval({what}) does not exist"),
+        )
+    };
+    for a in args {
+        match a {
+            FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) if !named => {
+                let slot = slots
+                    .get_mut(positional)
+                    .ok_or_else(|| no_function(format!("{} arguments", args.len())))?;
+                *slot = Some(e.clone());
+                positional += 1;
+            }
+            FunctionArg::Unnamed(_) => {
+                return Err(SqlError::new(
+                    SqlState::SYNTAX_ERROR,
+                    "positional argument cannot follow named argument",
+                ))
+            }
+            FunctionArg::Named {
+                name,
+                arg: FunctionArgExpr::Expr(e),
+                ..
+            }
+            | FunctionArg::ExprNamed {
+                name: Expr::Identifier(name),
+                arg: FunctionArgExpr::Expr(e),
+                ..
+            } => {
+                named = true;
+                let key = crate::exec::normalize_ident(name);
+                let i = MAKE_INTERVAL_PARAMS
+                    .iter()
+                    .position(|p| *p == key)
+                    .filter(|&i| slots[i].is_none())
+                    .ok_or_else(|| no_function(format!("{key} => …")))?;
+                slots[i] = Some(e.clone());
+            }
+            other => return Err(SqlError::unsupported(format!("function argument {other}"))),
+        }
+    }
+    let last = slots.iter().rposition(Option::is_some).map_or(0, |i| i + 1);
+    let zero = || Expr::value(sqlparser::ast::Value::Number("0".into(), false));
+    Ok(slots
+        .into_iter()
+        .take(last)
+        .map(|s| s.unwrap_or_else(zero))
+        .collect())
+}
+
+/// `make_interval(years, months, weeks, days, hours, mins, secs)`; 22008 when a field is
+/// out of range or `secs` is not finite.
+pub fn make_interval(fields: [i64; 6], secs: f64) -> SqlResult<Datum> {
+    let [years, months, weeks, days, hours, mins] = fields;
+    let overflow = || SqlError::new(FIELD_OVERFLOW, "interval out of range");
+    if !secs.is_finite() {
+        return Err(overflow());
+    }
+    let months = years
+        .checked_mul(12)
+        .and_then(|m| m.checked_add(months))
+        .and_then(|m| i32::try_from(m).ok())
+        .ok_or_else(overflow)?;
+    let days = weeks
+        .checked_mul(7)
+        .and_then(|d| d.checked_add(days))
+        .and_then(|d| i32::try_from(d).ok())
+        .ok_or_else(overflow)?;
+    let secs = (secs * MICROS_PER_SECOND as f64).round_ties_even();
+    if secs.abs() >= 9.2e18 {
+        return Err(overflow());
+    }
+    let micros = hours
+        .checked_mul(3_600 * MICROS_PER_SECOND)
+        .and_then(|h| mins.checked_mul(60 * MICROS_PER_SECOND)?.checked_add(h))
+        .and_then(|t| t.checked_add(secs as i64))
+        .ok_or_else(overflow)?;
+    Ok(Datum::Interval {
+        months,
+        days,
+        micros,
+    })
 }
 
 /// `make_timestamp(year, month, day, hour, min, sec)`.

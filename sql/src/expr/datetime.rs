@@ -264,6 +264,25 @@ impl Compiler<'_> {
                     ty,
                 }
             }
+            ("make_interval", 0..=7) => {
+                // The arguments left out are 0.
+                while args.len() < 7 {
+                    args.push(literal(Datum::Int(0), SqlType::Int4));
+                }
+                let mut exprs = Vec::with_capacity(7);
+                for (i, a) in args.drain(..).enumerate() {
+                    let want = if i == 6 {
+                        SqlType::Float8
+                    } else {
+                        SqlType::Int4
+                    };
+                    exprs.push(self.coerce(a, &want, name)?.expr);
+                }
+                Typed {
+                    expr: ScalarExpr::Func(Func::MakeInterval, exprs),
+                    ty: SqlType::Interval,
+                }
+            }
             ("to_char", 2) => {
                 let format = args.remove(1);
                 let source = args.remove(0);

@@ -27,6 +27,16 @@ impl Compiler<'_> {
                 });
             }
         }
+        if name == "make_interval" {
+            if let FunctionArguments::List(list) = &f.args {
+                let args = super::calendar::named_interval_args(&list.args)?;
+                let compiled = args
+                    .iter()
+                    .map(|a| self.compile(a))
+                    .collect::<SqlResult<Vec<_>>>()?;
+                return self.call(&name, compiled);
+            }
+        }
         let args: Vec<&Expr> = match &f.args {
             FunctionArguments::List(list) => list
                 .args

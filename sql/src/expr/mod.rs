@@ -298,6 +298,8 @@ pub enum Func {
     MakeTime,
     /// make_timestamp(year, month, day, hour, min, sec).
     MakeTimestamp,
+    /// make_interval(years, months, weeks, days, hours, mins, secs).
+    MakeInterval,
     /// age(timestamp, timestamp).
     Age,
     /// to_char(timestamp, format) (`true`: of a timestamptz).
