@@ -283,7 +283,10 @@ pub async fn nextval(node: &SqlNode, seq: &SequenceDescriptor) -> SqlResult<i64>
             "unexpected response to a sequence increment",
         ));
     };
-    let value = (seq.start - seq.increment).checked_add(c);
+    // In 128 bits: `start - increment` alone leaves i64 for a sequence that starts at an
+    // end of the range (START -9223372036854775808 INCREMENT 1).
+    let value =
+        i64::try_from(i128::from(seq.start) - i128::from(seq.increment) + i128::from(c)).ok();
     match value {
         Some(v) if v >= seq.min && v <= seq.max => {
             remember(seq.id, v);
