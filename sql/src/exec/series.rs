@@ -12,9 +12,10 @@
 //! Jan 31, Feb 29, Mar 29, … as in PostgreSQL, and a numeric series keeps the start's scale
 //! until the step's is added). The series stops after the last value not past `stop` (below
 //! it for a negative step); a zero step is 22023; a NULL argument gives no rows; a series
-//! longer than [`MAX_JOIN_ROWS`] is 54000 (for integers and numerics, found before any value
-//! is made).
+//! longer than [`MAX_JOIN_ROWS`] is 54000 (found before any value is made, for timestamps
+//! when the step's fields all point one way).
 
+use tessera_encoding::datum::MICROS_PER_DAY;
 use tessera_encoding::{Datum, Decimal};
 
 use super::join::MAX_JOIN_ROWS;
@@ -175,6 +176,19 @@ fn timestamp_series(start: i64, stop: i64, step: Datum) -> SqlResult<Vec<Datum>>
         return Err(zero_step());
     }
     let up = direction == std::cmp::Ordering::Greater;
+    // When every field of the step points one way, no step is longer than its months at 31
+    // days each: that bounds from below how many values there are.
+    let same_sign = [i64::from(months), i64::from(days), micros]
+        .iter()
+        .all(|f| if up { *f >= 0 } else { *f <= 0 });
+    if same_sign {
+        let longest = (i128::from(months) * 31 + i128::from(days)) * i128::from(MICROS_PER_DAY)
+            + i128::from(micros);
+        if longest != 0 && (i128::from(stop) - i128::from(start)) / longest >= MAX_JOIN_ROWS as i128
+        {
+            return Err(too_many_rows());
+        }
+    }
     let mut out = Vec::new();
     let mut v = start;
     while (up && v <= stop) || (!up && v >= stop) {
