@@ -113,3 +113,94 @@ fn only_insert_batches_are_probed() {
     let probed = probe(inserts);
     assert_eq!(probed.len(), 8, "every key of an insert batch is untouched");
 }
+
+/// A corrupt transaction record is `KvError::Corruption` for every command that reads it
+/// (commit, heartbeat, query, push, recovery), never a panic, and the evaluation writes
+/// nothing (`docs/failure-modes.md`, "a transaction record is corrupt").
+#[test]
+fn a_corrupt_record_is_a_corruption_error_for_every_record_command() {
+    use tessera_api::batch::PushType;
+    use tessera_api::error::KvError;
+    use tessera_storage::Cf;
+
+    let txn = Transaction::new(
+        "t",
+        b"anchor".to_vec(),
+        TxnId(7),
+        Timestamp::new(10, 0),
+        Duration::from_millis(500),
+        1,
+    );
+    let pusher = Transaction::new(
+        "pusher",
+        b"other".to_vec(),
+        TxnId(8),
+        Timestamp::new(20, 0),
+        Duration::from_millis(500),
+        1,
+    );
+    let tscache = TimestampCache::new(Timestamp::MIN);
+    // A valid record whose bytes are then damaged one way or another: its checksum no
+    // longer matches, or it is cut short.
+    let good = crate::record::encode(&txn);
+    let mut flipped = good.clone();
+    let last = flipped.len() - 1;
+    flipped[last] ^= 0xff;
+    for damaged in [flipped, good[..3].to_vec(), Vec::new()] {
+        let engine = MemoryEngine::new();
+        let mut b = WriteBatch::new();
+        b.put(
+            Cf::Local,
+            crate::record::record_key(&txn.meta.key, txn.meta.id),
+            damaged.clone(),
+        );
+        engine.write(b, true).expect("write");
+        let commands = [
+            BatchRequest::txn(
+                &txn,
+                vec![Request::EndTxn {
+                    commit: true,
+                    lock_spans: Vec::new(),
+                    in_flight_writes: Vec::new(),
+                }],
+            ),
+            BatchRequest::txn(
+                &txn,
+                vec![Request::HeartbeatTxn {
+                    now: Timestamp::new(11, 0),
+                }],
+            ),
+            BatchRequest::at(
+                Timestamp::new(20, 0),
+                vec![Request::QueryTxn {
+                    txn: txn.meta.clone(),
+                }],
+            ),
+            BatchRequest::txn(
+                &pusher,
+                vec![Request::PushTxn {
+                    pushee: txn.meta.clone(),
+                    pusher: Some(pusher.meta.clone()),
+                    push_to: Timestamp::new(20, 0),
+                    push_type: PushType::Abort,
+                    deadlock: false,
+                }],
+            ),
+            BatchRequest::at(
+                Timestamp::new(20, 0),
+                vec![Request::RecoverTxn {
+                    txn: txn.meta.clone(),
+                    implicitly_committed: false,
+                }],
+            ),
+        ];
+        for ba in &commands {
+            let method = ba.requests[0].method();
+            match with_env(&engine, &tscache, |env| evaluate(env, ba)) {
+                Err(KvError::Corruption(_)) => {}
+                Err(other) => panic!("{method} over {damaged:?}: {other:?}, not Corruption"),
+                Ok(_) => panic!("{method} over a damaged record ({damaged:?}) succeeded"),
+            }
+        }
+    }
+}
