@@ -31,11 +31,11 @@ use super::join::{assign_hash_keys, FromSource, JoinKind, JoinStep};
 use super::lateral::{check_lateral_join, plan_lateral_query};
 use super::relation::{rename_columns, PlanCtx, RelPlan, Relation};
 use super::select::{plan_select, walk};
-use super::setops::unify_types;
 use super::split_name;
 use super::table::table_scope;
 use super::table_functions::{add_value_alias, plan_json_set, plan_series, plan_unnest};
 use crate::error::{SqlError, SqlResult, SqlState};
+use crate::expr::unify_types;
 use crate::expr::{Compiler, Params, ScalarExpr, Scope, ScopeColumn, SubqueryPlanner, Typed};
 use crate::types::SqlType;
 

@@ -45,9 +45,10 @@ use tessera_encoding::Datum;
 
 use super::join::{FromSource, JoinKind, JoinStep, MAX_JOIN_ROWS};
 use super::select::{const_expr, plan_select, plan_select_block, QueryPlan, SortKey, Tables};
-use super::setops::{apply_casts, casts_to, combine, row_key, unify_types, Casts, SetOp};
+use super::setops::{apply_casts, casts_to, combine, row_key, Casts, SetOp};
 use crate::catalog::TableDescriptor;
 use crate::error::{SqlError, SqlResult, SqlState};
+use crate::expr::unify_types;
 use crate::expr::{eval_ctx, Compiler, EvalCtx, Params, ScalarExpr, Scope, ScopeColumn, TableData};
 use crate::session::Column;
 use crate::types::SqlType;

@@ -24,8 +24,8 @@ use std::collections::HashMap;
 use tessera_encoding::key::encode_key_datum;
 use tessera_encoding::{Datum, Direction};
 
-use crate::error::{SqlError, SqlResult, SqlState};
-use crate::expr::{cast_datum, numeric_supertype};
+use crate::error::SqlResult;
+use crate::expr::cast_datum;
 use crate::types::SqlType;
 
 /// Which set operation.
@@ -48,27 +48,6 @@ impl SetOp {
             SetOp::Except => "EXCEPT",
         }
     }
-}
-
-/// The common type of two column types, as PostgreSQL resolves UNION / VALUES / CASE
-/// branches; `what` names the construct in the 42804 message.
-pub fn unify_types(a: &SqlType, b: &SqlType, what: &str) -> SqlResult<SqlType> {
-    Ok(match (a, b) {
-        (SqlType::Unknown, t) | (t, SqlType::Unknown) => t.clone(),
-        (x, y) if x == y => x.clone(),
-        (x, y) if x.is_numeric() && y.is_numeric() => numeric_supertype(x, y),
-        (x, y) if x.is_string() && y.is_string() => SqlType::Text,
-        (x, y) => {
-            return Err(SqlError::new(
-                SqlState::DATATYPE_MISMATCH,
-                format!(
-                    "{what} types {} and {} cannot be matched",
-                    x.name(),
-                    y.name()
-                ),
-            ))
-        }
-    })
 }
 
 /// How to convert one operand's values to the unified column types: `None` where the type

@@ -6,24 +6,27 @@ use super::{cast_datum, mismatch, numeric_supertype, Compiler, Func, ScalarExpr,
 use crate::error::{SqlError, SqlResult, SqlState};
 use crate::types::SqlType;
 
-impl Compiler<'_> {
-    /// Finds the common type of two branches (CASE, COALESCE, UNION).
-    pub(super) fn unify(&self, a: &SqlType, b: &SqlType, ctx: &str) -> SqlResult<SqlType> {
-        Ok(match (a, b) {
-            (SqlType::Unknown, t) | (t, SqlType::Unknown) => t.clone(),
-            (x, y) if x == y => x.clone(),
-            (x, y) if x.is_numeric() && y.is_numeric() => numeric_supertype(x, y),
-            (x, y) if x.is_string() && y.is_string() => SqlType::Text,
-            (x, y) => {
-                return Err(mismatch(format!(
-                    "{ctx} types {} and {} cannot be matched",
-                    x.name(),
-                    y.name()
-                )))
-            }
-        })
-    }
+/// The common type of two types, as PostgreSQL resolves the branches of CASE, COALESCE,
+/// UNION, VALUES and the columns of JOIN … USING: an untyped side takes the other's type,
+/// numerics widen, string types become text; anything else is 42804 (`what` names the
+/// construct in the message).
+pub fn unify_types(a: &SqlType, b: &SqlType, what: &str) -> SqlResult<SqlType> {
+    Ok(match (a, b) {
+        (SqlType::Unknown, t) | (t, SqlType::Unknown) => t.clone(),
+        (x, y) if x == y => x.clone(),
+        (x, y) if x.is_numeric() && y.is_numeric() => numeric_supertype(x, y),
+        (x, y) if x.is_string() && y.is_string() => SqlType::Text,
+        (x, y) => {
+            return Err(mismatch(format!(
+                "{what} types {} and {} cannot be matched",
+                x.name(),
+                y.name()
+            )))
+        }
+    })
+}
 
+impl Compiler<'_> {
     /// Converts an expression to `ty` where PostgreSQL would do so implicitly.
     pub fn coerce(&mut self, t: Typed, ty: &SqlType, ctx: &str) -> SqlResult<Typed> {
         if t.ty == *ty {

@@ -98,7 +98,7 @@ impl Compiler<'_> {
                 let x = self.compile(expr)?;
                 let plan = self.subquery(q)?;
                 let ty = plan_type(&plan)?;
-                let common = self.unify(&x.ty, &ty, "IN")?;
+                let common = super::coercion::unify_types(&x.ty, &ty, "IN")?;
                 let x = self.coerce(x, &common, "IN")?;
                 let e = ScalarExpr::Subquery(plan.0, SubKind::In(Box::new(x.expr)));
                 Typed {
@@ -270,7 +270,7 @@ impl Compiler<'_> {
                 let mut else_t = else_result.as_ref().map(|e| self.compile(e)).transpose()?;
                 let mut ty = SqlType::Unknown;
                 for t in results.iter().chain(else_t.iter()) {
-                    ty = self.unify(&ty, &t.ty, "CASE")?;
+                    ty = super::coercion::unify_types(&ty, &t.ty, "CASE")?;
                 }
                 if ty == SqlType::Unknown {
                     ty = SqlType::Text;

@@ -265,7 +265,7 @@ impl Compiler<'_> {
             ("greatest" | "least", 1..) => {
                 let mut ty = SqlType::Unknown;
                 for a in &args {
-                    ty = self.unify(&ty, &a.ty, &name.to_uppercase())?;
+                    ty = super::coercion::unify_types(&ty, &a.ty, &name.to_uppercase())?;
                 }
                 if ty == SqlType::Unknown {
                     ty = SqlType::Text;
@@ -281,7 +281,7 @@ impl Compiler<'_> {
             ("coalesce", 1..) => {
                 let mut ty = SqlType::Unknown;
                 for a in &args {
-                    ty = self.unify(&ty, &a.ty, "COALESCE")?;
+                    ty = super::coercion::unify_types(&ty, &a.ty, "COALESCE")?;
                 }
                 if ty == SqlType::Unknown {
                     ty = SqlType::Text;
@@ -297,7 +297,7 @@ impl Compiler<'_> {
                 })
             }
             ("nullif", 2) => {
-                let ty = self.unify(&args[0].ty, &args[1].ty, "NULLIF")?;
+                let ty = super::coercion::unify_types(&args[0].ty, &args[1].ty, "NULLIF")?;
                 let ty = if ty == SqlType::Unknown {
                     SqlType::Text
                 } else {

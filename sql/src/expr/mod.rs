@@ -45,6 +45,7 @@ use sqlparser::ast::BinaryOperator;
 use tessera_encoding::Datum;
 
 pub use arrays::ArrayFunc;
+pub use coercion::unify_types;
 pub(crate) use datetime::timestamp_plus_interval;
 pub use eval::{cast_datum, eval, eval_ctx};
 
