@@ -160,6 +160,13 @@ pub struct SequenceDescriptor {
     /// The largest value.
     #[prost(int64, tag = "6")]
     pub max: i64,
+    /// `CYCLE`: past an end, `nextval` starts again at the other end (absent: false).
+    #[prost(bool, tag = "7")]
+    pub cycle: bool,
+    /// `CACHE n`, kept to be shown (tessera hands out every value from the counter; 0 in
+    /// descriptors written before it was kept, shown as 1).
+    #[prost(int64, tag = "8")]
+    pub cache: i64,
 }
 
 /// A table.

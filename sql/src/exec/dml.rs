@@ -258,18 +258,15 @@ fn compile_sets(
 }
 
 /// A GENERATED ALWAYS identity column takes a value other than `DEFAULT` only with
-/// `OVERRIDING SYSTEM VALUE` (428C9 otherwise). `OVERRIDING USER VALUE` is not supported.
+/// `OVERRIDING SYSTEM VALUE` (428C9 otherwise).
 fn check_overriding(
     desc: &TableDescriptor,
     targets: &[usize],
     source: &Source,
     overriding: Option<&sqlparser::ast::InsertOverriding>,
 ) -> SqlResult<()> {
-    use sqlparser::ast::InsertOverriding;
-    match overriding {
-        Some(InsertOverriding::System) => return Ok(()),
-        Some(InsertOverriding::User) => return Err(SqlError::unsupported("OVERRIDING USER VALUE")),
-        None => {}
+    if overriding.is_some() {
+        return Ok(());
     }
     for (pos, &i) in targets.iter().enumerate() {
         if desc.columns[i].identity != Some(Identity::Always) {
@@ -290,6 +287,31 @@ fn check_overriding(
         }
     }
     Ok(())
+}
+
+/// `OVERRIDING USER VALUE`: the values given for identity columns (ALWAYS or BY DEFAULT)
+/// are ignored and the columns take their sequence's next value, as PostgreSQL's rewriter
+/// replaces them with `DEFAULT`. The columns leave the target list, with their VALUES
+/// expressions (compiled, so a value of the wrong type was already refused, but never
+/// evaluated, as in PostgreSQL) or the casts of their query columns.
+fn drop_user_identity_values(
+    desc: &TableDescriptor,
+    targets: &mut Vec<usize>,
+    source: &mut Source,
+) {
+    let keep: Vec<bool> = targets
+        .iter()
+        .map(|&i| desc.columns[i].identity.is_none())
+        .collect();
+    fn retain<T>(items: &mut Vec<T>, keep: &[bool]) {
+        let mut k = keep.iter();
+        items.retain(|_| k.next().copied().unwrap_or(true));
+    }
+    match source {
+        Source::Values(rows) => rows.iter_mut().for_each(|r| retain(r, &keep)),
+        Source::Query(_, casts) => retain(casts, &keep),
+    }
+    retain(targets, &keep);
 }
 
 /// `SET c = DEFAULT`: the column's default expression, or NULL without one. A sequence
@@ -512,6 +534,10 @@ async fn compile_dml(
                 },
             };
             check_overriding(&desc, &targets, &source, ins.overriding.as_ref())?;
+            let (mut targets, mut source) = (targets, source);
+            if ins.overriding == Some(sqlparser::ast::InsertOverriding::User) {
+                drop_user_identity_values(&desc, &mut targets, &mut source);
+            }
             if ins.source.is_none() {
                 // DEFAULT VALUES: no target columns.
                 return compile_insert_rest(

@@ -445,7 +445,9 @@ pub(super) fn fill(name: &str, snap: &Snapshot, rows: &mut RowSet) {
                     ("seqincrement", i(q.increment)),
                     ("seqmax", i(q.max)),
                     ("seqmin", i(q.min)),
-                    ("seqcache", i(1)),
+                    ("seqcache", i(q.cache.max(1))),
+                    ("seqcycle", b(q.cycle)),
+                    ("cycle", b(q.cycle)),
                     ("schemaname", s(schema.clone())),
                     ("sequencename", s(q.name.clone())),
                     ("sequenceowner", s("root")),
@@ -454,7 +456,7 @@ pub(super) fn fill(name: &str, snap: &Snapshot, rows: &mut RowSet) {
                     ("min_value", i(q.min)),
                     ("max_value", i(q.max)),
                     ("increment_by", i(q.increment)),
-                    ("cache_size", i(1)),
+                    ("cache_size", i(q.cache.max(1))),
                 ]);
             }
         }
