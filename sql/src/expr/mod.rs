@@ -22,6 +22,7 @@
 //!   json.rs       json/jsonb operators and functions
 //! ```
 
+mod array_assign;
 mod arrays;
 mod builtins;
 mod calendar;

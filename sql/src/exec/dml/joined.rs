@@ -29,8 +29,7 @@ use sqlparser::ast::{Assignment, AssignmentTarget, Expr, SelectItem, TableFactor
 use tessera_encoding::Datum;
 
 use super::{
-    assign, compile_returning, load_target, output, project, resolve, table_of, undefined_column,
-    Returning, Target,
+    assign, compile_returning, load_target, output, project, resolve, table_of, Returning, Target,
 };
 use crate::error::{SqlError, SqlResult};
 use crate::exec::fk::{check_parents, remove_references};
@@ -87,10 +86,12 @@ pub(super) async fn compile(
         let AssignmentTarget::ColumnName(cname) = &a.target else {
             return Err(SqlError::unsupported("tuple assignment"));
         };
-        let cname = crate::exec::last_name_part(cname);
-        let i = desc
-            .column_index(&cname)
-            .ok_or_else(|| undefined_column(&desc, &cname))?;
+        let (i, subscripts) = super::elements::target_column(&desc, cname)?;
+        if subscripts.is_some() {
+            return Err(SqlError::unsupported(
+                "assigning to an array element in UPDATE … FROM",
+            ));
+        }
         positions.push(i);
         items.push(format!("({})", a.value));
     }
