@@ -104,13 +104,24 @@ impl Scope {
                 SqlState::AMBIGUOUS_COLUMN,
                 format!("column reference \"{name}\" is ambiguous"),
             )),
-            (None, _) => Err(SqlError::new(
-                SqlState::UNDEFINED_COLUMN,
-                match table {
-                    Some(t) => format!("column {t}.{name} does not exist"),
-                    None => format!("column \"{name}\" does not exist"),
-                },
-            )),
+            // A qualifier that names no table here is 42P01, as PostgreSQL (also when the
+            // table is in FROM but hidden, as `u` in `(u JOIN v ON …) AS j`).
+            (None, _) => match table {
+                Some(t) if !self.columns.iter().any(|c| c.table.as_deref() == Some(t)) => {
+                    Err(SqlError::new(
+                        SqlState::UNDEFINED_TABLE,
+                        format!("missing FROM-clause entry for table \"{t}\""),
+                    ))
+                }
+                Some(t) => Err(SqlError::new(
+                    SqlState::UNDEFINED_COLUMN,
+                    format!("column {t}.{name} does not exist"),
+                )),
+                None => Err(SqlError::new(
+                    SqlState::UNDEFINED_COLUMN,
+                    format!("column \"{name}\" does not exist"),
+                )),
+            },
         }
     }
 }
