@@ -316,8 +316,9 @@ pub enum Func {
     Age,
     /// to_char(timestamp, format) (`true`: of a timestamptz).
     ToChar(bool),
-    /// to_char(number, format); for a float argument the decimal digits its type holds
-    /// (6 for `real`, 15 for `double precision`).
+    /// to_char(number, format); the decimal digits the argument's type holds (6 for
+    /// `real`, 15 for `double precision`, 19 for `bigint`, whose `RN` and `EEEE` differ
+    /// from the other integers').
     ToCharNumber(i64),
     /// ascii(s).
     Ascii,
