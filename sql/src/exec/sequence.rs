@@ -80,30 +80,44 @@ fn default_sequence(name: String, max: i64) -> SequenceDescriptor {
         max,
         cycle: false,
         cache: 1,
+        type_bytes: 8,
     }
 }
 
 /// The name and value range of a sequence's integer type (`bigint` for CREATE SEQUENCE,
 /// the column's type for an identity column).
-fn type_range(ty: &SqlType) -> (&'static str, i64, i64) {
+fn type_range(ty: &SqlType) -> (&'static str, i64, i64, u32) {
     match ty {
-        SqlType::Int2 => ("smallint", i64::from(i16::MIN), i64::from(i16::MAX)),
-        SqlType::Int4 => ("integer", i64::from(i32::MIN), i64::from(i32::MAX)),
-        _ => ("bigint", i64::MIN, i64::MAX),
+        SqlType::Int2 => ("smallint", i64::from(i16::MIN), i64::from(i16::MAX), 2),
+        SqlType::Int4 => ("integer", i64::from(i32::MIN), i64::from(i32::MAX), 4),
+        _ => ("bigint", i64::MIN, i64::MAX, 8),
     }
 }
 
-/// A sequence named `name` of integer type `ty` with `options` (`INCREMENT`, `MINVALUE`,
-/// `MAXVALUE`, `START`, `CACHE`, `[NO] CYCLE`; the parser refuses a repeated one), checked
-/// as PostgreSQL's `init_params` checks them (22023). `AS type` and `OWNED BY` are the
-/// caller's.
+/// A sequence named `name` of integer type `ty` (or the one `AS type` names) with
+/// `options` (`INCREMENT`, `MINVALUE`, `MAXVALUE`, `START`, `CACHE`, `[NO] CYCLE`; the
+/// parser refuses a repeated one), checked as PostgreSQL's `init_params` checks them
+/// (22023). `OWNED BY` other than `NONE` is 0A000.
 pub(super) fn sequence_from_options(
     name: String,
     options: &[SequenceOptions],
     ty: &SqlType,
 ) -> SqlResult<SequenceDescriptor> {
-    let (type_name, type_min, type_max) = type_range(ty);
+    let mut ty = ty.clone();
+    for o in options {
+        if let SequenceOptions::DataType(t) = o {
+            ty = SqlType::from_ast(t)?;
+            if !matches!(ty, SqlType::Int2 | SqlType::Int4 | SqlType::Int8) {
+                return Err(SqlError::new(
+                    SqlState::INVALID_PARAMETER_VALUE,
+                    "sequence type must be smallint, integer, or bigint",
+                ));
+            }
+        }
+    }
+    let (type_name, type_min, type_max, type_bytes) = type_range(&ty);
     let mut seq = default_sequence(name, type_max);
+    seq.type_bytes = type_bytes;
     let (mut min, mut max, mut start) = (None, None, None);
     for o in options {
         match o {
@@ -118,7 +132,7 @@ pub(super) fn sequence_from_options(
             SequenceOptions::Cache(e) => seq.cache = constant(e, "CACHE")?,
             // sqlparser's flag is `NO`: `Cycle(false)` is CYCLE.
             SequenceOptions::Cycle(no) => seq.cycle = !no,
-            SequenceOptions::OwnedBy(None) => {}
+            SequenceOptions::OwnedBy(None) | SequenceOptions::DataType(_) => {}
             other => return Err(SqlError::unsupported(format!("sequence option{other}"))),
         }
     }

@@ -323,8 +323,15 @@ pub(super) fn fill(name: &str, snap: &Snapshot, rows: &mut RowSet) {
                     ("sequence_catalog", db()),
                     ("sequence_schema", s(schema.clone())),
                     ("sequence_name", s(q.name.clone())),
-                    ("data_type", s("bigint")),
-                    ("numeric_precision", i(64)),
+                    ("data_type", s(q.data_type().0)),
+                    (
+                        "numeric_precision",
+                        i(match q.data_type().1 {
+                            21 => 16,
+                            23 => 32,
+                            _ => 64,
+                        }),
+                    ),
                     ("numeric_precision_radix", i(2)),
                     ("numeric_scale", i(0)),
                     ("start_value", s(q.start.to_string())),

@@ -440,7 +440,7 @@ pub(super) fn fill(name: &str, snap: &Snapshot, rows: &mut RowSet) {
             for (schema, q) in &snap.sequences {
                 rows.push_lenient(vec![
                     ("seqrelid", i(object_oid(q.id))),
-                    ("seqtypid", i(20)),
+                    ("seqtypid", i(q.data_type().1)),
                     ("seqstart", i(q.start)),
                     ("seqincrement", i(q.increment)),
                     ("seqmax", i(q.max)),
@@ -451,7 +451,7 @@ pub(super) fn fill(name: &str, snap: &Snapshot, rows: &mut RowSet) {
                     ("schemaname", s(schema.clone())),
                     ("sequencename", s(q.name.clone())),
                     ("sequenceowner", s("root")),
-                    ("data_type", s("bigint")),
+                    ("data_type", s(q.data_type().0)),
                     ("start_value", i(q.start)),
                     ("min_value", i(q.min)),
                     ("max_value", i(q.max)),
