@@ -1,5 +1,5 @@
 //! `json`/`jsonb` operators and functions: `->`, `->>`, `#>`, `#>>`, `@>`, `<@`, `?`, `?|`,
-//! `?&`, `||`, and `json[b]_build_object`, `json[b]_build_array`, `to_json[b]`,
+//! `?&`, `||`, `#-`, and `json[b]_build_object`, `json[b]_build_array`, `to_json[b]`,
 //! `json[b]_typeof`, `json[b]_array_length`, and `jsonb_set`/`jsonb_insert`/`jsonb_set_lax`
 //! (their path walk is in `json_edit.rs`).
 //!
@@ -56,6 +56,9 @@ pub enum JsonFunc {
     /// `jsonb_set(j, path, new, create_if_missing)` (`false`) or
     /// `jsonb_insert(j, path, new, insert_after)` (`true`); the flag is always passed.
     EditPath(bool),
+    /// `j #- path`: the document without the value at the path (PostgreSQL's
+    /// `jsonb_delete_path`).
+    DeletePath,
     /// `jsonb_set_lax(j, path, new, create_if_missing, null_value_treatment)`; all five
     /// arguments are always passed. Not strict: an SQL NULL `new` is handled as the
     /// treatment says (see [`set_lax`]).
@@ -85,6 +88,7 @@ impl Compiler<'_> {
                 | BinaryOperator::Question
                 | BinaryOperator::QuestionAnd
                 | BinaryOperator::QuestionPipe
+                | BinaryOperator::HashMinus
         );
         let concat = *op == BinaryOperator::StringConcat
             && (l.ty == SqlType::Jsonb || r.ty == SqlType::Jsonb);
@@ -137,6 +141,15 @@ impl Compiler<'_> {
                 let r = self.coerce(r, &SqlType::Array(Box::new(SqlType::Text)), "jsonb keys")?;
                 let all = *op == BinaryOperator::QuestionAnd;
                 func(JsonFunc::HasKeys(all), l, r, SqlType::Bool)
+            }
+            BinaryOperator::HashMinus => {
+                // jsonb only: PostgreSQL has no json #- text[].
+                if l.ty == SqlType::Json {
+                    return Err(no_op());
+                }
+                let l = self.coerce(l, &SqlType::Jsonb, "jsonb #-")?;
+                let r = self.coerce(r, &SqlType::Array(Box::new(SqlType::Text)), "jsonb path")?;
+                func(JsonFunc::DeletePath, l, r, SqlType::Jsonb)
             }
             _ => {
                 let l = self.coerce(l, &SqlType::Jsonb, "jsonb ||")?;
@@ -456,6 +469,14 @@ impl JsonFunc {
                     ))
                 }
             },
+            JsonFunc::DeletePath => {
+                let Some(Datum::Array(path)) = args.get(1) else {
+                    return Err(SqlError::internal("jsonb path"));
+                };
+                let mut target = doc(0)?;
+                edit_path(&mut target, path, &Value::Null, PathEdit::Delete)?;
+                Datum::String(jsonb_text(&target))
+            }
             JsonFunc::EditPath(insert) => {
                 let Some(Datum::Array(path)) = args.get(1) else {
                     return Err(SqlError::internal("jsonb path"));
