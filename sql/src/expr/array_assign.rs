@@ -17,7 +17,6 @@
 //! subscript 22004, more subscripts than the array has dimensions 2202E, a result past
 //! PostgreSQL's 134,217,727 elements or tessera's 2,000,000 54000.
 
-use sqlparser::ast::Expr;
 use tessera_encoding::Datum;
 
 use super::arrays::ArrayFunc;
@@ -34,13 +33,13 @@ const MAX_ELEMENTS: i64 = 2_000_000;
 
 impl Compiler<'_> {
     /// The new value of array column `column` (type `ty`, old value `base`) after the
-    /// element assignments `parts` (subscripts, value), in order.
+    /// element assignments `parts` (compiled subscripts, value), in order.
     pub fn array_assignment(
         &mut self,
         column: &str,
         ty: &SqlType,
         base: ScalarExpr,
-        parts: Vec<(Vec<&Expr>, Typed)>,
+        parts: Vec<(Vec<Typed>, Typed)>,
     ) -> SqlResult<ScalarExpr> {
         let Some(elem) = ty.element().cloned() else {
             return Err(SqlError::new(
@@ -72,7 +71,6 @@ impl Compiler<'_> {
             args.push(value.expr);
             shape.push(subscripts.len());
             for s in subscripts {
-                let s = self.compile(s)?;
                 args.push(self.coerce(s, &SqlType::Int4, "array subscript")?.expr);
             }
         }

@@ -39,6 +39,9 @@ pub(super) fn element_default() -> SqlError {
 /// One element assignment: the subscripts and the value.
 type ElementSet<'a, V> = (Vec<&'a Expr>, V);
 
+/// One element assignment compiled: the subscripts and the value.
+pub(super) type CompiledElement = (Vec<Typed>, Typed);
+
 /// The element assignments of an UPDATE's SET list, gathered per column in order.
 #[derive(Default)]
 pub(super) struct ElementSets<'a> {
@@ -89,6 +92,10 @@ impl<'a> ElementSets<'a> {
             let mut c = Compiler::new(scope, params);
             let mut compiled = Vec::with_capacity(parts.len());
             for (subscripts, value) in parts {
+                let subscripts = subscripts
+                    .into_iter()
+                    .map(|s| c.compile(s))
+                    .collect::<SqlResult<Vec<_>>>()?;
                 compiled.push((subscripts, c.compile(value)?));
             }
             let e = c.array_assignment(&col.name, &col.ty, ScalarExpr::Column(i), compiled)?;
@@ -151,7 +158,7 @@ impl<'a> InsertTargets<'a> {
         desc: &TableDescriptor,
         values: Vec<Option<Typed>>,
     ) -> SqlResult<Vec<Option<ScalarExpr>>> {
-        let mut by_column: Vec<(usize, Vec<ElementSet<Typed>>)> = Vec::new();
+        let mut by_column: Vec<(usize, Vec<CompiledElement>)> = Vec::new();
         let mut plain: Vec<(usize, Option<ScalarExpr>)> = Vec::new();
         for ((i, subscripts), value) in self.listed.iter().zip(values) {
             let col = &desc.columns[*i];
@@ -159,10 +166,16 @@ impl<'a> InsertTargets<'a> {
                 (None, None) => plain.push((*i, None)),
                 (None, Some(v)) => plain.push((*i, Some(assign(c, v, col)?))),
                 (Some(_), None) => return Err(element_default()),
-                (Some(s), Some(v)) => match by_column.iter_mut().find(|(j, _)| j == i) {
-                    Some((_, parts)) => parts.push((s.clone(), v)),
-                    None => by_column.push((*i, vec![(s.clone(), v)])),
-                },
+                (Some(s), Some(v)) => {
+                    let s = s
+                        .iter()
+                        .map(|e| c.compile(e))
+                        .collect::<SqlResult<Vec<_>>>()?;
+                    match by_column.iter_mut().find(|(j, _)| j == i) {
+                        Some((_, parts)) => parts.push((s, v)),
+                        None => by_column.push((*i, vec![(s, v)])),
+                    }
+                }
             }
         }
         let mut out = Vec::with_capacity(self.columns.len());
