@@ -16,6 +16,7 @@
 
 mod elements;
 mod joined;
+mod overriding;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -266,63 +267,6 @@ fn compile_sets(
     Ok(sets)
 }
 
-/// A GENERATED ALWAYS identity column takes a value other than `DEFAULT` only with
-/// `OVERRIDING SYSTEM VALUE` (428C9 otherwise).
-fn check_overriding(
-    desc: &TableDescriptor,
-    targets: &[usize],
-    source: &Source,
-    overriding: Option<&sqlparser::ast::InsertOverriding>,
-) -> SqlResult<()> {
-    if overriding.is_some() {
-        return Ok(());
-    }
-    for (pos, &i) in targets.iter().enumerate() {
-        if desc.columns[i].identity != Some(Identity::Always) {
-            continue;
-        }
-        let given = match source {
-            Source::Values(rows) => rows.iter().any(|r| r.get(pos).is_some_and(Option::is_some)),
-            Source::Query(..) => true,
-        };
-        if given {
-            return Err(SqlError::new(
-                GENERATED_ALWAYS,
-                format!(
-                    "cannot insert a non-DEFAULT value into column \"{}\"",
-                    desc.columns[i].name
-                ),
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// `OVERRIDING USER VALUE`: the values given for identity columns (ALWAYS or BY DEFAULT)
-/// are ignored and the columns take their sequence's next value, as PostgreSQL's rewriter
-/// replaces them with `DEFAULT`. The columns leave the target list, with their VALUES
-/// expressions (compiled, so a value of the wrong type was already refused, but never
-/// evaluated, as in PostgreSQL) or the casts of their query columns.
-fn drop_user_identity_values(
-    desc: &TableDescriptor,
-    targets: &mut Vec<usize>,
-    source: &mut Source,
-) {
-    let keep: Vec<bool> = targets
-        .iter()
-        .map(|&i| desc.columns[i].identity.is_none())
-        .collect();
-    fn retain<T>(items: &mut Vec<T>, keep: &[bool]) {
-        let mut k = keep.iter();
-        items.retain(|_| k.next().copied().unwrap_or(true));
-    }
-    match source {
-        Source::Values(rows) => rows.iter_mut().for_each(|r| retain(r, &keep)),
-        Source::Query(_, casts) => retain(casts, &keep),
-    }
-    retain(targets, &keep);
-}
-
 /// `SET c = DEFAULT`: the column's default expression, or NULL without one. A sequence
 /// default (SERIAL, identity) would take a value per row, which an assignment expression
 /// cannot: 0A000.
@@ -567,10 +511,10 @@ async fn compile_dml(
             } else {
                 listed.columns().to_vec()
             };
-            check_overriding(&desc, &targets, &source, ins.overriding.as_ref())?;
+            overriding::check_overriding(&desc, &targets, &source, ins.overriding.as_ref())?;
             let (mut targets, mut source) = (targets, source);
             if ins.overriding == Some(sqlparser::ast::InsertOverriding::User) {
-                drop_user_identity_values(&desc, &mut targets, &mut source);
+                overriding::drop_user_identity_values(&desc, &mut targets, &mut source);
             }
             if ins.source.is_none() {
                 // DEFAULT VALUES: no target columns.
