@@ -25,7 +25,8 @@
 //! [`ObjectNamePart::Function`] (read back by [`subscripted_target`]):
 //!
 //! ```text
-//!   SET a[i + 1] = v   ──tokens──►  SET "\0 0" = v   ──statement──►  target a(i + 1)
+//!   SET a[i + 1] = v   ──tokens──►  SET "<NUL>0" = v   ──statement──►  target a(i + 1)
+//!                                   (marker 0: NUL, then the target's number)
 //! ```
 //!
 //! A slice target (`a[1:2]`) is 0A000.
