@@ -160,6 +160,28 @@ pub struct SequenceDescriptor {
     /// The largest value.
     #[prost(int64, tag = "6")]
     pub max: i64,
+    /// `CYCLE`: past an end, `nextval` starts again at the other end (absent: false).
+    #[prost(bool, tag = "7")]
+    pub cycle: bool,
+    /// `CACHE n`, kept to be shown (tessera hands out every value from the counter; 0 in
+    /// descriptors written before it was kept, shown as 1).
+    #[prost(int64, tag = "8")]
+    pub cache: i64,
+    /// The data type's width in bytes: 2 `smallint`, 4 `integer`, 8 `bigint` (0 in
+    /// descriptors written before it was kept: `bigint`).
+    #[prost(uint32, tag = "9")]
+    pub type_bytes: u32,
+}
+
+impl SequenceDescriptor {
+    /// The data type's name and `pg_type` OID.
+    pub fn data_type(&self) -> (&'static str, i64) {
+        match self.type_bytes {
+            2 => ("smallint", 21),
+            4 => ("integer", 23),
+            _ => ("bigint", 20),
+        }
+    }
 }
 
 /// A table.

@@ -110,6 +110,12 @@ pub struct SqlError {
 }
 
 impl SqlError {
+    /// Whether a column reference failed for want of the column (42703) or of the table
+    /// it names (42P01) in the scope it was looked up in: a wider scope may have it.
+    pub fn is_unresolved_name(&self) -> bool {
+        self.state == SqlState::UNDEFINED_COLUMN || self.state == SqlState::UNDEFINED_TABLE
+    }
+
     /// An error with a code and a message.
     pub fn new(state: SqlState, message: impl Into<String>) -> Self {
         SqlError {

@@ -16,8 +16,26 @@
 //!
 //! A list of tables (`VACUUM a, b`) becomes one statement per table, so a simple query
 //! answers one `VACUUM` tag per table (PostgreSQL answers one for the statement).
+//!
+//! Subscripted assignment targets (`UPDATE t SET a[2] = 5`, `… DO UPDATE SET a[i] = …`,
+//! `INSERT INTO t (a[1]) …`), which sqlparser's assignment and column-list grammar lacks:
+//! before parsing, each `a[e]…` in a target position becomes one marker identifier and its
+//! subscripts are parsed as expressions on the side; after parsing, the marker in the
+//! statement becomes the column name with the subscripts as the arguments of an
+//! [`ObjectNamePart::Function`] (read back by [`subscripted_target`]):
+//!
+//! ```text
+//!   SET a[i + 1] = v   ──tokens──►  SET "<NUL>0" = v   ──statement──►  target a(i + 1)
+//!                                   (marker 0: NUL, then the target's number)
+//! ```
+//!
+//! A slice target (`a[1:2]`) is 0A000.
 
-use sqlparser::ast::{Analyze, Ident, ObjectName, Statement, VacuumStatement};
+use sqlparser::ast::{
+    Analyze, Assignment, AssignmentTarget, Expr, FunctionArg, FunctionArgExpr, Ident, ObjectName,
+    ObjectNamePart, ObjectNamePartFunction, OnConflictAction, OnInsert, SetExpr, Statement,
+    VacuumStatement,
+};
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::keywords::Keyword;
 use sqlparser::parser::{Parser, ParserError};
@@ -68,7 +86,8 @@ const ANALYZE_OPTIONS: [&str; 2] = ["verbose", "skip_locked"];
 /// Parses a string of statements separated by `;`.
 pub fn parse_statements(sql: &str) -> Result<Vec<Statement>, ParseFailure> {
     let dialect = PostgreSqlDialect {};
-    let mut tokens = Tokenizer::new(&dialect, sql).tokenize_with_location()?;
+    let tokens = Tokenizer::new(&dialect, sql).tokenize_with_location()?;
+    let (mut tokens, mut targets) = subscripted_targets(tokens)?;
     copy_booleans(&mut tokens);
     users_as_roles(&mut tokens);
     let mut parser = Parser::new(&dialect).with_tokens_with_locations(tokens);
@@ -95,7 +114,266 @@ pub fn parse_statements(sql: &str) -> Result<Vec<Statement>, ParseFailure> {
             return Ok(parser.expected("end of statement", after)?);
         }
     }
+    if !targets.is_empty() {
+        for s in &mut statements {
+            attach_subscripts(s, &mut targets);
+        }
+        if targets.iter().any(Option::is_some) {
+            return Err(ParseFailure::Refused(SqlError::new(
+                SqlState::FEATURE_NOT_SUPPORTED,
+                "a subscripted column here is not supported",
+            )));
+        }
+    }
     Ok(statements)
+}
+
+/// The first character of a marker identifier (see the module docs); a client's
+/// identifier cannot hold a NUL.
+const SUBSCRIPT_MARKER: char = '\0';
+
+/// A target `a[e]…` taken out of the tokens: the column and its parsed subscripts.
+type SubscriptedTarget = (Ident, Vec<Expr>);
+
+/// The column and subscripts of a target that [`parse_statements`] read as `a[e]…`.
+pub fn subscripted_target(name: &ObjectName) -> Option<(&Ident, Vec<&Expr>)> {
+    let [ObjectNamePart::Function(f)] = name.0.as_slice() else {
+        return None;
+    };
+    let subscripts = f
+        .args
+        .iter()
+        .filter_map(|a| match a {
+            FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => Some(e),
+            _ => None,
+        })
+        .collect();
+    Some((&f.name, subscripts))
+}
+
+/// Replaces each subscripted target in an UPDATE's SET list (also `DO UPDATE SET` of an
+/// INSERT) or an INSERT's column list with a marker identifier; returns the tokens and the
+/// targets, by marker number.
+fn subscripted_targets(
+    tokens: Vec<TokenWithSpan>,
+) -> Result<(Vec<TokenWithSpan>, Vec<Option<SubscriptedTarget>>), ParseFailure> {
+    let significant = |from: usize| {
+        (from..tokens.len()).find(|&j| !matches!(tokens[j].token, Token::Whitespace(_)))
+    };
+    let mut out = Vec::with_capacity(tokens.len());
+    let mut targets = Vec::new();
+    let mut first: Option<Keyword> = None;
+    let (mut depth, mut in_set, mut after_into) = (0usize, false, false);
+    let mut column_list: Option<usize> = None;
+    let mut expect_target = false;
+    let mut i = 0;
+    while i < tokens.len() {
+        let token = &tokens[i].token;
+        if matches!(token, Token::Whitespace(_)) {
+            out.push(tokens[i].clone());
+            i += 1;
+            continue;
+        }
+        if let (true, Token::Word(w)) = (expect_target, token) {
+            if let Some(end) = subscripts_end(&tokens, i) {
+                let mut subscripts = Vec::new();
+                let mut open = significant(i + 1);
+                while let Some(j) = open.filter(|&j| j < end) {
+                    let close = matching_bracket(&tokens, j).unwrap_or(end);
+                    subscripts.push(subscript_expr(&tokens[j + 1..close])?);
+                    open = significant(close + 1);
+                }
+                out.push(TokenWithSpan {
+                    token: Token::Word(Word {
+                        value: format!("{SUBSCRIPT_MARKER}{}", targets.len()),
+                        quote_style: Some('"'),
+                        keyword: Keyword::NoKeyword,
+                    }),
+                    span: tokens[i].span,
+                });
+                let column = Ident {
+                    value: w.value.clone(),
+                    quote_style: w.quote_style,
+                    span: tokens[i].span,
+                };
+                targets.push(Some((column, subscripts)));
+                expect_target = false;
+                i = end;
+                continue;
+            }
+        }
+        expect_target = false;
+        match token {
+            Token::SemiColon => {
+                (first, depth, in_set, after_into) = (None, 0, false, false);
+                column_list = None;
+            }
+            Token::LParen | Token::LBracket => {
+                if after_into && depth == 0 && *token == Token::LParen {
+                    column_list = Some(1);
+                    expect_target = true;
+                }
+                after_into = false;
+                depth += 1;
+            }
+            Token::RParen | Token::RBracket => {
+                if column_list == Some(depth) {
+                    column_list = None;
+                }
+                depth = depth.saturating_sub(1);
+            }
+            Token::Comma => expect_target = (in_set && depth == 0) || column_list == Some(depth),
+            Token::Word(w) => {
+                let writes = matches!(
+                    first,
+                    Some(
+                        Keyword::UPDATE
+                            | Keyword::INSERT
+                            | Keyword::WITH
+                            | Keyword::PREPARE
+                            | Keyword::EXPLAIN
+                    )
+                );
+                if first.is_none() {
+                    first = Some(w.keyword);
+                } else if depth == 0 && writes {
+                    match w.keyword {
+                        Keyword::SET => (in_set, expect_target) = (true, true),
+                        Keyword::FROM | Keyword::WHERE | Keyword::RETURNING => in_set = false,
+                        Keyword::INTO => after_into = true,
+                        Keyword::VALUES
+                        | Keyword::SELECT
+                        | Keyword::DEFAULT
+                        | Keyword::OVERRIDING
+                        | Keyword::ON => after_into = false,
+                        _ => {}
+                    }
+                }
+            }
+            _ => {}
+        }
+        out.push(tokens[i].clone());
+        i += 1;
+    }
+    Ok((out, targets))
+}
+
+/// For a word at `at` followed by `[…]` groups: the index after the last group.
+fn subscripts_end(tokens: &[TokenWithSpan], at: usize) -> Option<usize> {
+    let next = |from: usize| {
+        (from..tokens.len()).find(|&j| !matches!(tokens[j].token, Token::Whitespace(_)))
+    };
+    let mut end = None;
+    let mut j = next(at + 1);
+    while let Some(open) = j.filter(|&j| tokens[j].token == Token::LBracket) {
+        let close = matching_bracket(tokens, open)?;
+        end = Some(close + 1);
+        j = next(close + 1);
+    }
+    end
+}
+
+/// The index of the `]` that closes the `[` at `open`.
+fn matching_bracket(tokens: &[TokenWithSpan], open: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    for (j, t) in tokens.iter().enumerate().skip(open) {
+        match t.token {
+            Token::LBracket | Token::LParen => depth += 1,
+            Token::RBracket | Token::RParen => {
+                depth = depth.checked_sub(1)?;
+                if depth == 0 {
+                    return (t.token == Token::RBracket).then_some(j);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// One subscript's tokens as an expression; a slice (`lo:hi`) is 0A000.
+fn subscript_expr(tokens: &[TokenWithSpan]) -> Result<Expr, ParseFailure> {
+    let mut depth = 0usize;
+    for t in tokens {
+        match &t.token {
+            Token::LBracket | Token::LParen => depth += 1,
+            Token::RBracket | Token::RParen => depth = depth.saturating_sub(1),
+            Token::Colon if depth == 0 => return Err(slice_assignment()),
+            Token::Placeholder(p) if depth == 0 && p.starts_with(':') => {
+                return Err(slice_assignment())
+            }
+            _ => {}
+        }
+    }
+    let mut parser = Parser::new(&PostgreSqlDialect {}).with_tokens_with_locations(tokens.to_vec());
+    let e = parser.parse_expr()?;
+    let after = parser.peek_token();
+    if after.token != Token::EOF {
+        return Ok(parser.expected("]", after)?);
+    }
+    Ok(e)
+}
+
+fn slice_assignment() -> ParseFailure {
+    ParseFailure::Refused(SqlError::new(
+        SqlState::FEATURE_NOT_SUPPORTED,
+        "assignment to an array slice is not supported",
+    ))
+}
+
+/// Puts the targets taken out by [`subscripted_targets`] back into `s` (taking each from
+/// `targets`).
+fn attach_subscripts(s: &mut Statement, targets: &mut [Option<SubscriptedTarget>]) {
+    let mut fix = |name: &mut ObjectName| {
+        let [ObjectNamePart::Identifier(id)] = name.0.as_slice() else {
+            return;
+        };
+        let Some(n) = id.value.strip_prefix(SUBSCRIPT_MARKER) else {
+            return;
+        };
+        let Some((column, subscripts)) = n
+            .parse::<usize>()
+            .ok()
+            .and_then(|n| targets.get_mut(n))
+            .and_then(Option::take)
+        else {
+            return;
+        };
+        name.0 = vec![ObjectNamePart::Function(ObjectNamePartFunction {
+            name: column,
+            args: subscripts
+                .into_iter()
+                .map(|e| FunctionArg::Unnamed(FunctionArgExpr::Expr(e)))
+                .collect(),
+        })];
+    };
+    let fix_assignments = |assignments: &mut [Assignment], fix: &mut dyn FnMut(&mut ObjectName)| {
+        for a in assignments {
+            if let AssignmentTarget::ColumnName(n) = &mut a.target {
+                fix(n);
+            }
+        }
+    };
+    match s {
+        Statement::Update(u) => fix_assignments(&mut u.assignments, &mut fix),
+        Statement::Insert(ins) => {
+            ins.columns.iter_mut().for_each(&mut fix);
+            if let Some(OnInsert::OnConflict(c)) = &mut ins.on {
+                if let OnConflictAction::DoUpdate(du) = &mut c.action {
+                    fix_assignments(&mut du.assignments, &mut fix);
+                }
+            }
+        }
+        Statement::Prepare { statement, .. } | Statement::Explain { statement, .. } => {
+            attach_subscripts(statement, targets)
+        }
+        Statement::Query(q) => {
+            if let SetExpr::Update(inner) | SetExpr::Insert(inner) = q.body.as_mut() {
+                attach_subscripts(inner, targets);
+            }
+        }
+        _ => {}
+    }
 }
 
 fn is_word(w: &Word, text: &str) -> bool {
@@ -337,6 +615,36 @@ mod tests {
             .expect("parses");
         assert!(matches!(s[0], Statement::CreateRole(_)), "{}", s[0]);
         assert!(matches!(s[1], Statement::AlterRole { .. }), "{}", s[1]);
+    }
+
+    #[test]
+    fn subscripted_targets_become_function_parts() {
+        let s = parse_statements("update t set a[i + 1] = b[2], c = d[3] where e[4] = 1")
+            .expect("parses");
+        let Statement::Update(u) = &s[0] else {
+            panic!("{}", s[0]);
+        };
+        let AssignmentTarget::ColumnName(first) = &u.assignments[0].target else {
+            panic!("{}", s[0]);
+        };
+        let (column, subscripts) = subscripted_target(first).expect("subscripted");
+        assert_eq!((column.value.as_str(), subscripts.len()), ("a", 1));
+        assert_eq!(subscripts[0].to_string(), "i + 1");
+        let AssignmentTarget::ColumnName(second) = &u.assignments[1].target else {
+            panic!("{}", s[0]);
+        };
+        assert!(subscripted_target(second).is_none());
+        let s = parse_statements(
+            "insert into t (id, a[1][2]) values (1, 2) on conflict (id) do update set a[3] = 4",
+        )
+        .expect("parses");
+        assert_eq!(s[0].to_string().matches("a(").count(), 2, "{}", s[0]);
+        // Elsewhere a subscript is an expression, and SET a parameter.
+        assert!(parse_statements("select a[1] from t; set x = 1").is_ok());
+        assert!(matches!(
+            parse_statements("update t set a[1:2] = '{1,2}'"),
+            Err(ParseFailure::Refused(e)) if e.state == SqlState::FEATURE_NOT_SUPPORTED
+        ));
     }
 
     #[test]

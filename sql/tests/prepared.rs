@@ -185,3 +185,40 @@ async fn record_results_in_binary_are_record_send() {
     want.extend([0, 0, 0, 25, 0xff, 0xff, 0xff, 0xff]); // text NULL
     assert_eq!(record.0, want);
 }
+
+/// `UPDATE t SET a[$1] = $2` prepared: the subscript and the value are bound parameters
+/// whose types come from the target (integer, the element type), and the plan is reused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn array_element_assignment_binds_subscript_and_value() {
+    let (url, _stop) = support::start_node().await;
+    let client = connect(&url).await;
+    client
+        .batch_execute(
+            "CREATE TABLE pa (id INT PRIMARY KEY, a TEXT[]); INSERT INTO pa VALUES (1, '{x}')",
+        )
+        .await
+        .expect("setup");
+    let upd = client
+        .prepare("UPDATE pa SET a[$1] = $2 WHERE id = 1")
+        .await
+        .expect("prepare");
+    assert_eq!(
+        upd.params(),
+        &[
+            tokio_postgres::types::Type::INT4,
+            tokio_postgres::types::Type::TEXT
+        ]
+    );
+    client.execute(&upd, &[&3i32, &"z"]).await.expect("first");
+    client.execute(&upd, &[&1i32, &"w"]).await.expect("again");
+    let row = client
+        .query_one("SELECT a::TEXT FROM pa WHERE id = 1", &[])
+        .await
+        .expect("read");
+    assert_eq!(row.get::<_, String>(0), "{w,NULL,z}");
+    let e = client
+        .execute(&upd, &[&Option::<i32>::None, &"v"])
+        .await
+        .expect_err("NULL subscript");
+    assert_eq!(code(&e), SqlState::NULL_VALUE_NOT_ALLOWED, "{e}");
+}

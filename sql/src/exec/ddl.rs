@@ -138,6 +138,8 @@ pub async fn create_table(
     let mut primary_key_name: Option<String> = None;
     let mut cons = Constraints::default();
     let mut serials: Vec<usize> = Vec::new();
+    // `GENERATED … AS IDENTITY (START WITH …)`: the options of a column's sequence.
+    let mut identity_options: Vec<(usize, Vec<sqlparser::ast::SequenceOptions>)> = Vec::new();
     for c in &ct.columns {
         let cname = ident(&c.name);
         if columns.iter().any(|x| x.name == cname) {
@@ -181,10 +183,8 @@ pub async fn create_table(
                             "identity column type must be smallint, integer, or bigint",
                         ));
                     }
-                    if sequence_options.as_ref().is_some_and(|o| !o.is_empty()) {
-                        return Err(SqlError::unsupported(
-                            "sequence options of an identity column",
-                        ));
+                    if let Some(options) = sequence_options {
+                        identity_options.push((pos, options.clone()));
                     }
                     col.identity = Some(match kind {
                         GeneratedAs::Always => Identity::Always,
@@ -293,18 +293,13 @@ pub async fn create_table(
     for pos in serials {
         let col = &mut desc.columns[pos];
         let seq_name = default_name(&name, std::slice::from_ref(&col.name), "seq");
-        let max = match col.ty {
-            SqlType::Int2 => i64::from(i16::MAX),
-            SqlType::Int4 => i64::from(i32::MAX),
-            _ => i64::MAX,
-        };
+        let options = identity_options
+            .iter()
+            .find(|(p, _)| *p == pos)
+            .map_or(&[][..], |(_, o)| o.as_slice());
+        let seq = super::sequence::sequence_from_options(seq_name.clone(), options, &col.ty)?;
         node.catalog
-            .create_sequence(
-                txn,
-                db_id,
-                &schema,
-                super::sequence::default_sequence(seq_name.clone(), max),
-            )
+            .create_sequence(txn, db_id, &schema, seq)
             .await?;
         col.default = Some(format!("nextval('{seq_name}'::regclass)"));
         desc.owned_sequences.push(seq_name);

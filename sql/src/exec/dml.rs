@@ -14,7 +14,9 @@
 //! `INSERT … ON CONFLICT` reads the arbiter key of each new row first: an existing row is
 //! left alone (DO NOTHING) or updated (DO UPDATE, with `excluded` naming the proposed row).
 
+mod elements;
 mod joined;
+mod overriding;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -231,15 +233,22 @@ fn compile_sets(
     params: &mut Params,
 ) -> SqlResult<Vec<(usize, ScalarExpr)>> {
     let mut sets = Vec::new();
+    let mut element_sets = elements::ElementSets::default();
     for a in assignments {
-        let sqlparser::ast::AssignmentTarget::ColumnName(cname) = &a.target else {
+        let sqlparser::ast::AssignmentTarget::ColumnName(name) = &a.target else {
             return Err(SqlError::unsupported("tuple assignment"));
         };
-        let cname = super::last_name_part(cname);
-        let i = desc
-            .column_index(&cname)
-            .ok_or_else(|| undefined_column(desc, &cname))?;
+        let (i, subscripts) = elements::target_column(desc, name)?;
+        element_sets.check(desc, i, subscripts.is_some(), &sets)?;
         let col = &desc.columns[i];
+        let cname = &col.name;
+        if let Some(subscripts) = subscripts {
+            if crate::settings::is_default(&a.value) {
+                return Err(elements::element_default());
+            }
+            element_sets.push(i, subscripts, &a.value);
+            continue;
+        }
         if crate::settings::is_default(&a.value) {
             sets.push((i, update_to_default(col, params)?));
             continue;
@@ -254,42 +263,8 @@ fn compile_sets(
         let t = c.compile(&a.value)?;
         sets.push((i, assign(&mut c, t, &desc.columns[i])?));
     }
+    sets.extend(element_sets.compile(desc, scope, params)?);
     Ok(sets)
-}
-
-/// A GENERATED ALWAYS identity column takes a value other than `DEFAULT` only with
-/// `OVERRIDING SYSTEM VALUE` (428C9 otherwise). `OVERRIDING USER VALUE` is not supported.
-fn check_overriding(
-    desc: &TableDescriptor,
-    targets: &[usize],
-    source: &Source,
-    overriding: Option<&sqlparser::ast::InsertOverriding>,
-) -> SqlResult<()> {
-    use sqlparser::ast::InsertOverriding;
-    match overriding {
-        Some(InsertOverriding::System) => return Ok(()),
-        Some(InsertOverriding::User) => return Err(SqlError::unsupported("OVERRIDING USER VALUE")),
-        None => {}
-    }
-    for (pos, &i) in targets.iter().enumerate() {
-        if desc.columns[i].identity != Some(Identity::Always) {
-            continue;
-        }
-        let given = match source {
-            Source::Values(rows) => rows.iter().any(|r| r.get(pos).is_some_and(Option::is_some)),
-            Source::Query(..) => true,
-        };
-        if given {
-            return Err(SqlError::new(
-                GENERATED_ALWAYS,
-                format!(
-                    "cannot insert a non-DEFAULT value into column \"{}\"",
-                    desc.columns[i].name
-                ),
-            ));
-        }
-    }
-    Ok(())
 }
 
 /// `SET c = DEFAULT`: the column's default expression, or NULL without one. A sequence
@@ -305,6 +280,21 @@ fn update_to_default(col: &ColumnDescriptor, params: &mut Params) -> SqlResult<S
         ));
     }
     compile_stored(text, &Scope::default(), params, &col.ty, "default")
+}
+
+/// The values of an INSERT without a column list (`None`: DEFAULT), converted to the types
+/// of the columns `targets`.
+fn plain_values(
+    c: &mut Compiler,
+    desc: &TableDescriptor,
+    targets: &[usize],
+    values: Vec<Option<Typed>>,
+) -> SqlResult<Vec<Option<ScalarExpr>>> {
+    targets
+        .iter()
+        .zip(values)
+        .map(|(&i, v)| v.map(|v| assign(c, v, &desc.columns[i])).transpose())
+        .collect()
 }
 
 /// Coerces a value to its column's type, with PostgreSQL's wording for a mismatch.
@@ -444,19 +434,13 @@ async fn compile_dml(
                 .table_alias
                 .as_ref()
                 .map(|a| a.alias.value.to_lowercase());
+            let listed = elements::InsertTargets::new(&desc, &ins.columns)?;
             let targets: Vec<usize> = if ins.columns.is_empty() {
                 (0..desc.columns.len())
                     .filter(|&i| !desc.columns[i].hidden)
                     .collect()
             } else {
-                ins.columns
-                    .iter()
-                    .map(|c| {
-                        let cname = super::last_name_part(c);
-                        desc.column_index(&cname)
-                            .ok_or_else(|| undefined_column(&desc, &cname))
-                    })
-                    .collect::<SqlResult<_>>()?
+                listed.listed().collect()
             };
             let arity_error = |more_values: bool| {
                 SqlError::new(
@@ -478,17 +462,20 @@ async fn compile_dml(
                             if row.content.len() != targets.len() {
                                 return Err(arity_error(row.content.len() > targets.len()));
                             }
-                            let mut compiled = Vec::with_capacity(targets.len());
-                            for (e, &i) in row.content.iter().zip(&targets) {
-                                if crate::settings::is_default(e) {
-                                    compiled.push(None);
-                                    continue;
-                                }
-                                let mut c = Compiler::new(&empty, params);
-                                let t = c.compile(e)?;
-                                compiled.push(Some(assign(&mut c, t, &desc.columns[i])?));
+                            let mut c = Compiler::new(&empty, params);
+                            let mut values = Vec::with_capacity(targets.len());
+                            for e in &row.content {
+                                values.push(if crate::settings::is_default(e) {
+                                    None
+                                } else {
+                                    Some(c.compile(e)?)
+                                });
                             }
-                            rows.push(compiled);
+                            rows.push(if ins.columns.is_empty() {
+                                plain_values(&mut c, &desc, &targets, values)?
+                            } else {
+                                listed.combine(&mut c, &desc, values)?
+                            });
                         }
                         Source::Values(rows)
                     }
@@ -498,20 +485,37 @@ async fn compile_dml(
                         if cols.len() != targets.len() {
                             return Err(arity_error(cols.len() > targets.len()));
                         }
-                        let mut casts = Vec::with_capacity(cols.len());
-                        for (j, (col, &i)) in cols.iter().zip(&targets).enumerate() {
-                            let mut c = Compiler::new(&empty, params);
-                            let t = Typed {
-                                expr: ScalarExpr::Column(j),
-                                ty: col.ty.clone(),
-                            };
-                            casts.push(assign(&mut c, t, &desc.columns[i])?);
-                        }
-                        Source::Query(Box::new(plan), casts)
+                        let mut c = Compiler::new(&empty, params);
+                        let values: Vec<Option<Typed>> = cols
+                            .iter()
+                            .enumerate()
+                            .map(|(j, col)| {
+                                Some(Typed {
+                                    expr: ScalarExpr::Column(j),
+                                    ty: col.ty.clone(),
+                                })
+                            })
+                            .collect();
+                        let casts = if ins.columns.is_empty() {
+                            plain_values(&mut c, &desc, &targets, values)?
+                        } else {
+                            listed.combine(&mut c, &desc, values)?
+                        };
+                        // Every value was given, so every cast is there.
+                        Source::Query(Box::new(plan), casts.into_iter().flatten().collect())
                     }
                 },
             };
-            check_overriding(&desc, &targets, &source, ins.overriding.as_ref())?;
+            let targets = if ins.columns.is_empty() {
+                targets
+            } else {
+                listed.columns().to_vec()
+            };
+            overriding::check_overriding(&desc, &targets, &source, ins.overriding.as_ref())?;
+            let (mut targets, mut source) = (targets, source);
+            if ins.overriding == Some(sqlparser::ast::InsertOverriding::User) {
+                overriding::drop_user_identity_values(&desc, &mut targets, &mut source);
+            }
             if ins.source.is_none() {
                 // DEFAULT VALUES: no target columns.
                 return compile_insert_rest(

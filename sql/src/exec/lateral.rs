@@ -65,7 +65,7 @@ pub(super) fn plan_lateral_query(
 
 /// Whether planning failed on a name that the FROM items before a LATERAL item may supply.
 fn is_missing_name(e: &SqlError) -> bool {
-    e.state == SqlState::UNDEFINED_COLUMN || e.state == SqlState::UNDEFINED_TABLE
+    e.is_unresolved_name()
 }
 
 /// 42P10 unless a LATERAL item that reads the left row joins INNER (or by a comma) or LEFT:

@@ -50,6 +50,7 @@ use crate::types::SqlType;
 pub(crate) use ddl::ident as normalize_ident;
 pub use plan_cache::PlanSlot;
 pub use select::plan_query;
+pub(crate) use sequence::nextval_target_text;
 pub use sequence::{SessionSequences, SharedSessionSequences};
 pub(crate) use srf::is_srf_name;
 

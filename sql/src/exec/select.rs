@@ -609,7 +609,7 @@ pub(super) fn plan_select_block(
         (None, scope.clone(), Box::new(|e: &Expr| e.clone()))
     };
     let grouping_error = |e: SqlError, original: &Expr| -> SqlError {
-        if grouped && e.state == SqlState::UNDEFINED_COLUMN {
+        if grouped && e.is_unresolved_name() {
             let mut name = None;
             walk(original, &mut |x| {
                 if let Expr::Identifier(id) = x {

@@ -12,6 +12,11 @@
 //!                               setval(v, false): c = v - start   (the next nextval is v)
 //! ```
 //!
+//! A `CYCLE` sequence keeps the same counter: a value past an end is folded back
+//! ([`wrap`]). Ascending, the values of the counter's progression run up to the last one
+//! not above MAXVALUE, then start again at MINVALUE and step through the range again and
+//! again (descending: mirrored), as PostgreSQL's `nextval` does.
+//!
 //! `nextval` runs where tessera can reach the KV layer between rows: as the DEFAULT of a
 //! column (SERIAL), and in a SELECT without FROM (`SELECT nextval('s')`). Elsewhere it is
 //! 0A000. Each session remembers the last value `nextval` (or `setval` with `is_called`
@@ -65,7 +70,7 @@ fn not_yet_defined(what: String) -> SqlError {
 }
 
 /// A sequence with PostgreSQL's defaults for a type whose largest value is `max`.
-pub fn default_sequence(name: String, max: i64) -> SequenceDescriptor {
+fn default_sequence(name: String, max: i64) -> SequenceDescriptor {
     SequenceDescriptor {
         id: 0,
         name,
@@ -73,7 +78,104 @@ pub fn default_sequence(name: String, max: i64) -> SequenceDescriptor {
         increment: 1,
         min: 1,
         max,
+        cycle: false,
+        cache: 1,
+        type_bytes: 8,
     }
+}
+
+/// The name and value range of a sequence's integer type (`bigint` for CREATE SEQUENCE,
+/// the column's type for an identity column).
+fn type_range(ty: &SqlType) -> (&'static str, i64, i64, u32) {
+    match ty {
+        SqlType::Int2 => ("smallint", i64::from(i16::MIN), i64::from(i16::MAX), 2),
+        SqlType::Int4 => ("integer", i64::from(i32::MIN), i64::from(i32::MAX), 4),
+        _ => ("bigint", i64::MIN, i64::MAX, 8),
+    }
+}
+
+/// A sequence named `name` of integer type `ty` (or the one `AS type` names) with
+/// `options` (`INCREMENT`, `MINVALUE`, `MAXVALUE`, `START`, `CACHE`, `[NO] CYCLE`; the
+/// parser refuses a repeated one), checked as PostgreSQL's `init_params` checks them
+/// (22023). `OWNED BY` other than `NONE` is 0A000.
+pub(super) fn sequence_from_options(
+    name: String,
+    options: &[SequenceOptions],
+    ty: &SqlType,
+) -> SqlResult<SequenceDescriptor> {
+    let mut ty = ty.clone();
+    for o in options {
+        if let SequenceOptions::DataType(t) = o {
+            ty = SqlType::from_ast(t)?;
+            if !matches!(ty, SqlType::Int2 | SqlType::Int4 | SqlType::Int8) {
+                return Err(SqlError::new(
+                    SqlState::INVALID_PARAMETER_VALUE,
+                    "sequence type must be smallint, integer, or bigint",
+                ));
+            }
+        }
+    }
+    let (type_name, type_min, type_max, type_bytes) = type_range(&ty);
+    let mut seq = default_sequence(name, type_max);
+    seq.type_bytes = type_bytes;
+    let (mut min, mut max, mut start) = (None, None, None);
+    for o in options {
+        match o {
+            SequenceOptions::IncrementBy(e, _) => seq.increment = constant(e, "INCREMENT")?,
+            SequenceOptions::MinValue(e) => {
+                min = e.as_ref().map(|e| constant(e, "MINVALUE")).transpose()?
+            }
+            SequenceOptions::MaxValue(e) => {
+                max = e.as_ref().map(|e| constant(e, "MAXVALUE")).transpose()?
+            }
+            SequenceOptions::StartWith(e, _) => start = Some(constant(e, "START")?),
+            SequenceOptions::Cache(e) => seq.cache = constant(e, "CACHE")?,
+            // sqlparser's flag is `NO`: `Cycle(false)` is CYCLE.
+            SequenceOptions::Cycle(no) => seq.cycle = !no,
+            SequenceOptions::OwnedBy(None) | SequenceOptions::DataType(_) => {}
+            other => return Err(SqlError::unsupported(format!("sequence option{other}"))),
+        }
+    }
+    let invalid = |msg: String| SqlError::new(SqlState::INVALID_PARAMETER_VALUE, msg);
+    if seq.increment == 0 {
+        return Err(invalid("INCREMENT must not be zero".into()));
+    }
+    let descending = seq.increment < 0;
+    seq.max = max.unwrap_or(if descending { -1 } else { type_max });
+    seq.min = min.unwrap_or(if descending { type_min } else { 1 });
+    for (what, v) in [("MAXVALUE", seq.max), ("MINVALUE", seq.min)] {
+        if v < type_min || v > type_max {
+            return Err(invalid(format!(
+                "{what} ({v}) is out of range for sequence data type {type_name}"
+            )));
+        }
+    }
+    if seq.min >= seq.max {
+        return Err(invalid(format!(
+            "MINVALUE ({}) must be less than MAXVALUE ({})",
+            seq.min, seq.max
+        )));
+    }
+    seq.start = start.unwrap_or(if descending { seq.max } else { seq.min });
+    if seq.start < seq.min {
+        return Err(invalid(format!(
+            "START value ({}) cannot be less than MINVALUE ({})",
+            seq.start, seq.min
+        )));
+    }
+    if seq.start > seq.max {
+        return Err(invalid(format!(
+            "START value ({}) cannot be greater than MAXVALUE ({})",
+            seq.start, seq.max
+        )));
+    }
+    if seq.cache < 1 {
+        return Err(invalid(format!(
+            "CACHE ({}) must be greater than zero",
+            seq.cache
+        )));
+    }
+    Ok(seq)
 }
 
 pub(super) fn constant(e: &Expr, what: &str) -> SqlResult<i64> {
@@ -129,52 +231,7 @@ pub async fn create_sequence(
     {
         return Ok(done);
     }
-    let mut seq = default_sequence(name, i64::MAX);
-    let (mut min, mut max, mut start) = (None, None, None);
-    for o in options {
-        match o {
-            SequenceOptions::IncrementBy(e, _) => seq.increment = constant(e, "INCREMENT")?,
-            SequenceOptions::MinValue(e) => {
-                min = e.as_ref().map(|e| constant(e, "MINVALUE")).transpose()?
-            }
-            SequenceOptions::MaxValue(e) => {
-                max = e.as_ref().map(|e| constant(e, "MAXVALUE")).transpose()?
-            }
-            SequenceOptions::StartWith(e, _) => start = Some(constant(e, "START")?),
-            SequenceOptions::Cache(_)
-            | SequenceOptions::Cycle(false)
-            | SequenceOptions::OwnedBy(None) => {}
-            other => return Err(SqlError::unsupported(format!("sequence option{other}"))),
-        }
-    }
-    if seq.increment == 0 {
-        return Err(SqlError::new(
-            SqlState::INVALID_PARAMETER_VALUE,
-            "INCREMENT must not be zero",
-        ));
-    }
-    let descending = seq.increment < 0;
-    seq.min = min.unwrap_or(if descending { i64::MIN } else { 1 });
-    seq.max = max.unwrap_or(if descending { -1 } else { i64::MAX });
-    seq.start = start.unwrap_or(if descending { seq.max } else { seq.min });
-    if seq.min >= seq.max {
-        return Err(SqlError::new(
-            SqlState::INVALID_PARAMETER_VALUE,
-            format!(
-                "MINVALUE ({}) must be less than MAXVALUE ({})",
-                seq.min, seq.max
-            ),
-        ));
-    }
-    if seq.start < seq.min || seq.start > seq.max {
-        return Err(SqlError::new(
-            SqlState::INVALID_PARAMETER_VALUE,
-            format!(
-                "START value ({}) cannot be outside the range [{}, {}]",
-                seq.start, seq.min, seq.max
-            ),
-        ));
-    }
+    let seq = sequence_from_options(name, options, &SqlType::Int8)?;
     node.catalog
         .create_sequence(txn, db_id, &schema, seq)
         .await?;
@@ -285,9 +342,9 @@ pub async fn nextval(node: &SqlNode, seq: &SequenceDescriptor) -> SqlResult<i64>
     };
     // In 128 bits: `start - increment` alone leaves i64 for a sequence that starts at an
     // end of the range (START -9223372036854775808 INCREMENT 1).
-    let value =
-        i64::try_from(i128::from(seq.start) - i128::from(seq.increment) + i128::from(c)).ok();
-    match value {
+    let raw = i128::from(seq.start) - i128::from(seq.increment) + i128::from(c);
+    let raw = if seq.cycle { wrap(seq, raw) } else { raw };
+    match i64::try_from(raw).ok() {
         Some(v) if v >= seq.min && v <= seq.max => {
             remember(seq.id, v);
             Ok(v)
@@ -306,6 +363,34 @@ pub async fn nextval(node: &SqlNode, seq: &SequenceDescriptor) -> SqlResult<i64>
             ),
         )),
     }
+}
+
+/// A CYCLE sequence's value for the counter's raw value `v` (see the module docs). `v` and
+/// the bounds are in 128 bits, so nothing here overflows.
+fn wrap(seq: &SequenceDescriptor, v: i128) -> i128 {
+    let (min, max, inc) = (
+        i128::from(seq.min),
+        i128::from(seq.max),
+        i128::from(seq.increment),
+    );
+    if (min..=max).contains(&v) || inc == 0 {
+        return v;
+    }
+    // Descending is ascending mirrored: negate the value, the bounds and the step.
+    let (sign, v, min, max, inc) = if inc > 0 {
+        (1, v, min, max, inc)
+    } else {
+        (-1, -v, -max, -min, -inc)
+    };
+    if v < min {
+        // Before the start (setval cannot put it there); nothing to fold.
+        return sign * v;
+    }
+    // The progression's last value not above max; v is `passed` steps beyond it.
+    let last = max - (max - v).rem_euclid(inc);
+    let passed = (v - last) / inc;
+    let per_round = (max - min) / inc + 1;
+    sign * (min + ((passed - 1) % per_round) * inc)
 }
 
 /// Sets a sequence so that the next `nextval` returns `value + increment`, or `value` itself

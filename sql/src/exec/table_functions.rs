@@ -41,9 +41,7 @@ fn compile_args(
         args.iter().map(|e| c.compile(e)).collect()
     };
     match attempt(&Scope::default()) {
-        Err(e) if e.state == SqlState::UNDEFINED_COLUMN && !left.columns.is_empty() => {
-            Ok((attempt(left)?, true))
-        }
+        Err(e) if e.is_unresolved_name() && !left.columns.is_empty() => Ok((attempt(left)?, true)),
         other => other.map(|t| (t, false)),
     }
 }

@@ -252,7 +252,7 @@ fn plan_bound(b: &WindowFrameBound, what: &str, params: &mut Params) -> SqlResul
         let empty = Scope::default();
         let mut c = Compiler::new(&empty, params);
         let t = c.compile(e).map_err(|err| {
-            if err.state == SqlState::UNDEFINED_COLUMN {
+            if err.is_unresolved_name() {
                 SqlError::new(
                     SqlState::INVALID_COLUMN_REFERENCE,
                     format!("argument of {what} must not contain variables"),

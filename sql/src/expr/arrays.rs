@@ -72,6 +72,9 @@ pub enum ArrayFunc {
     ToString(SqlType),
     /// `string_to_array(s, sep[, null])`.
     StringToArray,
+    /// `SET a[i] = v, …`: the old array, then each value and its subscripts (as many as
+    /// the entry says; see `array_assign.rs`).
+    Assign(Vec<usize>),
 }
 
 fn elem_type(t: &SqlType) -> Option<&SqlType> {
@@ -511,8 +514,10 @@ fn position(i: usize) -> Datum {
 impl ArrayFunc {
     /// Evaluates on argument values (NULLs included: each function has its own NULL rule).
     pub fn eval(&self, args: &[Datum]) -> SqlResult<Datum> {
-        if *self == ArrayFunc::Construct {
-            return Ok(Datum::Array(args.to_vec()));
+        match self {
+            ArrayFunc::Construct => return Ok(Datum::Array(args.to_vec())),
+            ArrayFunc::Assign(shape) => return super::array_assign::assign_elements(shape, args),
+            _ => {}
         }
         let arg = |i: usize| args.get(i).cloned().unwrap_or(Datum::Null);
         let (a, b, c) = (arg(0), arg(1), arg(2));
@@ -521,7 +526,7 @@ impl ArrayFunc {
             _ => None,
         };
         Ok(match self {
-            ArrayFunc::Construct => Datum::Null,
+            ArrayFunc::Construct | ArrayFunc::Assign(_) => Datum::Null,
             ArrayFunc::Subscript(lower) => match (elems(&a), int(&b)) {
                 (Some(e), Some(i)) if i >= *lower => usize::try_from(i - lower)
                     .ok()

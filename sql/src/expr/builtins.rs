@@ -148,9 +148,10 @@ pub(super) fn call(f: &Func, args: &[Datum]) -> SqlResult<Datum> {
         (Func::ToCharNumber(digits), [n, Datum::String(f)]) => {
             use super::to_char_num::{format, Number};
             let n = match n {
+                Datum::Int(i) if *digits == 19 => Number::BigInt(*i),
                 Datum::Int(i) => Number::Int(*i),
                 Datum::Float(x) => Number::Float(*x, *digits),
-                Datum::Decimal(d) => Number::Numeric(d),
+                Datum::Decimal(d) => Number::Numeric(std::borrow::Cow::Borrowed(d)),
                 _ => return Ok(Datum::Null),
             };
             Datum::String(format(&n, f)?)

@@ -493,7 +493,7 @@ impl Compiler<'_> {
                 expr: ScalarExpr::Column(i),
                 ty: self.scope.columns[i].ty.clone(),
             }),
-            Err(e) if e.state == SqlState::UNDEFINED_COLUMN => {
+            Err(e) if e.is_unresolved_name() => {
                 match self.outer.map(|o| o.resolve(table, name)) {
                     Some(Ok(i)) => {
                         let ty = self
@@ -504,6 +504,13 @@ impl Compiler<'_> {
                             expr: ScalarExpr::Outer(i),
                             ty,
                         })
+                    }
+                    // The table is only in the enclosing query, without the column.
+                    Some(Err(outer_e))
+                        if e.state == SqlState::UNDEFINED_TABLE
+                            && outer_e.state == SqlState::UNDEFINED_COLUMN =>
+                    {
+                        Err(outer_e)
                     }
                     _ => Err(e),
                 }

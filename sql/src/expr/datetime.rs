@@ -292,8 +292,13 @@ impl Compiler<'_> {
                     SqlType::TimestampTz => (source, true),
                     SqlType::Date => (self.coerce_datetime(source, &SqlType::Timestamp)?, false),
                     ref t if t.is_numeric() => {
-                        // FLT_DIG and DBL_DIG, as PostgreSQL's float4/float8_to_char.
-                        let digits = if *t == SqlType::Float4 { 6 } else { 15 };
+                        // FLT_DIG and DBL_DIG, as PostgreSQL's float4/float8_to_char;
+                        // a bigint's 19 digits (its RN and EEEE differ from integer's).
+                        let digits = match t {
+                            SqlType::Float4 => 6,
+                            SqlType::Int8 => 19,
+                            _ => 15,
+                        };
                         return Ok(Some(Typed {
                             expr: ScalarExpr::Func(
                                 Func::ToCharNumber(digits),

@@ -1,7 +1,7 @@
 //! `json`/`jsonb` operators and functions: `->`, `->>`, `#>`, `#>>`, `@>`, `<@`, `?`, `?|`,
-//! `?&`, `||`, and `json[b]_build_object`, `json[b]_build_array`, `to_json[b]`,
-//! `json[b]_typeof`, `json[b]_array_length`, and `jsonb_set`/`jsonb_insert` (their path
-//! walk is in `json_edit.rs`).
+//! `?&`, `||`, `#-`, and `json[b]_build_object`, `json[b]_build_array`, `to_json[b]`,
+//! `json[b]_typeof`, `json[b]_array_length`, and `jsonb_set`/`jsonb_insert`/`jsonb_set_lax`
+//! (their path walk is in `json_edit.rs`).
 //!
 //! Values are parsed per call from their stored text (see `crate::types::json`). A `json`
 //! result of `->` is the sub-document's compact text, keys in their input order, where
@@ -56,6 +56,13 @@ pub enum JsonFunc {
     /// `jsonb_set(j, path, new, create_if_missing)` (`false`) or
     /// `jsonb_insert(j, path, new, insert_after)` (`true`); the flag is always passed.
     EditPath(bool),
+    /// `j #- path`: the document without the value at the path (PostgreSQL's
+    /// `jsonb_delete_path`).
+    DeletePath,
+    /// `jsonb_set_lax(j, path, new, create_if_missing, null_value_treatment)`; all five
+    /// arguments are always passed. Not strict: an SQL NULL `new` is handled as the
+    /// treatment says (see [`set_lax`]).
+    SetLax,
 }
 
 fn is_json(t: &SqlType) -> bool {
@@ -81,6 +88,7 @@ impl Compiler<'_> {
                 | BinaryOperator::Question
                 | BinaryOperator::QuestionAnd
                 | BinaryOperator::QuestionPipe
+                | BinaryOperator::HashMinus
         );
         let concat = *op == BinaryOperator::StringConcat
             && (l.ty == SqlType::Jsonb || r.ty == SqlType::Jsonb);
@@ -133,6 +141,15 @@ impl Compiler<'_> {
                 let r = self.coerce(r, &SqlType::Array(Box::new(SqlType::Text)), "jsonb keys")?;
                 let all = *op == BinaryOperator::QuestionAnd;
                 func(JsonFunc::HasKeys(all), l, r, SqlType::Bool)
+            }
+            BinaryOperator::HashMinus => {
+                // jsonb only: PostgreSQL has no json #- text[].
+                if l.ty == SqlType::Json {
+                    return Err(no_op());
+                }
+                let l = self.coerce(l, &SqlType::Jsonb, "jsonb #-")?;
+                let r = self.coerce(r, &SqlType::Array(Box::new(SqlType::Text)), "jsonb path")?;
+                func(JsonFunc::DeletePath, l, r, SqlType::Jsonb)
             }
             _ => {
                 let l = self.coerce(l, &SqlType::Jsonb, "jsonb ||")?;
@@ -211,25 +228,28 @@ impl Compiler<'_> {
                     ty: SqlType::Int4,
                 }
             }
-            ("jsonb_set" | "jsonb_insert", 3 | 4) => {
+            ("jsonb_set" | "jsonb_insert", 3 | 4) | ("jsonb_set_lax", 3..=5) => {
                 let insert = name == "jsonb_insert";
+                let lax = name == "jsonb_set_lax";
                 let text_array = SqlType::Array(Box::new(SqlType::Text));
                 let wanted = [
                     &SqlType::Jsonb,
                     &text_array,
                     &SqlType::Jsonb,
                     &SqlType::Bool,
+                    &SqlType::Text,
                 ];
                 // PostgreSQL has no implicit cast from json (or anything but these) here.
                 let fits = |have: &SqlType, want: &SqlType| match (have, want) {
                     (SqlType::Array(h), SqlType::Array(_)) => h.is_string(),
+                    (h, SqlType::Text) => h.is_string() || *h == SqlType::Unknown,
                     _ => *have == SqlType::Unknown || have == want,
                 };
                 if !args.iter().zip(wanted).all(|(a, ty)| fits(&a.ty, ty)) {
                     let types: Vec<SqlType> = args.iter().map(|a| a.ty.clone()).collect();
                     return Err(super::undefined_function(name, &types));
                 }
-                let mut exprs = Vec::with_capacity(4);
+                let mut exprs = Vec::with_capacity(5);
                 for (a, ty) in args.drain(..).zip(wanted) {
                     exprs.push(self.coerce(a, ty, name)?.expr);
                 }
@@ -237,8 +257,16 @@ impl Compiler<'_> {
                     // create_if_missing defaults to true, insert_after to false.
                     exprs.push(ScalarExpr::Literal(Datum::Bool(!insert)));
                 }
+                let func = if lax {
+                    if exprs.len() == 4 {
+                        exprs.push(ScalarExpr::Literal(Datum::String("use_json_null".into())));
+                    }
+                    JsonFunc::SetLax
+                } else {
+                    JsonFunc::EditPath(insert)
+                };
                 Typed {
-                    expr: ScalarExpr::Func(Func::Json(JsonFunc::EditPath(insert)), exprs),
+                    expr: ScalarExpr::Func(Func::Json(func), exprs),
                     ty: SqlType::Jsonb,
                 }
             }
@@ -341,6 +369,7 @@ impl JsonFunc {
                     text
                 }));
             }
+            JsonFunc::SetLax => return set_lax(args),
             _ => {}
         }
         // The rest are strict.
@@ -440,6 +469,14 @@ impl JsonFunc {
                     ))
                 }
             },
+            JsonFunc::DeletePath => {
+                let Some(Datum::Array(path)) = args.get(1) else {
+                    return Err(SqlError::internal("jsonb path"));
+                };
+                let mut target = doc(0)?;
+                edit_path(&mut target, path, &Value::Null, PathEdit::Delete)?;
+                Datum::String(jsonb_text(&target))
+            }
             JsonFunc::EditPath(insert) => {
                 let Some(Datum::Array(path)) = args.get(1) else {
                     return Err(SqlError::internal("jsonb path"));
@@ -454,9 +491,52 @@ impl JsonFunc {
                 edit_path(&mut target, path, &doc(2)?, edit)?;
                 Datum::String(jsonb_text(&target))
             }
-            JsonFunc::BuildObject(..) | JsonFunc::BuildArray(..) | JsonFunc::ToJson(..) => {
-                Datum::Null
-            }
+            JsonFunc::BuildObject(..)
+            | JsonFunc::BuildArray(..)
+            | JsonFunc::ToJson(..)
+            | JsonFunc::SetLax => Datum::Null,
         })
     }
+}
+
+/// `jsonb_set_lax(target, path, new, create_if_missing, null_value_treatment)` as
+/// PostgreSQL 15's `jsonb_set_lax`: NULL when the target, the path or the flag is; a NULL
+/// treatment is 22023 even when `new` is not NULL; a non-NULL `new` is `jsonb_set`, and
+/// only then is the treatment read: `use_json_null` sets JSON `null`, `delete_key` removes
+/// the target (`jsonb_delete_path`), `return_target` returns the document unchanged and
+/// `raise_exception` is 22004; any other text (case matters) is 22023.
+fn set_lax(args: &[Datum]) -> SqlResult<Datum> {
+    let arg = |i: usize| args.get(i).unwrap_or(&Datum::Null);
+    if [0, 1, 3].iter().any(|&i| *arg(i) == Datum::Null) {
+        return Ok(Datum::Null);
+    }
+    let bad_treatment = || {
+        SqlError::new(
+            SqlState::INVALID_PARAMETER_VALUE,
+            "null_value_treatment must be \"delete_key\", \"return_target\", \"use_json_null\", or \"raise_exception\"",
+        )
+    };
+    let (Datum::String(target), Datum::Array(path), Datum::Bool(create)) = (arg(0), arg(1), arg(3))
+    else {
+        return Err(SqlError::internal("jsonb_set_lax arguments"));
+    };
+    let Datum::String(treatment) = arg(4) else {
+        return Err(bad_treatment());
+    };
+    let mut doc = parse(target)?;
+    let (new, edit) = match (arg(2), treatment.as_str()) {
+        (Datum::String(new), _) => (parse(new)?, PathEdit::Set { create: *create }),
+        (_, "use_json_null") => (Value::Null, PathEdit::Set { create: *create }),
+        (_, "delete_key") => (Value::Null, PathEdit::Delete),
+        (_, "return_target") => return Ok(Datum::String(target.clone())),
+        (_, "raise_exception") => {
+            return Err(SqlError::new(
+                SqlState("22004"),
+                "JSON value must not be null",
+            ))
+        }
+        _ => return Err(bad_treatment()),
+    };
+    edit_path(&mut doc, path, &new, edit)?;
+    Ok(Datum::String(jsonb_text(&doc)))
 }

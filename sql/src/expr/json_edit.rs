@@ -1,6 +1,7 @@
-//! `jsonb_set(target, path, new_value [, create_if_missing])` and
-//! `jsonb_insert(target, path, new_value [, insert_after])`: a new document with one value
-//! replaced or added at a path of keys and array positions.
+//! `jsonb_set(target, path, new_value [, create_if_missing])`,
+//! `jsonb_insert(target, path, new_value [, insert_after])` and the deleting walk of
+//! `jsonb_set_lax(…, 'delete_key')` (PostgreSQL's `jsonb_delete_path`): a new document with
+//! one value replaced, added or removed at a path of keys and array positions.
 //!
 //! The walk follows PostgreSQL 15's `setPath` (jsonfuncs.c) step by step, because its
 //! corner cases are part of the answer users see:
@@ -17,6 +18,8 @@
 //!   from the end; past the end it appends (when creating or inserting), before the start
 //!   it prepends. `jsonb_insert` puts the value before the position, or after it with
 //!   `insert_after`.
+//! * Deleting removes the member or element at the last step; a missing one is no change.
+//!   An empty object or array is returned as it is, before any path element is read.
 //! * A NULL path element is 22004 when the walk reaches it, not before.
 //! * A scalar document is 22023; an empty path returns the document.
 
@@ -38,25 +41,36 @@ pub enum PathEdit {
         /// `insert_after`.
         after: bool,
     },
+    /// `jsonb_set_lax` of an SQL NULL with `delete_key`: remove the target.
+    Delete,
 }
 
 impl PathEdit {
     /// Whether a missing last step is added (PostgreSQL's `JB_PATH_CREATE_OR_INSERT`).
     fn adds(self) -> bool {
-        !matches!(self, PathEdit::Set { create: false })
+        !matches!(self, PathEdit::Set { create: false } | PathEdit::Delete)
     }
 }
 
 /// Applies `edit` to `doc` at `path` (text elements, NULLs allowed) with `new` (see the
 /// module docs).
 pub fn edit_path(doc: &mut Value, path: &[Datum], new: &Value, edit: PathEdit) -> SqlResult<()> {
-    if !doc.is_object() && !doc.is_array() {
-        return Err(SqlError::new(
-            SqlState::INVALID_PARAMETER_VALUE,
-            "cannot set path in scalar",
-        ));
-    }
-    if path.is_empty() {
+    let empty = match doc {
+        Value::Object(members) => members.is_empty(),
+        Value::Array(items) => items.is_empty(),
+        _ => {
+            let verb = if edit == PathEdit::Delete {
+                "delete"
+            } else {
+                "set"
+            };
+            return Err(SqlError::new(
+                SqlState::INVALID_PARAMETER_VALUE,
+                format!("cannot {verb} path in scalar"),
+            ));
+        }
+    };
+    if path.is_empty() || (empty && edit == PathEdit::Delete) {
         return Ok(());
     }
     edit_at(doc, path, 0, new, edit)
@@ -81,6 +95,9 @@ fn edit_at(
             Some(child) if !last => edit_at(child, path, level + 1, new, edit)?,
             Some(child) => match edit {
                 PathEdit::Set { .. } => *child = new.clone(),
+                PathEdit::Delete => {
+                    members.shift_remove(step);
+                }
                 PathEdit::Insert { .. } => {
                     return Err(SqlError::new(
                         SqlState::INVALID_PARAMETER_VALUE,
@@ -114,6 +131,9 @@ fn edit_at(
                 }
                 match edit {
                     PathEdit::Set { .. } => items[idx] = new.clone(),
+                    PathEdit::Delete => {
+                        items.remove(idx);
+                    }
                     PathEdit::Insert { after } => {
                         items.insert(idx + usize::from(after), new.clone())
                     }

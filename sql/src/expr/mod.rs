@@ -22,6 +22,7 @@
 //!   json.rs       json/jsonb operators and functions
 //! ```
 
+mod array_assign;
 mod arrays;
 mod builtins;
 mod calendar;
@@ -104,13 +105,24 @@ impl Scope {
                 SqlState::AMBIGUOUS_COLUMN,
                 format!("column reference \"{name}\" is ambiguous"),
             )),
-            (None, _) => Err(SqlError::new(
-                SqlState::UNDEFINED_COLUMN,
-                match table {
-                    Some(t) => format!("column {t}.{name} does not exist"),
-                    None => format!("column \"{name}\" does not exist"),
-                },
-            )),
+            // A qualifier that names no table here is 42P01, as PostgreSQL (also when the
+            // table is in FROM but hidden, as `u` in `(u JOIN v ON …) AS j`).
+            (None, _) => match table {
+                Some(t) if !self.columns.iter().any(|c| c.table.as_deref() == Some(t)) => {
+                    Err(SqlError::new(
+                        SqlState::UNDEFINED_TABLE,
+                        format!("missing FROM-clause entry for table \"{t}\""),
+                    ))
+                }
+                Some(t) => Err(SqlError::new(
+                    SqlState::UNDEFINED_COLUMN,
+                    format!("column {t}.{name} does not exist"),
+                )),
+                None => Err(SqlError::new(
+                    SqlState::UNDEFINED_COLUMN,
+                    format!("column \"{name}\" does not exist"),
+                )),
+            },
         }
     }
 }
@@ -305,8 +317,9 @@ pub enum Func {
     Age,
     /// to_char(timestamp, format) (`true`: of a timestamptz).
     ToChar(bool),
-    /// to_char(number, format); for a float argument the decimal digits its type holds
-    /// (6 for `real`, 15 for `double precision`).
+    /// to_char(number, format); the decimal digits the argument's type holds (6 for
+    /// `real`, 15 for `double precision`, 19 for `bigint`, whose `RN` and `EEEE` differ
+    /// from the other integers').
     ToCharNumber(i64),
     /// ascii(s).
     Ascii,

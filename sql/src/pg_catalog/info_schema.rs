@@ -8,7 +8,7 @@ use tessera_encoding::Datum;
 
 use super::tables::{constraints, indexes};
 use super::{i, namespace_oid, object_oid, s, RowSet, Snapshot};
-use crate::catalog::Identity;
+use crate::catalog::{ColumnDescriptor, Identity, SequenceDescriptor, TableDescriptor};
 use crate::types::SqlType;
 
 fn yes_no(v: bool) -> Datum {
@@ -150,12 +150,14 @@ pub(super) fn fill(name: &str, snap: &Snapshot, rows: &mut RowSet) {
                         ("dtd_identifier", s((n + 1).to_string())),
                         ("is_self_referencing", s("NO")),
                         ("is_identity", yes_no(c.identity.is_some())),
-                        ("identity_cycle", s("NO")),
                         ("is_generated", s("NEVER")),
                         ("is_updatable", s("YES")),
                     ];
-                    if let Some(kind) = c.identity {
-                        row.extend(identity_columns(kind, &c.ty));
+                    match c.identity {
+                        Some(kind) => {
+                            row.extend(identity_columns(kind, column_sequence(snap, t, c)))
+                        }
+                        None => row.push(("identity_cycle", s("NO"))),
                     }
                     rows.push(row);
                 }
@@ -301,20 +303,42 @@ pub(super) fn fill(name: &str, snap: &Snapshot, rows: &mut RowSet) {
             }
         }
         "sequences" => {
+            // PostgreSQL leaves out the sequences of identity columns.
+            let identity: Vec<(&str, &str)> = snap
+                .tables
+                .iter()
+                .flat_map(|t| {
+                    t.columns
+                        .iter()
+                        .filter(|c| c.identity.is_some())
+                        .filter_map(|c| column_sequence(snap, t, c))
+                        .map(|q| (t.schema.as_str(), q.name.as_str()))
+                })
+                .collect();
             for (schema, q) in &snap.sequences {
+                if identity.contains(&(schema.as_str(), q.name.as_str())) {
+                    continue;
+                }
                 rows.push(vec![
                     ("sequence_catalog", db()),
                     ("sequence_schema", s(schema.clone())),
                     ("sequence_name", s(q.name.clone())),
-                    ("data_type", s("bigint")),
-                    ("numeric_precision", i(64)),
+                    ("data_type", s(q.data_type().0)),
+                    (
+                        "numeric_precision",
+                        i(match q.data_type().1 {
+                            21 => 16,
+                            23 => 32,
+                            _ => 64,
+                        }),
+                    ),
                     ("numeric_precision_radix", i(2)),
                     ("numeric_scale", i(0)),
                     ("start_value", s(q.start.to_string())),
                     ("minimum_value", s(q.min.to_string())),
                     ("maximum_value", s(q.max.to_string())),
                     ("increment", s(q.increment.to_string())),
-                    ("cycle_option", s("NO")),
+                    ("cycle_option", yes_no(q.cycle)),
                 ]);
             }
         }
@@ -364,12 +388,11 @@ fn mentions(expr: &str, name: &str) -> bool {
 /// The `identity_*` columns of an identity column: its generation and its sequence's
 /// bounds (tessera's identity sequences start at 1 and count up by 1 to the type's largest
 /// value).
-fn identity_columns(kind: Identity, ty: &SqlType) -> Vec<(&'static str, Datum)> {
-    let max = match ty {
-        SqlType::Int2 => i64::from(i16::MAX),
-        SqlType::Int4 => i64::from(i32::MAX),
-        _ => i64::MAX,
-    };
+fn identity_columns(
+    kind: Identity,
+    seq: Option<&SequenceDescriptor>,
+) -> Vec<(&'static str, Datum)> {
+    let shown = |f: fn(&SequenceDescriptor) -> String| seq.map_or(Datum::Null, |q| s(f(q)));
     vec![
         (
             "identity_generation",
@@ -378,9 +401,27 @@ fn identity_columns(kind: Identity, ty: &SqlType) -> Vec<(&'static str, Datum)> 
                 Identity::ByDefault => "BY DEFAULT",
             }),
         ),
-        ("identity_start", s("1")),
-        ("identity_increment", s("1")),
-        ("identity_maximum", s(max.to_string())),
-        ("identity_minimum", s("1")),
+        ("identity_start", shown(|q| q.start.to_string())),
+        ("identity_increment", shown(|q| q.increment.to_string())),
+        ("identity_maximum", shown(|q| q.max.to_string())),
+        ("identity_minimum", shown(|q| q.min.to_string())),
+        (
+            "identity_cycle",
+            shown(|q| if q.cycle { "YES" } else { "NO" }.into()),
+        ),
     ]
+}
+
+/// The sequence a column's default takes values from (SERIAL, identity), in its table's
+/// schema.
+fn column_sequence<'a>(
+    snap: &'a Snapshot,
+    t: &TableDescriptor,
+    c: &ColumnDescriptor,
+) -> Option<&'a SequenceDescriptor> {
+    let name = crate::exec::nextval_target_text(c.default.as_deref()?)?;
+    snap.sequences
+        .iter()
+        .find(|(schema, q)| *schema == t.schema && q.name == name)
+        .map(|(_, q)| q)
 }

@@ -440,21 +440,23 @@ pub(super) fn fill(name: &str, snap: &Snapshot, rows: &mut RowSet) {
             for (schema, q) in &snap.sequences {
                 rows.push_lenient(vec![
                     ("seqrelid", i(object_oid(q.id))),
-                    ("seqtypid", i(20)),
+                    ("seqtypid", i(q.data_type().1)),
                     ("seqstart", i(q.start)),
                     ("seqincrement", i(q.increment)),
                     ("seqmax", i(q.max)),
                     ("seqmin", i(q.min)),
-                    ("seqcache", i(1)),
+                    ("seqcache", i(q.cache.max(1))),
+                    ("seqcycle", b(q.cycle)),
+                    ("cycle", b(q.cycle)),
                     ("schemaname", s(schema.clone())),
                     ("sequencename", s(q.name.clone())),
                     ("sequenceowner", s("root")),
-                    ("data_type", s("bigint")),
+                    ("data_type", s(q.data_type().0)),
                     ("start_value", i(q.start)),
                     ("min_value", i(q.min)),
                     ("max_value", i(q.max)),
                     ("increment_by", i(q.increment)),
-                    ("cache_size", i(1)),
+                    ("cache_size", i(q.cache.max(1))),
                 ]);
             }
         }

@@ -20,7 +20,8 @@
 //! Unlike a plain UPDATE, the target rows are read without locks: a concurrent writer is
 //! caught by the commit's read refresh (40001) rather than waited for. RETURNING may name
 //! only the target's columns: a column of the other tables there is 42703, where PostgreSQL
-//! allows it.
+//! allows it. An element assignment (`SET a[i] = v`) adds its value and subscripts to the
+//! query's items and applies over the target row's old array.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -29,10 +30,9 @@ use sqlparser::ast::{Assignment, AssignmentTarget, Expr, SelectItem, TableFactor
 use tessera_encoding::Datum;
 
 use super::{
-    assign, compile_returning, load_target, output, project, resolve, table_of, undefined_column,
-    Returning, Target,
+    assign, compile_returning, load_target, output, project, resolve, table_of, Returning, Target,
 };
-use crate::error::{SqlError, SqlResult};
+use crate::error::{SqlError, SqlResult, SqlState};
 use crate::exec::fk::{check_parents, remove_references};
 use crate::exec::index::WriteSet;
 use crate::exec::select::{plan_query, QueryPlan};
@@ -82,17 +82,32 @@ pub(super) async fn compile(
         .iter()
         .map(|c| format!("{qualifier}.{}", quoted(&c.name)))
         .collect();
-    let mut positions = Vec::with_capacity(stmt.assignments.len());
+    // Per SET: the column and, for `a[i]… = v`, how many subscripts follow its value.
+    let mut positions: Vec<(usize, Option<usize>)> = Vec::with_capacity(stmt.assignments.len());
     for a in stmt.assignments {
         let AssignmentTarget::ColumnName(cname) = &a.target else {
             return Err(SqlError::unsupported("tuple assignment"));
         };
-        let cname = crate::exec::last_name_part(cname);
-        let i = desc
-            .column_index(&cname)
-            .ok_or_else(|| undefined_column(&desc, &cname))?;
-        positions.push(i);
+        let (i, subscripts) = super::elements::target_column(&desc, cname)?;
+        let element = subscripts.is_some();
+        if element && crate::settings::is_default(&a.value) {
+            return Err(super::elements::element_default());
+        }
+        let whole_before = positions.iter().any(|&(j, s)| j == i && s.is_none());
+        if whole_before || (!element && positions.iter().any(|&(j, _)| j == i)) {
+            return Err(SqlError::new(
+                SqlState::SYNTAX_ERROR,
+                format!(
+                    "multiple assignments to same column \"{}\"",
+                    desc.columns[i].name
+                ),
+            ));
+        }
         items.push(format!("({})", a.value));
+        if let Some(subscripts) = &subscripts {
+            items.extend(subscripts.iter().map(|e| format!("({e})")));
+        }
+        positions.push((i, subscripts.map(|s| s.len())));
     }
     let others: Vec<String> = stmt.others.iter().map(ToString::to_string).collect();
     let mut sql = format!(
@@ -113,13 +128,36 @@ pub(super) async fn compile(
     let n = desc.columns.len();
     let empty = Scope::default();
     let mut sets = Vec::with_capacity(positions.len());
-    for (j, &i) in positions.iter().enumerate() {
+    let mut elements: Vec<(usize, Vec<super::elements::CompiledElement>)> = Vec::new();
+    let column = |k: usize| Typed {
+        expr: ScalarExpr::Column(k),
+        ty: columns[k].ty.clone(),
+    };
+    let mut next = n;
+    for (i, subscripts) in positions {
+        let value = column(next);
+        next += 1;
+        match subscripts {
+            None => {
+                let mut c = Compiler::new(&empty, params);
+                sets.push((i, assign(&mut c, value, &desc.columns[i])?));
+            }
+            Some(m) => {
+                let subscripts = (next..next + m).map(column).collect();
+                next += m;
+                match elements.iter_mut().find(|(j, _)| *j == i) {
+                    Some((_, parts)) => parts.push((subscripts, value)),
+                    None => elements.push((i, vec![(subscripts, value)])),
+                }
+            }
+        }
+    }
+    // Element assignments apply over the target's old value, the row's column `i`.
+    for (i, parts) in elements {
+        let col = &desc.columns[i];
         let mut c = Compiler::new(&empty, params);
-        let value = Typed {
-            expr: ScalarExpr::Column(n + j),
-            ty: columns[n + j].ty.clone(),
-        };
-        sets.push((i, assign(&mut c, value, &desc.columns[i])?));
+        let e = c.array_assignment(&col.name, &col.ty, ScalarExpr::Column(i), parts)?;
+        sets.push((i, e));
     }
     let scope = table_scope(&desc, alias.as_deref());
     let returning = compile_returning(stmt.returning, &desc, &scope, params)?;
