@@ -153,11 +153,12 @@ impl Runner {
             let meta = tessera_storage::mvcc::IntentMeta::decode(&k, &v)?;
             writeln!(
                 out,
-                "intent {} txn={} ts={} seq={}",
+                "intent {} txn={} ts={} seq={}{}",
                 Pretty(&k),
                 self.name(meta.txn.id),
                 fmt_ts(meta.ts()),
-                meta.txn.sequence
+                meta.txn.sequence,
+                if meta.lock_only { " lock-only" } else { "" }
             )?;
         }
         for item in engine.scan(Cf::Local, b"", b"", false) {

@@ -27,6 +27,8 @@
 //!   the two (also when the write fails, as a coordinator's counter would). Prints `written`
 //!   or `replayed`.
 //! * `del k=K [ts=T] [txn=NAME] [seq=S]`: `put` without a value, spelled out.
+//! * `lock k=K txn=NAME`: takes a locking read's lock-only record on `K` at the
+//!   transaction's write timestamp and latest sequence number. Prints `locked`.
 //! * `get k=K [ts=T] [txn=NAME] [unc=U]`: prints `K → "V" @TS` or `K → none`. In a
 //!   transaction `T` defaults to its write timestamp; `U` (the uncertainty limit) to `T`.
 //! * `scan [start=K] [end=K] [ts=T] [txn=NAME] [unc=U] [max=N] [reverse=true]`: prints every
@@ -39,7 +41,8 @@
 //!   removed.
 //! * `dump`: prints every raw entry of the Data column family (`data K @TS → "V"` or `→ ⌫`
 //!   for a tombstone) and of the Lock column family (`lock K → NAME epoch=E ts=T seq=S`,
-//!   with `history=[SEQ:"V" …]` when the intent holds earlier writes).
+//!   with `history=[SEQ:"V" …]` when the intent holds earlier writes, and `lock-only` for a
+//!   locking read's record without a provisional version).
 
 use std::collections::BTreeMap;
 use std::error::Error;
@@ -51,8 +54,8 @@ use tessera_api::keys::Pretty;
 use tessera_api::txn::{SeqRange, TxnId, TxnMeta, TxnStatus};
 use tessera_api::Timestamp;
 use tessera_storage::mvcc::{
-    decode_version_key, encode_value, gc, get, put, resolve_intent, scan, scan_intents, IntentMeta,
-    PutOutcome, ReadCtx, WriteCtx,
+    decode_version_key, encode_value, gc, get, lock, put, resolve_intent, scan, scan_intents,
+    IntentMeta, PutOutcome, ReadCtx, WriteCtx,
 };
 use tessera_storage::{Cf, Engine, MemoryEngine, Reader, WriteBatch};
 
@@ -248,6 +251,9 @@ impl Runner {
                 .collect();
             let _ = write!(s, " history=[{}]", history.join(" "));
         }
+        if intent.lock_only {
+            s.push_str(" lock-only");
+        }
         s
     }
 }
@@ -327,6 +333,20 @@ impl goldenscript::Runner for Runner {
                 out = self.write(&mut args, v.map(str::as_bytes))?;
             }
             "del" => out = self.write(&mut args, None)?,
+            "lock" => {
+                let k = required(&mut args, "k")?;
+                let name = required(&mut args, "txn")?;
+                args.reject_next()?;
+                let meta = self.txn(name)?.clone();
+                let ctx = WriteCtx {
+                    ts: meta.write_timestamp,
+                    txn: Some(meta),
+                };
+                let mut batch = WriteBatch::new();
+                lock(&self.engine, &mut batch, k.as_bytes(), &ctx).map_err(|e| self.error(e))?;
+                self.apply(batch)?;
+                out = "locked".into();
+            }
             "get" => {
                 let k = required(&mut args, "k")?;
                 let ctx = self.read_ctx(&mut args)?;

@@ -17,10 +17,8 @@ impl EvalState<'_, '_> {
             Request::Get { key, lock } => {
                 let kv = mvcc::get(&self.reader(), key, &self.read_ctx())?;
                 self.record_read(Span::point(key.clone()));
-                if *lock == ReadLock::Exclusive {
-                    if let Some(kv) = &kv {
-                        self.lock_existing(key, &kv.value)?;
-                    }
+                if *lock == ReadLock::Exclusive && kv.is_some() {
+                    self.lock_existing(key)?;
                 }
                 Ok(Response::Get(kv))
             }
@@ -33,7 +31,7 @@ impl EvalState<'_, '_> {
                 if *lock == ReadLock::Exclusive {
                     if let Response::Scan { rows, .. } = &res {
                         for kv in rows {
-                            self.lock_existing(&kv.key, &kv.value)?;
+                            self.lock_existing(&kv.key)?;
                         }
                     }
                 }
@@ -219,8 +217,8 @@ impl EvalState<'_, '_> {
             .push((span, ts, self.txn.map(|t| t.meta.id)));
     }
 
-    /// Locks a row a locking read (`SELECT … FOR UPDATE`, an UPDATE's scan) returned, by
-    /// writing its value back as an intent. If a newer committed version exists, the value
+    /// Locks a row a locking read (`SELECT … FOR UPDATE`, an UPDATE's scan) returned, with a
+    /// lock-only intent record ([`mvcc::lock`]: no provisional version). If a newer committed version exists, the value
     /// read is stale: rather than lock (and later fail to refresh) it, the read answers
     /// `ReadWithinUncertainty` at that version, so the coordinator moves the transaction's
     /// read timestamp past it (when its earlier reads allow) and reads the row again, now the
@@ -228,35 +226,34 @@ impl EvalState<'_, '_> {
     /// update) into a wait for the lock instead of a 40001.
     ///
     /// A row the transaction already holds an intent on in its current epoch is locked
-    /// already: the intent is the lock, and no newer version can exist above it. Writing the
-    /// value back again would cost a lock record and a version for nothing, and TPC-C does
-    /// exactly that on every stock row and paying customer (`SELECT … FOR UPDATE`, then an
-    /// `UPDATE` whose scan locks the same rows again).
-    fn lock_existing(&mut self, key: &[u8], value: &[u8]) -> KvResult<()> {
-        if let Some(t) = self.txn {
-            if mvcc::read_intent(&self.reader(), key)?
-                .is_some_and(|i| i.txn.id == t.meta.id && i.txn.epoch == t.meta.epoch)
-            {
-                return Ok(());
-            }
-            if let Some(kv) = self.current_version(key)? {
-                if kv.timestamp > t.read_timestamp && !self.own_intent(key)? {
-                    return Err(KvError::ReadWithinUncertainty {
-                        read_ts: t.read_timestamp,
-                        existing_ts: kv.timestamp,
-                        key: key.to_vec(),
-                    });
-                }
+    /// already: the intent is the lock, and no newer version can exist above it. Locking it
+    /// again would rewrite its record for nothing, and TPC-C does exactly that on every stock
+    /// row and paying customer (`SELECT … FOR UPDATE`, then an `UPDATE` whose scan locks the
+    /// same rows again).
+    fn lock_existing(&mut self, key: &[u8]) -> KvResult<()> {
+        // Outside a transaction there is nothing to hold a lock for.
+        let Some(t) = self.txn else { return Ok(()) };
+        if mvcc::read_intent(&self.reader(), key)?
+            .is_some_and(|i| i.txn.id == t.meta.id && i.txn.epoch == t.meta.epoch)
+        {
+            return Ok(());
+        }
+        if let Some(kv) = self.current_version(key)? {
+            if kv.timestamp > t.read_timestamp && !self.own_intent(key)? {
+                return Err(KvError::ReadWithinUncertainty {
+                    read_ts: t.read_timestamp,
+                    existing_ts: kv.timestamp,
+                    key: key.to_vec(),
+                });
             }
         }
-        match self.write(key, Some(value), self.txn_seq()) {
-            Err(KvError::WriteTooOld { actual_ts, .. }) if self.txn.is_some() => {
-                Err(KvError::ReadWithinUncertainty {
-                    read_ts: self.txn.map_or(actual_ts, |t| t.read_timestamp),
-                    existing_ts: actual_ts,
-                    key: key.to_vec(),
-                })
-            }
+        let ctx = self.write_ctx(self.txn_seq());
+        match mvcc::lock(self.env.reader, &mut self.batch, key, &ctx) {
+            Err(KvError::WriteTooOld { actual_ts, .. }) => Err(KvError::ReadWithinUncertainty {
+                read_ts: t.read_timestamp,
+                existing_ts: actual_ts,
+                key: key.to_vec(),
+            }),
             other => other,
         }
     }

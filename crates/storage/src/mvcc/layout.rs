@@ -127,17 +127,27 @@ struct IntentProto {
     sequence: u32,
     #[prost(message, repeated, tag = "10")]
     history: Vec<HistoryProto>,
+    #[prost(bool, tag = "11")]
+    lock_only: bool,
 }
 
 /// An intent's lock record: the transaction (its `write_timestamp` is the timestamp of the
 /// provisional version, its `sequence` the sequence of the latest write) and the values of
 /// its earlier writes to this key in this epoch, for replay checks.
+///
+/// A *lock-only* record (`lock_only`) is the exclusive lock of a locking read (`SELECT … FOR
+/// UPDATE`) on a row the transaction has not written: it conflicts like an intent, but there
+/// is no provisional version, the history is empty, and its timestamp is only where the lock
+/// was taken (above every version of the key then). The transaction's first write to the
+/// key turns it into an ordinary intent.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IntentMeta {
     /// The writer, as of its latest write to this key.
     pub txn: TxnMeta,
     /// Earlier writes in this epoch: (sequence, value or tombstone), oldest first.
     pub history: Vec<(u32, Option<Vec<u8>>)>,
+    /// A lock without a provisional version (see above).
+    pub lock_only: bool,
 }
 
 impl IntentMeta {
@@ -166,6 +176,7 @@ impl IntentMeta {
                     value: value.clone(),
                 })
                 .collect(),
+            lock_only: self.lock_only,
         };
         let body = prost::Message::encode_to_vec(&proto);
         let mut buf = Vec::with_capacity(body.len() + 4);
@@ -208,6 +219,7 @@ impl IntentMeta {
                 ignored_seqs: Vec::new(),
             },
             history: p.history.into_iter().map(|h| (h.seq, h.value)).collect(),
+            lock_only: p.lock_only,
         })
     }
 }

@@ -28,6 +28,9 @@
 //!   [`KvError::ReadWithinUncertainty`](tessera_api::error::KvError::ReadWithinUncertainty) and the transaction restarts above it;
 //! - a transaction sees its own intent of its current epoch, and ignores those of older epochs.
 //!
+//! A locking read's lock is a lock record alone ([`lock`], `lock_only`): no provisional
+//! version, but a conflict for everyone else just as an intent is.
+//!
 //! Writes fail on another transaction's intent, and with [`KvError::WriteTooOld`](tessera_api::error::KvError::WriteTooOld) on a
 //! committed version at or above their timestamp. A transaction's write of a key it already
 //! wrote in the same epoch with a sequence number at or below the intent's is a replay: it is
@@ -49,8 +52,8 @@ pub use layout::{decode_version_key, encode_value, version_key, version_prefix, 
 pub use probe::untouched_keys;
 pub use read::{get, read_intent, scan, scan_intents, storage_error, ReadCtx, ScanResult};
 pub use write::{
-    gc, put, put_if_untouched, replayed_write, resolve_found_intent, resolve_intent, PutOutcome,
-    WriteCtx,
+    gc, lock, put, put_if_untouched, replayed_write, resolve_found_intent, resolve_intent,
+    PutOutcome, WriteCtx,
 };
 
 #[cfg(test)]

@@ -130,7 +130,13 @@ fn classify(key: &[u8], intent: Option<&IntentMeta>, ctx: &ReadCtx) -> KvResult<
     let Some(intent) = intent else {
         return Ok(IntentView::Skip(None));
     };
+    // A lock-only record has no provisional version: its own transaction reads the key as
+    // if it were not there; anyone else meets it as they meet an intent.
+    let provisional = (!intent.lock_only).then(|| intent.ts());
     if let Some(txn) = &ctx.txn {
+        if txn.id == intent.txn.id && intent.lock_only {
+            return Ok(IntentView::Skip(None));
+        }
         if txn.id == intent.txn.id {
             return Ok(if intent.txn.epoch == txn.epoch {
                 match own_write(intent, txn) {
@@ -152,7 +158,7 @@ fn classify(key: &[u8], intent: Option<&IntentMeta>, ctx: &ReadCtx) -> KvResult<
             }],
         });
     }
-    Ok(IntentView::Skip(Some(intent.ts())))
+    Ok(IntentView::Skip(provisional))
 }
 
 /// Picks the visible version among `versions` (newest first) of one key.
