@@ -653,5 +653,6 @@ impl goldenscript::Runner for Runner {
 test_each_file::test_each_path! { in "testdata/txn" as txn => run_script }
 
 fn run_script(path: &std::path::Path) {
+    let path = &tessera_testkit::testdata_file(path);
     goldenscript::run(&mut Runner::new(), path).expect("goldenscript failed");
 }

@@ -157,6 +157,7 @@ fn run(path: &std::path::Path) {
     if path.extension().and_then(|e| e.to_str()) != Some("slt") {
         return;
     }
+    let path = &tessera_testkit::testdata_file(path);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

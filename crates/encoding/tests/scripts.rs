@@ -39,6 +39,7 @@ use tessera_encoding::Datum;
 test_each_file::test_each_path! { in "testdata/encoding" as scripts => run_script }
 
 fn run_script(path: &std::path::Path) {
+    let path = &tessera_testkit::testdata_file(path);
     if let Err(e) = goldenscript::run(&mut Runner, path) {
         panic!("{}: {e}", path.display());
     }

@@ -67,6 +67,7 @@ type Command = goldenscript::Command;
 test_each_file::test_each_path! { in "testdata/mvcc" as mvcc => run }
 
 fn run(path: &std::path::Path) {
+    let path = &tessera_testkit::testdata_file(path);
     if let Err(e) = goldenscript::run(&mut Runner::new(), path) {
         panic!("{}: {e}", path.display());
     }
