@@ -509,3 +509,84 @@ impl<'g> HashAggregator<'g> {
         Ok(out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use tessera_encoding::Datum;
+
+    use crate::catalog::{ColumnDescriptor, TableDescriptor};
+    use crate::exec::InMemoryQuery;
+    use crate::types::SqlType;
+
+    fn table() -> TableDescriptor {
+        let column = |name: &str, ty: SqlType| ColumnDescriptor {
+            name: name.into(),
+            ty,
+            nullable: true,
+            default: None,
+            hidden: false,
+            identity: None,
+        };
+        TableDescriptor {
+            id: 7,
+            db_id: 1,
+            schema: "public".into(),
+            name: "t".into(),
+            columns: vec![
+                column("id", SqlType::Int4),
+                column("k", SqlType::Text),
+                column("v", SqlType::Int8),
+            ],
+            primary_key: vec![0],
+            indexes: Vec::new(),
+            next_index_id: 1,
+            checks: Vec::new(),
+            foreign_keys: Vec::new(),
+            referenced_by: Vec::new(),
+            owned_sequences: Vec::new(),
+            primary_key_name: None,
+        }
+    }
+
+    #[test]
+    fn groups_come_out_in_first_seen_order_with_nulls_as_one_group() {
+        let q = InMemoryQuery::plan(
+            &table(),
+            "SELECT k, count(*), count(v), sum(v), avg(v), min(v) FROM t WHERE id >= 0 GROUP BY k",
+        )
+        .expect("plans");
+        assert!(q.is_columnar());
+        let keys = ["b", "a", "", "b"];
+        let rows: Vec<Vec<Datum>> = (0..3000)
+            .map(|i| {
+                let k = match i % 5 {
+                    4 => Datum::Null,
+                    j => Datum::String(keys[j as usize].into()),
+                };
+                let v = if i % 3 == 0 {
+                    Datum::Null
+                } else {
+                    Datum::Int(i)
+                };
+                vec![Datum::Int(i), k, v]
+            })
+            .collect();
+        let got = q.run_columnar(&rows).expect("runs");
+        let firsts: Vec<Datum> = got.iter().map(|r| r[0].clone()).collect();
+        assert_eq!(
+            firsts,
+            vec![
+                Datum::String("b".into()),
+                Datum::String("a".into()),
+                Datum::String(String::new()),
+                Datum::Null
+            ]
+        );
+        // sum(int8) is numeric, count(*) counts the NULL group's rows too.
+        assert_eq!(got[3][1], Datum::Int(600));
+        assert!(matches!(got[0][3], Datum::Decimal(_)));
+        assert_eq!(got, q.run_rows(&Arc::new(rows)).expect("row path"));
+    }
+}
