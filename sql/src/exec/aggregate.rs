@@ -476,18 +476,26 @@ pub(super) fn accumulate(agg: &Agg, state: &mut AggState, v: &Datum) -> SqlResul
 }
 
 /// PostgreSQL's scale for numeric division (select_div_scale): at least 16 significant
-/// digits, counted in base-10000 digit groups.
+/// digits, counted in base-10000 digit groups from the quotient's estimated weight, which
+/// is one group lower when the dividend's first group is not above the divisor's (so
+/// `avg` of 1s is `1.00000000000000000000`, as PostgreSQL prints it).
 fn div_scale(num: i128, den: i64) -> u32 {
-    let weight = |x: u128| -> i32 {
+    // The weight (in base-10000 groups) and the first group of a value; zero's are 0.
+    let weight = |x: u128| -> (i32, u128) {
         let mut w = 0;
         let mut v = x;
         while v >= 10_000 {
             v /= 10_000;
             w += 1;
         }
-        w
+        (w, v)
     };
-    let qweight = weight(num.unsigned_abs()) - weight(u128::from(den.unsigned_abs()));
+    let (w1, first1) = weight(num.unsigned_abs());
+    let (w2, first2) = weight(u128::from(den.unsigned_abs()));
+    let mut qweight = w1 - w2;
+    if first1 <= first2 {
+        qweight -= 1;
+    }
     (16 - qweight * 4).clamp(0, 1000) as u32
 }
 

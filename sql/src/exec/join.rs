@@ -193,7 +193,7 @@ fn key_of(values: impl Iterator<Item = SqlResult<Datum>>) -> SqlResult<Option<Ve
     Ok(Some(k))
 }
 
-fn too_many() -> SqlError {
+pub(super) fn too_many() -> SqlError {
     SqlError::new(
         SqlState::PROGRAM_LIMIT_EXCEEDED,
         format!("join produces more than {MAX_JOIN_ROWS} intermediate rows; add join conditions"),

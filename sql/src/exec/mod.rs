@@ -1,13 +1,15 @@
 //! Execution of statements inside a transaction.
 //!
-//! Today every statement runs row at a time over the transaction handle: table scans read the
-//! primary index span, point statements read one key. This is the "lean path" of DESIGN.md;
-//! vectorized execution over Arrow record batches for large scans, joins and aggregation is
-//! not built yet (see `docs/sql.md`).
+//! Statements run row at a time over the transaction handle (the "lean path" of DESIGN.md):
+//! point statements read one key, and every operator passes `Vec<Datum>` rows. A
+//! single-table query over a span whose WHERE, GROUP BY and aggregates map exactly onto
+//! Arrow kernels runs over Arrow record batches instead (`columnar/`), decided when it is
+//! planned; see `docs/sql.md`.
 
 mod access;
 mod aggregate;
 mod alter;
+mod columnar;
 mod copy;
 mod ddl;
 mod dml;
@@ -47,6 +49,7 @@ use crate::error::{SqlError, SqlResult, SqlState};
 use crate::session::{Column, Output, SqlNode};
 use crate::types::SqlType;
 
+pub use columnar::InMemoryQuery;
 pub(crate) use ddl::ident as normalize_ident;
 pub use plan_cache::PlanSlot;
 pub use select::plan_query;

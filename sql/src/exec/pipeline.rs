@@ -40,7 +40,11 @@ use crate::types::SqlType;
 const LOOKUP_BATCH: usize = 1_000;
 
 /// How many rows a streamed aggregate's scan reads at a time.
-const SCAN_PAGE_ROWS: u64 = 10_000;
+pub(super) const SCAN_PAGE_ROWS: u64 = 10_000;
+
+/// One row after projection: its output values, its ORDER BY key values, and its DISTINCT
+/// ON key (encoded) when the query has one.
+pub(super) type ProjectedRow = (Vec<Datum>, Vec<Datum>, Option<Vec<u8>>);
 
 /// Compares two rows of ORDER BY key values.
 pub(super) fn order_rows(a: &[Datum], b: &[Datum], order: &[SortKey]) -> Ordering {
@@ -158,6 +162,7 @@ impl QueryPlan {
             limit: None,
             offset: None,
             ctes: Vec::new(),
+            columnar: None,
         }
     }
 
@@ -206,6 +211,9 @@ impl QueryPlan {
                 outer: &[],
                 tables: Some(data),
             };
+            if let Some(columnar) = &self.columnar {
+                return self.run_columnar(columnar, txn, params, &ctx).await;
+            }
             if let Some((g, desc)) = self.streamed_grouping() {
                 let step = &self.sources[0];
                 let mut grouper = Grouper::new(g);
@@ -272,7 +280,9 @@ impl QueryPlan {
                 FromSource::Relation(rel) => rel.describe(),
                 FromSource::Lateral(rel) => format!("lateral {}", rel.describe()),
             };
-            let how = if i == 0 {
+            let how = if i == 0 && self.columnar.is_some() {
+                "columnar scan".to_string()
+            } else if i == 0 {
                 "scan".to_string()
             } else if step.lookup {
                 format!("{:?} lookup join", step.kind).to_lowercase()
@@ -291,17 +301,32 @@ impl QueryPlan {
             } else {
                 format!(", then {} filter(s)", step.filters.len())
             };
-            lines.push(format!("{how}: {read}{filters}"));
+            let batches = if i == 0 && self.columnar.is_some() {
+                format!(", record batches of {} rows", super::columnar::BATCH_ROWS)
+            } else {
+                String::new()
+            };
+            lines.push(format!("{how}: {read}{filters}{batches}"));
         }
         if self.for_update {
             lines.push("rows locked for update".into());
         }
+        let columnar = self.columnar.as_ref();
         if self.filter.is_some() {
-            lines.push("filter".into());
+            lines.push(if columnar.is_some_and(|c| c.filters()) {
+                "filter (vectorized)".into()
+            } else {
+                "filter".into()
+            });
         }
         if let Some(g) = &self.grouping {
+            let how = if columnar.is_some_and(|c| c.aggregates()) {
+                "columnar hash aggregate"
+            } else {
+                "hash aggregate"
+            };
             lines.push(format!(
-                "hash aggregate: {} key(s), {} aggregate(s)",
+                "{how}: {} key(s), {} aggregate(s)",
                 g.keys.len(),
                 g.aggs.len()
             ));
@@ -314,6 +339,9 @@ impl QueryPlan {
         }
         if !self.srfs.is_empty() {
             lines.push(format!("set-returning: {} function(s)", self.srfs.len()));
+        }
+        if columnar.is_some_and(|c| c.projects()) {
+            lines.push("projection (vectorized)".into());
         }
         if self.distinct {
             lines.push("distinct".into());
@@ -439,7 +467,7 @@ impl QueryPlan {
     }
 
     /// HAVING and the rest over grouped rows.
-    fn finish_grouped(
+    pub(super) fn finish_grouped(
         &self,
         ctx: &EvalCtx,
         mut input: Vec<Vec<Datum>>,
@@ -457,7 +485,7 @@ impl QueryPlan {
     }
 
     /// Windows, set-returning functions, projection, DISTINCT, ORDER BY and LIMIT.
-    fn finish_ungrouped(
+    pub(super) fn finish_ungrouped(
         &self,
         ctx: &EvalCtx,
         mut input: Vec<Vec<Datum>>,
@@ -468,6 +496,39 @@ impl QueryPlan {
         if !self.srfs.is_empty() {
             input = super::srf::expand(&self.srfs, input, ctx)?;
         }
+        let projected = input.iter().map(|row| {
+            let projected = self
+                .projection
+                .iter()
+                .map(|p| eval_ctx(p, row, ctx))
+                .collect::<SqlResult<Vec<_>>>()?;
+            let keys = self
+                .order
+                .iter()
+                .map(|k| eval_ctx(&k.expr, row, ctx))
+                .collect::<SqlResult<Vec<_>>>()?;
+            let on = if self.distinct_on.is_empty() {
+                None
+            } else {
+                let on = self
+                    .distinct_on
+                    .iter()
+                    .map(|k| eval_ctx(k, row, ctx))
+                    .collect::<SqlResult<Vec<_>>>()?;
+                Some(row_key(&on))
+            };
+            Ok((projected, keys, on))
+        });
+        self.finish_projected(ctx, projected)
+    }
+
+    /// DISTINCT, ORDER BY and LIMIT over projected rows. LIMIT and OFFSET are evaluated
+    /// before the first row is taken from `projected`, so their errors come first.
+    pub(super) fn finish_projected(
+        &self,
+        ctx: &EvalCtx,
+        projected: impl Iterator<Item = SqlResult<ProjectedRow>>,
+    ) -> SqlResult<Vec<Vec<Datum>>> {
         let bound = |e: &Option<ScalarExpr>, what: &str| -> SqlResult<Option<usize>> {
             match e {
                 None => Ok(None),
@@ -491,30 +552,16 @@ impl QueryPlan {
             }
             _ => None,
         };
-        // Projection, with the sort keys (and DISTINCT ON keys) alongside. Without DISTINCT
-        // the rows go straight into the sort buffer, which keeps only what LIMIT needs.
+        // Without DISTINCT the rows go straight into the sort buffer, which keeps only
+        // what LIMIT needs.
         let sorting = !self.order.is_empty() && !self.distinct && self.distinct_on.is_empty();
         let mut sorted = SortBuffer::new(&self.order, keep);
         let mut out: Vec<(Vec<Datum>, Vec<Datum>)> = Vec::new();
         let mut distinct_keys: Vec<Vec<u8>> = Vec::new();
-        for row in &input {
-            let projected = self
-                .projection
-                .iter()
-                .map(|p| eval_ctx(p, row, ctx))
-                .collect::<SqlResult<Vec<_>>>()?;
-            let keys = self
-                .order
-                .iter()
-                .map(|k| eval_ctx(&k.expr, row, ctx))
-                .collect::<SqlResult<Vec<_>>>()?;
-            if !self.distinct_on.is_empty() {
-                let on = self
-                    .distinct_on
-                    .iter()
-                    .map(|k| eval_ctx(k, row, ctx))
-                    .collect::<SqlResult<Vec<_>>>()?;
-                distinct_keys.push(row_key(&on));
+        for row in projected {
+            let (projected, keys, on) = row?;
+            if let Some(on) = on {
+                distinct_keys.push(on);
             }
             if sorting {
                 sorted.push((projected, keys));

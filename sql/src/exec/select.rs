@@ -142,6 +142,9 @@ pub struct QueryPlan {
     pub(super) offset: Option<ScalarExpr>,
     /// The CTEs of this query's WITH, materialized (in order) before it runs.
     pub(super) ctes: Vec<(u64, RelPlan)>,
+    /// How it runs over Arrow record batches, when it does (`columnar/`); decided here,
+    /// once, so EXPLAIN shows it and a point statement never pays for it.
+    pub(super) columnar: Option<super::columnar::ColumnarPlan>,
 }
 
 /// Visits an expression tree (the variants the compiler supports).
@@ -838,7 +841,7 @@ pub(super) fn plan_select_block(
             push_limit(&mut sources, &order, limit, offset.as_ref(), for_update);
         }
     }
-    Ok(QueryPlan {
+    let mut plan = QueryPlan {
         sources,
         for_update,
         filter,
@@ -855,7 +858,10 @@ pub(super) fn plan_select_block(
         limit,
         offset,
         ctes: Vec::new(),
-    })
+        columnar: None,
+    };
+    plan.columnar = super::columnar::plan(&plan);
+    Ok(plan)
 }
 
 /// Pushes `LIMIT` (plus `OFFSET`) into the scan of a lone table when the rows come out of

@@ -1,0 +1,544 @@
+//! Vectorized expressions: the compiled expressions (`ScalarExpr`) whose PostgreSQL
+//! semantics Arrow's compute kernels reproduce exactly, evaluated a whole record batch at a
+//! time.
+//!
+//! ```text
+//!   column, constant (NULL too)      the batch's array / a scalar
+//!   = <> < <= > >=                   arrow-ord comparisons: bool, integers, text (byte
+//!                                    order, PostgreSQL's C collation), bytea, date, time,
+//!                                    timestamp
+//!   AND OR NOT                       Kleene logic: SQL's three-valued logic
+//!   IS [NOT] NULL                    the validity bitmap
+//!   + - * / and unary - on integers  arrow-arith's checked kernels in 64 bits, as the row
+//!                                    evaluator computes; a cast to smallint/integer is a
+//!                                    range check (22003)
+//! ```
+//!
+//! Anything else (functions, CASE, LIKE, casts that convert, float comparisons, where
+//! Arrow's total order puts -0 below +0 and PostgreSQL does not, float arithmetic, whose
+//! overflow PostgreSQL reports, `%`, where Arrow answers 0 for `i64::MIN % -1`) does not
+//! compile, and the query runs on the row path.
+//!
+//! # Errors
+//!
+//! A kernel evaluates every row of the batch (and both sides of AND/OR), where the row
+//! evaluator stops at its first error and short-circuits AND/OR. So an error here only
+//! means "this batch has an error somewhere, or a row the row evaluator would not have
+//! evaluated": the caller re-evaluates the batch row by row, which yields exactly the row
+//! path's answer — its first error in row order, or the values. On success the values are
+//! exactly the row evaluator's: every kernel here fails whenever the row evaluator would.
+
+use std::sync::Arc;
+
+use arrow_arith::boolean::{and_kleene, is_not_null, is_null, not, or_kleene};
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Float32Type, Float64Type, Int16Type, Int32Type, Int64Type};
+use arrow_array::{ArrayRef, BooleanArray, RecordBatch, Scalar, UInt32Array};
+use tessera_encoding::Datum;
+
+use super::batch::{array_of, ColumnType};
+use crate::error::{SqlError, SqlResult};
+use crate::expr::{BinOp, ScalarExpr};
+use crate::types::SqlType;
+
+/// The table columns a columnar query reads, in batch order: planning adds each column an
+/// expression reads the first time it is met.
+#[derive(Clone, Debug)]
+pub(crate) struct ScanColumns {
+    /// Each table column's type, `None` when it has no column type.
+    table: Vec<Option<ColumnType>>,
+    /// The columns read: (position in the table row, type); a batch column each.
+    pub(crate) used: Vec<(usize, ColumnType)>,
+}
+
+impl ScanColumns {
+    pub(crate) fn new(table: Vec<Option<ColumnType>>) -> Self {
+        ScanColumns {
+            table,
+            used: Vec::new(),
+        }
+    }
+
+    /// The batch column of table column `col`, if it has a column type.
+    fn slot(&mut self, col: usize) -> Option<(usize, ColumnType)> {
+        let ty = (*self.table.get(col)?)?;
+        let i = match self.used.iter().position(|&(c, _)| c == col) {
+            Some(i) => i,
+            None => {
+                self.used.push((col, ty));
+                self.used.len() - 1
+            }
+        };
+        Some((i, ty))
+    }
+}
+
+/// A vectorized expression.
+#[derive(Clone, Debug)]
+pub(crate) enum VecExpr {
+    /// A batch column, of its stored type (widened when read).
+    Column(usize, ColumnType),
+    /// A constant of a widened type (`Datum::Null` is a NULL of that type).
+    Literal(Datum, ColumnType),
+    /// A comparison (`Eq` … `GtEq`) of two values of one comparable type.
+    Compare(Box<VecExpr>, BinOp, Box<VecExpr>),
+    And(Box<VecExpr>, Box<VecExpr>),
+    Or(Box<VecExpr>, Box<VecExpr>),
+    Not(Box<VecExpr>),
+    /// `IS NULL`, or `IS NOT NULL` when true.
+    IsNull(Box<VecExpr>, bool),
+    /// Checked integer `Add`, `Sub`, `Mul` or `Div` in 64 bits.
+    Arith(Box<VecExpr>, BinOp, Box<VecExpr>),
+    /// Checked integer negation.
+    Neg(Box<VecExpr>),
+    /// A 64-bit integer that must fit `smallint` or `integer`.
+    IntRange(Box<VecExpr>, SqlType),
+}
+
+/// What compiling a subexpression gives: the expression and its widened type, `None` for
+/// an untyped NULL constant (which takes the type of its context).
+type Compiled = (VecExpr, Option<ColumnType>);
+
+/// Compiles `e` (over the table's row) if it evaluates exactly as vectorized (see the
+/// module docs); returns its widened result type.
+pub(crate) fn compile(e: &ScalarExpr, cols: &mut ScanColumns) -> Option<(VecExpr, ColumnType)> {
+    match compile_inner(e, cols)? {
+        (x, Some(t)) => Some((x, t)),
+        (_, None) => None,
+    }
+}
+
+fn typed(c: Compiled, ty: ColumnType) -> Option<VecExpr> {
+    match c {
+        (_, None) => Some(VecExpr::Literal(Datum::Null, ty)),
+        (x, Some(t)) if t == ty => Some(x),
+        _ => None,
+    }
+}
+
+fn comparable(t: ColumnType) -> bool {
+    // Floats: Arrow orders them by IEEE total order (-0 < +0, NaNs by payload), where
+    // PostgreSQL has -0 = +0.
+    !matches!(t, ColumnType::Float32 | ColumnType::Float64)
+}
+
+fn compile_inner(e: &ScalarExpr, cols: &mut ScanColumns) -> Option<Compiled> {
+    Some(match e {
+        ScalarExpr::Column(i) => {
+            let (slot, ty) = cols.slot(*i)?;
+            (VecExpr::Column(slot, ty), Some(ty.widened()))
+        }
+        ScalarExpr::Literal(d) => {
+            let ty = match d {
+                Datum::Null => {
+                    return Some((VecExpr::Literal(Datum::Null, ColumnType::Bool), None))
+                }
+                Datum::Bool(_) => ColumnType::Bool,
+                Datum::Int(_) => ColumnType::Int64,
+                Datum::Float(_) => ColumnType::Float64,
+                Datum::String(_) => ColumnType::Utf8,
+                Datum::Bytes(_) => ColumnType::Binary,
+                Datum::Date(_) => ColumnType::Date,
+                Datum::Time(_) => ColumnType::Time,
+                Datum::Timestamp(_) => ColumnType::Timestamp,
+                _ => return None,
+            };
+            (VecExpr::Literal(d.clone(), ty), Some(ty))
+        }
+        ScalarExpr::Binary(l, op, r) => {
+            let (a, b) = (compile_inner(l, cols)?, compile_inner(r, cols)?);
+            match op {
+                BinOp::Eq | BinOp::NotEq | BinOp::Lt | BinOp::LtEq | BinOp::Gt | BinOp::GtEq => {
+                    let ty = a.1.or(b.1)?;
+                    if !comparable(ty) {
+                        return None;
+                    }
+                    let (a, b) = (typed(a, ty)?, typed(b, ty)?);
+                    let x = VecExpr::Compare(Box::new(a), *op, Box::new(b));
+                    (x, Some(ColumnType::Bool))
+                }
+                BinOp::And | BinOp::Or => {
+                    let a = Box::new(typed(a, ColumnType::Bool)?);
+                    let b = Box::new(typed(b, ColumnType::Bool)?);
+                    let x = if *op == BinOp::And {
+                        VecExpr::And(a, b)
+                    } else {
+                        VecExpr::Or(a, b)
+                    };
+                    (x, Some(ColumnType::Bool))
+                }
+                BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div => {
+                    let a = typed(a, ColumnType::Int64)?;
+                    let b = typed(b, ColumnType::Int64)?;
+                    let x = VecExpr::Arith(Box::new(a), *op, Box::new(b));
+                    (x, Some(ColumnType::Int64))
+                }
+                _ => return None,
+            }
+        }
+        ScalarExpr::Not(x) => {
+            let x = typed(compile_inner(x, cols)?, ColumnType::Bool)?;
+            (VecExpr::Not(Box::new(x)), Some(ColumnType::Bool))
+        }
+        ScalarExpr::IsNull(x, negated) => {
+            let (x, _) = compile_inner(x, cols)?;
+            (
+                VecExpr::IsNull(Box::new(x), *negated),
+                Some(ColumnType::Bool),
+            )
+        }
+        ScalarExpr::Neg(x) => {
+            let x = typed(compile_inner(x, cols)?, ColumnType::Int64)?;
+            (VecExpr::Neg(Box::new(x)), Some(ColumnType::Int64))
+        }
+        ScalarExpr::Cast(x, to) => {
+            let to_ty = ColumnType::of(to)?.widened();
+            let (x, from) = compile_inner(x, cols)?;
+            match (from, to) {
+                (None, _) => (VecExpr::Literal(Datum::Null, to_ty), Some(to_ty)),
+                (Some(ColumnType::Int64), SqlType::Int2 | SqlType::Int4) => (
+                    VecExpr::IntRange(Box::new(x), to.clone()),
+                    Some(ColumnType::Int64),
+                ),
+                // Casts that keep the value: bigint, double precision, timestamp ↔
+                // timestamptz (the session time zone is UTC), and a type to itself.
+                (
+                    Some(from),
+                    SqlType::Int8
+                    | SqlType::Float8
+                    | SqlType::Bool
+                    | SqlType::Date
+                    | SqlType::Time
+                    | SqlType::Timestamp
+                    | SqlType::TimestampTz,
+                ) if from == to_ty => (x, Some(from)),
+                _ => return None,
+            }
+        }
+        _ => return None,
+    })
+}
+
+/// An evaluated expression: one value per row, or one value for every row.
+pub(crate) enum Value {
+    Array(ArrayRef),
+    Scalar(Scalar<ArrayRef>),
+}
+
+impl Value {
+    fn datum(&self) -> &dyn arrow_array::Datum {
+        match self {
+            Value::Array(a) => a,
+            Value::Scalar(s) => s,
+        }
+    }
+
+    fn is_scalar(&self) -> bool {
+        matches!(self, Value::Scalar(_))
+    }
+
+    /// The value as an array of `rows` rows.
+    pub(crate) fn into_array(self, rows: usize) -> SqlResult<ArrayRef> {
+        match self {
+            Value::Array(a) => Ok(a),
+            Value::Scalar(s) => {
+                let indices = UInt32Array::from(vec![0u32; rows]);
+                arrow_select::take::take(s.into_inner().as_ref(), &indices, None).map_err(kernel)
+            }
+        }
+    }
+}
+
+fn kernel(e: arrow_schema::ArrowError) -> SqlError {
+    SqlError::internal(format!("vectorized evaluation: {e}"))
+}
+
+fn wrap(a: ArrayRef, scalar: bool) -> Value {
+    if scalar {
+        Value::Scalar(Scalar::new(a))
+    } else {
+        Value::Array(a)
+    }
+}
+
+fn booleans(v: Value, rows: usize) -> SqlResult<BooleanArray> {
+    let a = v.into_array(rows)?;
+    a.as_boolean_opt()
+        .cloned()
+        .ok_or_else(|| SqlError::internal("vectorized condition is not boolean"))
+}
+
+impl VecExpr {
+    /// Evaluates the expression over a batch. An error means the batch must be evaluated
+    /// row by row (see the module docs).
+    pub(crate) fn eval(&self, batch: &RecordBatch) -> SqlResult<Value> {
+        let rows = batch.num_rows();
+        Ok(match self {
+            VecExpr::Column(i, ty) => {
+                let a = batch
+                    .columns()
+                    .get(*i)
+                    .ok_or_else(|| SqlError::internal("batch column out of range"))?;
+                Value::Array(widen(a, *ty)?)
+            }
+            VecExpr::Literal(d, ty) => {
+                Value::Scalar(Scalar::new(array_of(*ty, std::iter::once(d))?))
+            }
+            VecExpr::Compare(l, op, r) => {
+                let (a, b) = (l.eval(batch)?, r.eval(batch)?);
+                let (x, y) = (a.datum(), b.datum());
+                let out = match op {
+                    BinOp::Eq => arrow_ord::cmp::eq(x, y),
+                    BinOp::NotEq => arrow_ord::cmp::neq(x, y),
+                    BinOp::Lt => arrow_ord::cmp::lt(x, y),
+                    BinOp::LtEq => arrow_ord::cmp::lt_eq(x, y),
+                    BinOp::Gt => arrow_ord::cmp::gt(x, y),
+                    BinOp::GtEq => arrow_ord::cmp::gt_eq(x, y),
+                    _ => return Err(SqlError::internal("not a comparison")),
+                }
+                .map_err(kernel)?;
+                wrap(Arc::new(out), a.is_scalar() && b.is_scalar())
+            }
+            VecExpr::And(l, r) | VecExpr::Or(l, r) => {
+                let a = booleans(l.eval(batch)?, rows)?;
+                let b = booleans(r.eval(batch)?, rows)?;
+                let out = if matches!(self, VecExpr::And(..)) {
+                    and_kleene(&a, &b)
+                } else {
+                    or_kleene(&a, &b)
+                }
+                .map_err(kernel)?;
+                Value::Array(Arc::new(out))
+            }
+            VecExpr::Not(x) => {
+                let x = x.eval(batch)?;
+                let scalar = x.is_scalar();
+                let a = booleans(x, rows)?;
+                wrap(Arc::new(not(&a).map_err(kernel)?), scalar)
+            }
+            VecExpr::IsNull(x, negated) => {
+                let x = x.eval(batch)?;
+                let scalar = x.is_scalar();
+                let a = match x {
+                    Value::Array(a) => a,
+                    Value::Scalar(s) => s.into_inner(),
+                };
+                let out = if *negated {
+                    is_not_null(a.as_ref())
+                } else {
+                    is_null(a.as_ref())
+                }
+                .map_err(kernel)?;
+                wrap(Arc::new(out), scalar)
+            }
+            VecExpr::Arith(l, op, r) => {
+                let (a, b) = (l.eval(batch)?, r.eval(batch)?);
+                let (x, y) = (a.datum(), b.datum());
+                let out = match op {
+                    BinOp::Add => arrow_arith::numeric::add(x, y),
+                    BinOp::Sub => arrow_arith::numeric::sub(x, y),
+                    BinOp::Mul => arrow_arith::numeric::mul(x, y),
+                    BinOp::Div => arrow_arith::numeric::div(x, y),
+                    _ => return Err(SqlError::internal("not integer arithmetic")),
+                }
+                .map_err(kernel)?;
+                wrap(out, a.is_scalar() && b.is_scalar())
+            }
+            VecExpr::Neg(x) => {
+                let x = x.eval(batch)?;
+                let scalar = x.is_scalar();
+                let a = x.into_array(if scalar { 1 } else { rows })?;
+                wrap(
+                    arrow_arith::numeric::neg(a.as_ref()).map_err(kernel)?,
+                    scalar,
+                )
+            }
+            VecExpr::IntRange(x, ty) => {
+                let x = x.eval(batch)?;
+                let a = match &x {
+                    Value::Array(a) => a.clone(),
+                    Value::Scalar(s) => s.clone().into_inner(),
+                };
+                let ints = a
+                    .as_primitive_opt::<Int64Type>()
+                    .ok_or_else(|| SqlError::internal("range check of a non-integer"))?;
+                let (lo, hi) = match ty {
+                    SqlType::Int2 => (i64::from(i16::MIN), i64::from(i16::MAX)),
+                    _ => (i64::from(i32::MIN), i64::from(i32::MAX)),
+                };
+                if ints.iter().flatten().any(|v| v < lo || v > hi) {
+                    // The row evaluator reports it (see the module docs).
+                    return Err(SqlError::internal("vectorized: integer out of range"));
+                }
+                x
+            }
+        })
+    }
+}
+
+/// A stored column as its widened type.
+fn widen(a: &ArrayRef, ty: ColumnType) -> SqlResult<ArrayRef> {
+    let wrong = || SqlError::internal("batch column of an unexpected type");
+    Ok(match ty {
+        ColumnType::Int16 => Arc::new(
+            a.as_primitive_opt::<Int16Type>()
+                .ok_or_else(wrong)?
+                .unary::<_, Int64Type>(i64::from),
+        ),
+        ColumnType::Int32 => Arc::new(
+            a.as_primitive_opt::<Int32Type>()
+                .ok_or_else(wrong)?
+                .unary::<_, Int64Type>(i64::from),
+        ),
+        ColumnType::Float32 => Arc::new(
+            a.as_primitive_opt::<Float32Type>()
+                .ok_or_else(wrong)?
+                .unary::<_, Float64Type>(f64::from),
+        ),
+        _ => a.clone(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exec::columnar::batch::{datums_of, rows_to_batch, schema};
+    use crate::expr::eval;
+
+    /// Table: (a int4, b int8, s text, f float8).
+    fn table() -> (Vec<Vec<Datum>>, ScanColumns) {
+        let rows = vec![
+            vec![
+                Datum::Int(1),
+                Datum::Int(10),
+                Datum::String("x".into()),
+                Datum::Float(1.5),
+            ],
+            vec![
+                Datum::Null,
+                Datum::Int(0),
+                Datum::String("y".into()),
+                Datum::Null,
+            ],
+            vec![Datum::Int(3), Datum::Null, Datum::Null, Datum::Float(-0.0)],
+            vec![
+                Datum::Int(-4),
+                Datum::Int(i64::MAX),
+                Datum::String("x".into()),
+                Datum::Float(0.0),
+            ],
+        ];
+        let cols = ScanColumns::new(vec![
+            Some(ColumnType::Int32),
+            Some(ColumnType::Int64),
+            Some(ColumnType::Utf8),
+            Some(ColumnType::Float64),
+        ]);
+        (rows, cols)
+    }
+
+    fn col(i: usize) -> Box<ScalarExpr> {
+        Box::new(ScalarExpr::Column(i))
+    }
+
+    fn lit(d: Datum) -> Box<ScalarExpr> {
+        Box::new(ScalarExpr::Literal(d))
+    }
+
+    /// Evaluates `e` vectorized over the whole table and checks it against the row
+    /// evaluator: the same values, or an error exactly when the row evaluator errs on
+    /// some row.
+    fn agrees(e: ScalarExpr) -> bool {
+        let (rows, mut cols) = table();
+        let (v, ty) = compile(&e, &mut cols).expect("compiles");
+        let names: Vec<(String, ColumnType)> = cols
+            .used
+            .iter()
+            .map(|&(c, t)| (format!("c{c}"), t))
+            .collect();
+        let batch = rows_to_batch(&rows, &cols.used, &schema(&names)).expect("batch");
+        let expected: SqlResult<Vec<Datum>> = rows.iter().map(|r| eval(&e, r, &[])).collect();
+        match v.eval(&batch) {
+            Ok(value) => {
+                let a = value.into_array(rows.len()).expect("array");
+                let got = datums_of(a.as_ref(), ty).expect("datums");
+                assert_eq!(expected.ok(), Some(got), "{e:?}");
+                true
+            }
+            Err(_) => {
+                assert!(
+                    expected.is_err(),
+                    "vectorized error where rows succeed: {e:?}"
+                );
+                false
+            }
+        }
+    }
+
+    #[test]
+    fn comparisons_and_three_valued_logic_match_the_row_evaluator() {
+        let a_gt_0 = ScalarExpr::Binary(col(0), BinOp::Gt, lit(Datum::Int(0)));
+        let s_eq_x = ScalarExpr::Binary(col(2), BinOp::Eq, lit(Datum::String("x".into())));
+        assert!(agrees(a_gt_0.clone()));
+        assert!(agrees(ScalarExpr::Binary(
+            Box::new(a_gt_0.clone()),
+            BinOp::And,
+            Box::new(s_eq_x.clone())
+        )));
+        assert!(agrees(ScalarExpr::Binary(
+            Box::new(a_gt_0.clone()),
+            BinOp::Or,
+            Box::new(s_eq_x.clone())
+        )));
+        assert!(agrees(ScalarExpr::Not(Box::new(a_gt_0.clone()))));
+        assert!(agrees(ScalarExpr::IsNull(col(2), false)));
+        assert!(agrees(ScalarExpr::IsNull(col(2), true)));
+        assert!(agrees(ScalarExpr::Binary(
+            col(0),
+            BinOp::Eq,
+            lit(Datum::Null)
+        )));
+        assert!(agrees(ScalarExpr::Binary(
+            Box::new(a_gt_0),
+            BinOp::And,
+            lit(Datum::Null)
+        )));
+    }
+
+    #[test]
+    fn integer_arithmetic_is_checked() {
+        // b + 1 overflows on the last row; a * 2 does not.
+        let sum = ScalarExpr::Binary(col(1), BinOp::Add, lit(Datum::Int(1)));
+        assert!(!agrees(sum));
+        assert!(agrees(ScalarExpr::Binary(
+            col(0),
+            BinOp::Mul,
+            lit(Datum::Int(2))
+        )));
+        // 10 / b divides by zero on the second row.
+        assert!(!agrees(ScalarExpr::Binary(
+            lit(Datum::Int(10)),
+            BinOp::Div,
+            col(1)
+        )));
+        assert!(agrees(ScalarExpr::Neg(col(0))));
+        // An integer result is range-checked.
+        let wide = ScalarExpr::Binary(col(0), BinOp::Mul, lit(Datum::Int(1 << 31)));
+        assert!(!agrees(ScalarExpr::Cast(Box::new(wide), SqlType::Int4)));
+        let narrow = ScalarExpr::Binary(col(0), BinOp::Add, lit(Datum::Int(1)));
+        assert!(agrees(ScalarExpr::Cast(Box::new(narrow), SqlType::Int4)));
+    }
+
+    #[test]
+    fn what_arrow_does_not_reproduce_stays_on_the_row_path() {
+        let (_, mut cols) = table();
+        let float_eq = ScalarExpr::Binary(col(3), BinOp::Eq, lit(Datum::Float(0.0)));
+        assert!(compile(&float_eq, &mut cols).is_none());
+        let modulo = ScalarExpr::Binary(col(0), BinOp::Mod, lit(Datum::Int(2)));
+        assert!(compile(&modulo, &mut cols).is_none());
+        let to_text = ScalarExpr::Cast(col(0), SqlType::Text);
+        assert!(compile(&to_text, &mut cols).is_none());
+        let mut none = ScanColumns::new(vec![None]);
+        assert!(compile(&ScalarExpr::Column(0), &mut none).is_none());
+    }
+}
