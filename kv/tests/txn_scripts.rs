@@ -30,6 +30,7 @@
 //!   every key.
 //! - `settle`: waits (polling, at most 5 s) until no intent is left in the engine: intents a
 //!   commit or rollback resolves asynchronously.
+//! - `sent`: how many batches the coordinators sent to the ranges since the last `sent`.
 //!
 //! Where a command takes `k=K` it also takes `ksize=N` (a key of N `k` bytes), and where it
 //! takes `v=V` (`put`, `write`) also `size=N` (a value of N `v` bytes), to try size limits.
@@ -44,8 +45,10 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tessera_api::batch::{BatchRequest, Request, Response};
-use tessera_api::error::KvError;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use tessera_api::batch::{BatchRequest, BatchResponse, Request, Response};
+use tessera_api::error::{KvError, KvResult};
 use tessera_api::keys::{Pretty, Span};
 use tessera_api::txn::{InFlightWrite, Transaction, TxnId};
 use tessera_api::Timestamp;
@@ -80,8 +83,23 @@ fn fmt_value(v: &[u8]) -> String {
     }
 }
 
+/// The coordinators' sender: the local sender, counting the batches it is given.
+struct CountingSender {
+    inner: Arc<LocalSender>,
+    batches: AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl Sender for CountingSender {
+    async fn send(&self, ba: BatchRequest) -> KvResult<BatchResponse> {
+        self.batches.fetch_add(1, Ordering::SeqCst);
+        self.inner.send(ba).await
+    }
+}
+
 struct Runner {
     rt: tokio::runtime::Runtime,
+    counting: Arc<CountingSender>,
     clock: Arc<ManualClock>,
     sender: Arc<LocalSender>,
     db: Db,
@@ -107,9 +125,14 @@ impl Runner {
         let store =
             Store::new(engine, clock.clone(), &[b"m".to_vec(), b"t".to_vec()]).expect("store");
         let sender = Arc::new(LocalSender::new(Arc::new(store)));
-        let db = Db::new(sender.clone(), clock.clone(), 7).without_heartbeats();
+        let counting = Arc::new(CountingSender {
+            inner: sender.clone(),
+            batches: AtomicUsize::new(0),
+        });
+        let db = Db::new(counting.clone(), clock.clone(), 7).without_heartbeats();
         Runner {
             rt,
+            counting,
             clock,
             sender,
             db,
@@ -625,6 +648,10 @@ impl goldenscript::Runner for Runner {
                 Ok(String::new())
             }
             "dump" => self.dump(),
+            "sent" => Ok(format!(
+                "{} batches sent\n",
+                self.counting.batches.swap(0, Ordering::SeqCst)
+            )),
             "settle" => {
                 let engine = self.sender.store().engine();
                 let deadline = std::time::Instant::now() + Duration::from_secs(5);

@@ -31,6 +31,7 @@ use tessera_api::Timestamp;
 use tessera_hlc::Clock;
 
 use crate::config::{HEARTBEAT_INTERVAL, MAX_REFRESH_ATTEMPTS, NORMAL_PRIORITY};
+use crate::locked_rows::LockedRows;
 use crate::sender::Sender;
 
 /// The most attempts [`Db::txn`] makes before returning the last retryable error.
@@ -122,6 +123,7 @@ impl Db {
             txn,
             read_spans: Vec::new(),
             lock_spans: Vec::new(),
+            locked_rows: LockedRows::default(),
             seq: 0,
             aborted: Arc::new(AtomicBool::new(false)),
             heartbeat: None,
@@ -214,6 +216,8 @@ pub struct Txn {
     read_spans: Vec<Span>,
     /// Spans written so far.
     lock_spans: Vec<Span>,
+    /// Rows read under this transaction's lock and not written since (`locked_rows.rs`).
+    locked_rows: LockedRows,
     seq: u32,
     aborted: Arc<AtomicBool>,
     heartbeat: Option<tokio::task::JoinHandle<()>>,
@@ -257,6 +261,7 @@ impl Txn {
                 savepoint.seq, savepoint.epoch, self.seq, self.txn.meta.epoch
             )));
         }
+        self.locked_rows.clear();
         if self.seq > savepoint.seq {
             self.txn.meta.ignore(SeqRange {
                 start: savepoint.seq + 1,
@@ -395,10 +400,34 @@ impl Txn {
     }
 
     /// Sends a batch of requests in the transaction. Write requests get their sequence
-    /// numbers here. A read that meets an uncertain value is refreshed and retried.
-    pub async fn send(&mut self, mut requests: Vec<Request>) -> KvResult<Vec<Response>> {
+    /// numbers here. A read that meets an uncertain value is refreshed and retried. A batch
+    /// of point reads of rows the transaction holds locked and has not written since is
+    /// answered without a request (`locked_rows.rs`).
+    pub async fn send(&mut self, requests: Vec<Request>) -> KvResult<Vec<Response>> {
         self.check_usable()?;
         check_sizes(&requests)?;
+        if let Some(responses) = self.locked_rows.answer(&requests) {
+            return Ok(responses);
+        }
+        self.locked_rows.forget_written(&requests);
+        let result = self.send_to_ranges(requests).await;
+        match &result {
+            Ok((requests, responses)) => {
+                self.locked_rows.learn(requests, responses);
+                // A row the same batch also wrote is not as it was read.
+                self.locked_rows.forget_written(requests);
+            }
+            Err(_) => self.locked_rows.clear(),
+        }
+        result.map(|(_, responses)| responses)
+    }
+
+    /// [`Txn::send`] past the locked rows: returns the requests as sent (with their sequence
+    /// numbers) beside their responses.
+    async fn send_to_ranges(
+        &mut self,
+        mut requests: Vec<Request>,
+    ) -> KvResult<(Vec<Request>, Vec<Response>)> {
         // Number the writes, anchor the transaction at its first written key, and record the
         // written spans before sending: a batch split across ranges may fail after some of
         // its parts wrote intents, and a rollback must still find them.
@@ -434,7 +463,7 @@ impl Txn {
                     if writes {
                         self.start_heartbeat();
                     }
-                    return Ok(resp.responses);
+                    return Ok((requests, resp.responses));
                 }
                 Err(KvError::ReadWithinUncertainty { existing_ts, .. })
                     if attempt < MAX_REFRESH_ATTEMPTS =>

@@ -22,6 +22,7 @@ pub mod concurrency;
 pub mod config;
 pub mod coordinator;
 pub mod eval;
+mod locked_rows;
 pub mod record;
 pub mod sender;
 
