@@ -17,15 +17,18 @@
 //! `start` (a multi-node cluster) and `sql` (a built-in shell) arrive with the replication
 //! work.
 //!
-//! The process allocates through mimalloc: under pgbench's TPC-B, glibc's malloc and free
-//! (with their chunk consolidation) were 18% of the server's CPU (`docs/benchmarks.md`).
+//! The process allocates through jemalloc: under pgbench's TPC-B, glibc's malloc and free
+//! (with their chunk consolidation) were 18% of the server's CPU, and under TPC-C mimalloc
+//! (v3, and v2) still spent 15% (13%) of the server's CPU allocating and freeing, much of it
+//! on memory a tokio worker allocates and another frees; jemalloc 7.4%, of which 1.7% is
+//! RocksDB's own C++ allocations through glibc (`docs/benchmarks.md`).
 
 mod bank;
 mod cert;
 mod single_node;
 
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 use std::path::PathBuf;
 use std::sync::Arc;
