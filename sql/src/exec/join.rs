@@ -131,7 +131,7 @@ fn visit_columns(e: &ScalarExpr, f: &mut dyn FnMut(Option<usize>)) {
     }
 }
 
-fn split_conjuncts<'e>(e: &'e ScalarExpr, out: &mut Vec<&'e ScalarExpr>) {
+pub(super) fn split_conjuncts<'e>(e: &'e ScalarExpr, out: &mut Vec<&'e ScalarExpr>) {
     match e {
         ScalarExpr::Binary(a, BinOp::And, b) => {
             split_conjuncts(a, out);

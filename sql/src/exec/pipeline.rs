@@ -274,13 +274,16 @@ impl QueryPlan {
             let _ = id;
             lines.push(format!("materialize: {}", cte.describe()));
         }
+        // A columnar plan reads every table of the query (one, or two hash-joined) in batches.
+        let batches = self.columnar.is_some();
+        let joins = self.columnar.as_ref().is_some_and(|c| c.joins());
         for (i, step) in self.sources.iter().enumerate() {
             let read = match &step.source {
                 FromSource::Table(desc) => step.access.describe(desc),
                 FromSource::Relation(rel) => rel.describe(),
                 FromSource::Lateral(rel) => format!("lateral {}", rel.describe()),
             };
-            let how = if i == 0 && self.columnar.is_some() {
+            let how = if i == 0 && batches {
                 "columnar scan".to_string()
             } else if i == 0 {
                 "scan".to_string()
@@ -288,25 +291,26 @@ impl QueryPlan {
                 format!("{:?} lookup join", step.kind).to_lowercase()
             } else if !step.hash_keys.is_empty() {
                 format!(
-                    "{:?} hash join on {} key(s)",
+                    "{:?} {}hash join on {} key(s)",
                     step.kind,
+                    if joins { "columnar " } else { "" },
                     step.hash_keys.len()
                 )
                 .to_lowercase()
             } else {
                 format!("{:?} nested loop join", step.kind).to_lowercase()
             };
-            let filters = if step.filters.is_empty() {
-                String::new()
-            } else {
-                format!(", then {} filter(s)", step.filters.len())
+            let filters = match step.filters.len() {
+                0 => String::new(),
+                n if batches => format!(", then {n} vectorized filter(s)"),
+                n => format!(", then {n} filter(s)"),
             };
-            let batches = if i == 0 && self.columnar.is_some() {
+            let in_batches = if batches {
                 format!(", record batches of {} rows", super::columnar::BATCH_ROWS)
             } else {
                 String::new()
             };
-            lines.push(format!("{how}: {read}{filters}{batches}"));
+            lines.push(format!("{how}: {read}{filters}{in_batches}"));
         }
         if self.for_update {
             lines.push("rows locked for update".into());

@@ -860,7 +860,7 @@ pub(super) fn plan_select_block(
         ctes: Vec::new(),
         columnar: None,
     };
-    plan.columnar = super::columnar::plan(&plan);
+    plan.columnar = super::columnar::plan(&plan, &params.types);
     Ok(plan)
 }
 

@@ -92,21 +92,22 @@ impl BatchGrouping {
         Some(BatchGrouping { keys, aggs })
     }
 
-    /// The keys and arguments of a batch, vectorized. An error means the batch must be
-    /// evaluated row by row with [`BatchGrouping::eval_rows`].
-    pub(crate) fn eval(&self, batch: &RecordBatch) -> SqlResult<Inputs> {
+    /// The keys and arguments of a batch, vectorized, with the statement's bound `params`.
+    /// An error means the batch must be evaluated row by row with
+    /// [`BatchGrouping::eval_rows`].
+    pub(crate) fn eval(&self, batch: &RecordBatch, params: &[Datum]) -> SqlResult<Inputs> {
         let rows = batch.num_rows();
         let keys = self
             .keys
             .iter()
-            .map(|(k, _)| k.eval(batch)?.into_array(rows))
+            .map(|(k, _)| k.eval(batch, params)?.into_array(rows))
             .collect::<SqlResult<_>>()?;
         let args = self
             .aggs
             .iter()
             .map(|(_, a)| {
                 a.as_ref()
-                    .map(|(x, _)| x.eval(batch)?.into_array(rows))
+                    .map(|(x, _)| x.eval(batch, params)?.into_array(rows))
                     .transpose()
             })
             .collect::<SqlResult<_>>()?;
@@ -115,15 +116,16 @@ impl BatchGrouping {
 
     /// The keys and arguments of rows, by the row evaluator in the row path's order (per
     /// row: the keys, then each aggregate's argument), so an error is the row path's.
-    pub(crate) fn eval_rows(
+    pub(crate) fn eval_rows<R: AsRef<[Datum]>>(
         &self,
         g: &Grouping,
-        rows: &[&Vec<Datum>],
+        rows: &[R],
         ctx: &EvalCtx,
     ) -> SqlResult<Inputs> {
         let mut keys: Vec<Vec<Datum>> = vec![Vec::with_capacity(rows.len()); g.keys.len()];
         let mut args: Vec<Vec<Datum>> = vec![Vec::with_capacity(rows.len()); g.aggs.len()];
         for row in rows {
+            let row = row.as_ref();
             for (k, out) in g.keys.iter().zip(keys.iter_mut()) {
                 out.push(eval_ctx(k, row, ctx)?);
             }
