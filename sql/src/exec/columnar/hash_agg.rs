@@ -72,7 +72,12 @@ impl BatchGrouping {
             }
             let arg = match (a.func, &a.arg) {
                 (AggFunc::CountStar, _) => None,
-                (AggFunc::Count | AggFunc::Min | AggFunc::Max, Some(x)) => Some(compile(x, cols)?),
+                (AggFunc::Count, Some(x)) => Some(compile(x, cols)?),
+                (AggFunc::Min | AggFunc::Max, Some(x)) => match compile(x, cols)? {
+                    // No min/max of boolean or bytea (42883 when planned).
+                    (_, ColumnType::Bool | ColumnType::Binary) => return None,
+                    arg => Some(arg),
+                },
                 (AggFunc::Sum | AggFunc::Avg, Some(x)) => {
                     let want = match a.arg_ty {
                         SqlType::Int2 | SqlType::Int4 | SqlType::Int8 => ColumnType::Int64,
@@ -353,20 +358,6 @@ fn fold_extreme(
                 Datum::Float,
             );
         }
-        ColumnType::Bool => {
-            let a = arg.as_boolean_opt().ok_or_else(wrong)?;
-            each(
-                want,
-                ids,
-                a.iter(),
-                cur,
-                |v, c| match c {
-                    Datum::Bool(c) => Some(v.cmp(c)),
-                    _ => None,
-                },
-                Datum::Bool,
-            );
-        }
         ColumnType::Utf8 => {
             let a = arg.as_string_opt::<i32>().ok_or_else(wrong)?;
             each(
@@ -381,20 +372,7 @@ fn fold_extreme(
                 |v| Datum::String(v.to_string()),
             );
         }
-        ColumnType::Binary => {
-            let a = arg.as_binary_opt::<i32>().ok_or_else(wrong)?;
-            each(
-                want,
-                ids,
-                a.iter(),
-                cur,
-                |v, c| match c {
-                    Datum::Bytes(c) => Some((*v).cmp(c.as_slice())),
-                    _ => None,
-                },
-                |v| Datum::Bytes(v.to_vec()),
-            );
-        }
+        // min/max of boolean and bytea do not exist (42883 when planned).
         _ => return Err(wrong()),
     }
     Ok(())

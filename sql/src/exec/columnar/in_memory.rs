@@ -248,6 +248,8 @@ mod tests {
             "SELECT count(*), sum(k), min(b), max(b) FROM t WHERE ts >= TIMESTAMP '2000-01-01 05:00:00' AND day < DATE '2000-01-10'",
             "SELECT sum(b) FROM t WHERE id > 5",
             "SELECT g, sum(b + 1) FROM t WHERE id > 5 GROUP BY g",
+            "SELECT g % 3, b % -1, count(*), sum(b % 1000) FROM t WHERE k % 2 = 0 GROUP BY 1, 2",
+            "SELECT id, b % g FROM t WHERE s = 's1' ORDER BY id",
             "SELECT id, g * 2, -k, b / 7, s, c, flag, f, d, bin, day, ts, tm FROM t WHERE g = 2 OR k IS NULL ORDER BY b DESC, id LIMIT 50",
             "SELECT id, k * 1000000000 FROM t WHERE k <> 0",
             "SELECT id FROM t WHERE k <> 0 AND 100 / k > 40 ORDER BY id",
@@ -453,7 +455,6 @@ mod tests {
             "SELECT d, count(*) FROM t GROUP BY d",
             "SELECT count(DISTINCT g) FROM t",
             "SELECT string_agg(s, ',') FROM t",
-            "SELECT g % 2, count(*) FROM t GROUP BY 1",
             "SELECT * FROM t WHERE g = 1 ORDER BY id LIMIT 1 FOR UPDATE",
         ] {
             let q = InMemoryQuery::plan(&table, sql).expect(sql);

@@ -145,12 +145,24 @@ fn column_types(desc: &TableDescriptor) -> Vec<Option<ColumnType>> {
     desc.columns.iter().map(|c| ColumnType::of(&c.ty)).collect()
 }
 
-fn names(desc: &TableDescriptor, used: &[(usize, ColumnType)], offset: usize) -> SchemaRef {
+/// The schema of batches of the columns `used` (at `position + offset` in the joined
+/// row of the tables `left` and `right`), each named `table.column`.
+fn schema_of(
+    (left, right): (&TableDescriptor, &TableDescriptor),
+    used: &[(usize, ColumnType)],
+    offset: usize,
+) -> SchemaRef {
+    let width = left.columns.len();
     let names: Vec<(String, ColumnType)> = used
         .iter()
         .map(|&(c, ty)| {
-            let column = desc.columns.get(c - offset).map(|c| c.name.as_str());
-            (format!("{}.{}", desc.name, column.unwrap_or_default()), ty)
+            let pos = c + offset;
+            let (desc, i) = match pos.checked_sub(width) {
+                None => (left, pos),
+                Some(i) => (right, i),
+            };
+            let column = desc.columns.get(i).map_or("", |c| c.name.as_str());
+            (format!("{}.{column}", desc.name), ty)
         })
         .collect();
     schema(&names)
@@ -242,37 +254,19 @@ pub(super) fn plan(
             })
         })
         .collect::<Option<Vec<_>>>()?;
-    let (left_used, right_used): (Vec<_>, Vec<_>) =
-        joined.used.iter().partition(|&&(pos, _)| pos < width);
-    let joined_schema = {
-        let l = names(left_desc, &left_used, 0);
-        let r = names(right_desc, &right_used, width);
-        // In the order of `joined.used`.
-        let mut fields = Vec::with_capacity(columns.len());
-        let (mut li, mut ri) = (0, 0);
-        for &(pos, _) in &joined.used {
-            if pos < width {
-                fields.push(l.field(li).clone());
-                li += 1;
-            } else {
-                fields.push(r.field(ri).clone());
-                ri += 1;
-            }
-        }
-        std::sync::Arc::new(arrow_schema::Schema::new(fields))
-    };
+    let tables = (left_desc, right_desc);
     Some(ColumnarPlan {
+        schema: schema_of(tables, &joined.used, 0),
         scan: joined.used,
-        schema: joined_schema,
         filter,
         grouping,
         projection,
         join: Some(BatchJoin {
             left_outer,
-            left_schema: names(left_desc, &left.used, 0),
+            left_schema: schema_of(tables, &left.used, 0),
             left_scan: left.used,
             left_filters,
-            right_schema: names(right_desc, &right.used, 0),
+            right_schema: schema_of(tables, &right.used, width),
             right_scan: right.used,
             right_width: right_desc.columns.len(),
             keys,

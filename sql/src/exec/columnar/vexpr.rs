@@ -10,15 +10,15 @@
 //!                                    timestamp
 //!   AND OR NOT                       Kleene logic: SQL's three-valued logic
 //!   IS [NOT] NULL                    the validity bitmap
-//!   + - * / and unary - on integers  arrow-arith's checked kernels in 64 bits, as the row
-//!                                    evaluator computes; a cast to smallint/integer is a
+//!   + - * / % and unary - on         arrow-arith's checked kernels in 64 bits, as the row
+//!   integers                         evaluator computes (`i64::MIN % -1` is 0 in both, as
+//!                                    in PostgreSQL); a cast to smallint/integer is a
 //!                                    range check (22003)
 //! ```
 //!
 //! Anything else (functions, CASE, LIKE, casts that convert, float comparisons, where
 //! Arrow's total order puts -0 below +0 and PostgreSQL does not, float arithmetic, whose
-//! overflow PostgreSQL reports, `%`, where Arrow answers 0 for `i64::MIN % -1`) does not
-//! compile, and the query runs on the row path.
+//! overflow PostgreSQL reports) does not compile, and the query runs on the row path.
 //!
 //! # Parameters
 //!
@@ -106,7 +106,7 @@ pub(crate) enum VecExpr {
     Not(Box<VecExpr>),
     /// `IS NULL`, or `IS NOT NULL` when true.
     IsNull(Box<VecExpr>, bool),
-    /// Checked integer `Add`, `Sub`, `Mul` or `Div` in 64 bits.
+    /// Checked integer `Add`, `Sub`, `Mul`, `Div` or `Mod` in 64 bits.
     Arith(Box<VecExpr>, BinOp, Box<VecExpr>),
     /// Checked integer negation.
     Neg(Box<VecExpr>),
@@ -190,7 +190,7 @@ fn compile_inner(e: &ScalarExpr, cols: &mut ScanColumns) -> Option<Compiled> {
                     };
                     (x, Some(ColumnType::Bool))
                 }
-                BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div => {
+                BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Mod => {
                     let a = typed(a, ColumnType::Int64)?;
                     let b = typed(b, ColumnType::Int64)?;
                     let x = VecExpr::Arith(Box::new(a), *op, Box::new(b));
@@ -368,6 +368,7 @@ impl VecExpr {
                     BinOp::Sub => arrow_arith::numeric::sub(x, y),
                     BinOp::Mul => arrow_arith::numeric::mul(x, y),
                     BinOp::Div => arrow_arith::numeric::div(x, y),
+                    BinOp::Mod => arrow_arith::numeric::rem(x, y),
                     _ => return Err(SqlError::internal("not integer arithmetic")),
                 }
                 .map_err(kernel)?;
@@ -560,6 +561,22 @@ mod tests {
             col(1)
         )));
         assert!(agrees(ScalarExpr::Neg(col(0))));
+        // % takes the dividend's sign; i64::MIN % -1 is 0 (PostgreSQL's answer); % 0 fails.
+        assert!(agrees(ScalarExpr::Binary(
+            col(0),
+            BinOp::Mod,
+            lit(Datum::Int(-3))
+        )));
+        assert!(agrees(ScalarExpr::Binary(
+            lit(Datum::Int(i64::MIN)),
+            BinOp::Mod,
+            Box::new(ScalarExpr::Neg(lit(Datum::Int(1))))
+        )));
+        assert!(!agrees(ScalarExpr::Binary(
+            lit(Datum::Int(7)),
+            BinOp::Mod,
+            col(1)
+        )));
         // An integer result is range-checked.
         let wide = ScalarExpr::Binary(col(0), BinOp::Mul, lit(Datum::Int(1 << 31)));
         assert!(!agrees(ScalarExpr::Cast(Box::new(wide), SqlType::Int4)));
@@ -610,8 +627,6 @@ mod tests {
         let (_, mut cols) = table();
         let float_eq = ScalarExpr::Binary(col(3), BinOp::Eq, lit(Datum::Float(0.0)));
         assert!(compile(&float_eq, &mut cols).is_none());
-        let modulo = ScalarExpr::Binary(col(0), BinOp::Mod, lit(Datum::Int(2)));
-        assert!(compile(&modulo, &mut cols).is_none());
         let to_text = ScalarExpr::Cast(col(0), SqlType::Text);
         assert!(compile(&to_text, &mut cols).is_none());
         let mut none = ScanColumns::new(vec![None], &[]);
