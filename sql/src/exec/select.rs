@@ -31,7 +31,7 @@ use sqlparser::ast::{
 use super::access::plan_join_access;
 use super::aggregate::{compile_agg, contains_aggregate, is_aggregate, Agg};
 use super::from::{collect_tables, plan_from, star_items, FromClause};
-use super::join::{assign_hash_keys, FromSource, JoinKind, JoinStep};
+use super::join::{assign_hash_keys, assign_merge_join, FromSource, JoinKind, JoinStep};
 use super::relation::{
     plan_ctes, plan_relation_query, plan_set_expr, CteScope, PlanCtx, RelPlan, FIRST_RELATION_ID,
 };
@@ -905,6 +905,7 @@ pub(super) fn plan_select_block(
         }
     };
     assign_hash_keys(&mut sources);
+    assign_merge_join(&mut sources, for_update);
     if grouping.is_none() && windows.is_empty() && !distinct && distinct_on.is_empty() {
         if let Some(limit) = &limit {
             push_limit(&mut sources, &order, limit, offset.as_ref(), for_update);
