@@ -314,3 +314,52 @@ async fn prepared_group_by_with_parameters_runs_columnar() {
         }
     }
 }
+
+/// A prepared join on leading primary-key columns runs as a merge join at every Execute,
+/// with the parameters bounding the first table's span, and answers row for row (in the
+/// same order) what the lookup join answers for the same values.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prepared_merge_join_answers_as_the_lookup_join() {
+    let (url, _stop) = support::start_node().await;
+    let client = connect(&url).await;
+    client
+        .batch_execute(
+            "CREATE TABLE ma (id INT PRIMARY KEY, g INT); \
+             CREATE TABLE mb (a_id INT, n INT, v BIGINT, PRIMARY KEY (a_id, n)); \
+             INSERT INTO ma SELECT i, i % 7 FROM generate_series(1, 3000) AS i; \
+             INSERT INTO mb SELECT (i % 1700) * 2, i, CAST(i AS BIGINT) * 3 \
+             FROM generate_series(1, 5000) AS i",
+        )
+        .await
+        .expect("create");
+    let merged = "SELECT a.id, b.n, b.v FROM ma a LEFT JOIN mb b ON b.a_id = a.id \
+                  WHERE a.id BETWEEN $1 AND $2";
+    // `a.g >= 0` holds for every row but is no key bound: the lookup join stays.
+    let looked_up = "SELECT a.id, b.n, b.v FROM ma a LEFT JOIN mb b ON b.a_id = a.id \
+                     WHERE a.id BETWEEN $1 AND $2 AND a.g >= 0";
+    let plan = explain(&client, merged, &[&1i32, &2i32]).await;
+    assert!(
+        plan.iter().any(|l| l.starts_with("left merge join")),
+        "{plan:?}"
+    );
+    let plan = explain(&client, looked_up, &[&1i32, &2i32]).await;
+    assert!(
+        plan.iter().any(|l| l.starts_with("left lookup join")),
+        "{plan:?}"
+    );
+    let merged = client.prepare(merged).await.expect("prepare");
+    let looked_up = client.prepare(looked_up).await.expect("prepare");
+    let rows = |rows: Vec<tokio_postgres::Row>| -> Vec<(i32, Option<i32>, Option<i64>)> {
+        rows.iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect()
+    };
+    for _ in 0..2 {
+        for (lo, hi) in [(1, 3000), (10, 40), (2999, 5000), (50, 10), (1700, 1700)] {
+            let got = rows(client.query(&merged, &[&lo, &hi]).await.expect("merge"));
+            let want = rows(client.query(&looked_up, &[&lo, &hi]).await.expect("lookup"));
+            assert_eq!(got, want, "ids {lo}..={hi}");
+            assert_eq!(got.is_empty(), lo > hi);
+        }
+    }
+}

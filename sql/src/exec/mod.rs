@@ -2,9 +2,9 @@
 //!
 //! Statements run row at a time over the transaction handle (the "lean path" of DESIGN.md):
 //! point statements read one key, and every operator passes `Vec<Datum>` rows. A
-//! single-table query over a span whose WHERE, GROUP BY and aggregates map exactly onto
-//! Arrow kernels runs over Arrow record batches instead (`columnar/`), decided when it is
-//! planned; see `docs/sql.md`.
+//! single-table query over a span (or an equi-join of two, hash-joined over batches) whose
+//! WHERE, GROUP BY and aggregates map exactly onto Arrow kernels runs over Arrow record
+//! batches instead (`columnar/`), decided when it is planned; see `docs/sql.md`.
 
 mod access;
 mod aggregate;
