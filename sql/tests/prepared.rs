@@ -222,3 +222,144 @@ async fn array_element_assignment_binds_subscript_and_value() {
         .expect_err("NULL subscript");
     assert_eq!(code(&e), SqlState::NULL_VALUE_NOT_ALLOWED, "{e}");
 }
+
+/// The EXPLAIN lines of `sql` prepared with `params` bound (the extended protocol).
+async fn explain(
+    client: &Client,
+    sql: &str,
+    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+) -> Vec<String> {
+    let stmt = client
+        .prepare(&format!("EXPLAIN {sql}"))
+        .await
+        .expect("prepare EXPLAIN");
+    client
+        .query(&stmt, params)
+        .await
+        .expect("EXPLAIN")
+        .iter()
+        .map(|r| r.get::<_, String>(0))
+        .collect()
+}
+
+/// A prepared GROUP BY with `$n` parameters runs on the columnar path (the plan is decided
+/// without the values, so the plan cache keeps it), at every Execute with new values
+/// (NULL too), and answers what the row path answers for the same values.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prepared_group_by_with_parameters_runs_columnar() {
+    let (url, _stop) = support::start_node().await;
+    let client = connect(&url).await;
+    client
+        .batch_execute(
+            "CREATE TABLE pc (id INT PRIMARY KEY, g INT, s TEXT, b BIGINT); \
+             INSERT INTO pc SELECT i, CASE WHEN i % 11 = 0 THEN NULL ELSE i % 7 END, \
+             's' || (i % 5), CAST(i AS BIGINT) * 3 FROM generate_series(1, 5000) AS i",
+        )
+        .await
+        .expect("create");
+    let columnar = "SELECT g, count(*), sum(b)::text, min(s) FROM pc \
+                    WHERE id > $1 AND s <> $2 GROUP BY g ORDER BY g";
+    // `abs(id)` has no batch form: the same query on the row path (every id is positive).
+    let row_path = "SELECT g, count(*), sum(b)::text, min(s) FROM pc \
+                    WHERE abs(id) > $1 AND s <> $2 GROUP BY g ORDER BY g";
+    let plan = explain(&client, columnar, &[&100i32, &"s1"]).await;
+    assert!(
+        plan.iter().any(|l| l.starts_with("columnar scan")),
+        "{plan:?}"
+    );
+    assert!(
+        plan.iter()
+            .any(|l| l.starts_with("columnar hash aggregate")),
+        "{plan:?}"
+    );
+    assert!(
+        plan.contains(&"filter (vectorized)".to_string()),
+        "{plan:?}"
+    );
+    let plan = explain(&client, row_path, &[&100i32, &"s1"]).await;
+    assert!(!plan.iter().any(|l| l.contains("columnar")), "{plan:?}");
+
+    let columnar = client.prepare(columnar).await.expect("prepare");
+    let row_path = client.prepare(row_path).await.expect("prepare");
+    let text = |rows: &[tokio_postgres::Row]| -> Vec<String> {
+        rows.iter()
+            .map(|r| {
+                format!(
+                    "{:?} {} {:?} {:?}",
+                    r.get::<_, Option<i32>>(0),
+                    r.get::<_, i64>(1),
+                    r.get::<_, Option<String>>(2),
+                    r.get::<_, Option<String>>(3)
+                )
+            })
+            .collect()
+    };
+    let bindings: [(Option<i32>, Option<&str>); 4] = [
+        (Some(100), Some("s1")),
+        (Some(4_990), Some("s0")),
+        (Some(0), None),
+        (None, Some("s2")),
+    ];
+    // Twice: the second round runs the cached plans.
+    for _ in 0..2 {
+        for (id, s) in bindings {
+            let got = client.query(&columnar, &[&id, &s]).await.expect("columnar");
+            let want = client.query(&row_path, &[&id, &s]).await.expect("row path");
+            assert_eq!(text(&got), text(&want), "{id:?} {s:?}");
+            match (id, s) {
+                (Some(100), _) => assert_eq!(got.len(), 8, "seven values of g and NULL"),
+                (None, _) | (_, None) => assert!(got.is_empty()),
+                _ => assert!(!got.is_empty()),
+            }
+        }
+    }
+}
+
+/// A prepared join on leading primary-key columns runs as a merge join at every Execute,
+/// with the parameters bounding the first table's span, and answers row for row (in the
+/// same order) what the lookup join answers for the same values.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prepared_merge_join_answers_as_the_lookup_join() {
+    let (url, _stop) = support::start_node().await;
+    let client = connect(&url).await;
+    client
+        .batch_execute(
+            "CREATE TABLE ma (id INT PRIMARY KEY, g INT); \
+             CREATE TABLE mb (a_id INT, n INT, v BIGINT, PRIMARY KEY (a_id, n)); \
+             INSERT INTO ma SELECT i, i % 7 FROM generate_series(1, 3000) AS i; \
+             INSERT INTO mb SELECT (i % 1700) * 2, i, CAST(i AS BIGINT) * 3 \
+             FROM generate_series(1, 5000) AS i",
+        )
+        .await
+        .expect("create");
+    let merged = "SELECT a.id, b.n, b.v FROM ma a LEFT JOIN mb b ON b.a_id = a.id \
+                  WHERE a.id BETWEEN $1 AND $2";
+    // `a.g >= 0` holds for every row but is no key bound: the lookup join stays.
+    let looked_up = "SELECT a.id, b.n, b.v FROM ma a LEFT JOIN mb b ON b.a_id = a.id \
+                     WHERE a.id BETWEEN $1 AND $2 AND a.g >= 0";
+    let plan = explain(&client, merged, &[&1i32, &2i32]).await;
+    assert!(
+        plan.iter().any(|l| l.starts_with("left merge join")),
+        "{plan:?}"
+    );
+    let plan = explain(&client, looked_up, &[&1i32, &2i32]).await;
+    assert!(
+        plan.iter().any(|l| l.starts_with("left lookup join")),
+        "{plan:?}"
+    );
+    let merged = client.prepare(merged).await.expect("prepare");
+    let looked_up = client.prepare(looked_up).await.expect("prepare");
+    let rows = |rows: Vec<tokio_postgres::Row>| -> Vec<(i32, Option<i32>, Option<i64>)> {
+        rows.iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect()
+    };
+    for _ in 0..2 {
+        for (lo, hi) in [(1, 3000), (10, 40), (2999, 5000), (50, 10), (1700, 1700)] {
+            let got = rows(client.query(&merged, &[&lo, &hi]).await.expect("merge"));
+            let want = rows(client.query(&looked_up, &[&lo, &hi]).await.expect("lookup"));
+            assert_eq!(got, want, "ids {lo}..={hi}");
+            assert_eq!(got.is_empty(), lo > hi);
+        }
+    }
+}

@@ -271,11 +271,22 @@ pub(super) fn compile_agg(
                     SqlType::Bool
                 }
                 AggFunc::Count | AggFunc::CountStar => SqlType::Int8,
-                // PostgreSQL has no ordering aggregates over anonymous records.
-                AggFunc::Min | AggFunc::Max if matches!(t.ty, SqlType::Record(_)) => {
+                // PostgreSQL has no ordering aggregates over anonymous records, bytea,
+                // boolean (bool_and/bool_or instead), uuid, json or jsonb.
+                AggFunc::Min | AggFunc::Max
+                    if matches!(
+                        t.ty,
+                        SqlType::Record(_)
+                            | SqlType::Bytea
+                            | SqlType::Bool
+                            | SqlType::Uuid
+                            | SqlType::Json
+                            | SqlType::Jsonb
+                    ) =>
+                {
                     return Err(SqlError::new(
                         SqlState::UNDEFINED_FUNCTION,
-                        format!("function {name}(record) does not exist"),
+                        format!("function {name}({}) does not exist", t.ty.name()),
                     ))
                 }
                 AggFunc::Min | AggFunc::Max => t.ty.clone(),

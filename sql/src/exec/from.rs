@@ -563,6 +563,7 @@ fn push_factor(out: &mut FromClause<'_>, f: Factor, kind: JoinKind) {
         filters: Vec::new(),
         access: Default::default(),
         lookup: false,
+        merge: None,
         hash_keys: Vec::new(),
         offset,
         extend: Vec::new(),

@@ -2,9 +2,9 @@
 //!
 //! Statements run row at a time over the transaction handle (the "lean path" of DESIGN.md):
 //! point statements read one key, and every operator passes `Vec<Datum>` rows. A
-//! single-table query over a span whose WHERE, GROUP BY and aggregates map exactly onto
-//! Arrow kernels runs over Arrow record batches instead (`columnar/`), decided when it is
-//! planned; see `docs/sql.md`.
+//! single-table query over a span (or an equi-join of two, hash-joined over batches) whose
+//! WHERE, GROUP BY and aggregates map exactly onto Arrow kernels runs over Arrow record
+//! batches instead (`columnar/`), decided when it is planned; see `docs/sql.md`.
 
 mod access;
 mod aggregate;
@@ -140,10 +140,20 @@ pub async fn describe(
             copy::describe(node, txn, db_id, stmt).await?;
             Vec::new()
         }
-        Statement::Explain { .. } => vec![Column {
-            name: "QUERY PLAN".into(),
-            ty: SqlType::Text,
-        }],
+        Statement::Explain {
+            statement, analyze, ..
+        } => {
+            // Planning the query infers its parameters' types (`EXPLAIN … WHERE id = $1`),
+            // as PostgreSQL describes them; Execute plans it again with those types.
+            if let (Statement::Query(q), false) = (statement.as_ref(), analyze) {
+                let db_id = node.catalog.require_database(txn, database).await?;
+                select::plan_query(node, txn, db_id, q, &mut params).await?;
+            }
+            vec![Column {
+                name: "QUERY PLAN".into(),
+                ty: SqlType::Text,
+            }]
+        }
         Statement::ShowVariable { variable } => {
             let name: Vec<String> = variable.iter().map(|i| i.value.to_lowercase()).collect();
             let name = match name.join(" ").as_str() {

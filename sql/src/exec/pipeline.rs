@@ -23,7 +23,7 @@ use tessera_encoding::Datum;
 
 use super::access::{read_for_rows, read_rows, read_rows_paged};
 use super::grouper::Grouper;
-use super::join::{join_found, join_rows, FromSource};
+use super::join::{join_found, join_merged, join_rows, merge_access, FromSource, JoinStep};
 use super::lateral::lateral_rows;
 use super::relation::materialize_sync;
 use super::select::{Grouping, QueryPlan, SortKey};
@@ -239,7 +239,9 @@ impl QueryPlan {
                         continue;
                     }
                 };
-                input = if step.lookup {
+                input = if step.merge.is_some() {
+                    self.merge_join(txn, step, &input, params, &ctx).await?
+                } else if step.lookup {
                     let mut next = Vec::new();
                     for chunk in input.chunks(LOOKUP_BATCH) {
                         let found =
@@ -266,6 +268,49 @@ impl QueryPlan {
         })
     }
 
+    /// A merge join of the first table's rows `input` with the table of `step` on the
+    /// leading primary-key columns of both (see `join.rs`): one span of the second table,
+    /// between the first and the last left row's keys, merged with them.
+    async fn merge_join(
+        &self,
+        txn: &mut SqlTxn,
+        step: &JoinStep,
+        input: &[Vec<Datum>],
+        params: &[Datum],
+        ctx: &EvalCtx<'_>,
+    ) -> SqlResult<Vec<Vec<Datum>>> {
+        let (Some(FromSource::Table(left)), FromSource::Table(desc), Some(keys)) = (
+            self.sources.first().map(|s| &s.source),
+            &step.source,
+            step.merge,
+        ) else {
+            return Err(SqlError::internal("merge join of a table not merged"));
+        };
+        let (Some(left_keys), Some(right_keys)) =
+            (left.primary_key.get(..keys), desc.primary_key.get(..keys))
+        else {
+            return Err(SqlError::internal(
+                "merge join on more keys than a primary key",
+            ));
+        };
+        let (Some(first), Some(last)) = (input.first(), input.last()) else {
+            return Ok(Vec::new());
+        };
+        let values = |row: &[Datum]| -> Vec<Datum> {
+            left_keys
+                .iter()
+                .map(|&c| row.get(c).cloned().unwrap_or(Datum::Null))
+                .collect()
+        };
+        let access = merge_access(&values(first), &values(last));
+        let rows: Vec<Vec<Datum>> = read_rows(txn, desc, &access, params, false)
+            .await?
+            .into_iter()
+            .map(|(_, r)| r)
+            .collect();
+        join_merged(input, &rows, (left_keys, right_keys), step, ctx)
+    }
+
     /// The plan as text lines, for EXPLAIN: how each table is read and joined, then the
     /// operators applied to the joined rows, in execution order.
     pub fn explain(&self) -> Vec<String> {
@@ -274,39 +319,50 @@ impl QueryPlan {
             let _ = id;
             lines.push(format!("materialize: {}", cte.describe()));
         }
+        // A columnar plan reads every table of the query (one, or two hash-joined) in batches.
+        let batches = self.columnar.is_some();
+        let joins = self.columnar.as_ref().is_some_and(|c| c.joins());
         for (i, step) in self.sources.iter().enumerate() {
             let read = match &step.source {
+                FromSource::Table(desc) if step.merge.is_some() => format!(
+                    "span of {} via {} (between the first and last left rows' keys)",
+                    desc.name,
+                    desc.pkey_name()
+                ),
                 FromSource::Table(desc) => step.access.describe(desc),
                 FromSource::Relation(rel) => rel.describe(),
                 FromSource::Lateral(rel) => format!("lateral {}", rel.describe()),
             };
-            let how = if i == 0 && self.columnar.is_some() {
+            let how = if i == 0 && batches {
                 "columnar scan".to_string()
             } else if i == 0 {
                 "scan".to_string()
+            } else if let Some(keys) = step.merge {
+                format!("{:?} merge join on {keys} key(s)", step.kind).to_lowercase()
             } else if step.lookup {
                 format!("{:?} lookup join", step.kind).to_lowercase()
             } else if !step.hash_keys.is_empty() {
                 format!(
-                    "{:?} hash join on {} key(s)",
+                    "{:?} {}hash join on {} key(s)",
                     step.kind,
+                    if joins { "columnar " } else { "" },
                     step.hash_keys.len()
                 )
                 .to_lowercase()
             } else {
                 format!("{:?} nested loop join", step.kind).to_lowercase()
             };
-            let filters = if step.filters.is_empty() {
-                String::new()
-            } else {
-                format!(", then {} filter(s)", step.filters.len())
+            let filters = match step.filters.len() {
+                0 => String::new(),
+                n if batches => format!(", then {n} vectorized filter(s)"),
+                n => format!(", then {n} filter(s)"),
             };
-            let batches = if i == 0 && self.columnar.is_some() {
+            let in_batches = if batches {
                 format!(", record batches of {} rows", super::columnar::BATCH_ROWS)
             } else {
                 String::new()
             };
-            lines.push(format!("{how}: {read}{filters}{batches}"));
+            lines.push(format!("{how}: {read}{filters}{in_batches}"));
         }
         if self.for_update {
             lines.push("rows locked for update".into());

@@ -607,6 +607,7 @@ pub(super) fn relation_step(rel: RelPlan, offset: usize) -> JoinStep {
         filters: Vec::new(),
         access: Default::default(),
         lookup: false,
+        merge: None,
         hash_keys: Vec::new(),
         offset,
         extend: Vec::new(),

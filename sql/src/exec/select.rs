@@ -31,7 +31,7 @@ use sqlparser::ast::{
 use super::access::plan_join_access;
 use super::aggregate::{compile_agg, contains_aggregate, is_aggregate, Agg};
 use super::from::{collect_tables, plan_from, star_items, FromClause};
-use super::join::{assign_hash_keys, FromSource, JoinKind, JoinStep};
+use super::join::{assign_hash_keys, assign_merge_join, FromSource, JoinKind, JoinStep};
 use super::relation::{
     plan_ctes, plan_relation_query, plan_set_expr, CteScope, PlanCtx, RelPlan, FIRST_RELATION_ID,
 };
@@ -159,7 +159,39 @@ pub(super) fn walk(e: &Expr, f: &mut dyn FnMut(&Expr)) {
         | Expr::Nested(expr)
         | Expr::IsNull(expr)
         | Expr::IsNotNull(expr)
-        | Expr::Cast { expr, .. } => walk(expr, f),
+        | Expr::Cast { expr, .. }
+        | Expr::Collate { expr, .. }
+        | Expr::Ceil { expr, .. }
+        | Expr::Floor { expr, .. }
+        | Expr::Extract { expr, .. } => walk(expr, f),
+        Expr::Like { expr, pattern, .. } | Expr::ILike { expr, pattern, .. } => {
+            walk(expr, f);
+            walk(pattern, f);
+        }
+        Expr::Position { expr, r#in } => {
+            walk(expr, f);
+            walk(r#in, f);
+        }
+        Expr::Substring {
+            expr,
+            substring_from,
+            substring_for,
+            ..
+        } => {
+            walk(expr, f);
+            substring_from.iter().for_each(|x| walk(x, f));
+            substring_for.iter().for_each(|x| walk(x, f));
+        }
+        Expr::Trim {
+            expr,
+            trim_what,
+            trim_characters,
+            ..
+        } => {
+            walk(expr, f);
+            trim_what.iter().for_each(|x| walk(x, f));
+            trim_characters.iter().flatten().for_each(|x| walk(x, f));
+        }
         Expr::Between {
             expr, low, high, ..
         } => {
@@ -222,7 +254,44 @@ pub(super) fn rewrite(e: &Expr, f: &mut dyn FnMut(&Expr) -> Option<Expr>) -> Exp
         | Expr::Nested(expr)
         | Expr::IsNull(expr)
         | Expr::IsNotNull(expr)
-        | Expr::Cast { expr, .. } => **expr = rewrite(expr, f),
+        | Expr::Cast { expr, .. }
+        | Expr::Collate { expr, .. }
+        | Expr::Ceil { expr, .. }
+        | Expr::Floor { expr, .. }
+        | Expr::Extract { expr, .. } => **expr = rewrite(expr, f),
+        Expr::Like { expr, pattern, .. } | Expr::ILike { expr, pattern, .. } => {
+            **expr = rewrite(expr, f);
+            **pattern = rewrite(pattern, f);
+        }
+        Expr::Position { expr, r#in } => {
+            **expr = rewrite(expr, f);
+            **r#in = rewrite(r#in, f);
+        }
+        Expr::Substring {
+            expr,
+            substring_from,
+            substring_for,
+            ..
+        } => {
+            **expr = rewrite(expr, f);
+            for x in substring_from.iter_mut().chain(substring_for.iter_mut()) {
+                **x = rewrite(x, f);
+            }
+        }
+        Expr::Trim {
+            expr,
+            trim_what,
+            trim_characters,
+            ..
+        } => {
+            **expr = rewrite(expr, f);
+            if let Some(x) = trim_what {
+                **x = rewrite(x, f);
+            }
+            for x in trim_characters.iter_mut().flatten() {
+                *x = rewrite(x, f);
+            }
+        }
         Expr::Between {
             expr, low, high, ..
         } => {
@@ -836,6 +905,7 @@ pub(super) fn plan_select_block(
         }
     };
     assign_hash_keys(&mut sources);
+    assign_merge_join(&mut sources, for_update);
     if grouping.is_none() && windows.is_empty() && !distinct && distinct_on.is_empty() {
         if let Some(limit) = &limit {
             push_limit(&mut sources, &order, limit, offset.as_ref(), for_update);
@@ -860,7 +930,7 @@ pub(super) fn plan_select_block(
         ctes: Vec::new(),
         columnar: None,
     };
-    plan.columnar = super::columnar::plan(&plan);
+    plan.columnar = super::columnar::plan(&plan, &params.types);
     Ok(plan)
 }
 

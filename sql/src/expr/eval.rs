@@ -419,7 +419,8 @@ pub(super) fn binary(a: &Datum, op: BinOp, b: &Datum) -> SqlResult<Datum> {
                         ))
                     }
                     BinOp::Div => x.checked_div(*y),
-                    BinOp::Mod => x.checked_rem(*y),
+                    // i64::MIN % -1 is 0, as PostgreSQL answers (checked_rem overflows).
+                    BinOp::Mod => Some(x.wrapping_rem(*y)),
                     BinOp::BitAnd => Some(x & y),
                     BinOp::BitOr => Some(x | y),
                     BinOp::BitXor => Some(x ^ y),

@@ -72,7 +72,12 @@ impl BatchGrouping {
             }
             let arg = match (a.func, &a.arg) {
                 (AggFunc::CountStar, _) => None,
-                (AggFunc::Count | AggFunc::Min | AggFunc::Max, Some(x)) => Some(compile(x, cols)?),
+                (AggFunc::Count, Some(x)) => Some(compile(x, cols)?),
+                (AggFunc::Min | AggFunc::Max, Some(x)) => match compile(x, cols)? {
+                    // No min/max of boolean or bytea (42883 when planned).
+                    (_, ColumnType::Bool | ColumnType::Binary) => return None,
+                    arg => Some(arg),
+                },
                 (AggFunc::Sum | AggFunc::Avg, Some(x)) => {
                     let want = match a.arg_ty {
                         SqlType::Int2 | SqlType::Int4 | SqlType::Int8 => ColumnType::Int64,
@@ -92,21 +97,22 @@ impl BatchGrouping {
         Some(BatchGrouping { keys, aggs })
     }
 
-    /// The keys and arguments of a batch, vectorized. An error means the batch must be
-    /// evaluated row by row with [`BatchGrouping::eval_rows`].
-    pub(crate) fn eval(&self, batch: &RecordBatch) -> SqlResult<Inputs> {
+    /// The keys and arguments of a batch, vectorized, with the statement's bound `params`.
+    /// An error means the batch must be evaluated row by row with
+    /// [`BatchGrouping::eval_rows`].
+    pub(crate) fn eval(&self, batch: &RecordBatch, params: &[Datum]) -> SqlResult<Inputs> {
         let rows = batch.num_rows();
         let keys = self
             .keys
             .iter()
-            .map(|(k, _)| k.eval(batch)?.into_array(rows))
+            .map(|(k, _)| k.eval(batch, params)?.into_array(rows))
             .collect::<SqlResult<_>>()?;
         let args = self
             .aggs
             .iter()
             .map(|(_, a)| {
                 a.as_ref()
-                    .map(|(x, _)| x.eval(batch)?.into_array(rows))
+                    .map(|(x, _)| x.eval(batch, params)?.into_array(rows))
                     .transpose()
             })
             .collect::<SqlResult<_>>()?;
@@ -115,15 +121,16 @@ impl BatchGrouping {
 
     /// The keys and arguments of rows, by the row evaluator in the row path's order (per
     /// row: the keys, then each aggregate's argument), so an error is the row path's.
-    pub(crate) fn eval_rows(
+    pub(crate) fn eval_rows<R: AsRef<[Datum]>>(
         &self,
         g: &Grouping,
-        rows: &[&Vec<Datum>],
+        rows: &[R],
         ctx: &EvalCtx,
     ) -> SqlResult<Inputs> {
         let mut keys: Vec<Vec<Datum>> = vec![Vec::with_capacity(rows.len()); g.keys.len()];
         let mut args: Vec<Vec<Datum>> = vec![Vec::with_capacity(rows.len()); g.aggs.len()];
         for row in rows {
+            let row = row.as_ref();
             for (k, out) in g.keys.iter().zip(keys.iter_mut()) {
                 out.push(eval_ctx(k, row, ctx)?);
             }
@@ -351,20 +358,6 @@ fn fold_extreme(
                 Datum::Float,
             );
         }
-        ColumnType::Bool => {
-            let a = arg.as_boolean_opt().ok_or_else(wrong)?;
-            each(
-                want,
-                ids,
-                a.iter(),
-                cur,
-                |v, c| match c {
-                    Datum::Bool(c) => Some(v.cmp(c)),
-                    _ => None,
-                },
-                Datum::Bool,
-            );
-        }
         ColumnType::Utf8 => {
             let a = arg.as_string_opt::<i32>().ok_or_else(wrong)?;
             each(
@@ -379,20 +372,7 @@ fn fold_extreme(
                 |v| Datum::String(v.to_string()),
             );
         }
-        ColumnType::Binary => {
-            let a = arg.as_binary_opt::<i32>().ok_or_else(wrong)?;
-            each(
-                want,
-                ids,
-                a.iter(),
-                cur,
-                |v, c| match c {
-                    Datum::Bytes(c) => Some((*v).cmp(c.as_slice())),
-                    _ => None,
-                },
-                |v| Datum::Bytes(v.to_vec()),
-            );
-        }
+        // min/max of boolean and bytea do not exist (42883 when planned).
         _ => return Err(wrong()),
     }
     Ok(())

@@ -1,5 +1,6 @@
-//! A single-table SELECT planned against a table descriptor and run over rows held in
-//! memory, on the row path or on the columnar path, without a transaction or a server.
+//! A SELECT over one table (or two joined tables) planned against table descriptors and
+//! run over rows held in memory, on the row path or on the columnar path, without a
+//! transaction or a server.
 //!
 //! This is how the benchmark (`sql/benches/columnar.rs`) times the two paths on the same
 //! rows, and how the tests compare their answers on generated tables: both entry points
@@ -20,16 +21,26 @@ use crate::exec::relation::{CteScope, PlanCtx, FIRST_RELATION_ID};
 use crate::exec::select::{plan_select, QueryPlan, Tables};
 use crate::expr::{EvalCtx, Params, TableData};
 
-/// A planned single-table query over in-memory rows (see the module docs).
+/// A planned query over in-memory rows (see the module docs).
 pub struct InMemoryQuery {
     plan: QueryPlan,
-    table_id: u64,
+    /// The tables it reads, in the order their rows are given.
+    table_ids: Vec<u64>,
+    /// The values bound to `$1`, `$2`… at every run.
+    params: Vec<Datum>,
 }
 
 impl InMemoryQuery {
     /// Plans `sql`, a SELECT over `table` (named by its name, in any schema), as a
     /// statement would be planned.
     pub fn plan(table: &TableDescriptor, sql: &str) -> SqlResult<Self> {
+        Self::prepare(std::slice::from_ref(table), sql, Vec::new())
+    }
+
+    /// Plans `sql`, a SELECT over `tables`, as a prepared statement with parameters of
+    /// unspecified types is planned (their types inferred from their context), to run
+    /// with `params` bound.
+    pub fn prepare(tables: &[TableDescriptor], sql: &str, params: Vec<Datum>) -> SqlResult<Self> {
         let mut statements = Parser::parse_sql(&PostgreSqlDialect {}, sql)
             .map_err(|e| SqlError::new(crate::error::SqlState::SYNTAX_ERROR, e.to_string()))?;
         let (Some(Statement::Query(q)), None) = (statements.pop(), statements.pop()) else {
@@ -37,8 +48,11 @@ impl InMemoryQuery {
                 "an in-memory query other than one SELECT",
             ));
         };
-        let mut tables = Tables::new();
-        tables.insert((table.schema.clone(), table.name.clone()), table.clone());
+        let table_ids = tables.iter().map(|t| t.id).collect();
+        let tables: Tables = tables
+            .iter()
+            .map(|t| ((t.schema.clone(), t.name.clone()), t.clone()))
+            .collect();
         let ctes = CteScope::default();
         let next_id = Cell::new(FIRST_RELATION_ID);
         let ctx = PlanCtx {
@@ -46,13 +60,14 @@ impl InMemoryQuery {
             ctes: &ctes,
             next_id: &next_id,
         };
-        let mut params = Params {
+        let mut types = Params {
             types: Vec::new(),
             volatile: false,
         };
         Ok(InMemoryQuery {
-            plan: plan_select(&q, ctx, None, &mut params)?,
-            table_id: table.id,
+            plan: plan_select(&q, ctx, None, &mut types)?,
+            table_ids,
+            params,
         })
     }
 
@@ -68,10 +83,18 @@ impl InMemoryQuery {
 
     /// Runs the query on the row path over `rows`, the table's rows in key order.
     pub fn run_rows(&self, rows: &Arc<Vec<Vec<Datum>>>) -> SqlResult<Vec<Vec<Datum>>> {
+        self.run_rows_over(std::slice::from_ref(rows))
+    }
+
+    /// Runs the query on the row path over each table's rows in key order (in the order
+    /// the tables were given when planning).
+    pub fn run_rows_over(&self, tables: &[Arc<Vec<Vec<Datum>>>]) -> SqlResult<Vec<Vec<Datum>>> {
         let mut data = TableData::new();
-        data.insert(self.table_id, rows.clone());
+        for (id, rows) in self.table_ids.iter().zip(tables) {
+            data.insert(*id, rows.clone());
+        }
         let ctx = EvalCtx {
-            params: &[],
+            params: &self.params,
             outer: &[],
             tables: Some(&data),
         };
@@ -81,13 +104,24 @@ impl InMemoryQuery {
     /// Runs the query on the columnar path over `rows`, in scan pages as a statement reads
     /// them; an error if it has no columnar plan.
     pub fn run_columnar(&self, rows: &[Vec<Datum>]) -> SqlResult<Vec<Vec<Datum>>> {
+        self.run_columnar_over(&[rows])
+    }
+
+    /// Runs the query on the columnar path over each table's rows in key order (in the
+    /// order the tables were given when planning); an error if it has no columnar plan.
+    pub fn run_columnar_over(&self, tables: &[&[Vec<Datum>]]) -> SqlResult<Vec<Vec<Datum>>> {
         let Some(columnar) = &self.plan.columnar else {
             return Err(SqlError::internal("query without a columnar plan"));
         };
         let ctx = EvalCtx {
-            params: &[],
+            params: &self.params,
             outer: &[],
             tables: None,
+        };
+        let rows = match tables {
+            [rows] => *rows,
+            [left, right] => return columnar.run_join(&self.plan, left, right, &ctx),
+            _ => return Err(SqlError::internal("rows of one or two tables")),
         };
         if self.plan.grouping.is_some() {
             let grouped =
@@ -214,6 +248,8 @@ mod tests {
             "SELECT count(*), sum(k), min(b), max(b) FROM t WHERE ts >= TIMESTAMP '2000-01-01 05:00:00' AND day < DATE '2000-01-10'",
             "SELECT sum(b) FROM t WHERE id > 5",
             "SELECT g, sum(b + 1) FROM t WHERE id > 5 GROUP BY g",
+            "SELECT g % 3, b % -1, count(*), sum(b % 1000) FROM t WHERE k % 2 = 0 GROUP BY 1, 2",
+            "SELECT id, b % g FROM t WHERE s = 's1' ORDER BY id",
             "SELECT id, g * 2, -k, b / 7, s, c, flag, f, d, bin, day, ts, tm FROM t WHERE g = 2 OR k IS NULL ORDER BY b DESC, id LIMIT 50",
             "SELECT id, k * 1000000000 FROM t WHERE k <> 0",
             "SELECT id FROM t WHERE k <> 0 AND 100 / k > 40 ORDER BY id",
@@ -237,6 +273,176 @@ mod tests {
         }
     }
 
+    /// Parameters are constants bound at each run: the same plan answers as the row path
+    /// for every binding, NULL included, and a value of another kind than the parameter's
+    /// type falls back to the row evaluator rather than failing.
+    #[test]
+    fn parameters_run_columnar_and_answer_as_the_row_path() {
+        use Datum::*;
+        let table = table();
+        let cases: [(&str, Vec<Vec<Datum>>); 5] = [
+            (
+                "SELECT k, count(*), sum(b), min(s) FROM t WHERE g = $1 AND s <> $2 GROUP BY k",
+                vec![
+                    vec![Int(2), String("s3".into())],
+                    vec![Int(7), String("s3".into())],
+                    vec![Null, String("s3".into())],
+                    vec![Int(1), Null],
+                ],
+            ),
+            (
+                "SELECT id, b + $1, s FROM t WHERE k > $2 ORDER BY id",
+                vec![vec![Int(0), Int(1)], vec![Int(i64::MAX), Int(-2)]],
+            ),
+            (
+                "SELECT day, count(*), max(ts) FROM t WHERE day >= $1 AND ts < $2 GROUP BY day",
+                vec![vec![Date(3), Timestamp(500 * 60_000_000)]],
+            ),
+            (
+                "SELECT bin, flag, count(*) FROM t WHERE bin <> $1 OR flag = $2 GROUP BY bin, flag",
+                vec![vec![Bytes(vec![1]), Bool(true)]],
+            ),
+            (
+                "SELECT count(*) FROM t WHERE g = $1",
+                vec![vec![Int(3)], vec![String("3".into())]],
+            ),
+        ];
+        for n in [0, 1_025, 12_345] {
+            let data = Arc::new(rows(n, n as u64 + 3));
+            for (sql, bindings) in &cases {
+                for params in bindings {
+                    let q =
+                        InMemoryQuery::prepare(std::slice::from_ref(&table), sql, params.clone())
+                            .expect(sql);
+                    assert!(q.is_columnar(), "{sql}: {:?}", q.explain());
+                    let (row, col) = (q.run_rows(&data), q.run_columnar(&data));
+                    match (&row, &col) {
+                        (Ok(a), Ok(b)) => assert!(same(a, b), "{sql} {params:?} over {n} rows"),
+                        (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "{sql}"),
+                        _ => panic!("{sql} {params:?} over {n} rows: {row:?} vs {col:?}"),
+                    }
+                }
+            }
+        }
+    }
+
+    /// u (id int8 primary key, k int8, v int2, s text, bin bytea, flag bool, day date,
+    /// f float8): the right side of the join tests.
+    fn table_u() -> TableDescriptor {
+        let mut u = table();
+        u.id = 101;
+        u.name = "u".into();
+        let column = |name: &str, ty: SqlType| ColumnDescriptor {
+            name: name.into(),
+            ty,
+            nullable: name != "id",
+            default: None,
+            hidden: false,
+            identity: None,
+        };
+        u.columns = vec![
+            column("id", SqlType::Int8),
+            column("k", SqlType::Int8),
+            column("v", SqlType::Int2),
+            column("s", SqlType::Text),
+            column("bin", SqlType::Bytea),
+            column("flag", SqlType::Bool),
+            column("day", SqlType::Date),
+            column("f", SqlType::Float8),
+        ];
+        u
+    }
+
+    /// `n` rows of u, with duplicate and NULL keys (k joins t.g, s joins t.s).
+    fn rows_u(n: usize, seed: u64) -> Vec<Vec<Datum>> {
+        let mut x = seed;
+        let mut next = move || {
+            x = x
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            x >> 33
+        };
+        (0..n)
+            .map(|i| {
+                let mut r = |m: u64| next() % m;
+                let nullable = |d: Datum, r: u64| if r == 0 { Datum::Null } else { d };
+                let b = if r(40) == 0 { i64::MAX } else { r(1000) as i64 };
+                vec![
+                    Datum::Int(i as i64),
+                    nullable(Datum::Int(r(60) as i64), r(10)),
+                    nullable(Datum::Int(r(5) as i64), r(9)),
+                    nullable(Datum::String(format!("s{}", r(15))), r(7)),
+                    nullable(Datum::Bytes(vec![r(4) as u8]), r(8)),
+                    nullable(Datum::Bool(r(2) == 0), r(6)),
+                    nullable(Datum::Date(r(30) as i32 - 10), r(11)),
+                    nullable(Datum::Float(b as f64 / 4.0), r(5)),
+                ]
+            })
+            .collect()
+    }
+
+    /// Joins of t and u run as a columnar hash join and answer exactly as the row path
+    /// does, in the same order, errors included: NULL and duplicate keys on both sides,
+    /// either side empty or the smaller (so each is the build side), several batches.
+    #[test]
+    fn columnar_hash_joins_answer_as_the_row_path() {
+        use Datum::*;
+        let tables = [table(), table_u()];
+        let queries: [(&str, Vec<Datum>); 13] = [
+            ("SELECT t.g, count(*), sum(u.id), min(u.s), max(t.s) FROM t JOIN u ON t.g = u.k GROUP BY t.g", vec![]),
+            ("SELECT t.id, u.id, t.s, u.day FROM t JOIN u ON t.s = u.s WHERE t.k > 0 AND u.v < 3 ORDER BY t.id, u.id", vec![]),
+            ("SELECT t.id, u.id, u.s FROM t JOIN u ON t.s = u.s AND t.k = u.v WHERE t.id > 100", vec![]),
+            ("SELECT count(*), sum(t.b), min(u.day) FROM t, u WHERE t.g = u.k AND t.day = u.day", vec![]),
+            ("SELECT t.id, u.id, u.k FROM t LEFT JOIN u ON t.g = u.k WHERE t.id < 300", vec![]),
+            ("SELECT t.k, count(u.id), count(*) FROM t LEFT JOIN u ON u.s = t.s AND u.v = t.k GROUP BY t.k", vec![]),
+            ("SELECT t.id FROM t JOIN u ON t.g = u.k AND 100 / u.v > 30", vec![]),
+            ("SELECT t.id, u.id + t.k FROM t JOIN u ON t.g = u.k AND u.v > t.k WHERE t.id < 500", vec![]),
+            ("SELECT t.id, t.b + u.id FROM t JOIN u ON t.k = u.v WHERE u.id < 50", vec![]),
+            ("SELECT upper(t.s), u.id FROM t JOIN u ON t.g = u.k WHERE u.flag", vec![]),
+            ("SELECT t.bin, u.flag, count(*) FROM t JOIN u ON t.bin = u.bin AND t.flag = u.flag WHERE t.day < u.day GROUP BY t.bin, u.flag HAVING count(*) > 1", vec![]),
+            ("SELECT t.g, count(*) FROM t JOIN u ON t.g = u.k WHERE u.v <> $1 AND t.s < $2 GROUP BY t.g", vec![Int(2), String("s7".into())]),
+            ("SELECT t.id, u.id FROM t JOIN u ON t.day = u.day WHERE t.id < 40 AND u.id < 40", vec![]),
+        ];
+        for (n, m) in [(0, 10), (10, 0), (1_025, 300), (2_100, 2_500)] {
+            let t = Arc::new(rows(n, n as u64 + 11));
+            let u = Arc::new(rows_u(m, m as u64 + 5));
+            for (sql, params) in &queries {
+                let q = InMemoryQuery::prepare(&tables, sql, params.clone()).expect(sql);
+                let plan = q.explain();
+                assert!(
+                    plan.iter().any(|l| l.contains("columnar hash join")),
+                    "{sql}: {plan:?}"
+                );
+                let row = q.run_rows_over(&[t.clone(), u.clone()]);
+                let col = q.run_columnar_over(&[&t, &u]);
+                match (&row, &col) {
+                    (Ok(a), Ok(b)) => assert!(same(a, b), "{sql} over {n} x {m} rows"),
+                    (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "{sql}"),
+                    _ => panic!("{sql} over {n} x {m} rows: {row:?} vs {col:?}"),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn joins_without_an_exact_batch_form_stay_on_the_row_path() {
+        let tables = [table(), table_u()];
+        for sql in [
+            "SELECT t.id, u.id FROM t RIGHT JOIN u ON t.g = u.k",
+            "SELECT t.id, u.id FROM t FULL JOIN u ON t.g = u.k",
+            "SELECT t.id, u.id FROM t LEFT JOIN u ON t.g = u.k AND u.v > 1",
+            "SELECT t.id, u.id FROM t JOIN u ON t.d = u.f",
+            "SELECT t.id, u.id FROM t JOIN u ON t.g + 1 = u.k",
+            "SELECT t.id, u.id FROM t JOIN u ON u.id = t.g",
+            "SELECT t.id, u.id FROM t JOIN u ON t.g = u.k WHERE u.s LIKE 's1%'",
+            "SELECT t.id, u.id FROM t JOIN u ON t.g > u.k",
+            "SELECT t.id FROM t JOIN u ON t.g = u.k FOR UPDATE",
+        ] {
+            let q = InMemoryQuery::prepare(&tables, sql, Vec::new()).expect(sql);
+            assert!(!q.is_columnar(), "{sql}: {:?}", q.explain());
+        }
+    }
+
     #[test]
     fn point_reads_and_what_has_no_batch_form_stay_on_the_row_path() {
         let table = table();
@@ -249,7 +455,6 @@ mod tests {
             "SELECT d, count(*) FROM t GROUP BY d",
             "SELECT count(DISTINCT g) FROM t",
             "SELECT string_agg(s, ',') FROM t",
-            "SELECT g % 2, count(*) FROM t GROUP BY 1",
             "SELECT * FROM t WHERE g = 1 ORDER BY id LIMIT 1 FOR UPDATE",
         ] {
             let q = InMemoryQuery::plan(&table, sql).expect(sql);

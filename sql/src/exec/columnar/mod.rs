@@ -1,9 +1,10 @@
-//! The columnar path: a single-table query whose WHERE, GROUP BY and aggregates (or
-//! projection) have exact Arrow equivalents runs over Arrow record batches of
-//! [`BATCH_ROWS`] rows instead of one `Vec<Datum>` row at a time.
+//! The columnar path: a query over one table, or an equi-join of two (`join.rs`), whose
+//! WHERE, GROUP BY and aggregates (or projection) have exact Arrow equivalents runs over
+//! Arrow record batches of [`BATCH_ROWS`] rows instead of one `Vec<Datum>` row at a time.
 //!
 //! ```text
 //!   span scan ─► decoded rows ─► record batches (batch.rs: only the columns read)
+//!     (or two span scans ─► batches ─► hash join over batches, join.rs)
 //!     ─► WHERE, vectorized (vexpr.rs) ─► filter kernel
 //!     ─► GROUP BY + aggregates over batches (hash_agg.rs) ─► grouped rows ─┐
 //!     ─► or: projection + ORDER BY keys, vectorized ─► rows ────────────────┤
@@ -18,10 +19,11 @@
 //! - one FROM table, read through a span of its primary index (not a point read, not a
 //!   secondary index, not reversed or limited by a pushed-down LIMIT), without FOR UPDATE:
 //!   a point statement (a primary-key read, a one-row INSERT, UPDATE or DELETE) never
-//!   reaches this module and pays nothing for it;
+//!   reaches this module and pays nothing for it; or two such tables in an inner or LEFT
+//!   equi-join the row path would have hash-joined (see `join.rs` for which);
 //! - every column it reads in the vectorized parts has an exact column type (`batch.rs`);
 //! - it is grouped and its keys, aggregates and WHERE all have batch forms, or it is not
-//!   grouped and has a WHERE that does (then the projection and ORDER BY keys run
+//!   grouped and has a WHERE that does, or is a join (then the projection and ORDER BY keys run
 //!   vectorized too when they all have batch forms and there are no windows, set-returning
 //!   functions or DISTINCT ON; otherwise the surviving rows go on to the row path).
 //!
@@ -41,22 +43,30 @@
 mod batch;
 mod hash_agg;
 mod in_memory;
+mod join;
 mod run;
 mod vexpr;
 
 use arrow_schema::SchemaRef;
 
-use super::join::FromSource;
+use super::join::{FromSource, JoinStep};
 use super::select::QueryPlan;
+use crate::catalog::TableDescriptor;
+use crate::expr::ScalarExpr;
 use crate::rowcodec;
+use crate::types::SqlType;
 use batch::ColumnType;
 use hash_agg::BatchGrouping;
+use join::BatchJoin;
 use vexpr::{compile, ScanColumns, VecExpr};
 
 pub use in_memory::InMemoryQuery;
 
 /// How many rows a record batch holds (the last batch of a scan page may hold fewer).
 pub(crate) const BATCH_ROWS: usize = 1_024;
+
+/// The projection and ORDER BY keys of an ungrouped query, over batches, with their types.
+type BatchProjection = Vec<(VecExpr, ColumnType)>;
 
 /// How a query runs over record batches (see the module docs).
 #[derive(Clone, Debug)]
@@ -71,7 +81,10 @@ pub(crate) struct ColumnarPlan {
     grouping: Option<BatchGrouping>,
     /// The projection, then the ORDER BY keys, of an ungrouped query, when all of them
     /// run over batches.
-    projection: Option<Vec<(VecExpr, ColumnType)>>,
+    projection: Option<BatchProjection>,
+    /// For a join of two tables: how their batches are read and joined into the batches
+    /// of `scan` (then `scan` holds positions in the joined row).
+    join: Option<BatchJoin>,
 }
 
 impl ColumnarPlan {
@@ -89,61 +102,66 @@ impl ColumnarPlan {
     pub(crate) fn projects(&self) -> bool {
         self.projection.is_some()
     }
+
+    /// Whether it joins two tables over batches (a columnar hash join).
+    pub(crate) fn joins(&self) -> bool {
+        self.join.is_some()
+    }
 }
 
 /// The columnar form of a planned query, if it has one (see the module docs).
-pub(crate) fn plan(q: &QueryPlan) -> Option<ColumnarPlan> {
-    let [step] = q.sources.as_slice() else {
+/// `params` are the statement's parameter types as planning left them.
+pub(crate) fn plan(q: &QueryPlan, params: &[SqlType]) -> Option<ColumnarPlan> {
+    if q.for_update {
         return None;
-    };
+    }
+    match q.sources.as_slice() {
+        [step] => plan_scan(q, step, params),
+        [first, second] => join::plan(q, first, second, params),
+        _ => None,
+    }
+}
+
+/// The table a step reads through a forward span of its primary index without a pushed-down
+/// LIMIT, if it does: the reads the columnar path takes as its input.
+fn span_scan(step: &JoinStep) -> Option<&TableDescriptor> {
     let FromSource::Table(desc) = &step.source else {
         return None;
     };
     let access = &step.access;
-    let span_scan = access.index == rowcodec::PRIMARY_INDEX
+    let span = access.index == rowcodec::PRIMARY_INDEX
         && !access.is_point(desc)
         && !access.reverse
-        && access.max_rows.is_none();
-    let plain = !step.lookup
-        && step.on.is_none()
-        && step.filters.is_empty()
-        && step.extend.is_empty()
-        && !q.for_update;
-    if !span_scan || !plain {
+        && access.max_rows.is_none()
+        && !step.lookup
+        && step.extend.is_empty();
+    span.then_some(desc)
+}
+
+/// A condition compiled over batches.
+fn condition(e: &ScalarExpr, cols: &mut ScanColumns) -> Option<VecExpr> {
+    match compile(e, cols)? {
+        (x, ColumnType::Bool) => Some(x),
+        _ => None,
+    }
+}
+
+/// A single-table query.
+fn plan_scan(q: &QueryPlan, step: &JoinStep, params: &[SqlType]) -> Option<ColumnarPlan> {
+    let desc = span_scan(step)?;
+    if step.on.is_some() || !step.filters.is_empty() {
         return None;
     }
-    let mut cols = ScanColumns::new(desc.columns.iter().map(|c| ColumnType::of(&c.ty)).collect());
+    let mut cols = ScanColumns::new(
+        desc.columns.iter().map(|c| ColumnType::of(&c.ty)).collect(),
+        params,
+    );
     let filter = match &q.filter {
-        Some(f) => match compile(f, &mut cols)? {
-            (x, ColumnType::Bool) => Some(x),
-            _ => return None,
-        },
+        Some(f) => Some(condition(f, &mut cols)?),
         None => None,
     };
-    let (grouping, projection) = match &q.grouping {
-        Some(g) => (Some(BatchGrouping::plan(g, &mut cols)?), None),
-        None => {
-            filter.as_ref()?;
-            let vectorizable =
-                q.windows.is_empty() && q.srfs.is_empty() && q.distinct_on.is_empty();
-            // Compiled on a copy: the columns a projection that stays on the row path reads
-            // are not read into batches.
-            let mut with = cols.clone();
-            let projection = vectorizable
-                .then(|| {
-                    q.projection
-                        .iter()
-                        .chain(q.order.iter().map(|k| &k.expr))
-                        .map(|e| compile(e, &mut with))
-                        .collect::<Option<Vec<_>>>()
-                })
-                .flatten();
-            if projection.is_some() {
-                cols = with;
-            }
-            (None, projection)
-        }
-    };
+    // Ungrouped and without WHERE, nothing would run over batches.
+    let (grouping, projection) = plan_output(q, &mut cols, filter.is_some())?;
     let names: Vec<(String, ColumnType)> = cols
         .used
         .iter()
@@ -155,5 +173,40 @@ pub(crate) fn plan(q: &QueryPlan) -> Option<ColumnarPlan> {
         filter,
         grouping,
         projection,
+        join: None,
     })
+}
+
+/// What a columnar query computes after WHERE: its grouping, or for an ungrouped query
+/// its projection and ORDER BY keys when all of them run over batches (else `None`: the
+/// rows go on to the row path). `None` when the query is grouped and its grouping has no
+/// batch form, or ungrouped and `ungrouped` is false.
+fn plan_output(
+    q: &QueryPlan,
+    cols: &mut ScanColumns,
+    ungrouped: bool,
+) -> Option<(Option<BatchGrouping>, Option<BatchProjection>)> {
+    if let Some(g) = &q.grouping {
+        return Some((Some(BatchGrouping::plan(g, cols)?), None));
+    }
+    if !ungrouped {
+        return None;
+    }
+    let vectorizable = q.windows.is_empty() && q.srfs.is_empty() && q.distinct_on.is_empty();
+    // Compiled on a copy: the columns a projection that stays on the row path reads are
+    // not read into batches.
+    let mut with = cols.clone();
+    let projection = vectorizable
+        .then(|| {
+            q.projection
+                .iter()
+                .chain(q.order.iter().map(|k| &k.expr))
+                .map(|e| compile(e, &mut with))
+                .collect::<Option<Vec<_>>>()
+        })
+        .flatten();
+    if projection.is_some() {
+        *cols = with;
+    }
+    Some((None, projection))
 }

@@ -7,13 +7,14 @@ use tessera_encoding::Datum;
 
 use super::batch::{arrays_to_rows, rows_to_batch, ColumnType};
 use super::hash_agg::HashAggregator;
+use super::vexpr::VecExpr;
 use super::{ColumnarPlan, BATCH_ROWS};
 use crate::error::{SqlError, SqlResult};
 use crate::exec::access::{read_rows, read_rows_paged};
 use crate::exec::join::{too_many, FromSource, MAX_JOIN_ROWS};
 use crate::exec::pipeline::{ProjectedRow, SCAN_PAGE_ROWS};
 use crate::exec::select::QueryPlan;
-use crate::expr::{eval_ctx, EvalCtx};
+use crate::expr::{eval_ctx, EvalCtx, ScalarExpr};
 use crate::txn::SqlTxn;
 
 fn kernel(e: arrow_schema::ArrowError) -> SqlError {
@@ -24,6 +25,90 @@ fn kernel(e: arrow_schema::ArrowError) -> SqlError {
 struct Filtered {
     batch: RecordBatch,
     kept: Vec<usize>,
+}
+
+/// Which rows of `batch` the condition `f` (compiled from `row_f`) keeps: vectorized, or,
+/// when that fails, by the row evaluator over `rows()`, the batch's rows (made only then).
+pub(super) fn keep_mask<R: AsRef<[Datum]>>(
+    f: &VecExpr,
+    row_f: &ScalarExpr,
+    batch: &RecordBatch,
+    rows: impl FnOnce() -> Vec<R>,
+    ctx: &EvalCtx,
+) -> SqlResult<BooleanArray> {
+    let vectorized = f.eval(batch, ctx.params).and_then(|v| {
+        let a = v.into_array(batch.num_rows())?;
+        a.as_any()
+            .downcast_ref::<BooleanArray>()
+            .cloned()
+            .ok_or_else(|| SqlError::internal("condition is not boolean"))
+    });
+    match vectorized {
+        Ok(mask) => Ok(mask),
+        Err(_) => {
+            let rows = rows();
+            let mut keep = Vec::with_capacity(rows.len());
+            for row in &rows {
+                keep.push(eval_ctx(row_f, row.as_ref(), ctx)? == Datum::Bool(true));
+            }
+            Ok(BooleanArray::from(keep))
+        }
+    }
+}
+
+/// The positions of the rows a mask keeps (true, not NULL).
+pub(super) fn kept(mask: &BooleanArray) -> Vec<usize> {
+    (0..mask.len())
+        .filter(|&i| mask.is_valid(i) && mask.value(i))
+        .collect()
+}
+
+/// The projection and ORDER BY keys of the rows of one batch: vectorized, or, when that
+/// fails, by the row evaluator over `rows()`, the batch's rows (made only then).
+pub(super) fn project_batch<R: AsRef<[Datum]>>(
+    q: &QueryPlan,
+    projection: &[(VecExpr, ColumnType)],
+    batch: &RecordBatch,
+    rows: impl FnOnce() -> Vec<R>,
+    ctx: &EvalCtx,
+) -> SqlResult<Vec<ProjectedRow>> {
+    let width = q.projection.len();
+    let vectorized = projection
+        .iter()
+        .map(|(x, _)| x.eval(batch, ctx.params)?.into_array(batch.num_rows()))
+        .collect::<SqlResult<Vec<_>>>()
+        .and_then(|arrays| {
+            let types: Vec<ColumnType> = projection.iter().map(|(_, t)| *t).collect();
+            arrays_to_rows(&arrays, &types)
+        });
+    match vectorized {
+        Ok(values) => Ok(values
+            .into_iter()
+            .map(|mut v| {
+                let keys = v.split_off(width);
+                (v, keys, None)
+            })
+            .collect()),
+        // The row evaluator, in the row path's order: per row, the projection, then the
+        // ORDER BY keys.
+        Err(_) => rows()
+            .iter()
+            .map(|row| {
+                let row = row.as_ref();
+                let projected = q
+                    .projection
+                    .iter()
+                    .map(|p| eval_ctx(p, row, ctx))
+                    .collect::<SqlResult<Vec<_>>>()?;
+                let keys = q
+                    .order
+                    .iter()
+                    .map(|k| eval_ctx(&k.expr, row, ctx))
+                    .collect::<SqlResult<Vec<_>>>()?;
+                Ok((projected, keys, None))
+            })
+            .collect(),
+    }
 }
 
 impl ColumnarPlan {
@@ -41,77 +126,17 @@ impl ColumnarPlan {
                 kept: (0..rows.len()).collect(),
             });
         };
-        let vectorized = f.eval(&batch).and_then(|v| {
-            let a = v.into_array(rows.len())?;
-            a.as_any()
-                .downcast_ref::<BooleanArray>()
-                .cloned()
-                .ok_or_else(|| SqlError::internal("WHERE is not boolean"))
-        });
-        let mask = match vectorized {
-            Ok(mask) => mask,
-            Err(_) => {
-                let mut keep = Vec::with_capacity(rows.len());
-                for row in rows {
-                    keep.push(eval_ctx(row_filter, row, ctx)? == Datum::Bool(true));
-                }
-                BooleanArray::from(keep)
-            }
-        };
-        let kept = (0..mask.len())
-            .filter(|&i| mask.is_valid(i) && mask.value(i))
-            .collect();
+        let mask = keep_mask(
+            f,
+            row_filter,
+            &batch,
+            || rows.iter().collect::<Vec<_>>(),
+            ctx,
+        )?;
         Ok(Filtered {
             batch: filter_record_batch(&batch, &mask).map_err(kernel)?,
-            kept,
+            kept: kept(&mask),
         })
-    }
-
-    /// The projection and ORDER BY keys of the rows of one filtered batch.
-    fn project_batch(
-        &self,
-        q: &QueryPlan,
-        projection: &[(super::VecExpr, ColumnType)],
-        batch: &RecordBatch,
-        rows: &[Vec<Datum>],
-        ctx: &EvalCtx,
-    ) -> SqlResult<Vec<ProjectedRow>> {
-        let width = q.projection.len();
-        let vectorized = projection
-            .iter()
-            .map(|(x, _)| x.eval(batch)?.into_array(batch.num_rows()))
-            .collect::<SqlResult<Vec<_>>>()
-            .and_then(|arrays| {
-                let types: Vec<ColumnType> = projection.iter().map(|(_, t)| *t).collect();
-                arrays_to_rows(&arrays, &types)
-            });
-        match vectorized {
-            Ok(values) => Ok(values
-                .into_iter()
-                .map(|mut v| {
-                    let keys = v.split_off(width);
-                    (v, keys, None)
-                })
-                .collect()),
-            // The row evaluator, in the row path's order: per row, the projection, then
-            // the ORDER BY keys.
-            Err(_) => rows
-                .iter()
-                .map(|row| {
-                    let projected = q
-                        .projection
-                        .iter()
-                        .map(|p| eval_ctx(p, row, ctx))
-                        .collect::<SqlResult<Vec<_>>>()?;
-                    let keys = q
-                        .order
-                        .iter()
-                        .map(|k| eval_ctx(&k.expr, row, ctx))
-                        .collect::<SqlResult<Vec<_>>>()?;
-                    Ok((projected, keys, None))
-                })
-                .collect(),
-        }
     }
 
     /// An ungrouped query over the rows its scan read: WHERE over batches, then the
@@ -147,11 +172,16 @@ impl ColumnarPlan {
             return q.finish_ungrouped(ctx, kept);
         };
         let projected = stages.into_iter().flat_map(move |(batch, rows)| {
-            let out: Box<dyn Iterator<Item = SqlResult<ProjectedRow>>> =
-                match self.project_batch(q, projection, &batch, &rows, ctx) {
-                    Ok(v) => Box::new(v.into_iter().map(Ok)),
-                    Err(e) => Box::new(std::iter::once(Err(e))),
-                };
+            let out: Box<dyn Iterator<Item = SqlResult<ProjectedRow>>> = match project_batch(
+                q,
+                projection,
+                &batch,
+                || rows.iter().collect::<Vec<_>>(),
+                ctx,
+            ) {
+                Ok(v) => Box::new(v.into_iter().map(Ok)),
+                Err(e) => Box::new(std::iter::once(Err(e))),
+            };
             out
         });
         q.finish_projected(ctx, projected)
@@ -174,7 +204,7 @@ impl ColumnarPlan {
             .map(|chunk| Ok((chunk, self.filter_batch(q, chunk, ctx)?)))
             .collect::<SqlResult<Vec<_>>>()?;
         for (chunk, f) in filtered {
-            let inputs = match bg.eval(&f.batch) {
+            let inputs = match bg.eval(&f.batch, ctx.params) {
                 Ok(inputs) => inputs,
                 Err(_) => {
                     let rows: Vec<&Vec<Datum>> =
@@ -185,6 +215,21 @@ impl ColumnarPlan {
             groups.fold(&inputs)?;
         }
         Ok(())
+    }
+
+    /// A query over two joined tables, over their scanned rows (`join.rs`).
+    pub(super) fn run_join(
+        &self,
+        q: &QueryPlan,
+        left_rows: &[Vec<Datum>],
+        right_rows: &[Vec<Datum>],
+        ctx: &EvalCtx,
+    ) -> SqlResult<Vec<Vec<Datum>>> {
+        let (Some(join), Some(first)) = (&self.join, q.sources.first()) else {
+            return Err(SqlError::internal("columnar join without a join"));
+        };
+        let left = join.left_input(first, left_rows, ctx)?;
+        join.finish(self, q, (left_rows, left, right_rows), ctx)
     }
 
     /// A grouped query over scan pages: the grouped rows, before HAVING.
@@ -208,7 +253,8 @@ impl ColumnarPlan {
 impl QueryPlan {
     /// Runs the query on the columnar path at the top level of a statement: a grouped
     /// query folds its scan page by page, as the row path's streamed grouping does; an
-    /// ungrouped one reads its span whole, as the row path does.
+    /// ungrouped one reads its span whole, as the row path does; a join reads both
+    /// tables whole, as the row path's hash join does (`join.rs`).
     pub(in crate::exec) async fn run_columnar(
         &self,
         plan: &ColumnarPlan,
@@ -216,6 +262,9 @@ impl QueryPlan {
         params: &[Datum],
         ctx: &EvalCtx<'_>,
     ) -> SqlResult<Vec<Vec<Datum>>> {
+        if let Some(join) = &plan.join {
+            return join.run(plan, self, txn, params, ctx).await;
+        }
         let [step] = self.sources.as_slice() else {
             return Err(SqlError::internal("columnar plan over several tables"));
         };

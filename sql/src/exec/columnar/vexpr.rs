@@ -4,20 +4,30 @@
 //!
 //! ```text
 //!   column, constant (NULL too)      the batch's array / a scalar
+//!   parameter ($n)                   a scalar of the value bound at Execute
 //!   = <> < <= > >=                   arrow-ord comparisons: bool, integers, text (byte
 //!                                    order, PostgreSQL's C collation), bytea, date, time,
 //!                                    timestamp
 //!   AND OR NOT                       Kleene logic: SQL's three-valued logic
 //!   IS [NOT] NULL                    the validity bitmap
-//!   + - * / and unary - on integers  arrow-arith's checked kernels in 64 bits, as the row
-//!                                    evaluator computes; a cast to smallint/integer is a
+//!   + - * / % and unary - on         arrow-arith's checked kernels in 64 bits, as the row
+//!   integers                         evaluator computes (`i64::MIN % -1` is 0 in both, as
+//!                                    in PostgreSQL); a cast to smallint/integer is a
 //!                                    range check (22003)
 //! ```
 //!
 //! Anything else (functions, CASE, LIKE, casts that convert, float comparisons, where
 //! Arrow's total order puts -0 below +0 and PostgreSQL does not, float arithmetic, whose
-//! overflow PostgreSQL reports, `%`, where Arrow answers 0 for `i64::MIN % -1`) does not
-//! compile, and the query runs on the row path.
+//! overflow PostgreSQL reports) does not compile, and the query runs on the row path.
+//!
+//! # Parameters
+//!
+//! A `$n` compiles when its type is known at planning (fixed at Parse, or inferred from
+//! its context) and has a column type: the plan does not depend on the value, so a prepared
+//! statement's cached plan (`exec/plan_cache.rs`) runs columnar at every Execute, each
+//! evaluation reading the value bound then (`EvalCtx::params`). A bound value of another
+//! kind than the type says is an evaluation error like any other: the batch is evaluated
+//! by the row evaluator, which answers as the row path does.
 //!
 //! # Errors
 //!
@@ -42,25 +52,32 @@ use crate::expr::{BinOp, ScalarExpr};
 use crate::types::SqlType;
 
 /// The table columns a columnar query reads, in batch order: planning adds each column an
-/// expression reads the first time it is met.
+/// expression reads the first time it is met. It also knows the statement's parameter
+/// types, which compiling a `$n` needs.
 #[derive(Clone, Debug)]
 pub(crate) struct ScanColumns {
     /// Each table column's type, `None` when it has no column type.
     table: Vec<Option<ColumnType>>,
+    /// Each parameter's widened type, `None` when unknown or without a column type.
+    params: Vec<Option<ColumnType>>,
     /// The columns read: (position in the table row, type); a batch column each.
     pub(crate) used: Vec<(usize, ColumnType)>,
 }
 
 impl ScanColumns {
-    pub(crate) fn new(table: Vec<Option<ColumnType>>) -> Self {
+    pub(crate) fn new(table: Vec<Option<ColumnType>>, params: &[SqlType]) -> Self {
         ScanColumns {
             table,
+            params: params
+                .iter()
+                .map(|t| ColumnType::of(t).map(ColumnType::widened))
+                .collect(),
             used: Vec::new(),
         }
     }
 
     /// The batch column of table column `col`, if it has a column type.
-    fn slot(&mut self, col: usize) -> Option<(usize, ColumnType)> {
+    pub(super) fn slot(&mut self, col: usize) -> Option<(usize, ColumnType)> {
         let ty = (*self.table.get(col)?)?;
         let i = match self.used.iter().position(|&(c, _)| c == col) {
             Some(i) => i,
@@ -80,6 +97,8 @@ pub(crate) enum VecExpr {
     Column(usize, ColumnType),
     /// A constant of a widened type (`Datum::Null` is a NULL of that type).
     Literal(Datum, ColumnType),
+    /// Parameter `$n+1`, of a widened type (see the module docs).
+    Param(usize, ColumnType),
     /// A comparison (`Eq` … `GtEq`) of two values of one comparable type.
     Compare(Box<VecExpr>, BinOp, Box<VecExpr>),
     And(Box<VecExpr>, Box<VecExpr>),
@@ -87,7 +106,7 @@ pub(crate) enum VecExpr {
     Not(Box<VecExpr>),
     /// `IS NULL`, or `IS NOT NULL` when true.
     IsNull(Box<VecExpr>, bool),
-    /// Checked integer `Add`, `Sub`, `Mul` or `Div` in 64 bits.
+    /// Checked integer `Add`, `Sub`, `Mul`, `Div` or `Mod` in 64 bits.
     Arith(Box<VecExpr>, BinOp, Box<VecExpr>),
     /// Checked integer negation.
     Neg(Box<VecExpr>),
@@ -145,6 +164,10 @@ fn compile_inner(e: &ScalarExpr, cols: &mut ScanColumns) -> Option<Compiled> {
             };
             (VecExpr::Literal(d.clone(), ty), Some(ty))
         }
+        ScalarExpr::Param(i) => {
+            let ty = (*cols.params.get(*i)?)?;
+            (VecExpr::Param(*i, ty), Some(ty))
+        }
         ScalarExpr::Binary(l, op, r) => {
             let (a, b) = (compile_inner(l, cols)?, compile_inner(r, cols)?);
             match op {
@@ -167,7 +190,7 @@ fn compile_inner(e: &ScalarExpr, cols: &mut ScanColumns) -> Option<Compiled> {
                     };
                     (x, Some(ColumnType::Bool))
                 }
-                BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div => {
+                BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Mod => {
                     let a = typed(a, ColumnType::Int64)?;
                     let b = typed(b, ColumnType::Int64)?;
                     let x = VecExpr::Arith(Box::new(a), *op, Box::new(b));
@@ -269,9 +292,9 @@ fn booleans(v: Value, rows: usize) -> SqlResult<BooleanArray> {
 }
 
 impl VecExpr {
-    /// Evaluates the expression over a batch. An error means the batch must be evaluated
-    /// row by row (see the module docs).
-    pub(crate) fn eval(&self, batch: &RecordBatch) -> SqlResult<Value> {
+    /// Evaluates the expression over a batch, with the statement's bound `params`. An
+    /// error means the batch must be evaluated row by row (see the module docs).
+    pub(crate) fn eval(&self, batch: &RecordBatch, params: &[Datum]) -> SqlResult<Value> {
         let rows = batch.num_rows();
         Ok(match self {
             VecExpr::Column(i, ty) => {
@@ -284,8 +307,14 @@ impl VecExpr {
             VecExpr::Literal(d, ty) => {
                 Value::Scalar(Scalar::new(array_of(*ty, std::iter::once(d))?))
             }
+            VecExpr::Param(i, ty) => {
+                let d = params
+                    .get(*i)
+                    .ok_or_else(|| SqlError::internal("parameter not bound"))?;
+                Value::Scalar(Scalar::new(array_of(*ty, std::iter::once(d))?))
+            }
             VecExpr::Compare(l, op, r) => {
-                let (a, b) = (l.eval(batch)?, r.eval(batch)?);
+                let (a, b) = (l.eval(batch, params)?, r.eval(batch, params)?);
                 let (x, y) = (a.datum(), b.datum());
                 let out = match op {
                     BinOp::Eq => arrow_ord::cmp::eq(x, y),
@@ -300,8 +329,8 @@ impl VecExpr {
                 wrap(Arc::new(out), a.is_scalar() && b.is_scalar())
             }
             VecExpr::And(l, r) | VecExpr::Or(l, r) => {
-                let a = booleans(l.eval(batch)?, rows)?;
-                let b = booleans(r.eval(batch)?, rows)?;
+                let a = booleans(l.eval(batch, params)?, rows)?;
+                let b = booleans(r.eval(batch, params)?, rows)?;
                 let out = if matches!(self, VecExpr::And(..)) {
                     and_kleene(&a, &b)
                 } else {
@@ -311,13 +340,13 @@ impl VecExpr {
                 Value::Array(Arc::new(out))
             }
             VecExpr::Not(x) => {
-                let x = x.eval(batch)?;
+                let x = x.eval(batch, params)?;
                 let scalar = x.is_scalar();
                 let a = booleans(x, rows)?;
                 wrap(Arc::new(not(&a).map_err(kernel)?), scalar)
             }
             VecExpr::IsNull(x, negated) => {
-                let x = x.eval(batch)?;
+                let x = x.eval(batch, params)?;
                 let scalar = x.is_scalar();
                 let a = match x {
                     Value::Array(a) => a,
@@ -332,20 +361,21 @@ impl VecExpr {
                 wrap(Arc::new(out), scalar)
             }
             VecExpr::Arith(l, op, r) => {
-                let (a, b) = (l.eval(batch)?, r.eval(batch)?);
+                let (a, b) = (l.eval(batch, params)?, r.eval(batch, params)?);
                 let (x, y) = (a.datum(), b.datum());
                 let out = match op {
                     BinOp::Add => arrow_arith::numeric::add(x, y),
                     BinOp::Sub => arrow_arith::numeric::sub(x, y),
                     BinOp::Mul => arrow_arith::numeric::mul(x, y),
                     BinOp::Div => arrow_arith::numeric::div(x, y),
+                    BinOp::Mod => arrow_arith::numeric::rem(x, y),
                     _ => return Err(SqlError::internal("not integer arithmetic")),
                 }
                 .map_err(kernel)?;
                 wrap(out, a.is_scalar() && b.is_scalar())
             }
             VecExpr::Neg(x) => {
-                let x = x.eval(batch)?;
+                let x = x.eval(batch, params)?;
                 let scalar = x.is_scalar();
                 let a = x.into_array(if scalar { 1 } else { rows })?;
                 wrap(
@@ -354,7 +384,7 @@ impl VecExpr {
                 )
             }
             VecExpr::IntRange(x, ty) => {
-                let x = x.eval(batch)?;
+                let x = x.eval(batch, params)?;
                 let a = match &x {
                     Value::Array(a) => a.clone(),
                     Value::Scalar(s) => s.clone().into_inner(),
@@ -377,7 +407,7 @@ impl VecExpr {
 }
 
 /// A stored column as its widened type.
-fn widen(a: &ArrayRef, ty: ColumnType) -> SqlResult<ArrayRef> {
+pub(super) fn widen(a: &ArrayRef, ty: ColumnType) -> SqlResult<ArrayRef> {
     let wrong = || SqlError::internal("batch column of an unexpected type");
     Ok(match ty {
         ColumnType::Int16 => Arc::new(
@@ -428,12 +458,15 @@ mod tests {
                 Datum::Float(0.0),
             ],
         ];
-        let cols = ScanColumns::new(vec![
-            Some(ColumnType::Int32),
-            Some(ColumnType::Int64),
-            Some(ColumnType::Utf8),
-            Some(ColumnType::Float64),
-        ]);
+        let cols = ScanColumns::new(
+            vec![
+                Some(ColumnType::Int32),
+                Some(ColumnType::Int64),
+                Some(ColumnType::Utf8),
+                Some(ColumnType::Float64),
+            ],
+            &[],
+        );
         (rows, cols)
     }
 
@@ -449,7 +482,13 @@ mod tests {
     /// evaluator: the same values, or an error exactly when the row evaluator errs on
     /// some row.
     fn agrees(e: ScalarExpr) -> bool {
-        let (rows, mut cols) = table();
+        agrees_bound(e, &[], &[])
+    }
+
+    /// [`agrees`] with parameters of `types` bound to `params`.
+    fn agrees_bound(e: ScalarExpr, types: &[SqlType], params: &[Datum]) -> bool {
+        let (rows, cols) = table();
+        let mut cols = ScanColumns::new(cols.table, types);
         let (v, ty) = compile(&e, &mut cols).expect("compiles");
         let names: Vec<(String, ColumnType)> = cols
             .used
@@ -457,8 +496,8 @@ mod tests {
             .map(|&(c, t)| (format!("c{c}"), t))
             .collect();
         let batch = rows_to_batch(&rows, &cols.used, &schema(&names)).expect("batch");
-        let expected: SqlResult<Vec<Datum>> = rows.iter().map(|r| eval(&e, r, &[])).collect();
-        match v.eval(&batch) {
+        let expected: SqlResult<Vec<Datum>> = rows.iter().map(|r| eval(&e, r, params)).collect();
+        match v.eval(&batch, params) {
             Ok(value) => {
                 let a = value.into_array(rows.len()).expect("array");
                 let got = datums_of(a.as_ref(), ty).expect("datums");
@@ -522,6 +561,22 @@ mod tests {
             col(1)
         )));
         assert!(agrees(ScalarExpr::Neg(col(0))));
+        // % takes the dividend's sign; i64::MIN % -1 is 0 (PostgreSQL's answer); % 0 fails.
+        assert!(agrees(ScalarExpr::Binary(
+            col(0),
+            BinOp::Mod,
+            lit(Datum::Int(-3))
+        )));
+        assert!(agrees(ScalarExpr::Binary(
+            lit(Datum::Int(i64::MIN)),
+            BinOp::Mod,
+            Box::new(ScalarExpr::Neg(lit(Datum::Int(1))))
+        )));
+        assert!(!agrees(ScalarExpr::Binary(
+            lit(Datum::Int(7)),
+            BinOp::Mod,
+            col(1)
+        )));
         // An integer result is range-checked.
         let wide = ScalarExpr::Binary(col(0), BinOp::Mul, lit(Datum::Int(1 << 31)));
         assert!(!agrees(ScalarExpr::Cast(Box::new(wide), SqlType::Int4)));
@@ -530,15 +585,51 @@ mod tests {
     }
 
     #[test]
+    fn parameters_evaluate_as_constants_of_their_type() {
+        let param = |i| Box::new(ScalarExpr::Param(i));
+        let types = [SqlType::Int4, SqlType::Text];
+        let e = ScalarExpr::Binary(
+            Box::new(ScalarExpr::Binary(col(0), BinOp::Gt, param(0))),
+            BinOp::Or,
+            Box::new(ScalarExpr::Binary(col(2), BinOp::Eq, param(1))),
+        );
+        let bound = [Datum::Int(0), Datum::String("y".into())];
+        assert!(agrees_bound(e.clone(), &types, &bound));
+        assert!(agrees_bound(e, &types, &[Datum::Null, Datum::Null]));
+        let sum = ScalarExpr::Binary(col(1), BinOp::Add, param(0));
+        assert!(agrees_bound(sum.clone(), &types, &[Datum::Int(-5)]));
+        assert!(
+            !agrees_bound(sum, &types, &[Datum::Int(1)]),
+            "b + 1 overflows"
+        );
+        // A value of another kind than the parameter's type: the row evaluator decides.
+        let eq = ScalarExpr::Binary(col(0), BinOp::Eq, param(0));
+        let (_, cols) = table();
+        let mut cols = ScanColumns::new(cols.table, &types);
+        let (v, _) = compile(&eq, &mut cols).expect("compiles");
+        let rows = vec![vec![Datum::Int(1)]];
+        let batch = rows_to_batch(
+            &rows,
+            &cols.used,
+            &schema(&[("a".into(), ColumnType::Int32)]),
+        )
+        .expect("batch");
+        assert!(v.eval(&batch, &[Datum::String("1".into())]).is_err());
+        // An unknown type, or one without a column type, does not compile.
+        let mut unknown = ScanColumns::new(vec![Some(ColumnType::Int32)], &[SqlType::Unknown]);
+        assert!(compile(&eq, &mut unknown).is_none());
+        let mut numeric = ScanColumns::new(vec![Some(ColumnType::Int32)], &[SqlType::Numeric]);
+        assert!(compile(&eq, &mut numeric).is_none());
+    }
+
+    #[test]
     fn what_arrow_does_not_reproduce_stays_on_the_row_path() {
         let (_, mut cols) = table();
         let float_eq = ScalarExpr::Binary(col(3), BinOp::Eq, lit(Datum::Float(0.0)));
         assert!(compile(&float_eq, &mut cols).is_none());
-        let modulo = ScalarExpr::Binary(col(0), BinOp::Mod, lit(Datum::Int(2)));
-        assert!(compile(&modulo, &mut cols).is_none());
         let to_text = ScalarExpr::Cast(col(0), SqlType::Text);
         assert!(compile(&to_text, &mut cols).is_none());
-        let mut none = ScanColumns::new(vec![None]);
+        let mut none = ScanColumns::new(vec![None], &[]);
         assert!(compile(&ScalarExpr::Column(0), &mut none).is_none());
     }
 }
