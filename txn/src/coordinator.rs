@@ -31,7 +31,7 @@ use tessera_api::Timestamp;
 use tessera_hlc::Clock;
 
 use crate::config::{HEARTBEAT_INTERVAL, MAX_REFRESH_ATTEMPTS, NORMAL_PRIORITY};
-use crate::locked_rows::LockedRows;
+use crate::locked_rows::{is_locking_read, LockedRows};
 use crate::sender::Sender;
 
 /// The most attempts [`Db::txn`] makes before returning the last retryable error.
@@ -433,7 +433,7 @@ impl Txn {
         // its parts wrote intents, and a rollback must still find them.
         let mut writes = false;
         for req in &mut requests {
-            let locking = is_locking(req);
+            let locking = is_locking_read(req);
             if let Some(seq) = seq_of(req) {
                 self.seq += 1;
                 *seq = self.seq;
@@ -825,17 +825,4 @@ fn seq_of(req: &mut Request) -> Option<&mut u32> {
         | Request::DeleteRange { seq, .. } => Some(seq),
         _ => None,
     }
-}
-
-fn is_locking(req: &Request) -> bool {
-    matches!(
-        req,
-        Request::Get {
-            lock: ReadLock::Exclusive,
-            ..
-        } | Request::Scan {
-            lock: ReadLock::Exclusive,
-            ..
-        }
-    )
 }

@@ -103,7 +103,8 @@ impl LockedRows {
     }
 }
 
-fn is_locking_read(req: &Request) -> bool {
+/// Whether `req` is a locking read (`Get` or `Scan` with an exclusive lock).
+pub(crate) fn is_locking_read(req: &Request) -> bool {
     matches!(
         req,
         Request::Get {
