@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use tessera_encoding::Datum;
-use tessera_sql::catalog::{ColumnDescriptor, TableDescriptor};
+use tessera_sql::catalog::TableDescriptor;
 use tessera_sql::exec::InMemoryQuery;
 use tessera_sql::SqlType;
 
@@ -30,35 +30,17 @@ const QUERY: &str =
     "SELECT g, count(*), sum(v), avg(v), max(s) FROM t WHERE v > 1000 AND flag GROUP BY g";
 
 fn table() -> TableDescriptor {
-    let column = |name: &str, ty: SqlType| ColumnDescriptor {
-        name: name.into(),
-        ty,
-        nullable: name != "id",
-        default: None,
-        hidden: false,
-        identity: None,
-    };
-    TableDescriptor {
-        id: 100,
-        db_id: 1,
-        schema: "public".into(),
-        name: "t".into(),
-        columns: vec![
-            column("id", SqlType::Int8),
-            column("g", SqlType::Int4),
-            column("v", SqlType::Int8),
-            column("s", SqlType::Text),
-            column("flag", SqlType::Bool),
+    TableDescriptor::plain(
+        100,
+        "t",
+        &[
+            ("id", SqlType::Int8),
+            ("g", SqlType::Int4),
+            ("v", SqlType::Int8),
+            ("s", SqlType::Text),
+            ("flag", SqlType::Bool),
         ],
-        primary_key: vec![0],
-        indexes: Vec::new(),
-        next_index_id: 1,
-        checks: Vec::new(),
-        foreign_keys: Vec::new(),
-        referenced_by: Vec::new(),
-        owned_sequences: Vec::new(),
-        primary_key_name: None,
-    }
+    )
 }
 
 fn rows() -> Vec<Vec<Datum>> {

@@ -217,6 +217,38 @@ pub struct TableDescriptor {
 }
 
 impl TableDescriptor {
+    /// A table `name` in `public` of database 1 with `columns`, the first the primary key
+    /// (NOT NULL) and the rest nullable, without defaults, indexes or constraints: what the
+    /// in-memory runs of [`crate::exec::InMemoryQuery`] (benchmarks, tests) plan against.
+    pub fn plain(id: u64, name: &str, columns: &[(&str, SqlType)]) -> Self {
+        TableDescriptor {
+            id,
+            db_id: 1,
+            schema: "public".into(),
+            name: name.into(),
+            columns: columns
+                .iter()
+                .enumerate()
+                .map(|(i, (column, ty))| ColumnDescriptor {
+                    name: (*column).into(),
+                    ty: ty.clone(),
+                    nullable: i != 0,
+                    default: None,
+                    hidden: false,
+                    identity: None,
+                })
+                .collect(),
+            primary_key: vec![0],
+            indexes: Vec::new(),
+            next_index_id: 1,
+            checks: Vec::new(),
+            foreign_keys: Vec::new(),
+            referenced_by: Vec::new(),
+            owned_sequences: Vec::new(),
+            primary_key_name: None,
+        }
+    }
+
     /// The position of a column by name.
     pub fn column_index(&self, name: &str) -> Option<usize> {
         self.columns.iter().position(|c| c.name == name)

@@ -496,38 +496,20 @@ mod tests {
 
     use tessera_encoding::Datum;
 
-    use crate::catalog::{ColumnDescriptor, TableDescriptor};
+    use crate::catalog::TableDescriptor;
     use crate::exec::InMemoryQuery;
     use crate::types::SqlType;
 
     fn table() -> TableDescriptor {
-        let column = |name: &str, ty: SqlType| ColumnDescriptor {
-            name: name.into(),
-            ty,
-            nullable: true,
-            default: None,
-            hidden: false,
-            identity: None,
-        };
-        TableDescriptor {
-            id: 7,
-            db_id: 1,
-            schema: "public".into(),
-            name: "t".into(),
-            columns: vec![
-                column("id", SqlType::Int4),
-                column("k", SqlType::Text),
-                column("v", SqlType::Int8),
+        TableDescriptor::plain(
+            7,
+            "t",
+            &[
+                ("id", SqlType::Int4),
+                ("k", SqlType::Text),
+                ("v", SqlType::Int8),
             ],
-            primary_key: vec![0],
-            indexes: Vec::new(),
-            next_index_id: 1,
-            checks: Vec::new(),
-            foreign_keys: Vec::new(),
-            referenced_by: Vec::new(),
-            owned_sequences: Vec::new(),
-            primary_key_name: None,
-        }
+        )
     }
 
     #[test]

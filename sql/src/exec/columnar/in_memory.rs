@@ -135,49 +135,30 @@ impl InMemoryQuery {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::ColumnDescriptor;
     use crate::types::SqlType;
 
     /// t (id int8 primary key, k int2, g int4, b int8, f float4, d float8, s text, c char(2),
     /// flag bool, bin bytea, day date, ts timestamp, tm time)
     fn table() -> TableDescriptor {
-        let column = |name: &str, ty: SqlType| ColumnDescriptor {
-            name: name.into(),
-            ty,
-            nullable: name != "id",
-            default: None,
-            hidden: false,
-            identity: None,
-        };
-        TableDescriptor {
-            id: 100,
-            db_id: 1,
-            schema: "public".into(),
-            name: "t".into(),
-            columns: vec![
-                column("id", SqlType::Int8),
-                column("k", SqlType::Int2),
-                column("g", SqlType::Int4),
-                column("b", SqlType::Int8),
-                column("f", SqlType::Float4),
-                column("d", SqlType::Float8),
-                column("s", SqlType::Text),
-                column("c", SqlType::Bpchar(2)),
-                column("flag", SqlType::Bool),
-                column("bin", SqlType::Bytea),
-                column("day", SqlType::Date),
-                column("ts", SqlType::Timestamp),
-                column("tm", SqlType::Time),
+        TableDescriptor::plain(
+            100,
+            "t",
+            &[
+                ("id", SqlType::Int8),
+                ("k", SqlType::Int2),
+                ("g", SqlType::Int4),
+                ("b", SqlType::Int8),
+                ("f", SqlType::Float4),
+                ("d", SqlType::Float8),
+                ("s", SqlType::Text),
+                ("c", SqlType::Bpchar(2)),
+                ("flag", SqlType::Bool),
+                ("bin", SqlType::Bytea),
+                ("day", SqlType::Date),
+                ("ts", SqlType::Timestamp),
+                ("tm", SqlType::Time),
             ],
-            primary_key: vec![0],
-            indexes: Vec::new(),
-            next_index_id: 1,
-            checks: Vec::new(),
-            foreign_keys: Vec::new(),
-            referenced_by: Vec::new(),
-            owned_sequences: Vec::new(),
-            primary_key_name: None,
-        }
+        )
     }
 
     /// `n` rows from a fixed-seed generator, with NULLs in every nullable column and
@@ -329,28 +310,20 @@ mod tests {
     /// u (id int8 primary key, k int8, v int2, s text, bin bytea, flag bool, day date,
     /// f float8): the right side of the join tests.
     fn table_u() -> TableDescriptor {
-        let mut u = table();
-        u.id = 101;
-        u.name = "u".into();
-        let column = |name: &str, ty: SqlType| ColumnDescriptor {
-            name: name.into(),
-            ty,
-            nullable: name != "id",
-            default: None,
-            hidden: false,
-            identity: None,
-        };
-        u.columns = vec![
-            column("id", SqlType::Int8),
-            column("k", SqlType::Int8),
-            column("v", SqlType::Int2),
-            column("s", SqlType::Text),
-            column("bin", SqlType::Bytea),
-            column("flag", SqlType::Bool),
-            column("day", SqlType::Date),
-            column("f", SqlType::Float8),
-        ];
-        u
+        TableDescriptor::plain(
+            101,
+            "u",
+            &[
+                ("id", SqlType::Int8),
+                ("k", SqlType::Int8),
+                ("v", SqlType::Int2),
+                ("s", SqlType::Text),
+                ("bin", SqlType::Bytea),
+                ("flag", SqlType::Bool),
+                ("day", SqlType::Date),
+                ("f", SqlType::Float8),
+            ],
+        )
     }
 
     /// `n` rows of u, with duplicate and NULL keys (k joins t.g, s joins t.s).
