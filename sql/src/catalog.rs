@@ -530,7 +530,7 @@ const MAX_CACHED_NAMES: usize = 4096;
 
 /// Descriptors read at one catalog version (see the module docs).
 #[derive(Default)]
-struct DescriptorCache {
+pub(crate) struct DescriptorCache {
     version: u64,
     /// Database name → id (`None`: no such database).
     databases: HashMap<String, Option<u64>>,
@@ -538,6 +538,8 @@ struct DescriptorCache {
     table_names: HashMap<(u64, String, String), Option<u64>>,
     /// Table id → descriptor.
     tables: HashMap<u64, Arc<TableDescriptor>>,
+    /// Table id → its statistics (`None`: never analyzed); see [`crate::table_stats`].
+    pub(crate) stats: HashMap<u64, Option<Arc<crate::table_stats::TableStats>>>,
 }
 
 impl DescriptorCache {
@@ -568,7 +570,7 @@ impl Catalog {
     }
 
     /// Looks `f` up in the cache at `version`.
-    fn cached<T>(
+    pub(crate) fn cached<T>(
         &self,
         version: Option<u64>,
         f: impl FnOnce(&DescriptorCache) -> Option<T>,
@@ -579,7 +581,7 @@ impl Catalog {
     }
 
     /// Fills the cache at `version` (if it is still the newest).
-    fn fill(&self, version: Option<u64>, f: impl FnOnce(&mut DescriptorCache)) {
+    pub(crate) fn fill(&self, version: Option<u64>, f: impl FnOnce(&mut DescriptorCache)) {
         if let Some(v) = version {
             if let Some(c) = self.cache.lock().at(v) {
                 f(c);
@@ -939,6 +941,7 @@ impl Catalog {
             .await?;
         }
         txn.delete(rowcodec::descriptor_key(desc.id)).await?;
+        txn.delete(rowcodec::table_stats_key(desc.id)).await?;
         let prefix = rowcodec::table_prefix(desc.id);
         let end = tessera_api::keys::prefix_end(&prefix);
         txn.delete_range(tessera_api::keys::Span::range(prefix, end))

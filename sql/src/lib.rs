@@ -30,6 +30,7 @@ pub mod roles;
 pub mod rowcodec;
 pub mod session;
 pub mod settings;
+pub mod table_stats;
 pub mod txn;
 pub mod types;
 

@@ -488,7 +488,7 @@ fn maintenance(parser: &mut Parser, vacuum: bool) -> Result<Vec<Statement>, Pars
         };
         if vacuum {
             // VACUUM's statement has no column list: the columns only name what ANALYZE
-            // would sample, and tessera keeps no statistics (they are not checked).
+            // would sample, and VACUUM collects no statistics (they are not checked).
             Statement::Vacuum(VacuumStatement {
                 full,
                 sort_only: false,

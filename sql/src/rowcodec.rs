@@ -8,6 +8,7 @@
 //!   0x01 's' u64(db id) enc(schema) enc(name)    → sequence descriptor (protobuf)
 //!   0x01 'q' u64(sequence id)                    → the sequence's counter (i64 BE)
 //!   0x01 'd' u64(table id)                       → table descriptor (protobuf)
+//!   0x01 'a' u64(table id)                       → table statistics (table_stats.rs)
 //!   0x01 'i'                                     → the descriptor id counter
 //!   0x01 'v'                                     → the catalog version (i64 BE)
 //!   0x01 'r' enc(role)                           → the role's SCRAM verifier (roles.rs)
@@ -112,6 +113,13 @@ pub fn descriptor_key(id: u64) -> Key {
     k
 }
 
+/// The key of a table's statistics (written by ANALYZE; see [`crate::table_stats`]).
+pub fn table_stats_key(id: u64) -> Key {
+    let mut k = vec![SYSTEM_PREFIX, b'a'];
+    encode_u64(&mut k, id, Direction::Ascending);
+    k
+}
+
 /// The prefix of every role's key.
 pub fn role_prefix() -> Key {
     vec![SYSTEM_PREFIX, b'r']
@@ -137,12 +145,16 @@ pub fn catalog_version_key() -> Key {
 }
 
 /// Whether `key` holds (part of) a descriptor: a database, schema, table, index or sequence
-/// name, or a table descriptor. Writing one must bump the catalog version; sequence
+/// name, a table descriptor or a table's statistics. Writing one must bump the catalog version; sequence
 /// counters, the id counter and the version itself are not descriptors.
 pub fn is_descriptor_key(key: &[u8]) -> bool {
     matches!(
         key,
-        [SYSTEM_PREFIX, b'n' | b'c' | b't' | b'x' | b's' | b'd', ..]
+        [
+            SYSTEM_PREFIX,
+            b'n' | b'c' | b't' | b'x' | b's' | b'd' | b'a',
+            ..
+        ]
     )
 }
 
