@@ -567,6 +567,7 @@ fn push_factor(out: &mut FromClause<'_>, f: Factor, kind: JoinKind) {
         hash_keys: Vec::new(),
         offset,
         extend: Vec::new(),
+        estimate: None,
     });
 }
 

@@ -115,6 +115,9 @@ pub struct JoinStep {
     pub offset: usize,
     /// Values appended to each joined row: the merged columns of `USING` / NATURAL.
     pub extend: Vec<ScalarExpr>,
+    /// The cost model's row estimates, for EXPLAIN (`cost.rs`); set when a SELECT block
+    /// is planned.
+    pub estimate: Option<super::cost::StepEstimate>,
 }
 
 /// Whether an expression reads only columns in `lo..hi` (and at least one).
@@ -130,7 +133,7 @@ fn reads_only(e: &ScalarExpr, lo: usize, hi: usize) -> bool {
 
 /// Calls `f` with each column an expression reads (`None` for anything that may read any
 /// column or the outer row: a subquery or an outer reference).
-fn visit_columns(e: &ScalarExpr, f: &mut dyn FnMut(Option<usize>)) {
+pub(super) fn visit_columns(e: &ScalarExpr, f: &mut dyn FnMut(Option<usize>)) {
     match e {
         ScalarExpr::Column(i) => f(Some(*i)),
         ScalarExpr::Literal(_) | ScalarExpr::Param(_) => {}

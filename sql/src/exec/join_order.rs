@@ -3,30 +3,45 @@
 //! The executor joins FROM items left to right, each WHERE part running at the first step
 //! where its columns are all there. In `FROM t1, t2, …, t9 WHERE …` the order the query
 //! happens to list the tables in can put two unrelated tables next to each other, and their
-//! cross product (before a later table relates them) can be huge. So a plain comma list of
-//! three or more tables is reordered greedily before it is planned:
+//! cross product (before a later table relates them) can be huge; and among the orders
+//! that avoid cross products, starting from the most selective table and reading the rest
+//! by index lookups can be orders of magnitude cheaper than FROM order. So a plain comma
+//! list of three or more tables is reordered before it is planned:
 //!
 //! ```text
-//!   first: the table with the most WHERE parts of its own (x = 5, y IN (…))
-//!   next:  a table with a WHERE part that relates it to the tables already chosen (a join
-//!          condition: a lookup or hash join, not a cross product), the one with the most
-//!          parts of its own among them; if none is related, the one with the most parts of
-//!          its own; ties go to FROM order
+//!   up to DP_MAX_TABLES tables: the cheapest left-deep order under the cost model
+//!       (cost.rs: statistics from ANALYZE, estimated rows of each access path and join,
+//!       a cost per join method), found by dynamic programming over the sets of tables
+//!       joined so far, each grown only by a table a WHERE part relates to it (no cross
+//!       product while a connected order exists); ties go to FROM order
+//!   more tables: greedily, without the cost model —
+//!       first: the table with the most WHERE parts of its own (x = 5, y IN (…))
+//!       next:  a table with a WHERE part that relates it to the tables already chosen (a
+//!              join condition: a lookup or hash join, not a cross product), the one with
+//!              the most parts of its own among them; if none is related, the one with the
+//!              most parts of its own; ties go to FROM order
 //! ```
 //!
 //! Inner joins commute, so the rows are the same; only their order (unspecified without
 //! ORDER BY) may change. Left alone: explicit JOINs (outer joins do not commute), fewer than
 //! three items, items other than tables, and `SELECT *` (whose columns follow FROM order).
-//! There are no statistics yet: "parts of its own" stands in for selectivity.
+//! The chosen order is then planned as if written so: access paths and join methods are
+//! the planner's own, which the cost model only predicts.
 
 use std::collections::BTreeSet;
 
 use sqlparser::ast::{Expr, Select, SelectItem, TableFactor, TableWithJoins};
 
+use super::cost::{JoinGraph, TableModel};
 use super::from::plan_from;
+use super::join::FromSource;
 use super::relation::PlanCtx;
 use crate::error::SqlResult;
-use crate::expr::{Params, Scope, SubqueryPlanner};
+use crate::expr::{Compiler, Params, ScalarExpr, Scope, SubqueryPlanner};
+
+/// The most tables ordered by the cost-based search (2^n sets of tables); more are ordered
+/// greedily.
+pub const DP_MAX_TABLES: usize = 8;
 
 /// The FROM list of `select` in the order to join it, or `None` to keep it as written.
 pub(super) fn reorder(
@@ -64,7 +79,36 @@ pub(super) fn reorder(
         .iter()
         .map(|part| tables_read(part, &probe.scope, &owner))
         .collect();
-    let order = greedy(select.from.len(), &tables_of);
+    let order = if select.from.len() <= DP_MAX_TABLES {
+        let tables = probe
+            .sources
+            .iter()
+            .map(|step| match &step.source {
+                FromSource::Table(desc) => TableModel::table(
+                    desc,
+                    ctx.stats.get(&desc.id).map(|s| s.as_ref()),
+                    step.offset,
+                    step.kind,
+                ),
+                FromSource::Relation(_) | FromSource::Lateral(_) => {
+                    TableModel::relation(step.offset, step.width, step.kind)
+                }
+            })
+            .collect();
+        // The parts the compiler takes (a part it refuses fails the query later anyway).
+        let mut scratch = params.clone();
+        let compiled: Vec<ScalarExpr> = parts
+            .iter()
+            .filter_map(|part| {
+                let mut c =
+                    Compiler::new(&probe.scope, &mut scratch).with_subqueries(outer, planner);
+                c.compile(part).ok().map(|t| t.expr)
+            })
+            .collect();
+        JoinGraph::new(tables, &compiled.iter().collect::<Vec<_>>()).best_order()
+    } else {
+        greedy(select.from.len(), &tables_of)
+    };
     if order.iter().enumerate().all(|(i, &t)| i == t) {
         return Ok(None);
     }
@@ -100,7 +144,7 @@ fn tables_read(e: &Expr, scope: &Scope, owner: &[usize]) -> BTreeSet<usize> {
 
 /// The greedy order of the module docs over `n` tables, given the tables each WHERE part
 /// reads.
-fn greedy(n: usize, parts: &[BTreeSet<usize>]) -> Vec<usize> {
+pub(super) fn greedy(n: usize, parts: &[BTreeSet<usize>]) -> Vec<usize> {
     let own = |t: usize| {
         parts
             .iter()

@@ -11,6 +11,7 @@ mod aggregate;
 mod alter;
 mod columnar;
 mod copy;
+mod cost;
 mod ddl;
 mod dml;
 mod effects;

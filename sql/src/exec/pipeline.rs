@@ -362,7 +362,11 @@ impl QueryPlan {
             } else {
                 String::new()
             };
-            lines.push(format!("{how}: {read}{filters}{in_batches}"));
+            let estimate = step
+                .estimate
+                .map(|e| e.describe(i == 0))
+                .unwrap_or_default();
+            lines.push(format!("{how}: {read}{filters}{in_batches}{estimate}"));
         }
         if self.for_update {
             lines.push("rows locked for update".into());

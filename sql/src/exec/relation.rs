@@ -43,6 +43,7 @@ use sqlparser::ast::{
 };
 use tessera_encoding::Datum;
 
+use super::cost::StatsByTable;
 use super::join::{FromSource, JoinKind, JoinStep, MAX_JOIN_ROWS};
 use super::select::{const_expr, plan_select, plan_select_block, QueryPlan, SortKey, Tables};
 use super::setops::{apply_casts, casts_to, combine, row_key, Casts, SetOp};
@@ -65,6 +66,8 @@ pub const MAX_RECURSION: usize = 100_000;
 pub(super) struct PlanCtx<'a> {
     /// The tables the statement names.
     pub tables: &'a Tables,
+    /// Their statistics (ANALYZE's), for the cost model.
+    pub stats: &'a StatsByTable,
     /// The CTEs visible here.
     pub ctes: &'a CteScope<'a>,
     /// The next unused relation id.
@@ -611,6 +614,7 @@ pub(super) fn relation_step(rel: RelPlan, offset: usize) -> JoinStep {
         hash_keys: Vec::new(),
         offset,
         extend: Vec::new(),
+        estimate: None,
     }
 }
 

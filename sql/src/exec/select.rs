@@ -30,6 +30,7 @@ use sqlparser::ast::{
 
 use super::access::plan_join_access;
 use super::aggregate::{compile_agg, contains_aggregate, is_aggregate, Agg};
+use super::cost::StatsByTable;
 use super::from::{collect_tables, plan_from, star_items, FromClause};
 use super::join::{assign_hash_keys, assign_merge_join, FromSource, JoinKind, JoinStep};
 use super::relation::{
@@ -398,10 +399,18 @@ pub async fn plan_query(
             tables.insert((schema, name), desc);
         }
     }
+    // Statistics come from the descriptor cache (a KV read only when the catalog changed).
+    let mut stats = StatsByTable::new();
+    for desc in tables.values() {
+        if let Some(s) = node.catalog.table_stats(txn, desc.id).await? {
+            stats.insert(desc.id, s);
+        }
+    }
     let ctes = CteScope::default();
     let next_id = Cell::new(FIRST_RELATION_ID);
     let ctx = PlanCtx {
         tables: &tables,
+        stats: &stats,
         ctes: &ctes,
         next_id: &next_id,
     };
@@ -906,6 +915,7 @@ pub(super) fn plan_select_block(
     };
     assign_hash_keys(&mut sources);
     assign_merge_join(&mut sources, for_update);
+    super::cost::annotate(&mut sources, filter.as_ref(), ctx.stats);
     if grouping.is_none() && windows.is_empty() && !distinct && distinct_on.is_empty() {
         if let Some(limit) = &limit {
             push_limit(&mut sources, &order, limit, offset.as_ref(), for_update);

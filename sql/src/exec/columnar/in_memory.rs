@@ -16,6 +16,7 @@ use tessera_encoding::Datum;
 
 use crate::catalog::TableDescriptor;
 use crate::error::{SqlError, SqlResult};
+use crate::exec::cost::StatsByTable;
 use crate::exec::pipeline::SCAN_PAGE_ROWS;
 use crate::exec::relation::{CteScope, PlanCtx, FIRST_RELATION_ID};
 use crate::exec::select::{plan_select, QueryPlan, Tables};
@@ -55,8 +56,10 @@ impl InMemoryQuery {
             .collect();
         let ctes = CteScope::default();
         let next_id = Cell::new(FIRST_RELATION_ID);
+        let stats = StatsByTable::new();
         let ctx = PlanCtx {
             tables: &tables,
+            stats: &stats,
             ctes: &ctes,
             next_id: &next_id,
         };
