@@ -19,8 +19,9 @@ use std::cmp::Ordering;
 use sqlparser::ast::{Expr, FunctionArg, FunctionArgExpr, FunctionArguments};
 use tessera_encoding::{Datum, Decimal};
 
+use super::expr_tree::walk;
 use super::pipeline::order_rows;
-use super::select::{walk, SortKey};
+use super::select::SortKey;
 use crate::error::{SqlError, SqlResult, SqlState};
 use crate::expr::{ArrayFunc, Compiler, Func, Params, ScalarExpr, Scope, Typed};
 use crate::types::SqlType;

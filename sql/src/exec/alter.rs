@@ -688,7 +688,7 @@ fn check_mentions(text: &str, column: &str) -> bool {
         return true;
     };
     let mut found = false;
-    super::select::walk(&e, &mut |x| {
+    super::expr_tree::walk(&e, &mut |x| {
         if let Expr::Identifier(id) = x {
             if id.value.to_lowercase() == column {
                 found = true;
@@ -719,7 +719,7 @@ async fn rename_column(
     // CHECK expressions are stored as text: rename the column inside them.
     for c in &mut desc.checks {
         if let Some(e) = parse_expr(&c.expr) {
-            let renamed = super::select::rewrite(&e, &mut |x| match x {
+            let renamed = super::expr_tree::rewrite(&e, &mut |x| match x {
                 Expr::Identifier(id) if id.value.to_lowercase() == old => {
                     Some(Expr::Identifier(sqlparser::ast::Ident::new(new)))
                 }

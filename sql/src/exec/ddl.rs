@@ -400,7 +400,7 @@ pub async fn create_table(
 /// The name of the first column an expression reads (for a CHECK constraint's name).
 pub(super) fn first_column_in(e: &Expr, desc: &TableDescriptor) -> Option<String> {
     let mut found = None;
-    super::select::walk(e, &mut |x| {
+    super::expr_tree::walk(e, &mut |x| {
         if let Expr::Identifier(id) = x {
             let n = id.value.to_lowercase();
             if found.is_none() && desc.column_index(&n).is_some() {

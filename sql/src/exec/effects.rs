@@ -82,7 +82,7 @@ pub async fn substitute_calls(
     let mut calls: Vec<Expr> = Vec::new();
     for item in &select.projection {
         if let SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } = item {
-            super::select::walk(e, &mut |x| {
+            super::expr_tree::walk(e, &mut |x| {
                 if let Expr::Function(f) = x {
                     // Every occurrence is a call of its own: `nextval('s'), nextval('s')`
                     // takes two values.
@@ -122,7 +122,7 @@ pub async fn substitute_calls(
                 _ => continue,
             };
             // Occurrences are met in the order they were collected.
-            let replaced = super::select::rewrite(&original, &mut |x| {
+            let replaced = super::expr_tree::rewrite(&original, &mut |x| {
                 let i = (0..calls.len()).find(|&i| !used[i] && calls[i] == *x)?;
                 used[i] = true;
                 Some(values[i].literal())

@@ -27,10 +27,11 @@ use sqlparser::ast::{
 use tessera_encoding::Datum;
 
 use super::access::plan_join_access;
+use super::expr_tree::walk;
 use super::join::{assign_hash_keys, FromSource, JoinKind, JoinStep};
 use super::lateral::{check_lateral_join, plan_lateral_query};
 use super::relation::{rename_columns, PlanCtx, RelPlan, Relation};
-use super::select::{plan_select, walk};
+use super::select::plan_select;
 use super::split_name;
 use super::table::table_scope;
 use super::table_functions::{add_value_alias, plan_json_set, plan_series, plan_unnest};

@@ -121,7 +121,7 @@ pub(super) fn reorder(
 /// enclosing query's, count for none).
 fn tables_read(e: &Expr, scope: &Scope, owner: &[usize]) -> BTreeSet<usize> {
     let mut out = BTreeSet::new();
-    super::select::walk(e, &mut |x| {
+    super::expr_tree::walk(e, &mut |x| {
         let found = match x {
             Expr::Identifier(id) => scope.resolve(None, &crate::exec::normalize_ident(id)).ok(),
             Expr::CompoundIdentifier(p) if p.len() >= 2 => {

@@ -15,6 +15,7 @@ mod cost;
 mod ddl;
 mod dml;
 mod effects;
+mod expr_tree;
 mod fk;
 mod from;
 mod grouper;
