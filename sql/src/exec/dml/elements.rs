@@ -8,7 +8,7 @@
 
 use sqlparser::ast::{Expr, ObjectName};
 
-use super::{assign, undefined_column};
+use super::compile::{assign, undefined_column};
 use crate::catalog::TableDescriptor;
 use crate::error::{SqlError, SqlResult, SqlState};
 use crate::expr::{Compiler, Params, ScalarExpr, Scope, Typed};

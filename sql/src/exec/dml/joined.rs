@@ -29,9 +29,8 @@ use std::sync::Arc;
 use sqlparser::ast::{Assignment, AssignmentTarget, Expr, SelectItem, TableFactor, TableWithJoins};
 use tessera_encoding::Datum;
 
-use super::{
-    assign, compile_returning, load_target, output, project, resolve, table_of, Returning, Target,
-};
+use super::compile::{assign, compile_returning, load_target, resolve, table_of};
+use super::{output, project, Returning, Target};
 use crate::error::{SqlError, SqlResult, SqlState};
 use crate::exec::fk::{check_parents, remove_references};
 use crate::exec::index::WriteSet;
