@@ -58,14 +58,6 @@ impl Entry {
             self.txn = None;
         }
     }
-
-    fn for_writer(&self, writer: Option<TxnId>) -> Timestamp {
-        if writer.is_some() && self.txn == writer {
-            Timestamp::MIN
-        } else {
-            self.ts
-        }
-    }
 }
 
 /// The timestamp cache of one range.
@@ -79,6 +71,8 @@ struct State {
     points: [PointGeneration; 2],
     /// The newest span generation: `(start, exclusive end, entry)`, unsorted.
     spans: Vec<(Key, Key, Entry)>,
+    /// The newest read in `spans`.
+    spans_max_ts: Timestamp,
     /// Sealed span generations, oldest first.
     sealed: VecDeque<SealedSpans>,
 }
@@ -116,17 +110,16 @@ impl SealedSpans {
         }
     }
 
-    /// The highest read of `[start, end)` for `writer` in this generation.
-    fn max_read(&self, start: &[u8], end: &[u8], writer: Option<TxnId>) -> Timestamp {
-        let mut max = Timestamp::MIN;
+    /// Adds the reads of `[start, end)` in this generation to `found`.
+    fn add_reads(&self, start: &[u8], end: &[u8], found: &mut Found) {
         // Outside the generation's key range (below its first start or at or above its
         // largest end) nothing can overlap: no search. The scans of a workload cluster in
         // a few tables, and most writes land in others (TPC-C's stock updates).
         let (Some(first), Some(last_end)) = (self.spans.first(), self.max_end.last()) else {
-            return max;
+            return;
         };
         if end <= first.0.as_slice() || last_end.as_slice() <= start {
-            return max;
+            return;
         }
         let below_end = self.spans.partition_point(|s| s.0.as_slice() < end);
         for i in (0..below_end).rev() {
@@ -134,11 +127,33 @@ impl SealedSpans {
                 break;
             }
             let (_, span_end, e) = &self.spans[i];
-            if span_end.as_slice() > start {
-                max = max.max(e.for_writer(writer));
+            if found.raised_by(e.ts) && span_end.as_slice() > start {
+                found.consider(e.ts, e.txn);
             }
         }
-        max
+    }
+}
+
+/// The answer of [`TimestampCache::max_read_since`] while it is searched for.
+struct Found {
+    floor: Timestamp,
+    max: Option<Timestamp>,
+    writer: Option<TxnId>,
+}
+
+impl Found {
+    /// Whether a read at `ts` could change the answer: at or above the floor and above what
+    /// was found so far. Checked before any key is compared.
+    fn raised_by(&self, ts: Timestamp) -> bool {
+        ts >= self.floor && self.max.is_none_or(|m| ts > m)
+    }
+
+    /// Takes a read at `ts` by `reader` into account (the writer's own reads never push it).
+    fn consider(&mut self, ts: Timestamp, reader: Option<TxnId>) {
+        let own = self.writer.is_some() && reader == self.writer;
+        if !own && self.raised_by(ts) {
+            self.max = Some(ts);
+        }
     }
 }
 
@@ -150,6 +165,7 @@ impl TimestampCache {
                 low_water,
                 points: Default::default(),
                 spans: Vec::new(),
+                spans_max_ts: Timestamp::MIN,
                 sealed: VecDeque::new(),
             }),
         }
@@ -168,42 +184,65 @@ impl TimestampCache {
         }
     }
 
-    /// The highest timestamp at which another transaction than `writer` read any key of
-    /// `span` (at least the low-water mark).
-    pub fn max_read(&self, span: &Span, writer: Option<TxnId>) -> Timestamp {
+    /// The highest timestamp at or above `floor` at which another transaction than `writer`
+    /// read any key of `span` (the low-water mark counts as a read of every key), or `None`
+    /// when there is none: a write of `span` at `floor` slips under no read.
+    ///
+    /// Only reads at or above `floor` can push a writer, and most of the cache is older than
+    /// any writer in flight: an entry's timestamp is compared before its keys, and a
+    /// generation whose newest read is below `floor` is skipped whole.
+    pub fn max_read_since(
+        &self,
+        span: &Span,
+        writer: Option<TxnId>,
+        floor: Timestamp,
+    ) -> Option<Timestamp> {
         let s = self.state.lock();
-        let mut max = s.low_water;
+        let mut found = Found {
+            floor,
+            max: None,
+            writer,
+        };
+        found.consider(s.low_water, None);
         for generation in &s.points {
+            if !found.raised_by(generation.max_ts) {
+                continue;
+            }
             if span.is_point() {
                 if let Some(e) = generation.entries.get(&span.key) {
-                    max = max.max(e.for_writer(writer));
+                    found.consider(e.ts, e.txn);
                 }
             } else if span.key < span.end_key {
                 for (_, e) in generation.entries.range::<[u8], _>((
                     std::ops::Bound::Included(span.key.as_slice()),
                     std::ops::Bound::Excluded(span.end_key.as_slice()),
                 )) {
-                    max = max.max(e.for_writer(writer));
+                    found.consider(e.ts, e.txn);
                 }
             }
         }
         if s.spans.is_empty() && s.sealed.is_empty() {
-            return max;
+            return found.max;
         }
         let end = span.exclusive_end();
-        for (start, span_end, e) in &s.spans {
-            if start.as_slice() < end.as_slice() && span.key < *span_end {
-                max = max.max(e.for_writer(writer));
+        if found.raised_by(s.spans_max_ts) {
+            for (start, span_end, e) in &s.spans {
+                if found.raised_by(e.ts)
+                    && start.as_slice() < end.as_slice()
+                    && span.key < *span_end
+                {
+                    found.consider(e.ts, e.txn);
+                }
             }
         }
-        // Newest generation first: a generation whose newest read is no newer than what was
-        // found already cannot raise it, and older generations mostly hold older reads.
+        // Newest generation first: a generation whose newest read cannot raise what was
+        // found already is skipped, and older generations mostly hold older reads.
         for generation in s.sealed.iter().rev() {
-            if generation.max_ts > max {
-                max = max.max(generation.max_read(&span.key, &end, writer));
+            if found.raised_by(generation.max_ts) {
+                generation.add_reads(&span.key, &end, &mut found);
             }
         }
-        max
+        found.max
     }
 
     /// The low-water mark.
@@ -237,11 +276,14 @@ impl State {
             .find(|(start, e, _)| *start == span.key && *e == end)
         {
             e.merge(ts, txn);
+            self.spans_max_ts = self.spans_max_ts.max(ts);
             return;
         }
         self.spans.push((span.key.clone(), end, Entry { ts, txn }));
+        self.spans_max_ts = self.spans_max_ts.max(ts);
         if self.spans.len() >= SPAN_GENERATION {
             let full = std::mem::take(&mut self.spans);
+            self.spans_max_ts = Timestamp::MIN;
             self.sealed.push_back(SealedSpans::seal(full));
             if self.sealed.len() * SPAN_GENERATION > TSCACHE_MAX_SPANS {
                 if let Some(evicted) = self.sealed.pop_front() {
@@ -260,26 +302,32 @@ mod tests {
         Timestamp::new(w, 0)
     }
 
+    /// The highest read of `span` by another than `writer` at any timestamp.
+    fn max_read(c: &TimestampCache, span: &Span, writer: Option<TxnId>) -> Timestamp {
+        c.max_read_since(span, writer, Timestamp::MIN)
+            .expect("the low-water mark is a read at or above the lowest timestamp")
+    }
+
     #[test]
     fn reads_push_other_writers_but_not_the_reader() {
         let c = TimestampCache::new(ts(1));
         let (a, b) = (Some(TxnId(1)), Some(TxnId(2)));
         c.add(&Span::point(b"k".to_vec()), ts(20), a);
-        assert_eq!(c.max_read(&Span::point(b"k".to_vec()), b), ts(20));
+        assert_eq!(max_read(&c, &Span::point(b"k".to_vec()), b), ts(20));
         assert_eq!(
-            c.max_read(&Span::point(b"k".to_vec()), a),
+            max_read(&c, &Span::point(b"k".to_vec()), a),
             ts(1),
             "own read"
         );
-        assert_eq!(c.max_read(&Span::point(b"j".to_vec()), b), ts(1));
+        assert_eq!(max_read(&c, &Span::point(b"j".to_vec()), b), ts(1));
         c.add(&Span::range(b"a".to_vec(), b"m".to_vec()), ts(30), a);
-        assert_eq!(c.max_read(&Span::point(b"b".to_vec()), None), ts(30));
+        assert_eq!(max_read(&c, &Span::point(b"b".to_vec()), None), ts(30));
         assert_eq!(
-            c.max_read(&Span::range(b"j".to_vec(), b"l".to_vec()), b),
+            max_read(&c, &Span::range(b"j".to_vec(), b"l".to_vec()), b),
             ts(30)
         );
         assert_eq!(
-            c.max_read(&Span::point(b"m".to_vec()), b),
+            max_read(&c, &Span::point(b"m".to_vec()), b),
             ts(1),
             "end is exclusive"
         );
@@ -291,7 +339,7 @@ mod tests {
         c.add(&Span::point(b"k".to_vec()), ts(20), Some(TxnId(1)));
         c.add(&Span::point(b"k".to_vec()), ts(20), Some(TxnId(2)));
         assert_eq!(
-            c.max_read(&Span::point(b"k".to_vec()), Some(TxnId(1))),
+            max_read(&c, &Span::point(b"k".to_vec()), Some(TxnId(1))),
             ts(20)
         );
     }
@@ -307,12 +355,12 @@ mod tests {
         let first_gen_max = ts(10 + n / 2 - 1);
         assert_eq!(c.low_water(), first_gen_max);
         for i in [0, 5, n / 2 - 1] {
-            assert!(c.max_read(&Span::point(i.to_be_bytes().to_vec()), None) >= ts(10 + i));
+            assert!(max_read(&c, &Span::point(i.to_be_bytes().to_vec()), None) >= ts(10 + i));
         }
         // A recent read keeps its own timestamp.
         let recent = n - 1;
         assert_eq!(
-            c.max_read(&Span::point(recent.to_be_bytes().to_vec()), None),
+            max_read(&c, &Span::point(recent.to_be_bytes().to_vec()), None),
             ts(10 + recent)
         );
     }
@@ -330,10 +378,10 @@ mod tests {
         assert!(c.low_water() < ts(100 + n - 2 * SPAN_GENERATION as u64));
         let last = n - 1;
         let probe = Span::point((last * 10 + 2).to_be_bytes().to_vec());
-        assert_eq!(c.max_read(&probe, None), ts(100 + last));
+        assert_eq!(max_read(&c, &probe, None), ts(100 + last));
         // Between two spans nothing was read: only the low-water mark applies.
         let gap = Span::point((last * 10 - 3).to_be_bytes().to_vec());
-        assert_eq!(c.max_read(&gap, None), c.low_water());
+        assert_eq!(max_read(&c, &gap, None), c.low_water());
     }
 
     /// Against a model that remembers every read: the cache never answers below the true
@@ -378,11 +426,19 @@ mod tests {
                     .filter(|(s, _, r)| s.overlaps(&span) && *r == txn)
                     .map(|(_, t, _)| *t)
                     .max();
-                let got = c.max_read(&span, txn);
+                let got = max_read(&c, &span, txn);
                 let covered = got.max(own.unwrap_or(ts(1)));
                 assert!(covered >= want, "step {step}: {span:?} got {got} < {want}");
                 if c.low_water() == ts(1) && own.is_none() {
                     assert_eq!(got, want, "step {step}: exact before any eviction");
+                }
+                // Asked from a floor, the answer is the same read when it is at or above
+                // the floor, and none when the highest read is below it.
+                let floor = ts(rng.gen_range(1..12 + step));
+                let since = c.max_read_since(&span, txn, floor);
+                match since {
+                    Some(t) => assert!(t >= floor && t == got, "step {step}: {t} from {floor}"),
+                    None => assert!(got < floor, "step {step}: {got} missed from {floor}"),
                 }
             }
         }

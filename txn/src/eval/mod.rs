@@ -147,15 +147,13 @@ pub fn evaluate(env: &EvalEnv, ba: &BatchRequest) -> KvResult<Evaluated> {
     };
     // No write may land at or below a completed read of its keys by someone else.
     for req in ba.requests.iter().filter(|r| is_data_write(r)) {
-        let max_read = env
-            .tscache
-            .max_read(&req.span(), txn.as_ref().map(|t| t.meta.id));
-        match txn.as_mut() {
-            Some(t) if max_read >= t.meta.write_timestamp => {
-                t.meta.write_timestamp = max_read.next()
+        let floor = txn.as_ref().map_or(ts, |t| t.meta.write_timestamp);
+        let writer = txn.as_ref().map(|t| t.meta.id);
+        if let Some(read) = env.tscache.max_read_since(&req.span(), writer, floor) {
+            match txn.as_mut() {
+                Some(t) => t.meta.write_timestamp = read.next(),
+                None => ts = read.next(),
             }
-            None if max_read >= ts => ts = max_read.next(),
-            _ => {}
         }
     }
     let untouched = untouched_write_keys(env, ba)?;
