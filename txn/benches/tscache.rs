@@ -9,6 +9,9 @@
 //!
 //! `cargo bench -p tessera-txn --bench tscache`
 
+// criterion_group! generates an undocumented public function.
+#![allow(missing_docs)]
+
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use tessera_api::keys::Span;
 use tessera_api::txn::TxnId;
