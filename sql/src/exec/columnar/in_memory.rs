@@ -241,6 +241,24 @@ mod tests {
             "SELECT DISTINCT s FROM t WHERE (g = 1) IS NULL OR g <> 1 ORDER BY s",
             "SELECT upper(s), count(*) OVER () FROM t WHERE g = 3 ORDER BY 1 LIMIT 5",
             "SELECT g, count(*) FROM t WHERE g >= 0 GROUP BY g HAVING count(*) > 3 ORDER BY g",
+            // CASE, COALESCE, NULLIF: an arm that fails on rows it does not choose.
+            "SELECT id, CASE WHEN g > 2 THEN s WHEN k < 0 THEN 'neg' END, CASE g WHEN 1 THEN b WHEN 2 THEN k ELSE -1 END FROM t WHERE flag ORDER BY id",
+            "SELECT id, CASE WHEN b > 0 THEN -b ELSE b END, CASE WHEN k <> 0 THEN 100 / k ELSE 0 END FROM t WHERE g IS NOT NULL",
+            "SELECT id, CASE WHEN k = 0 THEN 1 ELSE 100 / k END FROM t WHERE CASE WHEN s IS NULL THEN flag ELSE g > 1 END",
+            "SELECT id FROM t WHERE CASE WHEN k > 0 THEN 100 / (k - 1) > 10 END",
+            "SELECT id, coalesce(g, k, -1), coalesce(s, 'none'), coalesce(f, d), nullif(g, 2), nullif(s, 's3'), nullif(f, 0) FROM t WHERE coalesce(flag, g = 1) ORDER BY id",
+            "SELECT count(*), sum(coalesce(b, 0)) FROM t WHERE nullif(k, 0) IS NULL",
+            "SELECT g, count(*), sum(CASE WHEN flag THEN 1 ELSE 0 END), max(coalesce(s, 'z')) FROM t WHERE coalesce(k, 0) >= 0 GROUP BY g",
+            // Floats in PostgreSQL's order: -0 = +0, NaN = NaN above every number.
+            "SELECT id, f, d FROM t WHERE f = 0 OR f > d OR d <= 2.5 ORDER BY id",
+            "SELECT count(*), sum(g) FROM t WHERE f = 'NaN' OR f < -1 OR f >= 'Infinity'",
+            "SELECT id, f < d, f = d, f <> 0, d >= f FROM t WHERE id % 7 = 0",
+            "SELECT g, count(*), min(f), max(d) FROM t WHERE f > 'NaN' OR f <= -0.0 OR d <> 0 GROUP BY g",
+            // LIKE and ILIKE.
+            "SELECT id, s LIKE 's1%', s NOT LIKE '%2', s ILIKE 'S_' FROM t WHERE s LIKE 's_' OR s ILIKE '%1_' ORDER BY id",
+            "SELECT count(*) FROM t WHERE s NOT ILIKE 'S1%' AND s LIKE '%'",
+            "SELECT count(*) FROM t WHERE s LIKE 's\\'",
+            "SELECT s, count(*) FROM t WHERE s LIKE 's\\1_' OR s LIKE '_\\%' GROUP BY s",
         ];
         for n in [0, 1, 1_023, 1_025, 12_345] {
             let data = Arc::new(rows(n, n as u64 + 7));
@@ -410,7 +428,7 @@ mod tests {
             "SELECT t.id, u.id FROM t JOIN u ON t.d = u.f",
             "SELECT t.id, u.id FROM t JOIN u ON t.g + 1 = u.k",
             "SELECT t.id, u.id FROM t JOIN u ON u.id = t.g",
-            "SELECT t.id, u.id FROM t JOIN u ON t.g = u.k WHERE u.s LIKE 's1%'",
+            "SELECT t.id, u.id FROM t JOIN u ON t.g = u.k WHERE lower(u.s) = 's1'",
             "SELECT t.id, u.id FROM t JOIN u ON t.g > u.k",
             "SELECT t.id FROM t JOIN u ON t.g = u.k FOR UPDATE",
         ] {
@@ -426,8 +444,10 @@ mod tests {
             "SELECT * FROM t WHERE id = 5",
             "SELECT count(*) FROM t WHERE id = 5",
             "SELECT * FROM t",
-            "SELECT count(*) FROM t WHERE s LIKE 's1%'",
-            "SELECT count(*) FROM t WHERE d = 0.5",
+            "SELECT count(*) FROM t WHERE lower(s) = 's1'",
+            "SELECT count(*) FROM t WHERE d + 1 = 0.5",
+            "SELECT count(*) FROM t WHERE CASE WHEN k > 0 THEN NULL END IS NULL",
+            "SELECT count(*) FROM t WHERE c LIKE 'a%'",
             "SELECT d, count(*) FROM t GROUP BY d",
             "SELECT count(DISTINCT g) FROM t",
             "SELECT string_agg(s, ',') FROM t",

@@ -41,9 +41,11 @@
 //! come out as the row path reports them, first row first (see `vexpr.rs`).
 
 mod batch;
+mod choice;
 mod hash_agg;
 mod in_memory;
 mod join;
+mod pattern;
 mod run;
 mod vexpr;
 

@@ -7,18 +7,27 @@
 //!   parameter ($n)                   a scalar of the value bound at Execute
 //!   = <> < <= > >=                   arrow-ord comparisons: bool, integers, text (byte
 //!                                    order, PostgreSQL's C collation), bytea, date, time,
-//!                                    timestamp
+//!                                    timestamp, and floats in PostgreSQL's order (below)
 //!   AND OR NOT                       Kleene logic: SQL's three-valued logic
 //!   IS [NOT] NULL                    the validity bitmap
 //!   + - * / % and unary - on         arrow-arith's checked kernels in 64 bits, as the row
 //!   integers                         evaluator computes (`i64::MIN % -1` is 0 in both, as
 //!                                    in PostgreSQL); a cast to smallint/integer is a
 //!                                    range check (22003)
+//!   CASE, COALESCE, NULLIF           arrow-select's zip and nullif (`choice.rs`)
+//!   [NOT] LIKE, [NOT] ILIKE on text  arrow-string's like kernel (`pattern.rs`)
 //! ```
 //!
-//! Anything else (functions, CASE, LIKE, casts that convert, float comparisons, where
-//! Arrow's total order puts -0 below +0 and PostgreSQL does not, float arithmetic, whose
-//! overflow PostgreSQL reports) does not compile, and the query runs on the row path.
+//! Anything else (other functions, casts that convert, float arithmetic, whose overflow
+//! PostgreSQL reports, numeric values) does not compile, and the query runs on the row
+//! path.
+//!
+//! # Floats
+//!
+//! Arrow compares floats by IEEE total order: -0 below +0, NaNs apart by sign and payload.
+//! PostgreSQL has -0 = +0, NaN = NaN, and NaN above every number. Both sides of a float
+//! comparison are first mapped to a canonical value (-0 to +0, every NaN to the positive
+//! quiet NaN), over which the total order is PostgreSQL's order.
 //!
 //! # Parameters
 //!
@@ -47,8 +56,9 @@ use arrow_array::{ArrayRef, BooleanArray, RecordBatch, Scalar, UInt32Array};
 use tessera_encoding::Datum;
 
 use super::batch::{array_of, ColumnType};
+use super::{choice, pattern};
 use crate::error::{SqlError, SqlResult};
-use crate::expr::{BinOp, ScalarExpr};
+use crate::expr::{BinOp, Func, ScalarExpr};
 use crate::types::SqlType;
 
 /// The table columns a columnar query reads, in batch order: planning adds each column an
@@ -101,6 +111,14 @@ pub(crate) enum VecExpr {
     Param(usize, ColumnType),
     /// A comparison (`Eq` … `GtEq`) of two values of one comparable type.
     Compare(Box<VecExpr>, BinOp, Box<VecExpr>),
+    /// `CASE`: (condition, result) arms, then the ELSE value (a NULL constant without one).
+    Case(Vec<(VecExpr, VecExpr)>, Box<VecExpr>),
+    /// `COALESCE` of values of one type.
+    Coalesce(Vec<VecExpr>),
+    /// `NULLIF(a, b)` of values of one comparable type.
+    NullIf(Box<VecExpr>, Box<VecExpr>),
+    /// `text LIKE pattern`, or `ILIKE` when true (see `pattern.rs`).
+    Like(Box<VecExpr>, Box<VecExpr>, bool),
     And(Box<VecExpr>, Box<VecExpr>),
     Or(Box<VecExpr>, Box<VecExpr>),
     Not(Box<VecExpr>),
@@ -135,10 +153,19 @@ fn typed(c: Compiled, ty: ColumnType) -> Option<VecExpr> {
     }
 }
 
-fn comparable(t: ColumnType) -> bool {
-    // Floats: Arrow orders them by IEEE total order (-0 < +0, NaNs by payload), where
-    // PostgreSQL has -0 = +0.
-    !matches!(t, ColumnType::Float32 | ColumnType::Float64)
+/// The common type of compiled values: every typed one must have it, untyped NULLs take it.
+/// `None` when they differ, or when all are untyped.
+fn common_type<'a>(items: impl IntoIterator<Item = &'a Compiled>) -> Option<ColumnType> {
+    let mut ty = None;
+    for (_, t) in items {
+        match (ty, *t) {
+            (_, None) => {}
+            (None, Some(t)) => ty = Some(t),
+            (Some(a), Some(b)) if a == b => {}
+            _ => return None,
+        }
+    }
+    ty
 }
 
 fn compile_inner(e: &ScalarExpr, cols: &mut ScanColumns) -> Option<Compiled> {
@@ -173,9 +200,6 @@ fn compile_inner(e: &ScalarExpr, cols: &mut ScanColumns) -> Option<Compiled> {
             match op {
                 BinOp::Eq | BinOp::NotEq | BinOp::Lt | BinOp::LtEq | BinOp::Gt | BinOp::GtEq => {
                     let ty = a.1.or(b.1)?;
-                    if !comparable(ty) {
-                        return None;
-                    }
                     let (a, b) = (typed(a, ty)?, typed(b, ty)?);
                     let x = VecExpr::Compare(Box::new(a), *op, Box::new(b));
                     (x, Some(ColumnType::Bool))
@@ -199,6 +223,58 @@ fn compile_inner(e: &ScalarExpr, cols: &mut ScanColumns) -> Option<Compiled> {
                 _ => return None,
             }
         }
+        ScalarExpr::Case(arms, otherwise) => {
+            let mut conds = Vec::new();
+            let mut results = Vec::new();
+            for (cond, result) in arms {
+                conds.push(typed(compile_inner(cond, cols)?, ColumnType::Bool)?);
+                results.push(compile_inner(result, cols)?);
+            }
+            let otherwise = match otherwise {
+                Some(e) => compile_inner(e, cols)?,
+                None => (VecExpr::Literal(Datum::Null, ColumnType::Bool), None),
+            };
+            // All results NULL: the row path still evaluates the conditions (and their
+            // errors); not worth a batch form.
+            let ty = common_type(results.iter().chain([&otherwise]))?;
+            let arms = conds
+                .into_iter()
+                .zip(results)
+                .map(|(c, r)| Some((c, typed(r, ty)?)))
+                .collect::<Option<Vec<_>>>()?;
+            let otherwise = Box::new(typed(otherwise, ty)?);
+            (VecExpr::Case(arms, otherwise), Some(ty))
+        }
+        ScalarExpr::Coalesce(items) => {
+            let items = items
+                .iter()
+                .map(|e| compile_inner(e, cols))
+                .collect::<Option<Vec<_>>>()?;
+            let ty = common_type(&items)?;
+            let items = items
+                .into_iter()
+                .map(|c| typed(c, ty))
+                .collect::<Option<Vec<_>>>()?;
+            (VecExpr::Coalesce(items), Some(ty))
+        }
+        ScalarExpr::Func(Func::NullIf, args) => {
+            let [a, b] = args.as_slice() else {
+                return None;
+            };
+            let (a, b) = (compile_inner(a, cols)?, compile_inner(b, cols)?);
+            let ty = common_type([&a, &b])?;
+            let x = VecExpr::NullIf(Box::new(typed(a, ty)?), Box::new(typed(b, ty)?));
+            (x, Some(ty))
+        }
+        ScalarExpr::Func(f @ (Func::Like | Func::ILike), args) => {
+            let [x, p] = args.as_slice() else {
+                return None;
+            };
+            let x = typed(compile_inner(x, cols)?, ColumnType::Utf8)?;
+            let p = typed(compile_inner(p, cols)?, ColumnType::Utf8)?;
+            let x = VecExpr::Like(Box::new(x), Box::new(p), *f == Func::ILike);
+            (x, Some(ColumnType::Bool))
+        }
         ScalarExpr::Not(x) => {
             let x = typed(compile_inner(x, cols)?, ColumnType::Bool)?;
             (VecExpr::Not(Box::new(x)), Some(ColumnType::Bool))
@@ -213,6 +289,23 @@ fn compile_inner(e: &ScalarExpr, cols: &mut ScanColumns) -> Option<Compiled> {
         ScalarExpr::Neg(x) => {
             let x = typed(compile_inner(x, cols)?, ColumnType::Int64)?;
             (VecExpr::Neg(Box::new(x)), Some(ColumnType::Int64))
+        }
+        // A constant converted to a number (`1::float8`, `'NaN'::real`): converted once,
+        // here, as the row evaluator converts it; when that fails, the row path reports it.
+        ScalarExpr::Cast(x, to)
+            if matches!(**x, ScalarExpr::Literal(ref d) if *d != Datum::Null)
+                && matches!(
+                    to,
+                    SqlType::Int2
+                        | SqlType::Int4
+                        | SqlType::Int8
+                        | SqlType::Float4
+                        | SqlType::Float8
+                ) =>
+        {
+            let ty = ColumnType::of(to)?.widened();
+            let value = crate::expr::eval(e, &[], &[]).ok()?;
+            (VecExpr::Literal(value, ty), Some(ty))
         }
         ScalarExpr::Cast(x, to) => {
             let to_ty = ColumnType::of(to)?.widened();
@@ -249,14 +342,14 @@ pub(crate) enum Value {
 }
 
 impl Value {
-    fn datum(&self) -> &dyn arrow_array::Datum {
+    pub(super) fn datum(&self) -> &dyn arrow_array::Datum {
         match self {
             Value::Array(a) => a,
             Value::Scalar(s) => s,
         }
     }
 
-    fn is_scalar(&self) -> bool {
+    pub(super) fn is_scalar(&self) -> bool {
         matches!(self, Value::Scalar(_))
     }
 
@@ -272,11 +365,11 @@ impl Value {
     }
 }
 
-fn kernel(e: arrow_schema::ArrowError) -> SqlError {
+pub(super) fn kernel(e: arrow_schema::ArrowError) -> SqlError {
     SqlError::internal(format!("vectorized evaluation: {e}"))
 }
 
-fn wrap(a: ArrayRef, scalar: bool) -> Value {
+pub(super) fn wrap(a: ArrayRef, scalar: bool) -> Value {
     if scalar {
         Value::Scalar(Scalar::new(a))
     } else {
@@ -284,7 +377,7 @@ fn wrap(a: ArrayRef, scalar: bool) -> Value {
     }
 }
 
-fn booleans(v: Value, rows: usize) -> SqlResult<BooleanArray> {
+pub(super) fn booleans(v: Value, rows: usize) -> SqlResult<BooleanArray> {
     let a = v.into_array(rows)?;
     a.as_boolean_opt()
         .cloned()
@@ -314,20 +407,12 @@ impl VecExpr {
                 Value::Scalar(Scalar::new(array_of(*ty, std::iter::once(d))?))
             }
             VecExpr::Compare(l, op, r) => {
-                let (a, b) = (l.eval(batch, params)?, r.eval(batch, params)?);
-                let (x, y) = (a.datum(), b.datum());
-                let out = match op {
-                    BinOp::Eq => arrow_ord::cmp::eq(x, y),
-                    BinOp::NotEq => arrow_ord::cmp::neq(x, y),
-                    BinOp::Lt => arrow_ord::cmp::lt(x, y),
-                    BinOp::LtEq => arrow_ord::cmp::lt_eq(x, y),
-                    BinOp::Gt => arrow_ord::cmp::gt(x, y),
-                    BinOp::GtEq => arrow_ord::cmp::gt_eq(x, y),
-                    _ => return Err(SqlError::internal("not a comparison")),
-                }
-                .map_err(kernel)?;
-                wrap(Arc::new(out), a.is_scalar() && b.is_scalar())
+                compare(&l.eval(batch, params)?, *op, &r.eval(batch, params)?)?
             }
+            VecExpr::Case(arms, otherwise) => choice::case(arms, otherwise, batch, params)?,
+            VecExpr::Coalesce(items) => choice::coalesce(items, batch, params)?,
+            VecExpr::NullIf(a, b) => choice::null_if(a, b, batch, params)?,
+            VecExpr::Like(x, p, ci) => pattern::like(x, p, *ci, batch, params)?,
             VecExpr::And(l, r) | VecExpr::Or(l, r) => {
                 let a = booleans(l.eval(batch, params)?, rows)?;
                 let b = booleans(r.eval(batch, params)?, rows)?;
@@ -404,6 +489,47 @@ impl VecExpr {
             }
         })
     }
+}
+
+/// Compares two values of one type as PostgreSQL does (floats: see the module docs).
+pub(super) fn compare(a: &Value, op: BinOp, b: &Value) -> SqlResult<Value> {
+    let (a, b) = (pg_float_order(a)?, pg_float_order(b)?);
+    let (x, y) = (a.datum(), b.datum());
+    let out = match op {
+        BinOp::Eq => arrow_ord::cmp::eq(x, y),
+        BinOp::NotEq => arrow_ord::cmp::neq(x, y),
+        BinOp::Lt => arrow_ord::cmp::lt(x, y),
+        BinOp::LtEq => arrow_ord::cmp::lt_eq(x, y),
+        BinOp::Gt => arrow_ord::cmp::gt(x, y),
+        BinOp::GtEq => arrow_ord::cmp::gt_eq(x, y),
+        _ => return Err(SqlError::internal("not a comparison")),
+    }
+    .map_err(kernel)?;
+    Ok(wrap(Arc::new(out), a.is_scalar() && b.is_scalar()))
+}
+
+/// A float value with -0 made +0 and every NaN the positive quiet NaN, whose total order
+/// (Arrow's) is PostgreSQL's float order; any other value as it is.
+fn pg_float_order(v: &Value) -> SqlResult<Value> {
+    let (a, scalar) = match v {
+        Value::Array(a) => (a.clone(), false),
+        Value::Scalar(s) => (s.clone().into_inner(), true),
+    };
+    Ok(match a.as_primitive_opt::<Float64Type>() {
+        Some(f) => {
+            let canonical = f.unary::<_, Float64Type>(|x| {
+                if x.is_nan() {
+                    f64::NAN
+                } else if x == 0.0 {
+                    0.0
+                } else {
+                    x
+                }
+            });
+            wrap(Arc::new(canonical), scalar)
+        }
+        None => wrap(a, scalar),
+    })
 }
 
 /// A stored column as its widened type.
@@ -623,10 +749,94 @@ mod tests {
     }
 
     #[test]
+    fn case_coalesce_and_nullif_choose_as_the_row_evaluator() {
+        let a_gt_0 = ScalarExpr::Binary(col(0), BinOp::Gt, lit(Datum::Int(0)));
+        let case = |arms: Vec<(ScalarExpr, ScalarExpr)>, otherwise: Option<ScalarExpr>| {
+            ScalarExpr::Case(arms, otherwise.map(Box::new))
+        };
+        assert!(agrees(case(
+            vec![(a_gt_0.clone(), *col(2))],
+            Some(*lit(Datum::String("neg".into())))
+        )));
+        assert!(agrees(case(
+            vec![
+                (a_gt_0.clone(), *col(1)),
+                (ScalarExpr::IsNull(col(0), false), *lit(Datum::Null))
+            ],
+            None
+        )));
+        // 10 / b fails on b = 0, a row the arm is not chosen for: the batch fails, and
+        // the row evaluator answers.
+        let b_ne_0 = ScalarExpr::Binary(col(1), BinOp::NotEq, lit(Datum::Int(0)));
+        let div = ScalarExpr::Binary(lit(Datum::Int(10)), BinOp::Div, col(1));
+        let guarded = case(vec![(b_ne_0, div)], Some(*lit(Datum::Int(0))));
+        let (rows, mut cols) = table();
+        let (v, _) = compile(&guarded, &mut cols).expect("compiles");
+        let names: Vec<(String, ColumnType)> = cols
+            .used
+            .iter()
+            .map(|&(c, t)| (format!("c{c}"), t))
+            .collect();
+        let batch = rows_to_batch(&rows, &cols.used, &schema(&names)).expect("batch");
+        assert!(v.eval(&batch, &[]).is_err());
+        assert!(rows.iter().all(|r| eval(&guarded, r, &[]).is_ok()));
+        // All results NULL: no batch form (the conditions would still run).
+        let (_, mut cols) = table();
+        assert!(compile(&case(vec![(a_gt_0, *lit(Datum::Null))], None), &mut cols).is_none());
+        assert!(agrees(ScalarExpr::Coalesce(vec![
+            *col(0),
+            *col(1),
+            *lit(Datum::Int(-1))
+        ])));
+        assert!(agrees(ScalarExpr::Coalesce(vec![
+            *col(3),
+            *lit(Datum::Null)
+        ])));
+        let nullif = |a, b| ScalarExpr::Func(Func::NullIf, vec![a, b]);
+        assert!(agrees(nullif(*col(2), *lit(Datum::String("x".into())))));
+        // -0 equals 0: NULLIF(f, 0) is NULL for both.
+        assert!(agrees(nullif(*col(3), *lit(Datum::Float(0.0)))));
+        assert!(agrees(nullif(*col(0), *lit(Datum::Null))));
+        // Different types have no batch form.
+        let (_, mut cols) = table();
+        assert!(compile(&nullif(*col(0), *col(2)), &mut cols).is_none());
+    }
+
+    #[test]
+    fn floats_compare_in_postgresql_order() {
+        for x in [0.0, -0.0, f64::NAN, -f64::NAN, 1.5, f64::INFINITY] {
+            for op in [
+                BinOp::Eq,
+                BinOp::NotEq,
+                BinOp::Lt,
+                BinOp::LtEq,
+                BinOp::Gt,
+                BinOp::GtEq,
+            ] {
+                assert!(agrees(ScalarExpr::Binary(col(3), op, lit(Datum::Float(x)))));
+            }
+        }
+    }
+
+    #[test]
+    fn like_matches_as_the_row_evaluator() {
+        let like = |f, p: &str| ScalarExpr::Func(f, vec![*col(2), *lit(Datum::String(p.into()))]);
+        for p in ["x", "%", "_", "x%", "%y", "_%", "\\x", "\\%", "X", "%X%"] {
+            assert!(agrees(like(Func::Like, p)), "{p}");
+            assert!(agrees(like(Func::ILike, p)), "{p}");
+        }
+        // A pattern ending with the escape character: the row evaluator reports it.
+        assert!(!agrees(like(Func::Like, "x\\")));
+        assert!(agrees(like(Func::Like, "x\\\\")));
+        let to_self = ScalarExpr::Func(Func::Like, vec![*col(2), *col(2)]);
+        assert!(agrees(to_self));
+    }
+
+    #[test]
     fn what_arrow_does_not_reproduce_stays_on_the_row_path() {
         let (_, mut cols) = table();
-        let float_eq = ScalarExpr::Binary(col(3), BinOp::Eq, lit(Datum::Float(0.0)));
-        assert!(compile(&float_eq, &mut cols).is_none());
+        let float_sum = ScalarExpr::Binary(col(3), BinOp::Add, lit(Datum::Float(1.0)));
+        assert!(compile(&float_sum, &mut cols).is_none());
         let to_text = ScalarExpr::Cast(col(0), SqlType::Text);
         assert!(compile(&to_text, &mut cols).is_none());
         let mut none = ScanColumns::new(vec![None], &[]);
