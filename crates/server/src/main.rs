@@ -24,6 +24,7 @@
 //! RocksDB's own C++ allocations through glibc (`docs/benchmarks.md`).
 
 mod bank;
+mod cache_size;
 mod cert;
 mod single_node;
 
@@ -61,6 +62,10 @@ enum Command {
         /// The loopback port to serve SQL on (a free one is used if it is taken).
         #[arg(long, default_value_t = 26257)]
         port: u16,
+        /// The RocksDB block cache: bytes (`512MiB`, `2GB`) or a share of the machine's
+        /// memory (`25%`).
+        #[arg(long, default_value = cache_size::DEFAULT_CACHE, value_parser = cache_size::parse_cache_size)]
+        cache: usize,
     },
     /// Starts a single node on a RocksDB store, serving SQL until SIGTERM or SIGINT.
     StartSingleNode {
@@ -70,6 +75,10 @@ enum Command {
         /// The address to serve the Postgres protocol on (port 0: any free port).
         #[arg(long, default_value = "127.0.0.1:26257")]
         sql_addr: String,
+        /// The RocksDB block cache: bytes (`512MiB`, `2GB`) or a share of the machine's
+        /// memory (`25%`).
+        #[arg(long, default_value = cache_size::DEFAULT_CACHE, value_parser = cache_size::parse_cache_size)]
+        cache: usize,
         /// Secure mode: TLS with the certificates in this directory (`tessera cert`), and
         /// a client certificate or a password for every login.
         #[arg(long, conflicts_with = "insecure")]
@@ -145,11 +154,11 @@ fn main() -> anyhow::Result<()> {
         .build()?;
     rt.block_on(async move {
         match cli.command {
-            Command::Demo { port } => {
+            Command::Demo { port, cache } => {
                 let dir = tempfile::tempdir()?;
                 let listener = single_node::bind(&format!("127.0.0.1:{port}"), true).await?;
                 let store = dir.path().to_path_buf();
-                single_node::run(&store, listener, Security::Insecure, |addr| {
+                single_node::run(&store, listener, Security::Insecure, cache, |addr| {
                     println!(
                         "tessera demo: a single-node tessera on a temporary store ({}).",
                         store.display()
@@ -166,6 +175,7 @@ fn main() -> anyhow::Result<()> {
             Command::StartSingleNode {
                 store,
                 sql_addr,
+                cache,
                 certs_dir,
                 insecure: _,
             } => {
@@ -175,7 +185,7 @@ fn main() -> anyhow::Result<()> {
                     None => Security::Insecure,
                 };
                 let listener = single_node::bind(&sql_addr, false).await?;
-                single_node::run(&store, listener, security, |addr| {
+                single_node::run(&store, listener, security, cache, |addr| {
                     let url = match &certs_dir {
                         Some(dir) => single_node::secure_connection_url(addr, dir),
                         None => single_node::connection_url(addr),

@@ -57,16 +57,21 @@ pub async fn bind(addr: &str, fallback_to_any_port: bool) -> anyhow::Result<TcpL
     }
 }
 
-/// Runs a node on the store at `store_dir`, serving SQL on `listener`, until SIGTERM or
-/// SIGINT. `on_ready` is called with the bound address once the SQL layer is up.
+/// Runs a node on the store at `store_dir` with a block cache of `cache_bytes`, serving SQL
+/// on `listener`, until SIGTERM or SIGINT. `on_ready` is called with the bound address once
+/// the SQL layer is up.
 pub async fn run(
     store_dir: &Path,
     listener: TcpListener,
     security: Security,
+    cache_bytes: usize,
     on_ready: impl FnOnce(SocketAddr),
 ) -> anyhow::Result<()> {
+    let config = RocksConfig {
+        block_cache_bytes: cache_bytes,
+    };
     let engine: Arc<dyn Engine> = Arc::new(
-        RocksEngine::open(store_dir, &RocksConfig::default())
+        RocksEngine::open(store_dir, &config)
             .with_context(|| format!("opening store {}", store_dir.display()))?,
     );
     let clock = Arc::new(HybridClock::default());
