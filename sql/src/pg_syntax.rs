@@ -2,7 +2,8 @@
 //! dialect does not parse: `VACUUM` and `ANALYZE` in PostgreSQL's grammar (sqlparser
 //! knows Redshift's), and PostgreSQL booleans (`on`, `off`, `1`, `0`, `yes`, `no`) as the
 //! values of the boolean COPY options (`COPY t FROM STDIN WITH (FREEZE ON)`, which pgbench
-//! sends).
+//! sends), and the row-lock strengths `FOR NO KEY UPDATE` / `FOR KEY SHARE` (read as
+//! `FOR UPDATE` / `FOR SHARE`) and their `OF a, b` lists (one clause per name).
 //!
 //! The loop is the one `Parser::parse_statements` runs (statements separated by `;`), so a
 //! string without these forms parses exactly as before. Each recognized form becomes the
@@ -90,6 +91,8 @@ pub fn parse_statements(sql: &str) -> Result<Vec<Statement>, ParseFailure> {
     let (mut tokens, mut targets) = subscripted_targets(tokens)?;
     copy_booleans(&mut tokens);
     users_as_roles(&mut tokens);
+    row_lock_strengths(&mut tokens);
+    row_lock_of_lists(&mut tokens);
     let mut parser = Parser::new(&dialect).with_tokens_with_locations(tokens);
     let mut statements = Vec::new();
     loop {
@@ -543,6 +546,104 @@ fn users_as_roles(tokens: &mut [TokenWithSpan]) {
                 keyword: Keyword::ROLE,
             });
         }
+    }
+}
+
+/// `FOR NO KEY UPDATE` and `FOR KEY SHARE`, PostgreSQL's weaker row locks, as `FOR UPDATE`
+/// and `FOR SHARE` (sqlparser knows only those two). tessera takes an exclusive lock for
+/// every strength, so a weaker request is served by a stronger lock: it may wait where
+/// PostgreSQL would not (a `FOR KEY SHARE` beside a `FOR NO KEY UPDATE`), never the reverse.
+/// The dropped words become spaces, so positions in error messages stay right.
+fn row_lock_strengths(tokens: &mut [TokenWithSpan]) {
+    let words: Vec<usize> = (0..tokens.len())
+        .filter(|&i| !matches!(tokens[i].token, Token::Whitespace(_)))
+        .collect();
+    let word_at = |tokens: &[TokenWithSpan], k: usize, text: &str| {
+        words
+            .get(k)
+            .is_some_and(|&i| matches!(&tokens[i].token, Token::Word(w) if is_word(w, text)))
+    };
+    for k in 0..words.len() {
+        if !word_at(tokens, k, "for") {
+            continue;
+        }
+        let dropped = if word_at(tokens, k + 1, "no")
+            && word_at(tokens, k + 2, "key")
+            && word_at(tokens, k + 3, "update")
+        {
+            &words[k + 1..k + 3]
+        } else if word_at(tokens, k + 1, "key") && word_at(tokens, k + 2, "share") {
+            &words[k + 1..k + 2]
+        } else {
+            continue;
+        };
+        for &i in dropped {
+            tokens[i].token = Token::Whitespace(sqlparser::tokenizer::Whitespace::Space);
+        }
+    }
+}
+
+/// `FOR UPDATE OF a, b` as `FOR UPDATE OF a FOR UPDATE OF b` (sqlparser takes one name after
+/// `OF`; PostgreSQL a list, with the same meaning as one clause per name).
+fn row_lock_of_lists(tokens: &mut Vec<TokenWithSpan>) {
+    let word = |t: &Token, text: &str| matches!(t, Token::Word(w) if is_word(w, text));
+    let mut i = 0;
+    // The strength of the clause whose OF list is being read, and whether a name (part) is
+    // due next (after OF, a comma or a period) or a period or comma (after a name part).
+    let mut strength: Option<Token> = None;
+    let mut name_due = false;
+    let mut last_words: Vec<usize> = Vec::new();
+    while i < tokens.len() {
+        let t = tokens[i].token.clone();
+        if matches!(t, Token::Whitespace(_)) {
+            i += 1;
+            continue;
+        }
+        if strength.is_some() {
+            let next_due = match &t {
+                Token::Word(_) if name_due => Some(false),
+                Token::Period if !name_due => Some(true),
+                _ => None,
+            };
+            if let Some(due) = next_due {
+                name_due = due;
+                i += 1;
+                continue;
+            }
+        }
+        if let (Some(st), Token::Comma, false) = (&strength, &t, name_due) {
+            let span = tokens[i].span;
+            let with = |token: Token| TokenWithSpan { token, span };
+            let space = || with(Token::Whitespace(sqlparser::tokenizer::Whitespace::Space));
+            let for_word = Token::make_keyword("FOR");
+            let of_word = Token::make_keyword("OF");
+            let clause = [
+                space(),
+                with(for_word),
+                space(),
+                with(st.clone()),
+                space(),
+                with(of_word),
+                space(),
+            ];
+            tokens.splice(i..=i, clause);
+            i += 7;
+            name_due = true;
+            continue;
+        }
+        strength = None;
+        last_words.push(i);
+        let n = last_words.len();
+        if n >= 3
+            && word(&tokens[last_words[n - 3]].token, "for")
+            && (word(&tokens[last_words[n - 2]].token, "update")
+                || word(&tokens[last_words[n - 2]].token, "share"))
+            && word(&t, "of")
+        {
+            strength = Some(tokens[last_words[n - 2]].token.clone());
+            name_due = true;
+        }
+        i += 1;
     }
 }
 

@@ -29,6 +29,7 @@ mod pipeline;
 mod plan_cache;
 mod primary_key;
 mod relation;
+mod row_locks;
 mod schema;
 mod select;
 mod sequence;

@@ -238,6 +238,7 @@ pub(super) fn plan_select(
     } else {
         ctx
     };
+    super::row_locks::check_row_locks(q)?;
     let mut plan = match q.body.as_ref() {
         SetExpr::Select(select) => plan_select_block(
             select,
@@ -249,9 +250,6 @@ pub(super) fn plan_select(
             params,
         )?,
         body => {
-            if !q.locks.is_empty() {
-                return Err(SqlError::unsupported("FOR UPDATE on a set operation"));
-            }
             let rel = plan_set_expr(body, ctx, outer, params)?;
             plan_relation_query(rel, q, params)?
         }
