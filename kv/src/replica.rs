@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use tessera_api::batch::{BatchRequest, BatchResponse, Request, WaitPolicy};
+use tessera_api::batch::{BatchRequest, BatchResponse, Request};
 use tessera_api::error::{KvError, KvResult};
 use tessera_api::range::RangeDescriptor;
 use tessera_hlc::Clock;
@@ -114,9 +114,6 @@ impl Replica {
             match evaluated {
                 Err(KvError::WriteIntent { intents }) => {
                     drop(guard);
-                    if ba.header.wait_policy == WaitPolicy::Error {
-                        return Err(KvError::WriteIntent { intents });
-                    }
                     self.cm.wait_for_conflicts(ba, intents, sender).await?;
                 }
                 Err(e) => return Err(e),

@@ -67,6 +67,8 @@ impl SqlState {
     pub const PROTOCOL_VIOLATION: SqlState = SqlState("08P01");
     /// 0A000 feature_not_supported
     pub const FEATURE_NOT_SUPPORTED: SqlState = SqlState("0A000");
+    /// lock_not_available: a row lock asked for with NOWAIT is held.
+    pub const LOCK_NOT_AVAILABLE: SqlState = SqlState("55P03");
     /// 25P02 in_failed_sql_transaction
     pub const IN_FAILED_SQL_TRANSACTION: SqlState = SqlState("25P02");
     /// 57014 query_canceled
@@ -153,11 +155,15 @@ impl From<KvError> for SqlError {
             e if e.is_retryable() => SqlState::SERIALIZATION_FAILURE,
             KvError::KeyTooLarge(_) | KvError::ValueTooLarge(_) => SqlState::PROGRAM_LIMIT_EXCEEDED,
             KvError::Corruption(_) => SqlState::DATA_CORRUPTED,
+            // A lock held by a live transaction reaches SQL only under NOWAIT.
+            KvError::WriteIntent { .. } => SqlState::LOCK_NOT_AVAILABLE,
             KvError::Storage(_) => SqlState::IO_ERROR,
             _ => SqlState::INTERNAL_ERROR,
         };
         let message = if state == SqlState::SERIALIZATION_FAILURE {
             format!("restart transaction: {e}")
+        } else if state == SqlState::LOCK_NOT_AVAILABLE {
+            format!("could not obtain lock on row: {e}")
         } else {
             e.to_string()
         };

@@ -218,6 +218,12 @@ impl SqlTxn {
         self.send_now(requests).await
     }
 
+    /// Sets what the following batches do on a row lock held by a live transaction: wait
+    /// (the default) or fail (`NOWAIT`, 55P03).
+    pub fn set_wait_policy(&mut self, policy: tessera_api::batch::WaitPolicy) {
+        self.kv.set_wait_policy(policy);
+    }
+
     /// Sends a batch of requests (after the held writes).
     pub async fn send(&mut self, requests: Vec<Request>) -> SqlResult<Vec<Response>> {
         Ok(self.send_now(requests).await??)

@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 use rand::{Rng, SeedableRng};
-use tessera_api::batch::{BatchRequest, KeyValue, ReadLock, Request, Response};
+use tessera_api::batch::{BatchRequest, KeyValue, ReadLock, Request, Response, WaitPolicy};
 use tessera_api::error::{KvError, KvResult, RetryReason};
 use tessera_api::keys::{Key, Span};
 use tessera_api::txn::{SeqRange, Transaction, TxnId, TxnStatus};
@@ -125,6 +125,7 @@ impl Db {
             lock_spans: Vec::new(),
             locked_rows: LockedRows::default(),
             seq: 0,
+            wait_policy: WaitPolicy::Block,
             aborted: Arc::new(AtomicBool::new(false)),
             heartbeat: None,
             finished: false,
@@ -219,6 +220,9 @@ pub struct Txn {
     /// Rows read under this transaction's lock and not written since (`locked_rows.rs`).
     locked_rows: LockedRows,
     seq: u32,
+    /// What this transaction's batches do on a lock held by a live transaction (`NOWAIT`
+    /// sets [`WaitPolicy::Error`] for one statement).
+    wait_policy: WaitPolicy,
     aborted: Arc<AtomicBool>,
     heartbeat: Option<tokio::task::JoinHandle<()>>,
     finished: bool,
@@ -450,6 +454,7 @@ impl Txn {
             self.txn.meta.sequence = self.seq;
             let mut ba = BatchRequest::txn(&self.txn, requests.clone());
             ba.header.now = self.db.clock.now();
+            ba.header.wait_policy = self.wait_policy;
             match self.db.sender.send(ba).await {
                 Ok(resp) => {
                     if let Some(t) = &resp.txn {
@@ -487,6 +492,12 @@ impl Txn {
             }
         }
         Err(self.fail_retry(RetryReason::Uncertainty, "too many uncertainty restarts"))
+    }
+
+    /// Sets what the following batches do on a lock held by a live transaction: wait for
+    /// it ([`WaitPolicy::Block`], the default) or fail with `WriteIntent` (`Error`).
+    pub fn set_wait_policy(&mut self, policy: WaitPolicy) {
+        self.wait_policy = policy;
     }
 
     /// Commits. Refreshes reads when the write timestamp moved; fails with a retryable error

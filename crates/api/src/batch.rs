@@ -15,7 +15,9 @@ pub enum WaitPolicy {
     /// Wait in the lock's queue (pushing the holder) until it is released.
     #[default]
     Block,
-    /// Fail at once with a `WriteIntent` error (used by tests and `NOWAIT`).
+    /// Never wait for a live transaction (`NOWAIT`): fail with a `WriteIntent` error naming
+    /// its lock. A lock whose holder has finished (committed or aborted, not yet resolved)
+    /// is still pushed and resolved out of the way, as with `Block`.
     Error,
 }
 

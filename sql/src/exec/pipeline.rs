@@ -19,6 +19,7 @@ use std::sync::Arc;
 
 use crate::txn::SqlTxn;
 use futures::future::BoxFuture;
+use tessera_api::batch::WaitPolicy;
 use tessera_encoding::Datum;
 
 use super::access::{read_for_rows, read_rows, read_rows_paged};
@@ -148,6 +149,7 @@ impl QueryPlan {
         QueryPlan {
             sources: Vec::new(),
             for_update: false,
+            nowait: false,
             filter: None,
             grouping: None,
             having: None,
@@ -179,8 +181,26 @@ impl QueryPlan {
     }
 
     /// Runs the query at the top level of a statement, with `data` holding what is already
-    /// loaded or materialized (see the module docs).
+    /// loaded or materialized (see the module docs). Under `NOWAIT` the reads give up on a
+    /// row lock held by a live transaction (55P03) for the duration of the query.
     pub(super) fn run_in<'a>(
+        &'a self,
+        txn: &'a mut SqlTxn,
+        params: &'a [Datum],
+        data: &'a mut TableData,
+    ) -> BoxFuture<'a, SqlResult<Vec<Vec<Datum>>>> {
+        Box::pin(async move {
+            if !self.nowait {
+                return self.run_steps(txn, params, data).await;
+            }
+            txn.set_wait_policy(WaitPolicy::Error);
+            let rows = self.run_steps(txn, params, data).await;
+            txn.set_wait_policy(WaitPolicy::Block);
+            rows
+        })
+    }
+
+    fn run_steps<'a>(
         &'a self,
         txn: &'a mut SqlTxn,
         params: &'a [Datum],

@@ -8,12 +8,14 @@
 //! clause (42P01). tessera locks the rows of every table of the query whatever `OF` names
 //! (more locks than asked: it may wait where PostgreSQL would not, never the reverse).
 //!
-//! `NOWAIT` and `SKIP LOCKED` are refused (0A000): the KV layer has no request that gives up
-//! on a held lock instead of waiting for it, and silently waiting (or returning locked rows)
-//! would break what the client asked for.
+//! `NOWAIT` runs the query's batches with `WaitPolicy::Error`: a row lock held by a live
+//! transaction fails it with 55P03 (a lock of a finished one is still cleared out of the
+//! way). `SKIP LOCKED` is refused (0A000): the KV layer cannot yet leave locked rows out of
+//! a scan, and returning them (or waiting for them) would break what the client asked for.
 
 use sqlparser::ast::{
-    Expr, GroupByExpr, LockClause, LockType, Query, Select, SelectItem, SetExpr, TableFactor,
+    Expr, GroupByExpr, LockClause, LockType, NonBlock, Query, Select, SelectItem, SetExpr,
+    TableFactor,
 };
 
 use super::aggregate::contains_aggregate;
@@ -42,11 +44,17 @@ pub(super) fn check_row_locks(q: &Query) -> SqlResult<()> {
             return Err(refused(with));
         }
         check_of(clause, select, strength)?;
-        if clause.nonblock.is_some() {
-            return Err(SqlError::unsupported("NOWAIT or SKIP LOCKED"));
+        if clause.nonblock == Some(NonBlock::SkipLocked) {
+            return Err(SqlError::unsupported("SKIP LOCKED"));
         }
     }
     Ok(())
+}
+
+/// Whether a locking clause of `q` says `NOWAIT`: a row lock held by a live transaction
+/// then fails the query (55P03) instead of being waited for.
+pub(super) fn nowait(q: &Query) -> bool {
+    q.locks.iter().any(|c| c.nonblock == Some(NonBlock::Nowait))
 }
 
 /// Why the rows of `select` are not rows of a table, in PostgreSQL's order of checks.

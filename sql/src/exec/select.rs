@@ -124,6 +124,9 @@ pub struct QueryPlan {
     pub(super) sources: Vec<JoinStep>,
     /// Whether the rows read are locked (`FOR UPDATE`).
     pub(super) for_update: bool,
+    /// Whether a row lock held by a live transaction fails the query (`NOWAIT`, 55P03)
+    /// instead of being waited for.
+    pub(super) nowait: bool,
     pub(super) filter: Option<ScalarExpr>,
     pub(super) grouping: Option<Grouping>,
     pub(super) having: Option<ScalarExpr>,
@@ -255,6 +258,7 @@ pub(super) fn plan_select(
         }
     };
     plan.ctes = ctes;
+    plan.nowait = super::row_locks::nowait(q);
     Ok(plan)
 }
 
@@ -719,6 +723,7 @@ pub(super) fn plan_select_block(
     let mut plan = QueryPlan {
         sources,
         for_update,
+        nowait: false,
         filter,
         grouping,
         having,

@@ -20,7 +20,7 @@ pub mod tscache;
 
 use std::sync::Arc;
 
-use tessera_api::batch::{BatchRequest, PushType, Request, Response};
+use tessera_api::batch::{BatchRequest, PushType, Request, Response, WaitPolicy};
 use tessera_api::error::{KvError, KvResult};
 use tessera_api::keys::{Key, Span};
 use tessera_api::txn::{Intent, Transaction, TxnId, TxnMeta, TxnStatus};
@@ -123,7 +123,8 @@ impl ConcurrencyManager {
     /// Handles the intents an evaluation ran into: for each, push its holder until the intent
     /// is resolved or out of the way, waiting in the lock's queue while the holder is alive.
     /// Returns when the batch should be retried; fails if the waiting transaction itself was
-    /// aborted or a push failed for another reason than "holder alive".
+    /// aborted or a push failed for another reason than "holder alive". With
+    /// [`WaitPolicy::Error`] (`NOWAIT`) a live holder is not waited for: `WriteIntent`.
     pub async fn wait_for_conflicts(
         &self,
         ba: &BatchRequest,
@@ -178,6 +179,11 @@ impl ConcurrencyManager {
                             self.locks.release(&intent.key);
                         }
                         break;
+                    }
+                    Ok(None) if ba.header.wait_policy == WaitPolicy::Error => {
+                        return Err(KvError::WriteIntent {
+                            intents: vec![intent],
+                        });
                     }
                     Ok(None) => {
                         tries += 1;

@@ -357,8 +357,9 @@ impl EvalState<'_, '_> {
     }
 
     /// Fails if anything another transaction wrote in `span` lies in
-    /// `(refresh_from, read_timestamp]`, or another transaction's intent lies at or below
-    /// `read_timestamp`; otherwise records the span as read at `read_timestamp`.
+    /// `(refresh_from, read_timestamp]`, or another transaction's intent (not a lock-only
+    /// record: it holds no value) lies at or below `read_timestamp`; otherwise records the
+    /// span as read at `read_timestamp`.
     fn refresh(&mut self, span: &Span, refresh_from: Timestamp) -> KvResult<()> {
         let Some(txn) = self.txn else {
             return Err(KvError::InvalidRequest(
@@ -372,7 +373,7 @@ impl EvalState<'_, '_> {
         for (k, i) in intents {
             if i.txn.id == txn.meta.id {
                 own.insert(k, i.ts());
-            } else if i.ts() <= to {
+            } else if !i.lock_only && i.ts() <= to {
                 return Err(refresh_failed(&k, i.ts()));
             }
         }

@@ -130,13 +130,14 @@ fn classify(key: &[u8], intent: Option<&IntentMeta>, ctx: &ReadCtx) -> KvResult<
     let Some(intent) = intent else {
         return Ok(IntentView::Skip(None));
     };
-    // A lock-only record has no provisional version: its own transaction reads the key as
-    // if it were not there; anyone else meets it as they meet an intent.
-    let provisional = (!intent.lock_only).then(|| intent.ts());
+    // A lock-only record has no provisional version and changes nothing a read returns: every
+    // reader, its own transaction or another, reads the key as if it were not there. (A
+    // reader above the lock is safe: its read goes into the timestamp cache, so the holder's
+    // later write of the row lands above it. A locking read still meets it, in `lock`.)
+    if intent.lock_only {
+        return Ok(IntentView::Skip(None));
+    }
     if let Some(txn) = &ctx.txn {
-        if txn.id == intent.txn.id && intent.lock_only {
-            return Ok(IntentView::Skip(None));
-        }
         if txn.id == intent.txn.id {
             return Ok(if intent.txn.epoch == txn.epoch {
                 match own_write(intent, txn) {
@@ -158,7 +159,7 @@ fn classify(key: &[u8], intent: Option<&IntentMeta>, ctx: &ReadCtx) -> KvResult<
             }],
         });
     }
-    Ok(IntentView::Skip(provisional))
+    Ok(IntentView::Skip(Some(intent.ts())))
 }
 
 /// Picks the visible version among `versions` (newest first) of one key.
