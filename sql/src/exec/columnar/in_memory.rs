@@ -259,6 +259,12 @@ mod tests {
             "SELECT count(*) FROM t WHERE s NOT ILIKE 'S1%' AND s LIKE '%'",
             "SELECT count(*) FROM t WHERE s LIKE 's\\'",
             "SELECT s, count(*) FROM t WHERE s LIKE 's\\1_' OR s LIKE '_\\%' GROUP BY s",
+            // A trailing escape: false where the matching stops before it, else 22025.
+            "SELECT id, s LIKE 'x\\', s LIKE '%2\\', s ILIKE 'Q\\' FROM t WHERE s LIKE '%3\\' OR s LIKE 'q\\' OR g = 1 ORDER BY id",
+            "SELECT id, s LIKE 's1\\' FROM t WHERE g = 1 ORDER BY id",
+            // ESCAPE: another character, none, backslash.
+            "SELECT id, s LIKE 's#1%' ESCAPE '#', s LIKE '%\\' ESCAPE '', s ILIKE 'S!_' ESCAPE '!' FROM t WHERE s LIKE 's1%' ESCAPE '\\' OR s LIKE '%#%%' ESCAPE '#' ORDER BY id",
+            "SELECT count(*) FROM t WHERE s LIKE 's1#' ESCAPE '#'",
         ];
         for n in [0, 1, 1_023, 1_025, 12_345] {
             let data = Arc::new(rows(n, n as u64 + 7));

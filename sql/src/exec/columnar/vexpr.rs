@@ -15,7 +15,8 @@
 //!                                    in PostgreSQL); a cast to smallint/integer is a
 //!                                    range check (22003)
 //!   CASE, COALESCE, NULLIF           arrow-select's zip and nullif (`choice.rs`)
-//!   [NOT] LIKE, [NOT] ILIKE on text  arrow-string's like kernel (`pattern.rs`)
+//!   [NOT] LIKE, [NOT] ILIKE on text  arrow-string's like kernel (`pattern.rs`); ESCAPE
+//!                                    with a constant pattern and escape
 //! ```
 //!
 //! Anything else (other functions, casts that convert, float arithmetic, whose overflow
@@ -274,6 +275,20 @@ fn compile_inner(e: &ScalarExpr, cols: &mut ScanColumns) -> Option<Compiled> {
             let p = typed(compile_inner(p, cols)?, ColumnType::Utf8)?;
             let x = VecExpr::Like(Box::new(x), Box::new(p), *f == Func::ILike);
             (x, Some(ColumnType::Bool))
+        }
+        // `p ESCAPE e` of constants: rewritten to a backslash pattern once, here, as the row
+        // evaluator rewrites it; when that fails (a long escape), the row path reports it.
+        ScalarExpr::Func(Func::LikeEscape, args)
+            if args.iter().all(|a| matches!(a, ScalarExpr::Literal(_))) =>
+        {
+            let value = crate::expr::eval(e, &[], &[]).ok()?;
+            if !matches!(value, Datum::String(_) | Datum::Null) {
+                return None;
+            }
+            (
+                VecExpr::Literal(value, ColumnType::Utf8),
+                Some(ColumnType::Utf8),
+            )
         }
         ScalarExpr::Not(x) => {
             let x = typed(compile_inner(x, cols)?, ColumnType::Bool)?;
@@ -825,9 +840,31 @@ mod tests {
             assert!(agrees(like(Func::Like, p)), "{p}");
             assert!(agrees(like(Func::ILike, p)), "{p}");
         }
-        // A pattern ending with the escape character: the row evaluator reports it.
-        assert!(!agrees(like(Func::Like, "x\\")));
+        // A pattern ending with the escape character is false where the matching ends
+        // before it ("x" and "y" against "x\\"), an error where it reaches it.
+        assert!(agrees(like(Func::Like, "x\\")));
+        assert!(agrees(like(Func::ILike, "X\\")));
+        assert!(!agrees(like(Func::Like, "\\")));
+        assert!(!agrees(like(Func::Like, "%\\")));
         assert!(agrees(like(Func::Like, "x\\\\")));
+        // ESCAPE of constants is rewritten at planning; ESCAPE '' disables escaping.
+        let escaped = |p: &str, e: &str| {
+            ScalarExpr::Func(
+                Func::Like,
+                vec![
+                    *col(2),
+                    ScalarExpr::Func(
+                        Func::LikeEscape,
+                        vec![*lit(Datum::String(p.into())), *lit(Datum::String(e.into()))],
+                    ),
+                ],
+            )
+        };
+        assert!(agrees(escaped("#x", "#")));
+        assert!(agrees(escaped("x#", "#")));
+        assert!(agrees(escaped("%\\", "")));
+        let (_, mut cols) = table();
+        assert!(compile(&escaped("x", "ab"), &mut cols).is_none());
         let to_self = ScalarExpr::Func(Func::Like, vec![*col(2), *col(2)]);
         assert!(agrees(to_self));
     }
