@@ -29,9 +29,23 @@ pub(super) fn walk(e: &Expr, f: &mut dyn FnMut(&Expr)) {
         | Expr::Ceil { expr, .. }
         | Expr::Floor { expr, .. }
         | Expr::Extract { expr, .. } => walk(expr, f),
-        Expr::Like { expr, pattern, .. } | Expr::ILike { expr, pattern, .. } => {
+        Expr::Like {
+            expr,
+            pattern,
+            escape_char,
+            ..
+        }
+        | Expr::ILike {
+            expr,
+            pattern,
+            escape_char,
+            ..
+        } => {
             walk(expr, f);
             walk(pattern, f);
+            if let Some(e) = escape_char {
+                walk(e, f);
+            }
         }
         Expr::Position { expr, r#in } => {
             walk(expr, f);
@@ -124,9 +138,23 @@ pub(super) fn rewrite(e: &Expr, f: &mut dyn FnMut(&Expr) -> Option<Expr>) -> Exp
         | Expr::Ceil { expr, .. }
         | Expr::Floor { expr, .. }
         | Expr::Extract { expr, .. } => **expr = rewrite(expr, f),
-        Expr::Like { expr, pattern, .. } | Expr::ILike { expr, pattern, .. } => {
+        Expr::Like {
+            expr,
+            pattern,
+            escape_char,
+            ..
+        }
+        | Expr::ILike {
+            expr,
+            pattern,
+            escape_char,
+            ..
+        } => {
             **expr = rewrite(expr, f);
             **pattern = rewrite(pattern, f);
+            if let Some(e) = escape_char {
+                **e = rewrite(e, f);
+            }
         }
         Expr::Position { expr, r#in } => {
             **expr = rewrite(expr, f);

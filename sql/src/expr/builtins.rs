@@ -12,7 +12,8 @@ use std::cmp::Ordering;
 use md5::{Digest, Md5};
 use tessera_encoding::Datum;
 
-use super::eval::{check_float, compare, like, overflow};
+use super::eval::{check_float, compare, overflow};
+use super::like::{like, like_escape};
 use super::numeric::{self, ArithOp};
 use super::Func;
 use crate::error::{SqlError, SqlResult, SqlState};
@@ -82,6 +83,9 @@ pub(super) fn call(f: &Func, args: &[Datum]) -> SqlResult<Datum> {
         (Func::Like, [Datum::String(x), Datum::String(p)]) => Datum::Bool(like(x, p)?),
         (Func::ILike, [Datum::String(x), Datum::String(p)]) => {
             Datum::Bool(like(&x.to_lowercase(), &p.to_lowercase())?)
+        }
+        (Func::LikeEscape, [Datum::String(p), Datum::String(e)]) => {
+            Datum::String(like_escape(p, e)?)
         }
         (Func::ToText(ty), [v]) => Datum::String(format_text(v, ty).unwrap_or_default()),
         (Func::RecordIsNull(negated), [v]) => {

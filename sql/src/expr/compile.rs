@@ -291,20 +291,27 @@ impl Compiler<'_> {
                 negated,
                 expr,
                 pattern,
-                escape_char: None,
+                escape_char,
                 any: false,
             }
             | Expr::ILike {
                 negated,
                 expr,
                 pattern,
-                escape_char: None,
+                escape_char,
                 any: false,
             } => {
                 let x = self.compile(expr)?;
                 let x = self.coerce_text(x)?;
                 let p = self.compile(pattern)?;
-                let p = self.coerce_text(p)?;
+                let mut p = self.coerce_text(p)?;
+                // `p ESCAPE e` is PostgreSQL's `like_escape(p, e)`: the pattern rewritten
+                // with backslash as its escape.
+                if let Some(esc) = escape_char {
+                    let esc = self.compile(esc)?;
+                    let esc = self.coerce_text(esc)?;
+                    p.expr = ScalarExpr::Func(Func::LikeEscape, vec![p.expr, esc.expr]);
+                }
                 let func = if matches!(e, Expr::ILike { .. }) {
                     Func::ILike
                 } else {

@@ -10,60 +10,6 @@ use super::{BinOp, EvalCtx, ScalarExpr, SubKind};
 use crate::error::{SqlError, SqlResult, SqlState};
 use crate::types::{check_int_range, parse_text, SqlType};
 
-/// SQL LIKE: `%` matches any run of characters, `_` any one, `\\` escapes the next character.
-pub(super) fn like(text: &str, pattern: &str) -> SqlResult<bool> {
-    #[derive(Clone, Copy, PartialEq)]
-    enum Tok {
-        Any,
-        One,
-        Lit(char),
-    }
-    let mut toks = Vec::new();
-    let mut chars = pattern.chars();
-    while let Some(c) = chars.next() {
-        toks.push(match c {
-            '%' => Tok::Any,
-            '_' => Tok::One,
-            '\\' => Tok::Lit(chars.next().ok_or_else(|| {
-                SqlError::new(
-                    SqlState("22025"),
-                    "LIKE pattern must not end with escape character",
-                )
-            })?),
-            c => Tok::Lit(c),
-        });
-    }
-    let text: Vec<char> = text.chars().collect();
-    // Iterative matching with backtracking to the last `%` (linear in practice).
-    let (mut t, mut p) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while t < text.len() {
-        match toks.get(p) {
-            Some(Tok::Any) => {
-                star = Some((p, t));
-                p += 1;
-            }
-            Some(Tok::One) => {
-                t += 1;
-                p += 1;
-            }
-            Some(Tok::Lit(c)) if *c == text[t] => {
-                t += 1;
-                p += 1;
-            }
-            _ => match star {
-                Some((sp, st)) => {
-                    p = sp + 1;
-                    t = st + 1;
-                    star = Some((sp, st + 1));
-                }
-                None => return Ok(false),
-            },
-        }
-    }
-    Ok(toks[p..].iter().all(|t| *t == Tok::Any))
-}
-
 /// 22003 for a result out of the range of `ty`.
 pub(super) fn overflow(ty: &SqlType) -> SqlError {
     SqlError::new(

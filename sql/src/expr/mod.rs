@@ -34,6 +34,7 @@ mod eval;
 mod functions;
 mod json;
 mod json_edit;
+pub(crate) mod like;
 pub mod numeric;
 mod operators;
 mod to_char;
@@ -221,6 +222,9 @@ pub enum Func {
     Like,
     /// a ILIKE b (case-insensitive).
     ILike,
+    /// like_escape(pattern, escape): the pattern of `LIKE pattern ESCAPE escape` with
+    /// backslash as its escape character (`like.rs`).
+    LikeEscape,
     /// round(x) on floats (to even, like rint), round(x[, n]) on numerics (half away from
     /// zero).
     Round,

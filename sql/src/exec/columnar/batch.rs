@@ -11,6 +11,7 @@
 //!   date                        Int32  (days since 2000)   Date
 //!   time                        Int64  (µs since 00:00)    Time
 //!   timestamp[tz]               Int64  (µs since 2000)     Timestamp
+//!   numeric, numeric(p, s)      Decimal128(38, scale)      Decimal
 //! ```
 //!
 //! Every mapping is exact: a value goes in and comes back out bit for bit (a `real` is kept
@@ -20,8 +21,20 @@
 //! from 1970, and shifting the epoch overflows at the ends of PostgreSQL's range (a
 //! timestamp in the year 294276 has no `Timestamp(µs)` value), so the mapping would not be
 //! exact; and an integer column keeps Arrow's temporal kernels, which assume 1970, from
-//! ever being applied to them. Every other type (numeric, interval, uuid, json, arrays…)
-//! has no column type, and a query that reads one stays on the row path.
+//! ever being applied to them. Every other type (interval, uuid, json, arrays…) has no
+//! column type, and a query that reads one stays on the row path.
+//!
+//! # Numeric
+//!
+//! PostgreSQL keeps a display scale with every numeric value (`1.5` and `1.50` are equal
+//! but print differently, and `+ - *`, `sum`, `min` and `max` carry it through), while a
+//! Decimal128 array has one scale for all its values. So a batch's numeric column is
+//! Decimal128 at the one scale all its values have: the column's declared scale for
+//! `numeric(p, s)`, the scale the values were written with for `numeric`. The scale is the
+//! batch's, not the plan's: the plan's schema says `Decimal128(38, 0)`, and each batch's
+//! schema has its arrays' own types. A batch whose values cannot be held so — values of
+//! different scales, more than 38 digits, NaN or an infinity — has no batch form: it is
+//! evaluated by the row evaluator (`run.rs`), as a batch whose kernel fails is.
 //!
 //! Expressions evaluate over the *widened* types (every integer as Int64, every float as
 //! Float64), as the row evaluator computes every integer in 64 bits.
@@ -32,11 +45,11 @@ use std::sync::Arc;
 use arrow_array::builder::{BinaryBuilder, BooleanBuilder, PrimitiveBuilder, StringBuilder};
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
-    ArrowPrimitiveType, Float32Type, Float64Type, Int16Type, Int32Type, Int64Type,
+    ArrowPrimitiveType, Decimal128Type, Float32Type, Float64Type, Int16Type, Int32Type, Int64Type,
 };
-use arrow_array::{Array, ArrayRef, RecordBatch};
+use arrow_array::{Array, ArrayRef, Decimal128Array, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
-use tessera_encoding::Datum;
+use tessera_encoding::{Datum, Decimal};
 
 use crate::error::{SqlError, SqlResult};
 use crate::types::SqlType;
@@ -56,7 +69,12 @@ pub(crate) enum ColumnType {
     Time,
     Timestamp,
     TimestampTz,
+    /// numeric, at each batch's scale (see the module docs).
+    Numeric,
 }
+
+/// The most digits a numeric value in a batch may have (Decimal128's precision).
+const DECIMAL_DIGITS: u8 = 38;
 
 impl ColumnType {
     /// The column type of a SQL type, if it has one.
@@ -74,6 +92,7 @@ impl ColumnType {
             SqlType::Time => Self::Time,
             SqlType::Timestamp => Self::Timestamp,
             SqlType::TimestampTz => Self::TimestampTz,
+            SqlType::Numeric | SqlType::NumericMod { .. } => Self::Numeric,
             _ => return None,
         })
     }
@@ -89,6 +108,8 @@ impl ColumnType {
             Self::Float64 => DataType::Float64,
             Self::Utf8 => DataType::Utf8,
             Self::Binary => DataType::Binary,
+            // A batch's arrays have their own scale (see the module docs).
+            Self::Numeric => DataType::Decimal128(DECIMAL_DIGITS, 0),
         }
     }
 
@@ -117,6 +138,7 @@ impl ColumnType {
             Self::Time => "time",
             Self::Timestamp => "timestamp",
             Self::TimestampTz => "timestamptz",
+            Self::Numeric => "numeric",
         }
     }
 
@@ -221,6 +243,7 @@ pub(crate) fn array_of<'a>(
             }
             Ok(Arc::new(b.finish()))
         }
+        ColumnType::Numeric => decimal_array(values),
         ColumnType::Binary => {
             let mut b = BinaryBuilder::with_capacity(values.len(), values.len() * 8);
             for d in values {
@@ -232,6 +255,88 @@ pub(crate) fn array_of<'a>(
             }
             Ok(Arc::new(b.finish()))
         }
+    }
+}
+
+/// Numeric values as one Decimal128 array at the scale all of them have (0 when all are
+/// NULL); an error when they have none (see the module docs).
+fn decimal_array<'a>(values: impl ExactSizeIterator<Item = &'a Datum>) -> SqlResult<ArrayRef> {
+    let mut scale = None;
+    let mut out = Vec::with_capacity(values.len());
+    for d in values {
+        match d {
+            Datum::Null => out.push(None),
+            Datum::Decimal(v) => {
+                let (unscaled, s) = unscaled(v).ok_or_else(|| {
+                    SqlError::internal("vectorized: numeric beyond 38 digits or not finite")
+                })?;
+                if *scale.get_or_insert(s) != s {
+                    return Err(SqlError::internal("vectorized: numeric scales differ"));
+                }
+                out.push(Some(unscaled));
+            }
+            d => return Err(mismatch(ColumnType::Numeric, d)),
+        }
+    }
+    let scale = i8::try_from(scale.unwrap_or(0))
+        .map_err(|_| SqlError::internal("vectorized: numeric scale beyond 38"))?;
+    let array = Decimal128Array::from(out)
+        .with_precision_and_scale(DECIMAL_DIGITS, scale)
+        .map_err(|e| SqlError::internal(format!("vectorized: {e}")))?;
+    Ok(Arc::new(array))
+}
+
+/// A finite numeric as its unscaled integer and scale (`-12.340` is `(-12340, 3)`), if it
+/// has at most 38 digits.
+pub(crate) fn unscaled(d: &Decimal) -> Option<(i128, u32)> {
+    if !d.is_finite() {
+        return None;
+    }
+    let scale = d.scale();
+    let text = d.to_string();
+    let (negative, text) = match text.strip_prefix('-') {
+        Some(t) => (true, t),
+        None => (false, text.as_str()),
+    };
+    let digits = text.trim_start_matches(['0', '.']);
+    if digits.bytes().filter(u8::is_ascii_digit).count() > usize::from(DECIMAL_DIGITS) {
+        return None;
+    }
+    let mut v: i128 = 0;
+    for b in text.bytes().filter(u8::is_ascii_digit) {
+        v = v.checked_mul(10)?.checked_add(i128::from(b - b'0'))?;
+    }
+    Some((if negative { -v } else { v }, scale))
+}
+
+/// The numeric `unscaled × 10^-scale`, printed with `scale` digits after the point.
+pub(crate) fn decimal(unscaled: i128, scale: u32) -> SqlResult<Decimal> {
+    let digits = unscaled.unsigned_abs().to_string();
+    let scale = scale as usize;
+    let mut text = String::with_capacity(digits.len() + scale + 3);
+    if unscaled < 0 {
+        text.push('-');
+    }
+    if scale == 0 {
+        text.push_str(&digits);
+    } else {
+        let padded = format!("{digits:0>width$}", width = scale + 1);
+        let (int, frac) = padded.split_at(padded.len() - scale);
+        text.push_str(int);
+        text.push('.');
+        text.push_str(frac);
+    }
+    text.parse()
+        .map_err(|_| SqlError::internal("vectorized: numeric out of range"))
+}
+
+/// The scale of a Decimal128 array's values.
+pub(crate) fn decimal_scale(array: &dyn Array) -> SqlResult<u32> {
+    match array.data_type() {
+        DataType::Decimal128(_, s) => {
+            u32::try_from(*s).map_err(|_| SqlError::internal("negative numeric scale"))
+        }
+        _ => Err(wrong_array(ColumnType::Numeric)),
     }
 }
 
@@ -284,6 +389,18 @@ pub(crate) fn datums_of(array: &dyn Array, ty: ColumnType) -> SqlResult<Vec<Datu
                 .map(|v| v.map_or(Datum::Null, |s| Datum::String(s.to_string())))
                 .collect())
         }
+        ColumnType::Numeric => {
+            let scale = decimal_scale(array)?;
+            let a = array
+                .as_primitive_opt::<Decimal128Type>()
+                .ok_or_else(|| wrong_array(ty))?;
+            a.iter()
+                .map(|v| match v {
+                    Some(v) => Ok(Datum::Decimal(decimal(v, scale)?)),
+                    None => Ok(Datum::Null),
+                })
+                .collect()
+        }
         ColumnType::Binary => {
             let a = array
                 .as_binary_opt::<i32>()
@@ -309,8 +426,34 @@ pub(crate) fn rows_to_batch<R: AsRef<[Datum]>>(
         }
         arrays.push(array_of(ty, rows.iter().map(|r| &r.as_ref()[pos]))?);
     }
-    let options = arrow_array::RecordBatchOptions::new().with_row_count(Some(rows.len()));
-    RecordBatch::try_new_with_options(schema.clone(), arrays, &options)
+    batch_of(schema, arrays, rows.len())
+}
+
+/// A batch of `arrays` (of `rows` rows) with the fields of `schema`, each field's type its
+/// array's (a numeric array has its own scale: see the module docs).
+pub(crate) fn batch_of(
+    schema: &SchemaRef,
+    arrays: Vec<ArrayRef>,
+    rows: usize,
+) -> SqlResult<RecordBatch> {
+    let retyped = schema
+        .fields()
+        .iter()
+        .zip(&arrays)
+        .any(|(f, a)| f.data_type() != a.data_type());
+    let schema = if retyped {
+        let fields: Vec<Field> = schema
+            .fields()
+            .iter()
+            .zip(&arrays)
+            .map(|(f, a)| f.as_ref().clone().with_data_type(a.data_type().clone()))
+            .collect();
+        Arc::new(Schema::new(fields))
+    } else {
+        schema.clone()
+    };
+    let options = arrow_array::RecordBatchOptions::new().with_row_count(Some(rows));
+    RecordBatch::try_new_with_options(schema, arrays, &options)
         .map_err(|e| SqlError::internal(format!("record batch: {e}")))
 }
 
@@ -409,6 +552,67 @@ mod tests {
         round_trip(ColumnType::Int64, Vec::new());
     }
 
+    fn numerics(texts: &[Option<&str>]) -> Vec<Vec<Datum>> {
+        texts
+            .iter()
+            .map(|t| {
+                vec![t.map_or(Datum::Null, |t| {
+                    Datum::Decimal(t.parse().expect("numeric literal"))
+                })]
+            })
+            .collect()
+    }
+
+    #[test]
+    fn numerics_of_one_scale_round_trip_with_their_scale() {
+        let max = "99999999999999999999999999999999999.999";
+        let rows = numerics(&[
+            Some("1.500"),
+            None,
+            Some("-0.250"),
+            Some("0.000"),
+            Some(max),
+        ]);
+        let schema = schema(&[("n".to_string(), ColumnType::Numeric)]);
+        let batch = rows_to_batch(&rows, &[(0, ColumnType::Numeric)], &schema).expect("batch");
+        assert_eq!(batch.column(0).data_type(), &DataType::Decimal128(38, 3));
+        let back = arrays_to_rows(batch.columns(), &[ColumnType::Numeric]).expect("rows");
+        let text = |r: &[Datum]| match &r[0] {
+            Datum::Decimal(d) => d.to_string(),
+            d => format!("{d:?}"),
+        };
+        let shown: Vec<String> = back.iter().map(|r| text(r)).collect();
+        assert_eq!(shown, ["1.500", "Null", "-0.250", "0.000", max]);
+        let nulls = numerics(&[None, None]);
+        assert!(rows_to_batch(&nulls, &[(0, ColumnType::Numeric)], &schema).is_ok());
+    }
+
+    #[test]
+    fn numerics_without_one_decimal128_scale_have_no_batch() {
+        let schema = schema(&[("n".to_string(), ColumnType::Numeric)]);
+        let cols = [(0, ColumnType::Numeric)];
+        for bad in [
+            vec![Some("1.5"), Some("1.50")],
+            vec![Some("NaN")],
+            vec![Some("Infinity")],
+            vec![Some("123456789012345678901234567890123456789")],
+        ] {
+            assert!(
+                rows_to_batch(&numerics(&bad), &cols, &schema).is_err(),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(
+            unscaled(&"-12.340".parse().expect("numeric")),
+            Some((-12340, 3))
+        );
+        assert_eq!(
+            unscaled(&"1e5".parse().expect("numeric")),
+            Some((100_000, 0))
+        );
+        assert_eq!(decimal(-5, 3).expect("decimal").to_string(), "-0.005");
+    }
+
     #[test]
     fn a_value_of_the_wrong_kind_is_an_error_not_a_panic() {
         let rows = vec![vec![Datum::String("x".into())]];
@@ -423,7 +627,6 @@ mod tests {
 
     #[test]
     fn sql_types_without_an_exact_column_type_have_none() {
-        assert_eq!(ColumnType::of(&SqlType::Numeric), None);
         assert_eq!(ColumnType::of(&SqlType::Interval), None);
         assert_eq!(ColumnType::of(&SqlType::Uuid), None);
         assert_eq!(ColumnType::of(&SqlType::Bpchar(3)), Some(ColumnType::Utf8));

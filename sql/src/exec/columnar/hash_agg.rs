@@ -15,10 +15,12 @@
 //! The states are the row path's (`AggState`) kept as columns, and each group's result is
 //! finished by the row path's own `finish`: `sum(int4)` is bigint and `sum(int8)`,
 //! `avg(int)` are numeric printed with PostgreSQL's scale, identical by construction.
+//! Numeric arguments fold into the row path's exact numeric states (`numeric_agg.rs`).
 //! What is not reproduced exactly stays on the row path, decided when the query is
-//! planned: numeric arguments (no exact column type), DISTINCT, ORDER BY and FILTER inside
-//! an aggregate, the other aggregates, and float GROUP BY keys (the row format tells -0
-//! from +0, which GROUP BY must not).
+//! planned: DISTINCT, ORDER BY and FILTER inside an aggregate, the other aggregates, float
+//! GROUP BY keys (the row format tells -0 from +0, which GROUP BY must not) and numeric
+//! ones (`1.5` and `1.50` are one group, shown as the first; their Decimal128 rows differ
+//! between batches of different scales).
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
@@ -31,6 +33,7 @@ use tessera_encoding::datum::compare_f64;
 use tessera_encoding::Datum;
 
 use super::batch::{array_of, datums_of, ColumnType};
+use super::numeric_agg::{self, NumericSums};
 use super::vexpr::{compile, ScanColumns, VecExpr};
 use crate::error::{SqlError, SqlResult};
 use crate::exec::aggregate::{finish, AggFunc, AggState};
@@ -50,8 +53,15 @@ pub(crate) struct BatchGrouping {
 /// The keys and aggregate arguments of one batch's rows.
 pub(crate) struct Inputs {
     keys: Vec<ArrayRef>,
-    args: Vec<Option<ArrayRef>>,
+    args: Vec<Option<Arg>>,
     rows: usize,
+}
+
+/// An aggregate's argument over a batch's rows.
+enum Arg {
+    Array(ArrayRef),
+    /// Numerics without a Decimal128 array (`batch.rs`), from the row evaluator.
+    Values(Vec<Datum>),
 }
 
 impl BatchGrouping {
@@ -60,7 +70,7 @@ impl BatchGrouping {
         let mut keys = Vec::with_capacity(g.keys.len());
         for k in &g.keys {
             let (x, ty) = compile(k, cols)?;
-            if ty == ColumnType::Float64 {
+            if matches!(ty, ColumnType::Float64 | ColumnType::Numeric) {
                 return None;
             }
             keys.push((x, ty));
@@ -82,6 +92,7 @@ impl BatchGrouping {
                     let want = match a.arg_ty {
                         SqlType::Int2 | SqlType::Int4 | SqlType::Int8 => ColumnType::Int64,
                         SqlType::Float4 | SqlType::Float8 => ColumnType::Float64,
+                        SqlType::Numeric | SqlType::NumericMod { .. } => ColumnType::Numeric,
                         _ => return None,
                     };
                     let (x, ty) = compile(x, cols)?;
@@ -112,7 +123,7 @@ impl BatchGrouping {
             .iter()
             .map(|(_, a)| {
                 a.as_ref()
-                    .map(|(x, _)| x.eval(batch, params)?.into_array(rows))
+                    .map(|(x, _)| Ok(Arg::Array(x.eval(batch, params)?.into_array(rows)?)))
                     .transpose()
             })
             .collect::<SqlResult<_>>()?;
@@ -152,7 +163,11 @@ impl BatchGrouping {
             .zip(&args)
             .map(|((_, a), values)| {
                 a.as_ref()
-                    .map(|(_, ty)| array_of(*ty, values.iter()))
+                    .map(|(_, ty)| match array_of(*ty, values.iter()) {
+                        Ok(array) => Ok(Arg::Array(array)),
+                        Err(_) if *ty == ColumnType::Numeric => Ok(Arg::Values(values.clone())),
+                        Err(e) => Err(e),
+                    })
                     .transpose()
             })
             .collect::<SqlResult<_>>()?;
@@ -171,6 +186,8 @@ enum Accumulator {
     SumFloat(Vec<f64>, Vec<bool>),
     AvgInt(Vec<i128>, Vec<i64>),
     AvgFloat(Vec<f64>, Vec<i64>),
+    SumNumeric(NumericSums),
+    AvgNumeric(NumericSums),
     /// The least (`min`) or greatest value so far, NULL before the first.
     Extreme(Ordering, ColumnType, Vec<Datum>),
 }
@@ -180,6 +197,12 @@ impl Accumulator {
         Ok(match (func, arg) {
             (AggFunc::CountStar | AggFunc::Count, _) => Accumulator::Count(Vec::new()),
             (AggFunc::Sum, Some(ColumnType::Int64)) => Accumulator::SumInt(Vec::new(), Vec::new()),
+            (AggFunc::Sum, Some(ColumnType::Numeric)) => {
+                Accumulator::SumNumeric(NumericSums::default())
+            }
+            (AggFunc::Avg, Some(ColumnType::Numeric)) => {
+                Accumulator::AvgNumeric(NumericSums::default())
+            }
             (AggFunc::Sum, Some(_)) => Accumulator::SumFloat(Vec::new(), Vec::new()),
             (AggFunc::Avg, Some(ColumnType::Int64)) => Accumulator::AvgInt(Vec::new(), Vec::new()),
             (AggFunc::Avg, Some(_)) => Accumulator::AvgFloat(Vec::new(), Vec::new()),
@@ -208,19 +231,24 @@ impl Accumulator {
                 s.resize(groups, 0.0);
                 n.resize(groups, 0);
             }
+            Accumulator::SumNumeric(s) | Accumulator::AvgNumeric(s) => s.resize(groups),
             Accumulator::Extreme(_, _, v) => v.resize(groups, Datum::Null),
         }
     }
 
     /// Folds one batch: `ids[i]` is row `i`'s group, `arg` the argument (none for
     /// `count(*)`).
-    fn fold(&mut self, ids: &[usize], arg: Option<&ArrayRef>) -> SqlResult<()> {
+    fn fold(&mut self, ids: &[usize], arg: Option<&Arg>) -> SqlResult<()> {
         let wrong = || SqlError::internal("aggregate argument of an unexpected type");
-        let Some(arg) = arg else {
-            if let Accumulator::Count(c) = self {
-                ids.iter().for_each(|&g| c[g] += 1);
+        let arg = match arg {
+            None => {
+                if let Accumulator::Count(c) = self {
+                    ids.iter().for_each(|&g| c[g] += 1);
+                }
+                return Ok(());
             }
-            return Ok(());
+            Some(Arg::Values(values)) => return self.fold_values(ids, values),
+            Some(Arg::Array(arg)) => arg,
         };
         match self {
             Accumulator::Count(c) => {
@@ -266,7 +294,32 @@ impl Accumulator {
                     }
                 }
             }
+            Accumulator::SumNumeric(s) | Accumulator::AvgNumeric(s) => s.fold_array(ids, arg)?,
+            Accumulator::Extreme(want, ColumnType::Numeric, cur) => {
+                numeric_agg::fold_extreme(*want, ids, arg, cur)?
+            }
             Accumulator::Extreme(want, ty, cur) => fold_extreme(*want, *ty, ids, arg, cur)?,
+        }
+        Ok(())
+    }
+
+    /// Folds numerics of rows without a batch (see [`Arg::Values`]).
+    fn fold_values(&mut self, ids: &[usize], values: &[Datum]) -> SqlResult<()> {
+        match self {
+            Accumulator::Count(c) => {
+                for (v, &g) in values.iter().zip(ids) {
+                    if *v != Datum::Null {
+                        c[g] += 1;
+                    }
+                }
+            }
+            Accumulator::SumNumeric(s) | Accumulator::AvgNumeric(s) => {
+                s.fold_values(ids, values)?
+            }
+            Accumulator::Extreme(want, _, cur) => {
+                numeric_agg::fold_extreme_values(*want, ids, values, cur)
+            }
+            _ => return Err(SqlError::internal("values for a non-numeric aggregate")),
         }
         Ok(())
     }
@@ -278,6 +331,11 @@ impl Accumulator {
             Accumulator::SumFloat(s, any) => AggState::SumFloat(s[g], any[g]),
             Accumulator::AvgInt(s, n) => AggState::AvgInt(s[g], n[g]),
             Accumulator::AvgFloat(s, n) => AggState::AvgFloat(s[g], n[g]),
+            Accumulator::SumNumeric(s) => AggState::SumNumeric(s.state(g).0),
+            Accumulator::AvgNumeric(s) => {
+                let (sum, n) = s.state(g);
+                AggState::AvgNumeric(sum, n)
+            }
             Accumulator::Extreme(_, _, v) => AggState::MinMax(v[g].clone()),
         }
     }

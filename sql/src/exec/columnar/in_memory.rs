@@ -208,12 +208,14 @@ mod tests {
             .collect()
     }
 
+    /// The same rows, floats bit for bit and numerics as printed (with their scale).
     fn same(a: &[Vec<Datum>], b: &[Vec<Datum>]) -> bool {
         a.len() == b.len()
             && a.iter().zip(b).all(|(x, y)| {
                 x.len() == y.len()
                     && x.iter().zip(y).all(|(u, v)| match (u, v) {
                         (Datum::Float(p), Datum::Float(q)) => p.to_bits() == q.to_bits(),
+                        (Datum::Decimal(p), Datum::Decimal(q)) => p.to_string() == q.to_string(),
                         _ => u == v,
                     })
             })
@@ -259,6 +261,12 @@ mod tests {
             "SELECT count(*) FROM t WHERE s NOT ILIKE 'S1%' AND s LIKE '%'",
             "SELECT count(*) FROM t WHERE s LIKE 's\\'",
             "SELECT s, count(*) FROM t WHERE s LIKE 's\\1_' OR s LIKE '_\\%' GROUP BY s",
+            // A trailing escape: false where the matching stops before it, else 22025.
+            "SELECT id, s LIKE 'x\\', s LIKE '%2\\', s ILIKE 'Q\\' FROM t WHERE s LIKE '%3\\' OR s LIKE 'q\\' OR g = 1 ORDER BY id",
+            "SELECT id, s LIKE 's1\\' FROM t WHERE g = 1 ORDER BY id",
+            // ESCAPE: another character, none, backslash.
+            "SELECT id, s LIKE 's#1%' ESCAPE '#', s LIKE '%\\' ESCAPE '', s ILIKE 'S!_' ESCAPE '!' FROM t WHERE s LIKE 's1%' ESCAPE '\\' OR s LIKE '%#%%' ESCAPE '#' ORDER BY id",
+            "SELECT count(*) FROM t WHERE s LIKE 's1#' ESCAPE '#'",
         ];
         for n in [0, 1, 1_023, 1_025, 12_345] {
             let data = Arc::new(rows(n, n as u64 + 7));
@@ -325,6 +333,109 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    /// nt (id int8 primary key, g int4, k int8, m numeric(12, 2), n numeric).
+    fn table_nt() -> TableDescriptor {
+        TableDescriptor::plain(
+            102,
+            "nt",
+            &[
+                ("id", SqlType::Int8),
+                ("g", SqlType::Int4),
+                ("k", SqlType::Int8),
+                (
+                    "m",
+                    SqlType::NumericMod {
+                        precision: 12,
+                        scale: 2,
+                    },
+                ),
+                ("n", SqlType::Numeric),
+            ],
+        )
+    }
+
+    /// `n` rows of nt. `m` has scale 2; `n` has scale 3 in most batches of 1,024 rows, but
+    /// one batch in five has a value of scale 1 among them, one NaN, one 40 digits, one
+    /// an infinity: batches without a Decimal128 form.
+    fn rows_nt(n: usize, seed: u64) -> Vec<Vec<Datum>> {
+        let mut x = seed;
+        let mut next = move || {
+            x = x
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            x >> 33
+        };
+        let num = |t: String| Datum::Decimal(t.parse().expect("numeric literal"));
+        (0..n)
+            .map(|i| {
+                let mut r = |m: u64| next() % m;
+                let nullable = |d: Datum, r: u64| if r == 0 { Datum::Null } else { d };
+                let cents = r(200_000) as i64 - 100_000;
+                let m = format!(
+                    "{}{}.{:02}",
+                    if cents < 0 { "-" } else { "" },
+                    cents.abs() / 100,
+                    cents.abs() % 100
+                );
+                let n_val = match (i / 1_024 % 5, i % 1_024) {
+                    (1, 7) => "2.5".to_string(),
+                    (2, 9) => "NaN".to_string(),
+                    (3, 11) => format!("1{}.000", "0".repeat(39)),
+                    (4, 13) => "-Infinity".to_string(),
+                    _ => format!("{}.{:03}", r(2_000) as i64 - 1_000, r(1_000)),
+                };
+                vec![
+                    Datum::Int(i as i64),
+                    nullable(Datum::Int(r(5) as i64), r(11)),
+                    nullable(Datum::Int(r(1_000) as i64 - 500), r(9)),
+                    nullable(num(m), r(7)),
+                    nullable(num(n_val), r(8)),
+                ]
+            })
+            .collect()
+    }
+
+    /// Numerics run columnar as Decimal128 and answer as the row path, scales included:
+    /// comparisons, `+ - *` and negation, sum/avg/min/max, and batches without a
+    /// Decimal128 form (mixed scales, NaN, infinities, 40 digits) or whose arithmetic
+    /// overflows 128 bits, which the row evaluator computes.
+    #[test]
+    fn numerics_run_columnar_and_answer_as_the_row_path() {
+        let table = table_nt();
+        let queries = [
+            "SELECT id, m, n, m + 1, m - n, m * 2, -m, n * m, m > 5.5, n <= m, k * m FROM nt WHERE m > 0 OR n < 0 ORDER BY id",
+            "SELECT g, count(m), sum(m), avg(m), min(m), max(m), sum(n), avg(n), min(n), max(n) FROM nt WHERE k > 0 GROUP BY g",
+            "SELECT sum(m * k), sum(n + m), max(m - 0.001), min(-n), avg(m * 1.5), count(*) FROM nt WHERE id > 3",
+            "SELECT count(*), sum(k) FROM nt WHERE m = 1.5 OR n > 100.25 OR m * m > 1000000 OR n = 'NaN'",
+            "SELECT id, m * n * n * n * n * n FROM nt WHERE g = 1 AND m IS NOT NULL",
+            "SELECT id, coalesce(m, 0), coalesce(m, 0.00), CASE WHEN m > 0 THEN m ELSE -m END FROM nt WHERE g = 2",
+            "SELECT g, sum(m), max(n) FROM nt WHERE m BETWEEN -10 AND 10 GROUP BY g HAVING count(*) > 1",
+            "SELECT id, m / 3 FROM nt WHERE n > m + 900",
+        ];
+        for n in [0, 1, 1_023, 5_200, 12_345] {
+            let data = Arc::new(rows_nt(n, n as u64 + 13));
+            for sql in queries {
+                let q = InMemoryQuery::plan(&table, sql).expect(sql);
+                assert!(q.is_columnar(), "{sql}: {:?}", q.explain());
+                let (row, col) = (q.run_rows(&data), q.run_columnar(&data));
+                match (&row, &col) {
+                    (Ok(a), Ok(b)) => assert!(same(a, b), "{sql} over {n} rows"),
+                    (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "{sql}"),
+                    _ => panic!("{sql} over {n} rows: {row:?} vs {col:?}"),
+                }
+            }
+        }
+        // GROUP BY a numeric (1.5 and 1.50 are one group) and numeric division stay on
+        // the row path.
+        for sql in [
+            "SELECT m, count(*) FROM nt GROUP BY m",
+            "SELECT count(*) FROM nt WHERE m / 2 > 1",
+        ] {
+            let q = InMemoryQuery::plan(&table, sql).expect(sql);
+            assert!(!q.is_columnar(), "{sql}: {:?}", q.explain());
         }
     }
 

@@ -23,8 +23,9 @@
 //! exactly its key equalities, so a left row without a key match is a left row without a
 //! match; any other ON would have to be evaluated before deciding which left rows are
 //! NULL-extended, and stays on the row path. RIGHT and FULL joins, USING/NATURAL joins
-//! (their merged columns), FOR UPDATE, float keys (arrow-row tells -0 from +0) and keys
-//! that are expressions stay there too.
+//! (their merged columns), FOR UPDATE, float keys (arrow-row tells -0 from +0), keys
+//! that are expressions, and joins that read a numeric column (a numeric batch has its
+//! own scale, `batch.rs`, and the one left batch would need one) stay there too.
 //!
 //! # Same answers
 //!
@@ -254,6 +255,13 @@ pub(super) fn plan(
             })
         })
         .collect::<Option<Vec<_>>>()?;
+    // Numerics have a scale per batch (`batch.rs`), which the join's one left batch and
+    // its taken columns cannot have: joins that read them stay on the row path.
+    let reads_numeric =
+        |used: &[(usize, ColumnType)]| used.iter().any(|&(_, ty)| ty == ColumnType::Numeric);
+    if reads_numeric(&joined.used) || reads_numeric(&left.used) || reads_numeric(&right.used) {
+        return None;
+    }
     let tables = (left_desc, right_desc);
     Some(ColumnarPlan {
         schema: schema_of(tables, &joined.used, 0),
@@ -576,7 +584,7 @@ impl BatchJoin {
         };
         let projected = batches.iter().flat_map(|b| {
             let out: Box<dyn Iterator<Item = SqlResult<ProjectedRow>>> =
-                match project_batch(q, projection, &b.batch, || rows_of(&b.pairs), ctx) {
+                match project_batch(q, projection, Some(&b.batch), || rows_of(&b.pairs), ctx) {
                     Ok(v) => Box::new(v.into_iter().map(Ok)),
                     Err(e) => Box::new(std::iter::once(Err(e))),
                 };

@@ -21,7 +21,8 @@
 //!   a point statement (a primary-key read, a one-row INSERT, UPDATE or DELETE) never
 //!   reaches this module and pays nothing for it; or two such tables in an inner or LEFT
 //!   equi-join the row path would have hash-joined (see `join.rs` for which);
-//! - every column it reads in the vectorized parts has an exact column type (`batch.rs`);
+//! - every column it reads in the vectorized parts has an exact column type (`batch.rs`;
+//!   numerics have one per batch, and a batch without one runs on the row evaluator);
 //! - it is grouped and its keys, aggregates and WHERE all have batch forms, or it is not
 //!   grouped and has a WHERE that does, or is a join (then the projection and ORDER BY keys run
 //!   vectorized too when they all have batch forms and there are no windows, set-returning
@@ -45,6 +46,7 @@ mod choice;
 mod hash_agg;
 mod in_memory;
 mod join;
+mod numeric_agg;
 mod pattern;
 mod run;
 mod vexpr;

@@ -1,5 +1,6 @@
 //! Running a query on the columnar path: the stages of the module docs, each batch falling
-//! back to the row evaluator when its vectorized evaluation fails (`vexpr.rs`).
+//! back to the row evaluator when its vectorized evaluation fails (`vexpr.rs`), or when its
+//! rows have no batch at all (numerics that no Decimal128 array holds: `batch.rs`).
 
 use arrow_array::{Array, BooleanArray, RecordBatch};
 use arrow_select::filter::filter_record_batch;
@@ -21,10 +22,24 @@ fn kernel(e: arrow_schema::ArrowError) -> SqlError {
     SqlError::internal(format!("columnar: {e}"))
 }
 
-/// One batch after WHERE: the batch of the rows kept, and which rows of the input they are.
+/// One batch after WHERE: the batch of the rows kept (none when the rows have no batch
+/// form), and which rows of the input they are.
 struct Filtered {
-    batch: RecordBatch,
+    batch: Option<RecordBatch>,
     kept: Vec<usize>,
+}
+
+/// Which of `rows` the condition keeps, by the row evaluator.
+fn row_mask<R: AsRef<[Datum]>>(
+    row_f: &ScalarExpr,
+    rows: &[R],
+    ctx: &EvalCtx,
+) -> SqlResult<BooleanArray> {
+    let mut keep = Vec::with_capacity(rows.len());
+    for row in rows {
+        keep.push(eval_ctx(row_f, row.as_ref(), ctx)? == Datum::Bool(true));
+    }
+    Ok(BooleanArray::from(keep))
 }
 
 /// Which rows of `batch` the condition `f` (compiled from `row_f`) keeps: vectorized, or,
@@ -45,14 +60,7 @@ pub(super) fn keep_mask<R: AsRef<[Datum]>>(
     });
     match vectorized {
         Ok(mask) => Ok(mask),
-        Err(_) => {
-            let rows = rows();
-            let mut keep = Vec::with_capacity(rows.len());
-            for row in &rows {
-                keep.push(eval_ctx(row_f, row.as_ref(), ctx)? == Datum::Bool(true));
-            }
-            Ok(BooleanArray::from(keep))
-        }
+        Err(_) => row_mask(row_f, &rows(), ctx),
     }
 }
 
@@ -64,19 +72,24 @@ pub(super) fn kept(mask: &BooleanArray) -> Vec<usize> {
 }
 
 /// The projection and ORDER BY keys of the rows of one batch: vectorized, or, when that
-/// fails, by the row evaluator over `rows()`, the batch's rows (made only then).
+/// fails or the rows have no batch, by the row evaluator over `rows()`, the batch's rows
+/// (made only then).
 pub(super) fn project_batch<R: AsRef<[Datum]>>(
     q: &QueryPlan,
     projection: &[(VecExpr, ColumnType)],
-    batch: &RecordBatch,
+    batch: Option<&RecordBatch>,
     rows: impl FnOnce() -> Vec<R>,
     ctx: &EvalCtx,
 ) -> SqlResult<Vec<ProjectedRow>> {
     let width = q.projection.len();
-    let vectorized = projection
-        .iter()
-        .map(|(x, _)| x.eval(batch, ctx.params)?.into_array(batch.num_rows()))
-        .collect::<SqlResult<Vec<_>>>()
+    let vectorized = batch
+        .ok_or_else(|| SqlError::internal("rows without a batch"))
+        .and_then(|batch| {
+            projection
+                .iter()
+                .map(|(x, _)| x.eval(batch, ctx.params)?.into_array(batch.num_rows()))
+                .collect::<SqlResult<Vec<_>>>()
+        })
         .and_then(|arrays| {
             let types: Vec<ColumnType> = projection.iter().map(|(_, t)| *t).collect();
             arrays_to_rows(&arrays, &types)
@@ -119,11 +132,18 @@ impl ColumnarPlan {
         rows: &[Vec<Datum>],
         ctx: &EvalCtx,
     ) -> SqlResult<Filtered> {
-        let batch = rows_to_batch(rows, &self.scan, &self.schema)?;
+        let batch = rows_to_batch(rows, &self.scan, &self.schema).ok();
         let (Some(f), Some(row_filter)) = (&self.filter, &q.filter) else {
             return Ok(Filtered {
                 batch,
                 kept: (0..rows.len()).collect(),
+            });
+        };
+        let Some(batch) = batch else {
+            let mask = row_mask(row_filter, rows, ctx)?;
+            return Ok(Filtered {
+                batch: None,
+                kept: kept(&mask),
             });
         };
         let mask = keep_mask(
@@ -134,7 +154,7 @@ impl ColumnarPlan {
             ctx,
         )?;
         Ok(Filtered {
-            batch: filter_record_batch(&batch, &mask).map_err(kernel)?,
+            batch: Some(filter_record_batch(&batch, &mask).map_err(kernel)?),
             kept: kept(&mask),
         })
     }
@@ -175,7 +195,7 @@ impl ColumnarPlan {
             let out: Box<dyn Iterator<Item = SqlResult<ProjectedRow>>> = match project_batch(
                 q,
                 projection,
-                &batch,
+                batch.as_ref(),
                 || rows.iter().collect::<Vec<_>>(),
                 ctx,
             ) {
@@ -204,7 +224,12 @@ impl ColumnarPlan {
             .map(|chunk| Ok((chunk, self.filter_batch(q, chunk, ctx)?)))
             .collect::<SqlResult<Vec<_>>>()?;
         for (chunk, f) in filtered {
-            let inputs = match bg.eval(&f.batch, ctx.params) {
+            let vectorized = f
+                .batch
+                .as_ref()
+                .ok_or_else(|| SqlError::internal("rows without a batch"))
+                .and_then(|batch| bg.eval(batch, ctx.params));
+            let inputs = match vectorized {
                 Ok(inputs) => inputs,
                 Err(_) => {
                     let rows: Vec<&Vec<Datum>> =

@@ -14,13 +14,19 @@
 //!   integers                         evaluator computes (`i64::MIN % -1` is 0 in both, as
 //!                                    in PostgreSQL); a cast to smallint/integer is a
 //!                                    range check (22003)
+//!   = <> < <= > >=, + - * and unary  Decimal128 (`batch.rs`): compared at the larger
+//!   - on numerics                    scale; `+ -` at the larger scale and `*` at the sum
+//!                                    of the scales, PostgreSQL's result scales, checked
+//!                                    in 128 bits (an integer operand as scale 0)
 //!   CASE, COALESCE, NULLIF           arrow-select's zip and nullif (`choice.rs`)
-//!   [NOT] LIKE, [NOT] ILIKE on text  arrow-string's like kernel (`pattern.rs`)
+//!   [NOT] LIKE, [NOT] ILIKE on text  arrow-string's like kernel (`pattern.rs`); ESCAPE
+//!                                    with a constant pattern and escape
 //! ```
 //!
 //! Anything else (other functions, casts that convert, float arithmetic, whose overflow
-//! PostgreSQL reports, numeric values) does not compile, and the query runs on the row
-//! path.
+//! PostgreSQL reports, numeric division, whose result scale PostgreSQL computes from the
+//! operands' magnitudes) does not compile, and the query runs on the row path. A numeric
+//! result beyond 128 bits fails the batch, which the row evaluator then computes exactly.
 //!
 //! # Floats
 //!
@@ -51,8 +57,11 @@ use std::sync::Arc;
 
 use arrow_arith::boolean::{and_kleene, is_not_null, is_null, not, or_kleene};
 use arrow_array::cast::AsArray;
-use arrow_array::types::{Float32Type, Float64Type, Int16Type, Int32Type, Int64Type};
+use arrow_array::types::{
+    Decimal128Type, Float32Type, Float64Type, Int16Type, Int32Type, Int64Type,
+};
 use arrow_array::{ArrayRef, BooleanArray, RecordBatch, Scalar, UInt32Array};
+use arrow_schema::DataType;
 use tessera_encoding::Datum;
 
 use super::batch::{array_of, ColumnType};
@@ -124,10 +133,13 @@ pub(crate) enum VecExpr {
     Not(Box<VecExpr>),
     /// `IS NULL`, or `IS NOT NULL` when true.
     IsNull(Box<VecExpr>, bool),
-    /// Checked integer `Add`, `Sub`, `Mul`, `Div` or `Mod` in 64 bits.
+    /// Checked integer `Add`, `Sub`, `Mul`, `Div` or `Mod` in 64 bits, or numeric `Add`,
+    /// `Sub`, `Mul` in 128 (see the module docs).
     Arith(Box<VecExpr>, BinOp, Box<VecExpr>),
-    /// Checked integer negation.
+    /// Checked integer or numeric negation.
     Neg(Box<VecExpr>),
+    /// A 64-bit integer as a numeric of scale 0.
+    IntToNumeric(Box<VecExpr>),
     /// A 64-bit integer that must fit `smallint` or `integer`.
     IntRange(Box<VecExpr>, SqlType),
 }
@@ -187,6 +199,7 @@ fn compile_inner(e: &ScalarExpr, cols: &mut ScanColumns) -> Option<Compiled> {
                 Datum::Date(_) => ColumnType::Date,
                 Datum::Time(_) => ColumnType::Time,
                 Datum::Timestamp(_) => ColumnType::Timestamp,
+                Datum::Decimal(_) => ColumnType::Numeric,
                 _ => return None,
             };
             (VecExpr::Literal(d.clone(), ty), Some(ty))
@@ -215,10 +228,17 @@ fn compile_inner(e: &ScalarExpr, cols: &mut ScanColumns) -> Option<Compiled> {
                     (x, Some(ColumnType::Bool))
                 }
                 BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Mod => {
-                    let a = typed(a, ColumnType::Int64)?;
-                    let b = typed(b, ColumnType::Int64)?;
+                    // Numeric division has PostgreSQL's own result scale: not here.
+                    let ty = match a.1.or(b.1)? {
+                        ColumnType::Numeric if matches!(op, BinOp::Div | BinOp::Mod) => {
+                            return None
+                        }
+                        ty @ (ColumnType::Int64 | ColumnType::Numeric) => ty,
+                        _ => return None,
+                    };
+                    let (a, b) = (typed(a, ty)?, typed(b, ty)?);
                     let x = VecExpr::Arith(Box::new(a), *op, Box::new(b));
-                    (x, Some(ColumnType::Int64))
+                    (x, Some(ty))
                 }
                 _ => return None,
             }
@@ -275,6 +295,20 @@ fn compile_inner(e: &ScalarExpr, cols: &mut ScanColumns) -> Option<Compiled> {
             let x = VecExpr::Like(Box::new(x), Box::new(p), *f == Func::ILike);
             (x, Some(ColumnType::Bool))
         }
+        // `p ESCAPE e` of constants: rewritten to a backslash pattern once, here, as the row
+        // evaluator rewrites it; when that fails (a long escape), the row path reports it.
+        ScalarExpr::Func(Func::LikeEscape, args)
+            if args.iter().all(|a| matches!(a, ScalarExpr::Literal(_))) =>
+        {
+            let value = crate::expr::eval(e, &[], &[]).ok()?;
+            if !matches!(value, Datum::String(_) | Datum::Null) {
+                return None;
+            }
+            (
+                VecExpr::Literal(value, ColumnType::Utf8),
+                Some(ColumnType::Utf8),
+            )
+        }
         ScalarExpr::Not(x) => {
             let x = typed(compile_inner(x, cols)?, ColumnType::Bool)?;
             (VecExpr::Not(Box::new(x)), Some(ColumnType::Bool))
@@ -287,8 +321,9 @@ fn compile_inner(e: &ScalarExpr, cols: &mut ScanColumns) -> Option<Compiled> {
             )
         }
         ScalarExpr::Neg(x) => {
-            let x = typed(compile_inner(x, cols)?, ColumnType::Int64)?;
-            (VecExpr::Neg(Box::new(x)), Some(ColumnType::Int64))
+            let (x, ty) = compile_inner(x, cols)?;
+            let ty = ty.filter(|t| matches!(t, ColumnType::Int64 | ColumnType::Numeric))?;
+            (VecExpr::Neg(Box::new(x)), Some(ty))
         }
         // A constant converted to a number (`1::float8`, `'NaN'::real`): converted once,
         // here, as the row evaluator converts it; when that fails, the row path reports it.
@@ -301,6 +336,7 @@ fn compile_inner(e: &ScalarExpr, cols: &mut ScanColumns) -> Option<Compiled> {
                         | SqlType::Int8
                         | SqlType::Float4
                         | SqlType::Float8
+                        | SqlType::Numeric
                 ) =>
         {
             let ty = ColumnType::of(to)?.widened();
@@ -316,6 +352,14 @@ fn compile_inner(e: &ScalarExpr, cols: &mut ScanColumns) -> Option<Compiled> {
                     VecExpr::IntRange(Box::new(x), to.clone()),
                     Some(ColumnType::Int64),
                 ),
+                // An integer as a numeric of scale 0; a numeric of any typmod as an
+                // unconstrained one keeps its value and scale. (To `numeric(p, s)` rounds:
+                // not here.)
+                (Some(ColumnType::Int64), SqlType::Numeric) => (
+                    VecExpr::IntToNumeric(Box::new(x)),
+                    Some(ColumnType::Numeric),
+                ),
+                (Some(ColumnType::Numeric), SqlType::Numeric) => (x, Some(ColumnType::Numeric)),
                 // Casts that keep the value: bigint, double precision, timestamp ↔
                 // timestamptz (the session time zone is UTC), and a type to itself.
                 (
@@ -468,6 +512,19 @@ impl VecExpr {
                     scalar,
                 )
             }
+            VecExpr::IntToNumeric(x) => {
+                let x = x.eval(batch, params)?;
+                let scalar = x.is_scalar();
+                let a = x.into_array(if scalar { 1 } else { rows })?;
+                let ints = a
+                    .as_primitive_opt::<Int64Type>()
+                    .ok_or_else(|| SqlError::internal("numeric of a non-integer"))?;
+                let out = ints
+                    .unary::<_, Decimal128Type>(i128::from)
+                    .with_precision_and_scale(38, 0)
+                    .map_err(kernel)?;
+                wrap(Arc::new(out), scalar)
+            }
             VecExpr::IntRange(x, ty) => {
                 let x = x.eval(batch, params)?;
                 let a = match &x {
@@ -494,6 +551,7 @@ impl VecExpr {
 /// Compares two values of one type as PostgreSQL does (floats: see the module docs).
 pub(super) fn compare(a: &Value, op: BinOp, b: &Value) -> SqlResult<Value> {
     let (a, b) = (pg_float_order(a)?, pg_float_order(b)?);
+    let (a, b) = same_scale(a, b)?;
     let (x, y) = (a.datum(), b.datum());
     let out = match op {
         BinOp::Eq => arrow_ord::cmp::eq(x, y),
@@ -506,6 +564,46 @@ pub(super) fn compare(a: &Value, op: BinOp, b: &Value) -> SqlResult<Value> {
     }
     .map_err(kernel)?;
     Ok(wrap(Arc::new(out), a.is_scalar() && b.is_scalar()))
+}
+
+/// Two values with numerics at one scale (the larger; numerics compare by value), any
+/// other values as they are. Rescaling that overflows is an error (the batch is then
+/// evaluated by the row evaluator).
+fn same_scale(a: Value, b: Value) -> SqlResult<(Value, Value)> {
+    let scale_of = |v: &Value| match v.datum().get().0.data_type() {
+        DataType::Decimal128(_, s) => Some(*s),
+        _ => None,
+    };
+    let (Some(sa), Some(sb)) = (scale_of(&a), scale_of(&b)) else {
+        return Ok((a, b));
+    };
+    let rescale = |v: Value, from: i8, to: i8| -> SqlResult<Value> {
+        if from == to {
+            return Ok(v);
+        }
+        let scalar = v.is_scalar();
+        let a = match v {
+            Value::Array(a) => a,
+            Value::Scalar(s) => s.into_inner(),
+        };
+        let factor = 10i128
+            .checked_pow(u32::from(to.abs_diff(from)))
+            .ok_or_else(|| SqlError::internal("vectorized: numeric rescale overflows"))?;
+        let out = a
+            .as_primitive_opt::<Decimal128Type>()
+            .ok_or_else(|| SqlError::internal("rescale of a non-numeric"))?
+            .try_unary::<_, Decimal128Type, _>(|x| {
+                x.checked_mul(factor).ok_or_else(|| {
+                    arrow_schema::ArrowError::ComputeError("numeric rescale overflows".into())
+                })
+            })
+            .map_err(kernel)?
+            .with_precision_and_scale(38, to)
+            .map_err(kernel)?;
+        Ok(wrap(Arc::new(out), scalar))
+    };
+    let to = sa.max(sb);
+    Ok((rescale(a, sa, to)?, rescale(b, sb, to)?))
 }
 
 /// A float value with -0 made +0 and every NaN the positive quiet NaN, whose total order
@@ -825,11 +923,113 @@ mod tests {
             assert!(agrees(like(Func::Like, p)), "{p}");
             assert!(agrees(like(Func::ILike, p)), "{p}");
         }
-        // A pattern ending with the escape character: the row evaluator reports it.
-        assert!(!agrees(like(Func::Like, "x\\")));
+        // A pattern ending with the escape character is false where the matching ends
+        // before it ("x" and "y" against "x\\"), an error where it reaches it.
+        assert!(agrees(like(Func::Like, "x\\")));
+        assert!(agrees(like(Func::ILike, "X\\")));
+        assert!(!agrees(like(Func::Like, "\\")));
+        assert!(!agrees(like(Func::Like, "%\\")));
         assert!(agrees(like(Func::Like, "x\\\\")));
+        // ESCAPE of constants is rewritten at planning; ESCAPE '' disables escaping.
+        let escaped = |p: &str, e: &str| {
+            ScalarExpr::Func(
+                Func::Like,
+                vec![
+                    *col(2),
+                    ScalarExpr::Func(
+                        Func::LikeEscape,
+                        vec![*lit(Datum::String(p.into())), *lit(Datum::String(e.into()))],
+                    ),
+                ],
+            )
+        };
+        assert!(agrees(escaped("#x", "#")));
+        assert!(agrees(escaped("x#", "#")));
+        assert!(agrees(escaped("%\\", "")));
+        let (_, mut cols) = table();
+        assert!(compile(&escaped("x", "ab"), &mut cols).is_none());
         let to_self = ScalarExpr::Func(Func::Like, vec![*col(2), *col(2)]);
         assert!(agrees(to_self));
+    }
+
+    /// Numerics of one scale (m numeric(8, 2), a bigint) evaluate over Decimal128 without
+    /// falling back, to the row evaluator's values and scales.
+    #[test]
+    fn numerics_evaluate_over_decimal128_with_postgresql_scales() {
+        let num = |t: &str| Datum::Decimal(t.parse().expect("numeric"));
+        let rows = vec![
+            vec![num("1.50"), Datum::Int(3)],
+            vec![Datum::Null, Datum::Int(-2)],
+            vec![num("-20.25"), Datum::Null],
+            vec![num("0.00"), Datum::Int(0)],
+        ];
+        let m = || Box::new(ScalarExpr::Cast(col(0), SqlType::Numeric));
+        let k = || Box::new(ScalarExpr::Cast(col(1), SqlType::Numeric));
+        let lit_num = |t: &str| Box::new(ScalarExpr::Literal(num(t)));
+        let cases = [
+            (
+                ScalarExpr::Binary(m(), BinOp::Add, lit_num("1")),
+                "[2.50, NULL, -19.25, 1.00]",
+            ),
+            (
+                ScalarExpr::Binary(m(), BinOp::Sub, lit_num("0.125")),
+                "[1.375, NULL, -20.375, -0.125]",
+            ),
+            (
+                ScalarExpr::Binary(m(), BinOp::Mul, m()),
+                "[2.2500, NULL, 410.0625, 0.0000]",
+            ),
+            (
+                ScalarExpr::Binary(m(), BinOp::Mul, k()),
+                "[4.50, NULL, NULL, 0.00]",
+            ),
+            (ScalarExpr::Neg(m()), "[-1.50, NULL, 20.25, 0.00]"),
+            (
+                ScalarExpr::Binary(m(), BinOp::Gt, lit_num("1.5")),
+                "[f, NULL, f, f]",
+            ),
+            (
+                ScalarExpr::Binary(m(), BinOp::GtEq, lit_num("1.499")),
+                "[t, NULL, f, f]",
+            ),
+            (
+                ScalarExpr::Binary(k(), BinOp::LtEq, m()),
+                "[f, NULL, NULL, t]",
+            ),
+        ];
+        for (e, want) in cases {
+            let mut cols = ScanColumns::new(
+                vec![Some(ColumnType::Numeric), Some(ColumnType::Int64)],
+                &[],
+            );
+            let (v, ty) = compile(&e, &mut cols).expect("compiles");
+            let names: Vec<(String, ColumnType)> = cols
+                .used
+                .iter()
+                .map(|&(c, t)| (format!("c{c}"), t))
+                .collect();
+            let batch = rows_to_batch(&rows, &cols.used, &schema(&names)).expect("batch");
+            let a = v.eval(&batch, &[]).expect("vectorized").into_array(4);
+            let got = datums_of(a.expect("array").as_ref(), ty).expect("datums");
+            let expected: Vec<Datum> = rows
+                .iter()
+                .map(|r| eval(&e, r, &[]).expect("row evaluator"))
+                .collect();
+            let show = |ds: &[Datum]| {
+                let items: Vec<String> = ds
+                    .iter()
+                    .map(|d| match d {
+                        Datum::Null => "NULL".into(),
+                        Datum::Bool(b) => if *b { "t" } else { "f" }.into(),
+                        Datum::Decimal(x) => x.to_string(),
+                        d => format!("{d:?}"),
+                    })
+                    .collect();
+                format!("[{}]", items.join(", "))
+            };
+            assert_eq!(show(&got), want, "{e:?}");
+            assert_eq!(show(&expected), want, "{e:?}");
+        }
     }
 
     #[test]
