@@ -61,16 +61,28 @@ mod tests {
 
     #[test]
     fn sizes_in_bytes() {
-        assert_eq!(parse_cache_size("256MiB").unwrap(), 256 << 20);
-        assert_eq!(parse_cache_size("2GiB").unwrap(), 2 << 30);
-        assert_eq!(parse_cache_size("1GB").unwrap(), 1_000_000_000);
-        assert_eq!(parse_cache_size("33554432").unwrap(), 32 << 20);
+        assert_eq!(
+            parse_cache_size("256MiB").expect("a size in MiB parses"),
+            256 << 20
+        );
+        assert_eq!(
+            parse_cache_size("2GiB").expect("a size in GiB parses"),
+            2 << 30
+        );
+        assert_eq!(
+            parse_cache_size("1GB").expect("a size in GB parses"),
+            1_000_000_000
+        );
+        assert_eq!(
+            parse_cache_size("33554432").expect("plain bytes parse"),
+            32 << 20
+        );
     }
 
     #[test]
     fn shares_of_memory() {
-        let total = total_memory().unwrap() as usize;
-        let quarter = parse_cache_size("25%").unwrap();
+        let total = total_memory().expect("/proc/meminfo names MemTotal on Linux") as usize;
+        let quarter = parse_cache_size("25%").expect("a share of memory parses");
         assert!(quarter.abs_diff(total / 4) <= 1, "{quarter} vs {total}");
         assert_eq!(
             meminfo_total("MemTotal:       24576000 kB\nMemFree: 1 kB\n"),
