@@ -27,6 +27,19 @@
 //!   write of a descriptor key ─► (first time) Increment /System/v ─► the write
 //! ```
 //!
+//! **Assumed versions.** Reading the version key is a KV batch of its own, and a prepared
+//! point statement outside BEGIN is otherwise one batch: the read would double its KV work.
+//! So a prepared statement's cached plan runs on an *assumed* version (the newest the node
+//! has confirmed, [`SqlTxn::assume_catalog_version`]), and the first batch the statement
+//! sends confirms it: a batch of reads carries the `Get` of the version key as its first
+//! request (the same read at the same timestamp, so the same read span for refreshes); any
+//! other batch, or the end of a statement that sent none, reads the key alone first. When
+//! the version read is not the one assumed, the statement's held writes are dropped and it
+//! fails with 40001 and [`SqlTxn::take_stale_catalog`] set: `exec::execute` runs it again
+//! on the version read. Nothing the first run did is seen: a batch of reads changes no data
+//! (a lock it took is released with the transaction's others), no row has reached the
+//! client, and a cached plan is never volatile (no `nextval`, no advisory lock).
+//!
 //! HAZARD: the caches are only as correct as the rule "every write of a descriptor key
 //! bumps the version". It is enforced here, for every write request that goes through a
 //! `SqlTxn` ([`rowcodec::is_descriptor_key`]); code that writes descriptors through a raw KV
@@ -45,6 +58,10 @@ pub struct SqlTxn {
     kv: Txn,
     /// The catalog version read at this transaction's read timestamp, once read.
     catalog_version: Option<u64>,
+    /// Whether `catalog_version` is assumed, not yet read (see the module docs).
+    assumed: bool,
+    /// Whether a read of the version found another than the one assumed.
+    stale_catalog: bool,
     /// Whether this transaction wrote a descriptor (and bumped the version).
     changed_catalog: bool,
     /// Whether row writes are held for the next batch or the commit (implicit transactions).
@@ -72,6 +89,29 @@ pub async fn bump_catalog_version(txn: &mut Txn) -> KvResult<()> {
     Ok(())
 }
 
+/// Whether a request only reads (with or without a lock): a batch of these may carry the
+/// read that confirms an assumed catalog version (see the module docs).
+fn is_read(req: &Request) -> bool {
+    matches!(
+        req,
+        Request::Get { .. } | Request::Scan { .. } | Request::ReverseScan { .. }
+    )
+}
+
+/// The catalog version in the version key's value (0 when the key was never written).
+fn decode_catalog_version(raw: Option<Vec<u8>>) -> SqlResult<u64> {
+    match raw {
+        None => Ok(0),
+        Some(raw) => {
+            let bytes: [u8; 8] = raw
+                .as_slice()
+                .try_into()
+                .map_err(|_| SqlError::new(SqlState::DATA_CORRUPTED, "corrupt catalog version"))?;
+            Ok(u64::from_be_bytes(bytes))
+        }
+    }
+}
+
 /// Whether a request writes a descriptor key.
 fn writes_descriptor(req: &Request) -> bool {
     match req {
@@ -95,6 +135,8 @@ impl SqlTxn {
         SqlTxn {
             kv,
             catalog_version: None,
+            assumed: false,
+            stale_catalog: false,
             changed_catalog: false,
             defer_writes: false,
             deferred: Vec::new(),
@@ -126,17 +168,105 @@ impl SqlTxn {
         if let Some(v) = self.catalog_version {
             return Ok(Some(v));
         }
-        let v = match self.get(rowcodec::catalog_version_key()).await? {
-            None => 0,
-            Some(raw) => {
-                let bytes: [u8; 8] = raw.as_slice().try_into().map_err(|_| {
-                    SqlError::new(SqlState::DATA_CORRUPTED, "corrupt catalog version")
-                })?;
-                u64::from_be_bytes(bytes)
-            }
-        };
+        let v = decode_catalog_version(self.get(rowcodec::catalog_version_key()).await?)?;
         self.catalog_version = Some(v);
         Ok(Some(v))
+    }
+
+    /// Assumes catalog version `v` until the statement's first batch reads it (see the
+    /// module docs); nothing if the transaction knows its version or changed the catalog.
+    pub(crate) fn assume_catalog_version(&mut self, v: u64) {
+        if self.catalog_version.is_none() && !self.changed_catalog {
+            self.catalog_version = Some(v);
+            self.assumed = true;
+        }
+    }
+
+    /// The catalog version this transaction has read (not one it assumes).
+    pub(crate) fn confirmed_catalog_version(&self) -> Option<u64> {
+        self.catalog_version.filter(|_| !self.assumed)
+    }
+
+    /// Reads the version key if the version is still assumed; 40001 (with
+    /// [`SqlTxn::take_stale_catalog`] set) if it is another.
+    pub(crate) async fn confirm_catalog_version(&mut self) -> SqlResult<()> {
+        if !self.assumed {
+            return Ok(());
+        }
+        self.assumed = false;
+        match self.kv.get(rowcodec::catalog_version_key()).await {
+            Ok(raw) => self.settle_catalog_version(decode_catalog_version(raw)?),
+            Err(e) => {
+                self.forget_assumed_catalog_version();
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Drops an assumed version that no read confirmed (the statement failed first): the
+    /// next statement reads the key.
+    pub(crate) fn forget_assumed_catalog_version(&mut self) {
+        if self.assumed {
+            self.assumed = false;
+            self.catalog_version = None;
+        }
+    }
+
+    /// Whether the last statement failed because its assumed version was stale (and must
+    /// run again on the version read, which the transaction now holds). Clears the flag.
+    pub(crate) fn take_stale_catalog(&mut self) -> bool {
+        std::mem::take(&mut self.stale_catalog)
+    }
+
+    /// Records the version read; a stale assumption drops the statement's held writes.
+    fn settle_catalog_version(&mut self, read: u64) -> SqlResult<()> {
+        let assumed = self.catalog_version.replace(read);
+        if assumed == Some(read) {
+            return Ok(());
+        }
+        self.deferred.clear();
+        self.stale_catalog = true;
+        Err(SqlError::new(
+            SqlState::SERIALIZATION_FAILURE,
+            "restart transaction: the catalog changed under a cached plan",
+        ))
+    }
+
+    /// Sends a batch of reads with the `Get` of the version key first, and settles the
+    /// assumed version with its answer.
+    async fn send_confirming(
+        &mut self,
+        requests: Vec<Request>,
+    ) -> SqlResult<KvResult<Vec<Response>>> {
+        self.assumed = false;
+        let mut batch = Vec::with_capacity(requests.len() + 1);
+        batch.push(Request::Get {
+            key: rowcodec::catalog_version_key(),
+            lock: tessera_api::batch::ReadLock::None,
+        });
+        batch.extend(requests);
+        let mut responses = match self.kv.send(batch).await {
+            Ok(responses) => responses,
+            Err(e) => {
+                self.forget_assumed_catalog_version();
+                return Ok(Err(e));
+            }
+        };
+        if responses.is_empty() {
+            return Err(SqlError::internal(
+                "no response to the catalog version read",
+            ));
+        }
+        let version = match responses.remove(0) {
+            Response::Get(kv) => decode_catalog_version(kv.map(|kv| kv.value))?,
+            other => {
+                return Err(SqlError::internal(format!(
+                    "unexpected catalog version response {other:?}"
+                )))
+            }
+        };
+        self.settle_catalog_version(version)?;
+        Ok(Ok(responses))
     }
 
     /// The SQL error of a failed write: a clash on an exclusive key is 23505 naming its
@@ -168,6 +298,12 @@ impl SqlTxn {
     /// Sends `requests` after the held writes, bumping the catalog version first if they
     /// write a descriptor.
     async fn send_now(&mut self, requests: Vec<Request>) -> SqlResult<KvResult<Vec<Response>>> {
+        if self.assumed {
+            if self.deferred.is_empty() && requests.iter().all(is_read) {
+                return self.send_confirming(requests).await;
+            }
+            self.confirm_catalog_version().await?;
+        }
         self.flush().await?;
         if !self.changed_catalog && requests.iter().any(writes_descriptor) {
             bump_catalog_version(&mut self.kv).await?;
@@ -311,6 +447,7 @@ impl SqlTxn {
 
     /// Commits, carrying the held writes in the commit's batch (one phase on one range).
     pub async fn commit(&mut self) -> SqlResult<()> {
+        self.confirm_catalog_version().await?;
         let held = std::mem::take(&mut self.deferred);
         match self.kv.commit_with(held).await {
             Ok(()) => Ok(()),
@@ -334,6 +471,7 @@ impl SqlTxn {
     pub fn rollback_to(&mut self, savepoint: &SqlSavepoint) -> SqlResult<()> {
         self.kv.rollback_to(savepoint.kv)?;
         self.catalog_version = savepoint.catalog_version;
+        self.assumed = false;
         self.changed_catalog = savepoint.changed_catalog;
         Ok(())
     }

@@ -98,8 +98,48 @@ async fn a_prepared_point_select_reads_the_catalog_version_and_its_row() {
         rows(exec(&mut s, &p, &[Datum::Int(2)]).await),
         vec![vec![Datum::String("two".into())]]
     );
-    // One batch for the catalog version, one for the row: no descriptor reads, no commit.
-    assert_eq!(rec.take(), vec![vec!["Get"], vec!["Get"]]);
+    // One batch: the catalog version the cached plan assumed and the row. No descriptor
+    // reads, no commit.
+    assert_eq!(rec.take(), vec![vec!["Get", "Get"]]);
+}
+
+#[tokio::test]
+async fn a_cached_plan_on_a_stale_catalog_version_runs_again_on_the_new_one() {
+    let (node, rec) = node().await;
+    let mut a = node.session("defaultdb", "root").await.expect("session");
+    let mut b = node.session("defaultdb", "root").await.expect("session");
+    run(&mut a, "CREATE TABLE t (k INT PRIMARY KEY, v INT)").await;
+    run(&mut a, "INSERT INTO t VALUES (1, 10)").await;
+    let p = prepare(&mut a, "SELECT v FROM t WHERE k = $1").await;
+    assert_eq!(
+        rows(exec(&mut a, &p, &[Datum::Int(1)]).await),
+        vec![vec![Datum::Int(10)]]
+    );
+    // A table of the same shape and name, with another id: the cached plan reads the old
+    // table's keys, and only the version read with them tells it is stale. (One transaction:
+    // no statement after it reads the new version, so the node still assumes the old one.)
+    for sql in [
+        "BEGIN",
+        "DROP TABLE t",
+        "CREATE TABLE t (k INT PRIMARY KEY, v INT)",
+        "INSERT INTO t VALUES (1, 99)",
+        "COMMIT",
+    ] {
+        run(&mut b, sql).await;
+    }
+    rec.take();
+    assert_eq!(
+        rows(exec(&mut a, &p, &[Datum::Int(1)]).await),
+        vec![vec![Datum::Int(99)]]
+    );
+    let batches = rec.take();
+    assert_eq!(batches.first(), Some(&vec!["Get", "Get"]), "{batches:?}");
+    // Planned again on the version read: the next execution is one batch again.
+    assert_eq!(
+        rows(exec(&mut a, &p, &[Datum::Int(1)]).await),
+        vec![vec![Datum::Int(99)]]
+    );
+    assert_eq!(rec.take(), vec![vec!["Get", "Get"]]);
 }
 
 #[tokio::test]

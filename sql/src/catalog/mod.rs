@@ -315,12 +315,28 @@ impl DescriptorCache {
 #[derive(Default)]
 pub struct Catalog {
     cache: parking_lot::Mutex<DescriptorCache>,
+    /// The newest catalog version a transaction of this node has read, plus one (0: none
+    /// yet): what a prepared statement's cached plan assumes (`crate::txn`, assumed versions).
+    newest_read: std::sync::atomic::AtomicU64,
 }
 
 impl Catalog {
     /// A catalog.
     pub fn new() -> Self {
         Catalog::default()
+    }
+
+    /// The newest catalog version a transaction of this node has read, if any.
+    pub(crate) fn newest_read_version(&self) -> Option<u64> {
+        self.newest_read
+            .load(std::sync::atomic::Ordering::Relaxed)
+            .checked_sub(1)
+    }
+
+    /// Notes that a transaction read catalog version `v`.
+    pub(crate) fn note_read_version(&self, v: u64) {
+        self.newest_read
+            .fetch_max(v.saturating_add(1), std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Looks `f` up in the cache at `version`.

@@ -410,6 +410,9 @@ pub async fn execute_dml(
     let plan = match slot.and_then(|s| s.get(version, db_id)) {
         Some(plan) => plan,
         None => {
+            // Not on an assumed version: planning may have effects (`exec::execute`).
+            txn.confirm_catalog_version().await?;
+            let version = txn.catalog_version().await?;
             let mut ptypes = Params {
                 types: param_types.to_vec(),
                 volatile: false,

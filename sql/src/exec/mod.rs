@@ -202,7 +202,47 @@ pub async fn describe(
 
 /// Executes one statement in `txn`. `slot` is the plan cache of a prepared statement
 /// (`None` for a simple query).
+///
+/// A prepared query or DML statement runs on the newest catalog version the node has read,
+/// assumed until the statement's first KV batch reads it (`crate::txn`, assumed versions):
+/// a cached plan then costs no batch of its own for the version. If the version read is
+/// another, the statement runs again on it; planning (a plan not in the slot) waits for the
+/// version to be read.
 pub async fn execute(
+    node: &Arc<SqlNode>,
+    txn: &mut SqlTxn,
+    database: &str,
+    stmt: &Statement,
+    params: &[Datum],
+    param_types: &[SqlType],
+    slot: Option<&PlanSlot>,
+) -> SqlResult<Output> {
+    let cacheable = matches!(
+        stmt,
+        Statement::Query(_) | Statement::Insert(_) | Statement::Update(_) | Statement::Delete(_)
+    );
+    if let (Some(_), true, Some(v)) = (slot, cacheable, node.catalog.newest_read_version()) {
+        txn.assume_catalog_version(v);
+    }
+    let mut out = execute_statement(node, txn, database, stmt, params, param_types, slot).await;
+    if out.is_ok() {
+        // A statement that sent no batch has not read the version it ran on.
+        if let Err(e) = txn.confirm_catalog_version().await {
+            out = Err(e);
+        }
+    }
+    if txn.take_stale_catalog() && out.is_err() {
+        out = execute_statement(node, txn, database, stmt, params, param_types, slot).await;
+    }
+    txn.forget_assumed_catalog_version();
+    if let Some(v) = txn.confirmed_catalog_version() {
+        node.catalog.note_read_version(v);
+    }
+    out
+}
+
+/// [`execute`] on the version the transaction knows or assumes.
+async fn execute_statement(
     node: &Arc<SqlNode>,
     txn: &mut SqlTxn,
     database: &str,
@@ -218,6 +258,10 @@ pub async fn execute(
             let plan = match slot.and_then(|s| s.get(version, db_id)) {
                 Some(plan) => plan,
                 None => {
+                    // Planning may have effects (nextval, advisory locks): not on an
+                    // assumed version that could make it run twice.
+                    txn.confirm_catalog_version().await?;
+                    let version = txn.catalog_version().await?;
                     let mut ptypes = crate::expr::Params {
                         types: param_types.to_vec(),
                         volatile: false,
