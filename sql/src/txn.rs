@@ -30,12 +30,12 @@
 //! **Assumed versions.** Reading the version key is a KV batch of its own, and a prepared
 //! point statement outside BEGIN is otherwise one batch: the read would double its KV work.
 //! So a prepared statement's cached plan runs on an *assumed* version (the newest the node
-//! has confirmed, [`SqlTxn::assume_catalog_version`]), and the first batch the statement
+//! has confirmed, `SqlTxn::assume_catalog_version`), and the first batch the statement
 //! sends confirms it: a batch of reads carries the `Get` of the version key as its first
 //! request (the same read at the same timestamp, so the same read span for refreshes); any
 //! other batch, or the end of a statement that sent none, reads the key alone first. When
 //! the version read is not the one assumed, the statement's held writes are dropped and it
-//! fails with 40001 and [`SqlTxn::take_stale_catalog`] set: `exec::execute` runs it again
+//! fails with 40001 and `SqlTxn::take_stale_catalog` set: `exec::execute` runs it again
 //! on the version read. Nothing the first run did is seen: a batch of reads changes no data
 //! (a lock it took is released with the transaction's others), no row has reached the
 //! client, and a cached plan is never volatile (no `nextval`, no advisory lock).
@@ -188,7 +188,7 @@ impl SqlTxn {
     }
 
     /// Reads the version key if the version is still assumed; 40001 (with
-    /// [`SqlTxn::take_stale_catalog`] set) if it is another.
+    /// `SqlTxn::take_stale_catalog` set) if it is another.
     pub(crate) async fn confirm_catalog_version(&mut self) -> SqlResult<()> {
         if !self.assumed {
             return Ok(());
