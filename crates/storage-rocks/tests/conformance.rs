@@ -36,6 +36,64 @@ fn synced_writes_survive_reopen() {
     );
 }
 
+/// The environment variable that makes `a_crash_keeps_every_write_up_to_the_last_synced_one`
+/// its own child: the store directory to write into before aborting.
+const CRASH_CHILD_DIR: &str = "TESSERA_TEST_CRASH_CHILD_DIR";
+
+/// Durability is in write order (the `Engine` contract; the RocksDB engine flushes its WAL
+/// buffer by hand, `lib.rs`): a child process writes 50 unsynced batches, one synced batch,
+/// 49 more unsynced batches, and dies by `abort()` (no destructor, no flush). The reopened
+/// store holds every batch up to the synced one, and of the later ones only a prefix.
+#[test]
+fn a_crash_keeps_every_write_up_to_the_last_synced_one() {
+    const SYNCED: u32 = 50;
+    const TOTAL: u32 = 100;
+    let key = |i: u32| format!("k{i:03}").into_bytes();
+    if let Some(dir) = std::env::var_os(CRASH_CHILD_DIR) {
+        let engine = RocksEngine::open(std::path::Path::new(&dir), &RocksConfig::default())
+            .expect("open in the child");
+        for i in 0..TOTAL {
+            let mut b = WriteBatch::new();
+            b.put(Cf::Data, key(i), b"v".to_vec());
+            engine.write(b, i == SYNCED).expect("write in the child");
+        }
+        std::process::abort();
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let status = std::process::Command::new(std::env::current_exe().expect("test binary"))
+        .args([
+            "--exact",
+            "a_crash_keeps_every_write_up_to_the_last_synced_one",
+            "--test-threads=1",
+        ])
+        .env(CRASH_CHILD_DIR, dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("run the child");
+    assert!(
+        !status.success(),
+        "the child must die by abort, got {status}"
+    );
+    let engine = RocksEngine::open(dir.path(), &RocksConfig::default()).expect("reopen");
+    let present: Vec<bool> = (0..TOTAL)
+        .map(|i| engine.get(Cf::Data, &key(i)).expect("get").is_some())
+        .collect();
+    for (i, p) in present.iter().enumerate().take(SYNCED as usize + 1) {
+        assert!(p, "batch {i}, written before the synced one, was lost");
+    }
+    let survivors = present[SYNCED as usize + 1..]
+        .iter()
+        .take_while(|p| **p)
+        .count();
+    assert!(
+        present[SYNCED as usize + 1 + survivors..]
+            .iter()
+            .all(|p| !p),
+        "the unsynced batches that survived are not a prefix: {present:?}"
+    );
+}
+
 /// A damaged table file is an error, not a panic: RocksDB's block checksum fails, the engine
 /// reports `StorageError::Corruption`, and an MVCC read through it `KvError::Corruption`
 /// (`docs/failure-modes.md`, "RocksDB reports corruption").

@@ -104,7 +104,12 @@ pub trait Reader {
 /// - `write` applies the whole batch atomically: after a crash, either every operation of
 ///   the batch is visible or none is;
 /// - a batch written with `sync = true` is durable when `write` returns; with `sync = false`
-///   it survives a process crash but may be lost in a machine crash;
+///   it may be lost in any crash, of the process or of the machine;
+/// - durability is in write order: a crash loses a suffix of the batches written, never a
+///   batch without those written before it, so a synced batch makes every earlier batch
+///   durable too (the commit protocol relies on this: `docs/failure-modes.md`);
+/// - a synced write that fails may have left its batch applied but not durable: from then
+///   on the engine must refuse every read and write rather than serve it;
 /// - a snapshot sees exactly the batches written before it was taken, forever;
 /// - values read back are the bytes written (the MVCC layer adds checksums on top).
 pub trait Engine: Reader + Send + Sync + 'static {
