@@ -28,11 +28,12 @@ pub struct Replica {
 }
 
 /// Writes an evaluated batch. A synced write blocks its thread for a disk flush, so it runs
-/// on the blocking pool rather than on one of the few async workers: concurrent commits then
-/// reach the engine together, and RocksDB folds them into one group commit (one fsync for
-/// many transactions). An unsynced write, or any write of an engine without a disk (the
-/// memory engine: the hand-off to another thread would cost more than the write), stays
-/// inline.
+/// on the blocking pool rather than on one of the few async workers, and concurrent commits
+/// wait for their syncs side by side (RocksDB's WAL sync covers every record appended before
+/// it, so one `fdatasync` can serve several of them). An unsynced write, or any write of an
+/// engine without a disk (the memory engine: the hand-off to another thread would cost more
+/// than the write), stays inline: with RocksDB it appends to the WAL buffer without I/O
+/// (`crates/storage-rocks`).
 async fn write_batch(
     engine: &Arc<dyn Engine>,
     batch: tessera_storage::WriteBatch,
